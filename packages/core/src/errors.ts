@@ -1,0 +1,177 @@
+import {
+  type AuthErrorCode,
+  bearerChallenge,
+  ERROR_TABLE,
+  type ProblemDetails,
+  problemType,
+} from './http.js'
+
+export type { AuthErrorCode } from './http.js'
+
+const DEFAULT_REALM = 'api'
+
+/**
+ * The one error type of every authentication and authorization failure. `code` is stable and
+ * narrows the type; `status` and `headers` carry the HTTP answer so that any framework's error
+ * handler can send it. The message and `detail` never contain a token, a secret or a password.
+ *
+ * @example
+ * try { await auth.verify(token) } catch (err) {
+ *   if (err instanceof AuthError && err.code === 'token_expired') { ... }
+ * }
+ */
+export class AuthError extends Error {
+  override readonly name: string = 'AuthError'
+  readonly code: AuthErrorCode
+  /** HTTP status code (also as `statusCode` for Fastify and `expose` for Koa). */
+  readonly status: number
+  /** Permissions that were required, for `insufficient_scope` challenges. */
+  readonly scope: readonly string[] | undefined
+  /** The realm of the `WWW-Authenticate` challenge. */
+  realm: string
+
+  constructor(
+    code: AuthErrorCode,
+    detail: string,
+    options?: { cause?: unknown; scope?: readonly string[]; realm?: string },
+  ) {
+    super(detail, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.status = ERROR_TABLE[code].status
+    this.scope = options?.scope
+    this.realm = options?.realm ?? DEFAULT_REALM
+  }
+
+  get statusCode(): number {
+    return this.status
+  }
+
+  /** Koa shows the message of errors with `expose: true`; ours are safe to show. */
+  get expose(): boolean {
+    return true
+  }
+
+  get title(): string {
+    return ERROR_TABLE[this.code].title
+  }
+
+  /** The response headers: `WWW-Authenticate` for 401 and 403, `Retry-After` for 503. */
+  get headers(): Record<string, string> {
+    const spec = ERROR_TABLE[this.code]
+    if (spec.status === 503) return { 'retry-after': '1' }
+    return {
+      'www-authenticate': bearerChallenge({
+        realm: this.realm,
+        error: spec.bearerError,
+        description: spec.bearerError === undefined ? undefined : this.message,
+        scope: this.scope,
+      }),
+    }
+  }
+
+  /** The RFC 9457 body. */
+  toProblem(): ProblemDetails {
+    return {
+      type: problemType(this.code),
+      title: this.title,
+      status: this.status,
+      detail: this.message,
+      code: this.code,
+    }
+  }
+
+  toJSON(): ProblemDetails {
+    return this.toProblem()
+  }
+}
+
+/** True for errors produced by this library (also across duplicated package copies). */
+export function isAuthError(value: unknown): value is AuthError {
+  return value instanceof AuthError
+}
+
+type Options = { cause?: unknown; scope?: readonly string[]; realm?: string }
+
+/** No credentials in the request (401, challenge without an error attribute). */
+export class CredentialsMissingError extends AuthError {
+  declare readonly code: 'credentials_missing'
+  constructor(detail = 'No credentials were sent.', options?: Options) {
+    super('credentials_missing', detail, options)
+  }
+}
+
+/** The credentials are not well formed at the HTTP level (400 `invalid_request`). */
+export class InvalidRequestError extends AuthError {
+  declare readonly code: 'invalid_request'
+  constructor(detail: string, options?: Options) {
+    super('invalid_request', detail, options)
+  }
+}
+
+/** The token is malformed, badly signed or its claims do not match (401 `invalid_token`). */
+export class TokenInvalidError extends AuthError {
+  declare readonly code: 'token_invalid'
+  constructor(detail: string, options?: Options) {
+    super('token_invalid', detail, options)
+  }
+}
+
+/** `exp` is in the past (401 `invalid_token`). */
+export class TokenExpiredError extends AuthError {
+  declare readonly code: 'token_expired'
+  constructor(detail = 'The token has expired.', options?: Options) {
+    super('token_expired', detail, options)
+  }
+}
+
+/** `nbf` is in the future (401 `invalid_token`). */
+export class TokenNotYetValidError extends AuthError {
+  declare readonly code: 'token_not_yet_valid'
+  constructor(detail = 'The token is not valid yet.', options?: Options) {
+    super('token_not_yet_valid', detail, options)
+  }
+}
+
+/** The token was revoked (401 `invalid_token`). */
+export class TokenRevokedError extends AuthError {
+  declare readonly code: 'token_revoked'
+  constructor(detail = 'The token has been revoked.', options?: Options) {
+    super('token_revoked', detail, options)
+  }
+}
+
+/** The token's subject is unknown to the permission store or inactive (401 `invalid_token`). */
+export class UserInactiveError extends AuthError {
+  declare readonly code: 'user_inactive'
+  constructor(detail = 'The user is unknown or inactive.', options?: Options) {
+    super('user_inactive', detail, options)
+  }
+}
+
+/** The caller lacks a required permission (403 `insufficient_scope`). */
+export class PermissionDeniedError extends AuthError {
+  declare readonly code: 'permission_denied'
+  constructor(detail = 'The token does not grant the required permissions.', options?: Options) {
+    super('permission_denied', detail, options)
+  }
+}
+
+/** A dependency (JWKS endpoint, Redis, PostgreSQL) failed; never turned into an allow (503). */
+export class AuthUnavailableError extends AuthError {
+  declare readonly code: 'auth_unavailable'
+  constructor(detail = 'Authentication is temporarily unavailable.', options?: Options) {
+    super('auth_unavailable', detail, options)
+  }
+}
+
+/** The union of every failure; `switch (err.code)` narrows it. */
+export type AuthFailure =
+  | CredentialsMissingError
+  | InvalidRequestError
+  | TokenInvalidError
+  | TokenExpiredError
+  | TokenNotYetValidError
+  | TokenRevokedError
+  | UserInactiveError
+  | PermissionDeniedError
+  | AuthUnavailableError

@@ -1,0 +1,70 @@
+import { InvalidRequestError } from '../errors.js'
+
+/** The result of reading one `Authorization` header. */
+export type AuthorizationValue =
+  | { readonly scheme: 'bearer'; readonly token: string }
+  | { readonly scheme: 'basic'; readonly credentials: string }
+  | { readonly scheme: 'other' }
+
+const OTHER: AuthorizationValue = Object.freeze({ scheme: 'other' })
+
+// RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then any "=" padding.
+const B64TOKEN = new Uint8Array(128)
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/') {
+  B64TOKEN[c.charCodeAt(0)] = 1
+}
+
+/** True when `value[start..]` is a b64token (at least one character, `=` only at the end). */
+function isB64token(value: string, start: number): boolean {
+  let i = start
+  while (i < value.length) {
+    const c = value.charCodeAt(i)
+    if (c >= 128 || B64TOKEN[c] !== 1) break
+    i++
+  }
+  if (i === start) return false
+  while (i < value.length && value.charCodeAt(i) === 0x3d) i++
+  return i === value.length
+}
+
+/** Case-insensitive ASCII comparison of `value[0, word.length)` with a lower-case `word`. */
+function schemeIs(value: string, end: number, word: string): boolean {
+  if (end !== word.length) return false
+  for (let i = 0; i < end; i++) {
+    if ((value.charCodeAt(i) | 0x20) !== word.charCodeAt(i)) return false
+  }
+  return true
+}
+
+const COMPRESSED = 'compressed:'
+
+/**
+ * Parses an `Authorization` header value without regular expressions or splitting. The scheme is
+ * case-insensitive; `Bearer` must be followed by one or more spaces and exactly one b64token
+ * (or `compressed:` and a b64token). `Basic` is returned for the caller to accept or ignore; any
+ * other scheme reads as "no bearer credentials".
+ *
+ * @example
+ * parseAuthorization('Bearer eyJhbGciOi...') // { scheme: 'bearer', token: 'eyJhbGciOi...' }
+ */
+export function parseAuthorization(value: string): AuthorizationValue {
+  let space = value.indexOf(' ')
+  const end = space === -1 ? value.length : space
+  const bearer = schemeIs(value, end, 'bearer')
+  const basic = !bearer && schemeIs(value, end, 'basic')
+  if (!bearer && !basic) return OTHER
+  if (space === -1) throw new InvalidRequestError('The Authorization header has no credentials after the scheme.')
+  while (space < value.length && value.charCodeAt(space) === 0x20) space++
+  if (space === value.length) {
+    throw new InvalidRequestError('The Authorization header has no credentials after the scheme.')
+  }
+  if (basic) {
+    if (!isB64token(value, space)) throw new InvalidRequestError('Malformed Basic credentials.')
+    return { scheme: 'basic', credentials: value.slice(space) }
+  }
+  const start = value.startsWith(COMPRESSED, space) ? space + COMPRESSED.length : space
+  if (!isB64token(value, start)) {
+    throw new InvalidRequestError('The Bearer credentials must be exactly one token.')
+  }
+  return { scheme: 'bearer', token: value.slice(space) }
+}

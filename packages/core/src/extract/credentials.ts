@@ -1,0 +1,84 @@
+import { InvalidRequestError } from '../errors.js'
+import type { RequestInput } from '../types.js'
+import { parseAuthorization } from './authorization.js'
+import { readCookie } from './cookie.js'
+
+/** Where credentials may come from, resolved from the options. */
+export interface CredentialSources<Req> {
+  readonly cookie: string | undefined
+  readonly getToken: ((request: Req) => string | null | undefined) | undefined
+}
+
+function single(values: readonly string[] | string | undefined, what: string): string | undefined {
+  if (values === undefined || typeof values === 'string') return values
+  if (values.length > 1) throw new InvalidRequestError(`The ${what} header was sent more than once.`)
+  return values[0]
+}
+
+/**
+ * Finds the one credential of a request: a Bearer token in `Authorization`, a configured cookie,
+ * or a custom getter. Credentials in more than one place, or a repeated `Authorization` header,
+ * are a 400 `invalid_request`. Returns `undefined` when there are none.
+ */
+export function extractToken<Req>(input: RequestInput, sources: CredentialSources<Req>): string | undefined {
+  let token: string | undefined
+  const header = single(input.authorization, 'Authorization')
+  if (header !== undefined && header !== '') {
+    const parsed = parseAuthorization(header)
+    if (parsed.scheme === 'bearer') token = parsed.token
+  }
+  if (sources.cookie !== undefined && input.cookie !== undefined) {
+    const cookieHeader = typeof input.cookie === 'string' ? input.cookie : input.cookie.join('; ')
+    const fromCookie = readCookie(cookieHeader, sources.cookie)
+    if (fromCookie !== undefined) {
+      if (token !== undefined) throw new InvalidRequestError('Credentials were sent in more than one place.')
+      token = fromCookie
+    }
+  }
+  if (sources.getToken !== undefined) {
+    const custom = sources.getToken(input.request as Req)
+    if (custom !== undefined && custom !== null && custom !== '') {
+      if (typeof custom !== 'string') throw new TypeError('getToken must return a string or undefined')
+      if (token !== undefined) throw new InvalidRequestError('Credentials were sent in more than one place.')
+      token = custom
+    }
+  }
+  return token
+}
+
+/** The parts of a Node `IncomingMessage` (or a look-alike) that credentials are read from. */
+export interface NodeRequestLike {
+  readonly headers: { readonly authorization?: string | undefined; readonly cookie?: string | undefined }
+  readonly rawHeaders?: readonly string[]
+}
+
+function isAuthorization(name: string): boolean {
+  if (name.length !== 13) return false
+  return name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization'
+}
+
+/**
+ * Reads the credential headers of a Node request for `authenticate`. Node keeps only the first of
+ * repeated `Authorization` headers in `headers`, so `rawHeaders` is scanned to see repeats.
+ *
+ * @example
+ * const ctx = await auth.authenticate(requestInput(req, req))
+ */
+export function requestInput(raw: NodeRequestLike, request?: unknown): RequestInput {
+  const first = raw.headers.authorization
+  let authorization: string | string[] | undefined = first
+  const rawHeaders = raw.rawHeaders
+  if (first !== undefined && rawHeaders !== undefined) {
+    let count = 0
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if (isAuthorization(rawHeaders[i]!)) count++
+    }
+    if (count > 1) {
+      authorization = []
+      for (let i = 0; i < rawHeaders.length; i += 2) {
+        if (isAuthorization(rawHeaders[i]!)) authorization.push(rawHeaders[i + 1]!)
+      }
+    }
+  }
+  return { authorization, cookie: raw.headers.cookie, request }
+}

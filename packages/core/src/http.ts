@@ -1,0 +1,101 @@
+/**
+ * The one table that maps every error code to its HTTP status, its RFC 6750 error and its title,
+ * and the builders for the `WWW-Authenticate` header and the RFC 9457 problem body.
+ */
+
+/** RFC 6750 section 3.1 error values, or `undefined` when the challenge carries no error. */
+export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+
+export interface ErrorSpec {
+  readonly status: number
+  readonly bearerError: BearerError | undefined
+  readonly title: string
+}
+
+/** Every stable error `code` and how it is answered over HTTP. */
+export const ERROR_TABLE = {
+  credentials_missing: { status: 401, bearerError: undefined, title: 'Authentication required' },
+  invalid_request: { status: 400, bearerError: 'invalid_request', title: 'Malformed credentials' },
+  token_invalid: { status: 401, bearerError: 'invalid_token', title: 'Invalid token' },
+  token_expired: { status: 401, bearerError: 'invalid_token', title: 'Token expired' },
+  token_not_yet_valid: {
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'Token not yet valid',
+  },
+  token_revoked: { status: 401, bearerError: 'invalid_token', title: 'Token revoked' },
+  user_inactive: { status: 401, bearerError: 'invalid_token', title: 'User unknown or inactive' },
+  permission_denied: {
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'Insufficient permissions',
+  },
+  auth_unavailable: { status: 503, bearerError: undefined, title: 'Authentication unavailable' },
+} as const satisfies Record<string, ErrorSpec>
+
+export type AuthErrorCode = keyof typeof ERROR_TABLE
+
+/** RFC 9457 problem details, as sent with `Content-Type: application/problem+json`. */
+export interface ProblemDetails {
+  readonly type: string
+  readonly title: string
+  readonly status: number
+  readonly detail: string
+  readonly code: AuthErrorCode
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** The problem `type` URI of a code: stable, not meant to be dereferenced. */
+export function problemType(code: AuthErrorCode): string {
+  return `urn:authframework:error:${code}`
+}
+
+/**
+ * Keeps only the characters RFC 6750 allows inside `error_description` and `scope`
+ * (%x20-21 / %x23-5B / %x5D-7E): no quote, no backslash, no control character, nothing non-ASCII.
+ */
+export function toQuotedStringSafe(value: string): string {
+  let out = ''
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c >= 0x20 && c <= 0x7e && c !== 0x22 && c !== 0x5c) out += value[i]
+  }
+  return out
+}
+
+/** True when `value` is a valid RFC 6750 scope-token (%x21 / %x23-5B / %x5D-7E, at least one). */
+export function isScopeToken(value: string): boolean {
+  if (value.length === 0) return false
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x5c) return false
+  }
+  return true
+}
+
+export interface ChallengeParams {
+  readonly realm: string
+  readonly error?: BearerError | undefined
+  readonly description?: string | undefined
+  readonly scope?: readonly string[] | undefined
+}
+
+/**
+ * Builds a `Bearer` challenge (RFC 6750 section 3).
+ *
+ * @example
+ * bearerChallenge({ realm: 'api', error: 'invalid_token', description: 'Token expired' })
+ * // 'Bearer realm="api", error="invalid_token", error_description="Token expired"'
+ */
+export function bearerChallenge(params: ChallengeParams): string {
+  let header = `Bearer realm="${toQuotedStringSafe(params.realm)}"`
+  if (params.error === undefined) return header
+  header += `, error="${params.error}"`
+  if (params.description) header += `, error_description="${toQuotedStringSafe(params.description)}"`
+  if (params.scope && params.scope.length > 0) {
+    const scope = params.scope.filter(isScopeToken).join(' ')
+    if (scope) header += `, scope="${scope}"`
+  }
+  return header
+}

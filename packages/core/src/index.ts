@@ -1,0 +1,49 @@
+export { type Auth, createAuth, type Guard } from './authenticate.js'
+export {
+  AuthError,
+  type AuthErrorCode,
+  type AuthFailure,
+  AuthUnavailableError,
+  CredentialsMissingError,
+  InvalidRequestError,
+  isAuthError,
+  PermissionDeniedError,
+  TokenExpiredError,
+  TokenInvalidError,
+  TokenNotYetValidError,
+  TokenRevokedError,
+  UserInactiveError,
+} from './errors.js'
+export { type NodeRequestLike, requestInput } from './extract/credentials.js'
+export {
+  bearerChallenge,
+  ERROR_TABLE,
+  PROBLEM_CONTENT_TYPE,
+  type ProblemDetails,
+} from './http.js'
+export type { AuthOptions, PermissionMerge, PermissionsClaim } from './options.js'
+export { compileGrants, type GrantSet } from './permissions/match.js'
+export {
+  allOf,
+  anyOf,
+  type CompiledRequirement,
+  compileRequirement,
+  not,
+  type Predicate,
+  type Requirement,
+} from './permissions/predicates.js'
+export * from './permissions/store/index.js'
+export { type ErrorResponse, errorResponse } from './response.js'
+export { createPathMatcher, type PathRule } from './skip.js'
+export { type Algorithm, SUPPORTED_ALGORITHMS } from './token/algorithms.js'
+export { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
+export { parseCompact } from './token/compact.js'
+export type { RemoteKeySetOptions } from './token/jwks.js'
+export type { KeyInput, PublicKeyInput, SecretInput } from './token/keys.js'
+export type {
+  AuthContext,
+  Clock,
+  PermissionRecord,
+  PermissionSource,
+  RequestInput,
+} from './types.js'

@@ -1,0 +1,98 @@
+import { TokenInvalidError } from '../errors.js'
+import type { Algorithm } from './algorithms.js'
+import type { CompactParts } from './compact.js'
+import type { KeyResolver } from './key-resolver.js'
+import type { VerifyKey } from './keys.js'
+
+/** Header rules, resolved once. */
+export interface HeaderRules {
+  readonly algorithms: ReadonlySet<Algorithm>
+  /** Expected `typ`, compared as jose does (case-insensitive, `application/` optional). */
+  readonly typ: string | undefined
+}
+
+/** A token whose signature verified: its protected header and its (not yet checked) claims. */
+export interface VerifiedJws {
+  readonly header: Readonly<Record<string, unknown>>
+  readonly payload: Record<string, unknown>
+}
+
+function decodeJsonObject(token: string, start: number, end: number, what: string) {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(token.slice(start, end), 'base64url').toString('utf8'))
+  } catch {
+    throw new TokenInvalidError(`The token ${what} is not JSON.`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TokenInvalidError(`The token ${what} is not a JSON object.`)
+  }
+  return value as Record<string, unknown>
+}
+
+function normalizeTyp(value: string): string {
+  const lower = value.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice(12) : lower
+}
+
+/** Decodes and checks the protected header: allowlisted `alg`, no `crit`, no unencoded payload. */
+export function checkHeader(parts: CompactParts, rules: HeaderRules) {
+  const header = decodeJsonObject(parts.token, 0, parts.dot1, 'header')
+  const alg = header.alg
+  if (typeof alg !== 'string' || !rules.algorithms.has(alg as Algorithm)) {
+    throw new TokenInvalidError('The token algorithm is not allowed.')
+  }
+  // No critical extension is understood here (RFC 7515 section 4.1.11), so any `crit` is refused,
+  // and with it the unencoded payload option of RFC 7797.
+  if (header.crit !== undefined) throw new TokenInvalidError('The token has critical header parameters.')
+  if (header.b64 !== undefined && header.b64 !== true) {
+    throw new TokenInvalidError('Unencoded payloads are not accepted.')
+  }
+  const kid = header.kid
+  if (kid !== undefined && typeof kid !== 'string') throw new TokenInvalidError('The "kid" header must be a string.')
+  if (rules.typ !== undefined) {
+    if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== rules.typ) {
+      throw new TokenInvalidError('The "typ" header does not match.')
+    }
+  }
+  // jku, x5u, jwk and x5c are never followed nor trusted: keys come from the configuration only.
+  return { header, alg: alg as Algorithm, kid: kid as string | undefined }
+}
+
+export function expectedTyp(typ: string | undefined): string | undefined {
+  return typ === undefined ? undefined : normalizeTyp(typ)
+}
+
+function checkSignature(parts: CompactParts, alg: Algorithm, keys: readonly VerifyKey[]): void {
+  if (keys.length === 0) throw new TokenInvalidError('No key can verify the token.')
+  const input = parts.token.slice(0, parts.dot2)
+  const signature = Buffer.from(parts.token.slice(parts.dot2 + 1), 'base64url')
+  for (const key of keys) {
+    let ok = false
+    try {
+      ok = key.checks.get(alg)!(input, signature)
+    } catch {
+      ok = false // malformed signatures make some OpenSSL paths throw
+    }
+    if (ok) return
+  }
+  throw new TokenInvalidError('The token signature is invalid.')
+}
+
+/**
+ * Verifies a compact JWS that passed the strict compact check: header rules, key selection and
+ * the signature, then decodes the payload as a JSON object. Synchronous when the resolver is.
+ */
+export function verifyJws(
+  parts: CompactParts,
+  rules: HeaderRules,
+  resolver: KeyResolver,
+): VerifiedJws | Promise<VerifiedJws> {
+  const { header, alg, kid } = checkHeader(parts, rules)
+  const keys = resolver.resolve(alg, kid)
+  const finish = (found: readonly VerifyKey[]): VerifiedJws => {
+    checkSignature(parts, alg, found)
+    return { header, payload: decodeJsonObject(parts.token, parts.dot1 + 1, parts.dot2, 'payload') }
+  }
+  return Array.isArray(keys) ? finish(keys as readonly VerifyKey[]) : (keys as Promise<readonly VerifyKey[]>).then(finish)
+}
