@@ -1,4 +1,8 @@
-import { cacheKey, createVerificationCache, type VerificationCache } from './cache/verification-cache.js'
+import {
+  cacheKey,
+  createVerificationCache,
+  type VerificationCache,
+} from './cache/verification-cache.js'
 import {
   AuthError,
   AuthUnavailableError,
@@ -19,7 +23,10 @@ import type { AuthContext, PermissionRecord, RequestInput } from './types.js'
 type MaybePromise<T> = T | Promise<T>
 
 /** A route guard: resolves (or returns) when allowed, throws an `AuthError` otherwise. */
-export type Guard<Req = unknown> = (auth: AuthContext | undefined, request: Req) => MaybePromise<void>
+export type Guard<Req = unknown> = (
+  auth: AuthContext | undefined,
+  request: Req,
+) => MaybePromise<void>
 
 /** What `createAuth` returns; the adapters are thin layers over it. */
 export interface Auth<Req = unknown> {
@@ -64,7 +71,8 @@ function permissionsFromClaims(claims: Record<string, unknown>, claim: string): 
   const value = claims[claim]
   if (value === undefined) return NO_PERMISSIONS
   if (claim === 'scope') {
-    if (typeof value !== 'string') throw new TokenInvalidError('The "scope" claim must be a string.')
+    if (typeof value !== 'string')
+      throw new TokenInvalidError('The "scope" claim must be a string.')
     return Object.freeze(value.split(' ').filter((s) => s !== ''))
   }
   if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) {
@@ -77,6 +85,34 @@ function union(a: readonly string[], b: readonly string[]): readonly string[] {
   if (a.length === 0) return b
   if (b.length === 0) return a
   return Object.freeze([...new Set([...a, ...b])])
+}
+
+/**
+ * Compiles a requirement into a route guard (done once per route, at definition). The guard
+ * returns (or resolves) when allowed; it throws 401 for an anonymous request and 403
+ * `insufficient_scope` with the required `scope` when denied.
+ *
+ * @example
+ * const guard = createGuard([anyOf('orders:read', 'admin')])
+ * await guard(req.auth, req)
+ */
+export function createGuard<Req = unknown>(
+  requirements: readonly Requirement<Req>[],
+  realm?: string,
+): Guard<Req> {
+  const { check, scope } = compileRequirement(requirements)
+  const denied = () => new PermissionDeniedError(undefined, { scope, realm })
+  return (auth, request) => {
+    if (auth === undefined) throw new CredentialsMissingError(undefined, { realm })
+    const allowed = check(auth, request)
+    if (isPromise(allowed)) {
+      return allowed.then((ok) => {
+        if (!ok) throw denied()
+      })
+    }
+    if (!allowed) throw denied()
+    return undefined
+  }
 }
 
 /**
@@ -147,10 +183,18 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
         : Object.freeze([...record.permissions])
       result = Object.freeze({
         ...context,
-        permissions: o.merge === 'union' ? union(context.permissions, fromStore) : o.merge === 'store' ? fromStore : context.permissions,
+        permissions:
+          o.merge === 'union'
+            ? union(context.permissions, fromStore)
+            : o.merge === 'store'
+              ? fromStore
+              : context.permissions,
         roles: Object.freeze([...(record.roles ?? [])]),
       })
-      if (byContext === undefined) merged.set(record, (byContext = new WeakMap()))
+      if (byContext === undefined) {
+        byContext = new WeakMap()
+        merged.set(record, byContext)
+      }
       byContext.set(context, result)
     }
     return result
@@ -214,19 +258,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       })
     },
     guard(...requirements) {
-      const { check, scope } = compileRequirement(requirements)
-      const denied = () => new PermissionDeniedError(undefined, { scope, realm })
-      return (auth, request) => {
-        if (auth === undefined) throw new CredentialsMissingError(undefined, { realm })
-        const allowed = check(auth, request)
-        if (isPromise(allowed)) {
-          return allowed.then((ok) => {
-            if (!ok) throw denied()
-          })
-        }
-        if (!allowed) throw denied()
-        return undefined
-      }
+      return createGuard(requirements, realm)
     },
     clearCache() {
       cache?.clear()

@@ -92,7 +92,8 @@ export function bearerChallenge(params: ChallengeParams): string {
   let header = `Bearer realm="${toQuotedStringSafe(params.realm)}"`
   if (params.error === undefined) return header
   header += `, error="${params.error}"`
-  if (params.description) header += `, error_description="${toQuotedStringSafe(params.description)}"`
+  if (params.description)
+    header += `, error_description="${toQuotedStringSafe(params.description)}"`
   if (params.scope && params.scope.length > 0) {
     const scope = params.scope.filter(isScopeToken).join(' ')
     if (scope) header += `, scope="${scope}"`

@@ -1,4 +1,5 @@
-export { type Auth, createAuth, type Guard } from './authenticate.js'
+export { type AdapterOptions, type AdapterSetup, isPromise, setupAdapter } from './adapter.js'
+export { type Auth, createAuth, createGuard, type Guard } from './authenticate.js'
 export {
   AuthError,
   type AuthErrorCode,
@@ -36,8 +37,8 @@ export * from './permissions/store/index.js'
 export { type ErrorResponse, errorResponse } from './response.js'
 export { createPathMatcher, type PathRule } from './skip.js'
 export { type Algorithm, SUPPORTED_ALGORITHMS } from './token/algorithms.js'
-export { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
 export { parseCompact } from './token/compact.js'
+export { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
 export type { RemoteKeySetOptions } from './token/jwks.js'
 export type { KeyInput, PublicKeyInput, SecretInput } from './token/keys.js'
 export type {

@@ -1,4 +1,3 @@
-import type { PermissionRecord, PermissionSource, Clock } from './types.js'
 import { type Algorithm, isAlgorithm, isHmac, SUPPORTED_ALGORITHMS } from './token/algorithms.js'
 import type { ClaimRules } from './token/claims.js'
 import { createRemoteKeySet, type RemoteKeySetOptions } from './token/jwks.js'
@@ -15,6 +14,7 @@ import {
   type VerifyKey,
 } from './token/keys.js'
 import { expectedTyp, type HeaderRules } from './token/verify.js'
+import type { Clock, PermissionRecord, PermissionSource } from './types.js'
 
 /** Where granted permissions come from in the token. */
 export type PermissionsClaim = 'perms' | 'permissions' | 'scope'
@@ -112,7 +112,11 @@ function positiveInteger(option: string, value: unknown, fallback: number): numb
 function stringSet(option: string, value: string | readonly string[] | undefined) {
   if (value === undefined) return undefined
   const list = typeof value === 'string' ? [value] : value
-  if (!Array.isArray(list) || list.length === 0 || list.some((v) => typeof v !== 'string' || v === '')) {
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.some((v) => typeof v !== 'string' || v === '')
+  ) {
     fail(option, 'expected a non-empty string or array of non-empty strings')
   }
   return new Set<string>(list)
@@ -128,6 +132,32 @@ function isHttpToken(value: string): boolean {
   return true
 }
 
+const KNOWN_OPTIONS = new Set([
+  'algorithms',
+  'secret',
+  'publicKey',
+  'keys',
+  'jwksUri',
+  'jwks',
+  'issuer',
+  'audience',
+  'clockToleranceSeconds',
+  'requireExp',
+  'maxTokenAgeSeconds',
+  'requiredClaims',
+  'typ',
+  'mode',
+  'cache',
+  'permissionsClaim',
+  'permissions',
+  'realm',
+  'cookie',
+  'getToken',
+  'maxTokenBytes',
+  'compressed',
+  'clock',
+])
+
 let warnedNoAudience = false
 
 function importKeys<Req>(options: AuthOptions<Req>): ImportedKey[] | undefined {
@@ -139,9 +169,11 @@ function importKeys<Req>(options: AuthOptions<Req>): ImportedKey[] | undefined {
     fail('keys', 'give exactly one of `secret`, `publicKey`, `keys` or `jwksUri`')
   }
   if (options.secret !== undefined) return [importSecret(options.secret, 'createAuth: secret')]
-  if (options.publicKey !== undefined) return [importPublicKey(options.publicKey, 'createAuth: publicKey')]
+  if (options.publicKey !== undefined)
+    return [importPublicKey(options.publicKey, 'createAuth: publicKey')]
   if (options.keys !== undefined) {
-    if (!Array.isArray(options.keys) || options.keys.length === 0) fail('keys', 'expected a non-empty array')
+    if (!Array.isArray(options.keys) || options.keys.length === 0)
+      fail('keys', 'expected a non-empty array')
     const keys = options.keys.map((k, i) => importKeyInput(k, `createAuth: keys[${i}]`))
     const hmac = keys.filter((k) => k.key.type === 'secret').length
     if (hmac !== 0 && hmac !== keys.length) {
@@ -152,14 +184,20 @@ function importKeys<Req>(options: AuthOptions<Req>): ImportedKey[] | undefined {
   return undefined // remote JWK Set
 }
 
-function resolveAlgorithms<Req>(options: AuthOptions<Req>, keys: ImportedKey[] | undefined): Algorithm[] {
+function resolveAlgorithms<Req>(
+  options: AuthOptions<Req>,
+  keys: ImportedKey[] | undefined,
+): Algorithm[] {
   if (options.algorithms !== undefined) {
     if (!Array.isArray(options.algorithms) || options.algorithms.length === 0) {
       fail('algorithms', 'expected a non-empty array such as ["RS256"]')
     }
     for (const alg of options.algorithms) {
       if (!isAlgorithm(alg)) {
-        fail('algorithms', `${JSON.stringify(alg)} is not supported; use one of ${SUPPORTED_ALGORITHMS.join(', ')}`)
+        fail(
+          'algorithms',
+          `${JSON.stringify(alg)} is not supported; use one of ${SUPPORTED_ALGORITHMS.join(', ')}`,
+        )
       }
     }
     const hmac = options.algorithms.filter(isHmac).length
@@ -168,9 +206,14 @@ function resolveAlgorithms<Req>(options: AuthOptions<Req>, keys: ImportedKey[] |
     }
     return [...new Set(options.algorithms)]
   }
-  const implied = new Set(keys?.map((k) => (k.algorithms.length === 1 ? k.algorithms[0] : undefined)))
+  const implied = new Set(
+    keys?.map((k) => (k.algorithms.length === 1 ? k.algorithms[0] : undefined)),
+  )
   // Ed25519 keys imply both names of the same algorithm
-  const ed = keys !== undefined && keys.length > 0 && keys.every((k) => k.key.asymmetricKeyType === 'ed25519')
+  const ed =
+    keys !== undefined &&
+    keys.length > 0 &&
+    keys.every((k) => k.key.asymmetricKeyType === 'ed25519')
   if (ed) return ['EdDSA', 'Ed25519']
   if (keys === undefined || implied.size !== 1 || implied.has(undefined)) {
     fail(
@@ -187,6 +230,10 @@ function resolveAlgorithms<Req>(options: AuthOptions<Req>, keys: ImportedKey[] |
  */
 export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<Req> {
   if (options === null || typeof options !== 'object') fail('options', 'expected an object')
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name))
+      fail(name, 'unknown option (a misspelt security option would be silently ignored)')
+  }
   const clock = options.clock ?? Date.now
   if (typeof clock !== 'function') fail('clock', 'expected a function returning milliseconds')
 
@@ -201,7 +248,10 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
       const name = options.keys ? `createAuth: keys[${i}]` : 'createAuth: key'
       const ready = toVerifyKey(key, allowed, name)
       if (ready === undefined) {
-        fail(options.keys ? `keys[${i}]` : 'algorithms', `the key cannot be used with ${algorithms.join(', ')}`)
+        fail(
+          options.keys ? `keys[${i}]` : 'algorithms',
+          `the key cannot be used with ${algorithms.join(', ')}`,
+        )
       }
       keys.push(ready)
     })
@@ -210,7 +260,8 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     }
     resolver = createStaticKeyResolver(keys)
   } else {
-    if (algorithms.some(isHmac)) fail('algorithms', 'a remote key set only serves asymmetric algorithms')
+    if (algorithms.some(isHmac))
+      fail('algorithms', 'a remote key set only serves asymmetric algorithms')
     const uri = options.jwksUri ?? options.jwks?.uri
     if (typeof uri !== 'string') fail('jwksUri', 'expected a URL string')
     resolver = createRemoteKeySet({ ...options.jwks, uri }, allowed, clock)
@@ -262,12 +313,16 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     else if (s !== null && typeof s === 'object' && typeof s.lookup === 'function') store = s
     else fail('permissions.store', 'expected a permission store or a lookup function')
     merge = p.merge ?? 'store'
-    if (!['claims', 'store', 'union'].includes(merge)) fail('permissions.merge', 'expected "claims", "store" or "union"')
+    if (!['claims', 'store', 'union'].includes(merge))
+      fail('permissions.merge', 'expected "claims", "store" or "union"')
   }
 
   const realm = options.realm ?? 'api'
   if (typeof realm !== 'string' || realm === '') fail('realm', 'expected a non-empty string')
-  if (options.cookie !== undefined && (typeof options.cookie !== 'string' || !isHttpToken(options.cookie))) {
+  if (
+    options.cookie !== undefined &&
+    (typeof options.cookie !== 'string' || !isHttpToken(options.cookie))
+  ) {
     fail('cookie', 'expected a cookie name')
   }
   if (options.getToken !== undefined && typeof options.getToken !== 'function') {
@@ -275,7 +330,11 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   }
   let maxCompressedBytes: number | undefined
   if (options.compressed !== false) {
-    maxCompressedBytes = positiveInteger('compressed.maxBytes', options.compressed?.maxBytes, 16_384)
+    maxCompressedBytes = positiveInteger(
+      'compressed.maxBytes',
+      options.compressed?.maxBytes,
+      16_384,
+    )
   }
 
   return Object.freeze({

@@ -1,4 +1,4 @@
-import { AuthError } from './errors.js'
+import type { AuthError } from './errors.js'
 import { PROBLEM_CONTENT_TYPE } from './http.js'
 
 /** An error answer ready for any framework: status, headers and the serialized problem body. */
@@ -19,7 +19,11 @@ export interface ErrorResponse {
 export function errorResponse(error: AuthError): ErrorResponse {
   return {
     status: error.status,
-    headers: { ...error.headers, 'content-type': PROBLEM_CONTENT_TYPE, 'cache-control': 'no-store' },
+    headers: {
+      ...error.headers,
+      'content-type': PROBLEM_CONTENT_TYPE,
+      'cache-control': 'no-store',
+    },
     body: JSON.stringify(error.toProblem()),
   }
 }

@@ -18,7 +18,10 @@ export function createPathMatcher(rules: readonly PathRule[]): (path: string) =>
     else if (typeof rule === 'string' && rule.startsWith('/')) {
       if (rule.endsWith('/*')) prefixes.push(rule.slice(0, -1))
       else exact.add(rule)
-    } else throw new TypeError(`unless: ${JSON.stringify(rule)} is not a path starting with "/" or a RegExp`)
+    } else
+      throw new TypeError(
+        `unless: ${JSON.stringify(rule)} is not a path starting with "/" or a RegExp`,
+      )
   }
   return (path) => {
     if (exact.has(path)) return true

@@ -63,10 +63,7 @@ export function createVerificationCache(options: VerificationCacheOptions): Veri
     },
     set(key, entry) {
       const limit = clock() + maxTtlMs
-      lru.set(
-        key,
-        entry.validUntilMs > limit ? { ...entry, validUntilMs: limit } : entry,
-      )
+      lru.set(key, entry.validUntilMs > limit ? { ...entry, validUntilMs: limit } : entry)
     },
     delete(key) {
       lru.delete(key)

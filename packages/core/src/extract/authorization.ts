@@ -48,12 +48,20 @@ const COMPRESSED = 'compressed:'
  * parseAuthorization('Bearer eyJhbGciOi...') // { scheme: 'bearer', token: 'eyJhbGciOi...' }
  */
 export function parseAuthorization(value: string): AuthorizationValue {
-  let space = value.indexOf(' ')
-  const end = space === -1 ? value.length : space
+  // The scheme ends at the first SP or HTAB: `Bearer<TAB>token` is a malformed Bearer header
+  // (RFC 7235 allows only SP there), not some other scheme.
+  let end = 0
+  while (end < value.length && value.charCodeAt(end) !== 0x20 && value.charCodeAt(end) !== 0x09)
+    end++
   const bearer = schemeIs(value, end, 'bearer')
   const basic = !bearer && schemeIs(value, end, 'basic')
   if (!bearer && !basic) return OTHER
-  if (space === -1) throw new InvalidRequestError('The Authorization header has no credentials after the scheme.')
+  if (end === value.length)
+    throw new InvalidRequestError('The Authorization header has no credentials after the scheme.')
+  if (value.charCodeAt(end) === 0x09) {
+    throw new InvalidRequestError('The Authorization scheme must be followed by spaces, not a tab.')
+  }
+  let space = end
   while (space < value.length && value.charCodeAt(space) === 0x20) space++
   if (space === value.length) {
     throw new InvalidRequestError('The Authorization header has no credentials after the scheme.')

@@ -16,9 +16,14 @@ export function readCookie(header: string, name: string): string | undefined {
     if (semi === -1) semi = header.length
     const eq = header.indexOf('=', pos)
     if (eq !== -1 && eq < semi && eq - pos === name.length && header.startsWith(name, pos)) {
-      if (found !== undefined) throw new InvalidRequestError(`The "${name}" cookie was sent more than once.`)
+      if (found !== undefined)
+        throw new InvalidRequestError(`The "${name}" cookie was sent more than once.`)
       let value = header.slice(eq + 1, semi).trim()
-      if (value.length >= 2 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) {
+      if (
+        value.length >= 2 &&
+        value.charCodeAt(0) === 0x22 &&
+        value.charCodeAt(value.length - 1) === 0x22
+      ) {
         value = value.slice(1, -1)
       }
       found = value

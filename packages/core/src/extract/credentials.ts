@@ -11,7 +11,8 @@ export interface CredentialSources<Req> {
 
 function single(values: readonly string[] | string | undefined, what: string): string | undefined {
   if (values === undefined || typeof values === 'string') return values
-  if (values.length > 1) throw new InvalidRequestError(`The ${what} header was sent more than once.`)
+  if (values.length > 1)
+    throw new InvalidRequestError(`The ${what} header was sent more than once.`)
   return values[0]
 }
 
@@ -20,7 +21,10 @@ function single(values: readonly string[] | string | undefined, what: string): s
  * or a custom getter. Credentials in more than one place, or a repeated `Authorization` header,
  * are a 400 `invalid_request`. Returns `undefined` when there are none.
  */
-export function extractToken<Req>(input: RequestInput, sources: CredentialSources<Req>): string | undefined {
+export function extractToken<Req>(
+  input: RequestInput,
+  sources: CredentialSources<Req>,
+): string | undefined {
   let token: string | undefined
   const header = single(input.authorization, 'Authorization')
   if (header !== undefined && header !== '') {
@@ -31,15 +35,18 @@ export function extractToken<Req>(input: RequestInput, sources: CredentialSource
     const cookieHeader = typeof input.cookie === 'string' ? input.cookie : input.cookie.join('; ')
     const fromCookie = readCookie(cookieHeader, sources.cookie)
     if (fromCookie !== undefined) {
-      if (token !== undefined) throw new InvalidRequestError('Credentials were sent in more than one place.')
+      if (token !== undefined)
+        throw new InvalidRequestError('Credentials were sent in more than one place.')
       token = fromCookie
     }
   }
   if (sources.getToken !== undefined) {
     const custom = sources.getToken(input.request as Req)
     if (custom !== undefined && custom !== null && custom !== '') {
-      if (typeof custom !== 'string') throw new TypeError('getToken must return a string or undefined')
-      if (token !== undefined) throw new InvalidRequestError('Credentials were sent in more than one place.')
+      if (typeof custom !== 'string')
+        throw new TypeError('getToken must return a string or undefined')
+      if (token !== undefined)
+        throw new InvalidRequestError('Credentials were sent in more than one place.')
       token = custom
     }
   }
@@ -48,13 +55,18 @@ export function extractToken<Req>(input: RequestInput, sources: CredentialSource
 
 /** The parts of a Node `IncomingMessage` (or a look-alike) that credentials are read from. */
 export interface NodeRequestLike {
-  readonly headers: { readonly authorization?: string | undefined; readonly cookie?: string | undefined }
+  readonly headers: {
+    readonly authorization?: string | undefined
+    readonly cookie?: string | undefined
+  }
   readonly rawHeaders?: readonly string[]
 }
 
 function isAuthorization(name: string): boolean {
   if (name.length !== 13) return false
-  return name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization'
+  return (
+    name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization'
+  )
 }
 
 /**

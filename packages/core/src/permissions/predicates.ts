@@ -3,7 +3,10 @@ import type { AuthContext } from '../types.js'
 import { grantsOf } from './match.js'
 
 /** A custom check; it sees the verified context and the framework's request. */
-export type Predicate<Req = unknown> = (auth: AuthContext, request: Req) => boolean | Promise<boolean>
+export type Predicate<Req = unknown> = (
+  auth: AuthContext,
+  request: Req,
+) => boolean | Promise<boolean>
 
 const kind = Symbol('authframework.requirement')
 
@@ -74,7 +77,8 @@ function compileOne<Req>(req: Requirement<Req>, scope: Set<string>, negated: boo
     )
   }
   const k = req[kind]
-  if (req.items.length === 0) throw new TypeError(`requirePermission: ${k}Of() needs at least one requirement`)
+  if (req.items.length === 0)
+    throw new TypeError(`requirePermission: ${k}Of() needs at least one requirement`)
   const checks = req.items.map((item) => compileOne(item, scope, negated !== (k === 'not')))
   if (k === 'not') {
     const inner = checks[0]!

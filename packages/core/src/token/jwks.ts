@@ -1,3 +1,4 @@
+import type { JsonWebKey } from 'node:crypto'
 import { AuthUnavailableError, TokenInvalidError } from '../errors.js'
 import type { Clock } from '../types.js'
 import type { Algorithm } from './algorithms.js'
@@ -31,7 +32,8 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`jwks.${name}: expected a positive number`)
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TypeError(`jwks.${name}: expected a positive number`)
   return value
 }
 
@@ -55,7 +57,34 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
   return Buffer.concat(chunks).toString('utf8')
 }
 
-/** Imports the keys of a JWK Set document: signature keys only, bad entries skipped. */
+/** JWK members that only a private or a symmetric key has (RFC 7518 sections 6.2.2, 6.3.2, 6.4.1). */
+const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
+
+/**
+ * Imports the keys of a JWK Set document fetched from a remote endpoint (RFC 7517 section 5).
+ *
+ * The whole document is rejected (this throws, and the remote key set fails closed with
+ * `auth_unavailable`) when:
+ * - it has no `keys` array;
+ * - any entry, whatever its `use`, holds private or symmetric key material (`d`, `p`, `q`, `dp`,
+ *   `dq`, `qi`, `oth`, or the `k` of an `oct` key). A key set at a URL is public: a secret in it
+ *   is compromised, anyone could sign with it, and a publisher that leaks one is not trusted for
+ *   its other keys either. HMAC keys therefore never come from a JWKS URL (jose's key sets refuse
+ *   HS* too); configure them with `secret` or `keys`. (Wycheproof "MixedKeySet".)
+ * - two signature keys of the same `kty` share a `kid`: which key a token names would be
+ *   ambiguous. Keys of different types may share one, as RFC 7517 section 4.5 allows, since the
+ *   token's `alg` tells them apart. (Wycheproof "DuplicateKid".)
+ *
+ * Individual entries that cannot verify signatures are skipped, so that an issuer adding a key we
+ * do not support does not take the others down: `use` other than `sig`, `key_ops` without
+ * `verify`, a `kid` that is not a string, keys `importPublicKey` refuses (RSA under 2048 bits or
+ * with a bad exponent or the ROCA fingerprint, an EC point not on its curve, an unsupported curve
+ * or key type, an `alg` that does not fit the key), and keys that serve none of the allowed
+ * algorithms. At most `maxKeys` keys are kept; the checks above cover the whole document.
+ *
+ * @example
+ * const keys = keysFromJwks(JSON.parse(body), new Set(['RS256']), 100) // throws Error
+ */
 export function keysFromJwks(
   document: unknown,
   allowed: ReadonlySet<Algorithm>,
@@ -63,19 +92,34 @@ export function keysFromJwks(
 ): VerifyKey[] {
   const list = (document as { keys?: unknown } | null)?.keys
   if (!Array.isArray(list)) throw new Error('JWKS response has no "keys" array')
+  const candidates: JsonWebKey[] = []
+  const kids = new Set<string>()
+  list.forEach((jwk: unknown, i) => {
+    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return
+    const entry = jwk as JsonWebKey
+    if (entry.kty === 'oct' || SECRET_MEMBERS.some((name) => name in entry)) {
+      throw new Error(`JWKS response keys[${i}] is a private or symmetric key; the set is rejected`)
+    }
+    const { use, key_ops: ops, kid } = entry
+    if (use !== undefined && use !== 'sig') return
+    if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify'))) return
+    if (kid !== undefined && typeof kid !== 'string') return
+    if (kid !== undefined) {
+      const id = `${String(entry.kty)}\u0000${kid}`
+      if (kids.has(id))
+        throw new Error(`JWKS response keys[${i}] repeats a "kid"; the set is rejected`)
+      kids.add(id)
+    }
+    candidates.push(entry)
+  })
   const keys: VerifyKey[] = []
-  for (const jwk of list) {
+  for (const jwk of candidates) {
     if (keys.length >= maxKeys) break
-    if (jwk === null || typeof jwk !== 'object') continue
-    const { use, key_ops: ops, kid } = jwk as { use?: unknown; key_ops?: unknown; kid?: unknown }
-    if (use !== undefined && use !== 'sig') continue
-    if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify'))) continue
-    if (kid !== undefined && typeof kid !== 'string') continue
     try {
       const key = toVerifyKey(importPublicKey(jwk, 'jwks'), allowed, 'jwks')
       if (key) keys.push(key)
     } catch {
-      // a key we cannot use (private, symmetric, weak, unsupported) is skipped, not fatal
+      // a key we cannot use (weak, malformed, unsupported) is skipped, not fatal
     }
   }
   return keys

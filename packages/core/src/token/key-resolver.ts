@@ -3,7 +3,10 @@ import type { VerifyKey } from './keys.js'
 
 /** Finds the keys that may have signed a token, from its `alg` and `kid`. */
 export interface KeyResolver {
-  resolve(alg: Algorithm, kid: string | undefined): readonly VerifyKey[] | Promise<readonly VerifyKey[]>
+  resolve(
+    alg: Algorithm,
+    kid: string | undefined,
+  ): readonly VerifyKey[] | Promise<readonly VerifyKey[]>
   close?(): void
 }
 
@@ -18,14 +21,15 @@ export function pickKeys(
   alg: Algorithm,
   kid: string | undefined,
 ): readonly VerifyKey[] {
-  let exact: VerifyKey[] | undefined
-  let unlabelled: VerifyKey[] | undefined
+  const exact: VerifyKey[] = []
+  const unlabelled: VerifyKey[] = []
   for (const key of keys) {
     if (!key.checks.has(alg)) continue
-    if (kid !== undefined && key.kid === kid) (exact ??= []).push(key)
-    else if (key.kid === undefined || kid === undefined) (unlabelled ??= []).push(key)
+    if (kid !== undefined && key.kid === kid) exact.push(key)
+    else if (key.kid === undefined || kid === undefined) unlabelled.push(key)
   }
-  return exact ?? unlabelled ?? NO_KEYS
+  if (exact.length > 0) return exact
+  return unlabelled.length > 0 ? unlabelled : NO_KEYS
 }
 
 /** Keys given in the options: resolution is synchronous and memoised per (alg, kid). */

@@ -7,6 +7,7 @@ import {
   type SignatureCheck,
   signatureCheck,
 } from './algorithms.js'
+import { hasRocaFingerprint, rsaModulus } from './weak-keys.js'
 
 /** A verification key as the user may give it. */
 export type PublicKeyInput = string | JsonWebKey | KeyObject
@@ -41,7 +42,8 @@ function fail(option: string, message: string): never {
 
 /** Checks the `use` and `key_ops` members of a JWK: the key must be meant for verifying signatures. */
 function checkJwkPurpose(jwk: JsonWebKey, option: string, op: 'verify' | 'sign'): void {
-  if (jwk.use !== undefined && jwk.use !== 'sig') fail(option, 'the JWK is not for signatures ("use")')
+  if (jwk.use !== undefined && jwk.use !== 'sig')
+    fail(option, 'the JWK is not for signatures ("use")')
   const ops = jwk.key_ops
   if (ops !== undefined && !(Array.isArray(ops) && (ops.includes(op) || ops.includes('verify')))) {
     fail(option, 'the JWK\'s "key_ops" do not allow verifying signatures')
@@ -63,7 +65,8 @@ export function importSecret(input: SecretInput, option = 'secret', kid?: string
     key = createSecretKey(typeof input === 'string' ? Buffer.from(input, 'utf8') : input)
   } else if (input !== null && typeof input === 'object' && input.kty === 'oct') {
     checkJwkPurpose(input, option, 'verify')
-    if (typeof input.k !== 'string' || input.k === '') fail(option, 'the JWK has no key bytes ("k")')
+    if (typeof input.k !== 'string' || input.k === '')
+      fail(option, 'the JWK has no key bytes ("k")')
     key = createSecretKey(Buffer.from(input.k, 'base64url'))
     jwkAlg = input.alg
     if (kid === undefined && typeof input.kid === 'string') kid = input.kid
@@ -72,7 +75,8 @@ export function importSecret(input: SecretInput, option = 'secret', kid?: string
   }
   let algorithms = algorithmsForKey(key)
   if (jwkAlg !== undefined) {
-    if (!isAlgorithm(jwkAlg) || !algorithms.includes(jwkAlg)) fail(option, 'the JWK\'s "alg" is not an HMAC algorithm')
+    if (!isAlgorithm(jwkAlg) || !algorithms.includes(jwkAlg))
+      fail(option, 'the JWK\'s "alg" is not an HMAC algorithm')
     algorithms = [jwkAlg]
   }
   return { kid, key, algorithms }
@@ -84,8 +88,13 @@ function isWhitespace(code: number): boolean {
 
 /**
  * Imports a public key from a PEM (SPKI or certificate), a public JWK or a public KeyObject.
- * Refuses private keys, RSA keys under 2048 bits, unsupported curves, and a PEM with anything
- * but whitespace before `-----BEGIN` (a sign that text was pasted around the key).
+ * Refuses private keys, RSA keys under 2048 bits or with a bad exponent, RSA keys with the ROCA
+ * fingerprint (see `hasRocaFingerprint`), EC points not on their curve, unsupported curves, a
+ * JWK whose `use`/`key_ops` are not for verifying or whose `alg` does not fit the key, and a PEM
+ * with anything but whitespace before `-----BEGIN` (a sign that text was pasted around the key).
+ *
+ * @example
+ * const imported = importPublicKey(pem, 'createAuth: publicKey') // throws TypeError
  */
 export function importPublicKey(
   input: PublicKeyInput,
@@ -133,6 +142,13 @@ export function importPublicKey(
   if (exponent !== undefined && (exponent < 3n || exponent % 2n === 0n)) {
     fail(option, 'the RSA public exponent is not valid')
   }
+  const modulus = rsaModulus(key)
+  if (modulus !== undefined && hasRocaFingerprint(modulus)) {
+    fail(
+      option,
+      'the RSA key has the ROCA fingerprint (CVE-2017-15361) and can be factored; replace it',
+    )
+  }
   let algorithms = algorithmsForKey(key)
   if (algorithms.length === 0) fail(option, 'unsupported key type or curve')
   if (jwkAlg !== undefined) {
@@ -142,6 +158,30 @@ export function importPublicKey(
     algorithms = [jwkAlg]
   }
   return { kid, key, algorithms }
+}
+
+/**
+ * Checks a set of imported keys as a whole, as a key set from the configuration must be: HMAC
+ * secrets and public keys are not mixed (a verifier holding both invites algorithm confusion),
+ * and no two keys of the same kind share a `kid` (RFC 7517 section 4.5: the `kid` must tell the
+ * keys apart, so a duplicate makes key selection ambiguous). Throws a `TypeError` naming `option`.
+ *
+ * @example
+ * assertKeySet(keys.map((k, i) => importKeyInput(k, `keys[${i}]`)), 'createAuth: keys')
+ */
+export function assertKeySet(keys: readonly ImportedKey[], option: string): void {
+  const secrets = keys.filter((k) => k.key.type === 'secret').length
+  if (secrets !== 0 && secrets !== keys.length) {
+    fail(option, 'HMAC secrets and public keys cannot be mixed in one key set')
+  }
+  const seen = new Set<string>()
+  for (const { kid, key } of keys) {
+    if (kid === undefined) continue
+    const kind = key.type === 'secret' ? 'oct' : key.asymmetricKeyType?.replace('-pss', '')
+    const id = `${kind}\u0000${kid}`
+    if (seen.has(id)) fail(option, 'two keys share the same "kid"; give each key its own')
+    seen.add(id)
+  }
 }
 
 /** Imports one `keys: [...]` entry. */

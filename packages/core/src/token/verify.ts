@@ -44,12 +44,14 @@ export function checkHeader(parts: CompactParts, rules: HeaderRules) {
   }
   // No critical extension is understood here (RFC 7515 section 4.1.11), so any `crit` is refused,
   // and with it the unencoded payload option of RFC 7797.
-  if (header.crit !== undefined) throw new TokenInvalidError('The token has critical header parameters.')
+  if (header.crit !== undefined)
+    throw new TokenInvalidError('The token has critical header parameters.')
   if (header.b64 !== undefined && header.b64 !== true) {
     throw new TokenInvalidError('Unencoded payloads are not accepted.')
   }
   const kid = header.kid
-  if (kid !== undefined && typeof kid !== 'string') throw new TokenInvalidError('The "kid" header must be a string.')
+  if (kid !== undefined && typeof kid !== 'string')
+    throw new TokenInvalidError('The "kid" header must be a string.')
   if (rules.typ !== undefined) {
     if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== rules.typ) {
       throw new TokenInvalidError('The "typ" header does not match.')
@@ -79,20 +81,55 @@ function checkSignature(parts: CompactParts, alg: Algorithm, keys: readonly Veri
   throw new TokenInvalidError('The token signature is invalid.')
 }
 
+/** The signature layer's result: the protected header, its `alg` and its `kid`. */
+export interface SignedHeader {
+  readonly header: Readonly<Record<string, unknown>>
+  readonly alg: Algorithm
+  readonly kid: string | undefined
+}
+
+/**
+ * The signature layer of a compact JWS that passed the strict compact check: header rules, key
+ * selection and the signature, without looking at the payload (which may be any bytes, as in a
+ * detached or non-JWT JWS). `verifyJws` builds on it. Synchronous when the resolver is.
+ *
+ * @example
+ * const { alg, kid } = verifySignature(parseCompact(token), rules, resolver) // throws TokenInvalidError
+ */
+export function verifySignature(
+  parts: CompactParts,
+  rules: HeaderRules,
+  resolver: KeyResolver,
+): SignedHeader | Promise<SignedHeader> {
+  const signed: SignedHeader = checkHeader(parts, rules)
+  const keys = resolver.resolve(signed.alg, signed.kid)
+  const finish = (found: readonly VerifyKey[]): SignedHeader => {
+    checkSignature(parts, signed.alg, found)
+    return signed
+  }
+  return Array.isArray(keys)
+    ? finish(keys as readonly VerifyKey[])
+    : (keys as Promise<readonly VerifyKey[]>).then(finish)
+}
+
 /**
  * Verifies a compact JWS that passed the strict compact check: header rules, key selection and
- * the signature, then decodes the payload as a JSON object. Synchronous when the resolver is.
+ * the signature (`verifySignature`), then decodes the payload as a JSON object. Synchronous when
+ * the resolver is.
+ *
+ * @example
+ * const { header, payload } = verifyJws(parseCompact(token), rules, resolver) // throws TokenInvalidError
  */
 export function verifyJws(
   parts: CompactParts,
   rules: HeaderRules,
   resolver: KeyResolver,
 ): VerifiedJws | Promise<VerifiedJws> {
-  const { header, alg, kid } = checkHeader(parts, rules)
-  const keys = resolver.resolve(alg, kid)
-  const finish = (found: readonly VerifyKey[]): VerifiedJws => {
-    checkSignature(parts, alg, found)
-    return { header, payload: decodeJsonObject(parts.token, parts.dot1 + 1, parts.dot2, 'payload') }
-  }
-  return Array.isArray(keys) ? finish(keys as readonly VerifyKey[]) : (keys as Promise<readonly VerifyKey[]>).then(finish)
+  const finish = ({ header }: SignedHeader): VerifiedJws => ({
+    header,
+    payload: decodeJsonObject(parts.token, parts.dot1 + 1, parts.dot2, 'payload'),
+  })
+  const signed = verifySignature(parts, rules, resolver)
+  // `signed` is our own object or our own promise, never token data, so `then` is trustworthy
+  return 'then' in signed ? signed.then(finish) : finish(signed)
 }

@@ -1,0 +1,105 @@
+import {
+  type AdapterOptions,
+  type Auth,
+  type AuthContext,
+  type AuthOptions,
+  createGuard,
+  errorResponse,
+  isPromise,
+  type Requirement,
+  requestInput,
+  setupAdapter,
+} from '@authframework/core'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The verified caller; `undefined` on public routes and anonymous optional-mode requests. */
+      auth?: AuthContext
+    }
+  }
+}
+
+export type ExpressAuthOptions = AuthOptions<Request> & AdapterOptions<Request>
+
+type Fail = (error: unknown, res: Response, next: NextFunction) => void
+const kFail = Symbol('authframework.fail')
+type Tagged = Request & { [kFail]?: Fail }
+
+function failWith(auth: Auth<Request>, propagate: boolean): Fail {
+  return (error, res, next) => {
+    const err = auth.toAuthError(error)
+    if (propagate) return next(err)
+    const { status, headers, body } = errorResponse(err)
+    res.writeHead(status, headers).end(body)
+  }
+}
+
+/**
+ * Authenticates every request and sets `req.auth`. Errors are answered with RFC 6750 headers and
+ * an RFC 9457 body, or passed to `next(err)` with `errors: 'propagate'`.
+ *
+ * @example
+ * app.use(authMiddleware({ algorithms: ['RS256'], publicKey: pem, audience: 'orders-api', unless: ['/health'] }))
+ */
+export function authMiddleware(
+  options: ExpressAuthOptions | Auth<Request>,
+  adapterOptions?: AdapterOptions<Request>,
+): RequestHandler {
+  const { auth, skip, propagate } = setupAdapter(options, adapterOptions)
+  const fail = failWith(auth, propagate)
+  return function authenticate(req: Tagged, res, next) {
+    req[kFail] = fail
+    if (
+      skip(req, req.method, req.path, req.headers['access-control-request-method'] !== undefined)
+    ) {
+      return next()
+    }
+    let result: AuthContext | undefined | Promise<AuthContext | undefined>
+    try {
+      result = auth.authenticate(requestInput(req, req))
+    } catch (error) {
+      return fail(error, res, next)
+    }
+    if (!isPromise(result)) {
+      req.auth = result
+      return next()
+    }
+    result.then(
+      (context) => {
+        req.auth = context
+        next()
+      },
+      (error: unknown) => fail(error, res, next),
+    )
+  }
+}
+
+/**
+ * Guards a route: every requirement must hold. Takes permission strings, `allOf`/`anyOf`/`not`,
+ * and predicates `(auth, req) => boolean | Promise<boolean>`. 401 when anonymous, 403 when denied.
+ *
+ * @example
+ * app.get('/orders', requirePermission('orders:read'), (req, res) => res.json(req.auth))
+ */
+export function requirePermission(...requirements: Requirement<Request>[]): RequestHandler {
+  const guard = createGuard(requirements)
+  return function checkPermission(req: Tagged, res, next) {
+    const fail = req[kFail]
+    if (fail === undefined) return next(new Error('requirePermission needs authMiddleware first'))
+    let result: void | Promise<void>
+    try {
+      result = guard(req.auth, req)
+    } catch (error) {
+      return fail(error, res, next)
+    }
+    if (!isPromise(result)) return next()
+    result.then(
+      () => next(),
+      (error: unknown) => fail(error, res, next),
+    )
+  }
+}
+
+export { AuthError, allOf, anyOf, createAuth, not } from '@authframework/core'

@@ -1,0 +1,138 @@
+import {
+  type AdapterOptions,
+  type Auth,
+  type AuthContext,
+  type AuthOptions,
+  errorResponse,
+  isPromise,
+  type Requirement,
+  requestInput,
+  setupAdapter,
+} from '@authframework/core'
+import type {
+  FastifyInstance,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  preHandlerHookHandler,
+} from 'fastify'
+import fp from 'fastify-plugin'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified caller; `undefined` on public routes and anonymous optional-mode requests. */
+    auth: AuthContext | undefined
+  }
+  interface FastifyInstance {
+    /** A `preHandler` that requires every given permission or predicate. */
+    requirePermission(...requirements: Requirement<FastifyRequest>[]): preHandlerHookHandler
+  }
+  interface FastifyContextConfig {
+    /** `false` makes the route public: it is not authenticated. */
+    auth?: boolean
+  }
+}
+
+/** Plugin options: the core options, or `{ auth }` with a prebuilt instance; plus adapter options. */
+export type FastifyAuthOptions = (AuthOptions<FastifyRequest> | { auth: Auth<FastifyRequest> }) &
+  AdapterOptions<FastifyRequest>
+
+const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) => {
+  const {
+    auth: instance,
+    unless,
+    errors,
+    ...core
+  } = options as FastifyAuthOptions & {
+    auth?: Auth<FastifyRequest>
+  }
+  const { auth, skip, propagate } = setupAdapter<FastifyRequest>(
+    instance ?? (core as AuthOptions<FastifyRequest>),
+    { unless, errors },
+  )
+
+  function fail(error: unknown, reply: FastifyReply, next: HookHandlerDoneFunction): void {
+    const err = auth.toAuthError(error)
+    if (propagate) {
+      next(err)
+      return
+    }
+    const { status, headers, body } = errorResponse(err)
+    // a Buffer, so that Fastify sends the content type as is (no charset), like Express and Koa
+    reply.code(status).headers(headers).send(Buffer.from(body))
+  }
+
+  app.decorateRequest('auth', undefined)
+  app.decorate('requirePermission', (...requirements: Requirement<FastifyRequest>[]) => {
+    const guard = auth.guard(...requirements)
+    return function checkPermission(request, reply, next) {
+      let result: void | Promise<void>
+      try {
+        result = guard(request.auth, request)
+      } catch (error) {
+        return fail(error, reply, next)
+      }
+      if (!isPromise(result)) return next()
+      result.then(
+        () => next(),
+        (error: unknown) => fail(error, reply, next),
+      )
+    } as preHandlerHookHandler
+  })
+
+  app.addHook('onRequest', function authenticate(request, reply, next) {
+    if (request.routeOptions.config.auth === false) return next()
+    const url = request.url
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    if (
+      skip(
+        request,
+        request.method,
+        path,
+        request.headers['access-control-request-method'] !== undefined,
+      )
+    ) {
+      return next()
+    }
+    let result: AuthContext | undefined | Promise<AuthContext | undefined>
+    try {
+      result = auth.authenticate(requestInput(request.raw, request))
+    } catch (error) {
+      return fail(error, reply, next)
+    }
+    if (!isPromise(result)) {
+      request.auth = result
+      return next()
+    }
+    result.then(
+      (context) => {
+        request.auth = context
+        next()
+      },
+      (error: unknown) => fail(error, reply, next),
+    )
+  })
+
+  app.addHook('onClose', (_instance: FastifyInstance, closed) => {
+    // an instance passed in is the caller's to close
+    if (instance === undefined) auth.close().then(() => closed(), closed)
+    else closed()
+  })
+  done()
+}
+
+/**
+ * Authenticates every request (`onRequest`, before the body is read) and sets `request.auth`;
+ * adds `app.requirePermission(...)` for route `preHandler`s. A route with `config: { auth: false }`
+ * is public.
+ *
+ * @example
+ * await app.register(authPlugin, { algorithms: ['RS256'], publicKey: pem, audience: 'orders-api' })
+ * app.get('/orders', { preHandler: app.requirePermission('orders:read') }, async (req) => req.auth)
+ */
+export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: '5.x' })
+export default authPlugin
+
+export { AuthError, allOf, anyOf, createAuth, not } from '@authframework/core'

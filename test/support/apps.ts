@@ -1,0 +1,165 @@
+import { once } from 'node:events'
+import { createServer, request as httpRequest, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type AuthOptions, allOf, anyOf, not, type Predicate } from '@authframework/core'
+import {
+  authMiddleware as expressAuth,
+  requirePermission as expressGuard,
+} from '@authframework/express'
+import { authPlugin } from '@authframework/fastify'
+import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import Router from '@koa/router'
+import express from 'express'
+import Fastify from 'fastify'
+import Koa from 'koa'
+import { AUDIENCE, ISSUER, NOW, publicPem } from './tokens.js'
+
+/** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
+const MAX_HEADER = 65_536
+
+export const ADAPTERS = ['express', 'koa', 'fastify'] as const
+export type AdapterName = (typeof ADAPTERS)[number]
+
+/** The options every contract app shares; cases may add more. */
+export function baseOptions(): AuthOptions<never> {
+  return {
+    algorithms: ['RS256'],
+    publicKey: publicPem,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    clock: () => NOW * 1000,
+    cookie: 'access_token',
+  }
+}
+
+/**
+ * The routes of the contract, the same in every framework. `sub` ownership is a custom predicate
+ * that reads the route parameter through a framework-neutral accessor.
+ */
+const owner =
+  (param: (request: never) => string | undefined): Predicate<never> =>
+  async (auth, request) =>
+    auth.sub === param(request)
+
+type Route = readonly [path: string, requirements: unknown[] | undefined]
+
+const ROUTES = (ownerOf: Predicate<never>): Route[] => [
+  ['/me', undefined],
+  ['/orders', ['orders:read']],
+  ['/orders/write', ['orders:write']],
+  ['/admin', [anyOf('admin', allOf('orders:write', 'invoices:write'))]],
+  ['/active', ['orders:read', not('suspended')]],
+  ['/users/:id', [ownerOf]],
+]
+
+export interface Response {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: unknown
+  text: string
+}
+
+export interface RunningApp {
+  request(path: string, headers?: [string, string][], method?: string): Promise<Response>
+  close(): Promise<void>
+}
+
+async function listen(server: Server): Promise<number> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return (server.address() as AddressInfo).port
+}
+
+/** Sends a request with raw header pairs, so that a header can be repeated. */
+function send(
+  port: number,
+  path: string,
+  headers: [string, string][],
+  method: string,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        headers: [['Host', `127.0.0.1:${port}`], ...headers].flat(),
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let body: unknown = text
+          try {
+            body = JSON.parse(text)
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text })
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** Builds and starts one framework's app with the contract routes and the given options. */
+export async function startApp(
+  name: AdapterName,
+  options: Record<string, unknown>,
+): Promise<RunningApp> {
+  let server: Server
+  let stop: () => Promise<void>
+  if (name === 'express') {
+    const app = express()
+    app.get('/public', (_req, res) => {
+      res.json({ public: true })
+    })
+    app.use(expressAuth({ ...options, unless: ['/public'] } as never))
+    for (const [path, reqs] of ROUTES(owner((req: express.Request) => req.params.id as string))) {
+      const guards = reqs ? [expressGuard(...(reqs as never[]))] : []
+      app.get(path, ...guards, (req, res) => {
+        res.json({ auth: req.auth ?? null })
+      })
+    }
+    server = createServer({ maxHeaderSize: MAX_HEADER }, app)
+    await listen(server)
+    stop = () => new Promise((r) => server.close(() => r()))
+  } else if (name === 'koa') {
+    const app = new Koa()
+    const router = new Router()
+    app.use(koaAuth({ ...options, unless: ['/public'] } as never))
+    router.get('/public', (ctx) => {
+      ctx.body = { public: true }
+    })
+    for (const [path, reqs] of ROUTES(owner((ctx: { params: { id: string } }) => ctx.params.id))) {
+      const guards = reqs ? [koaGuard(...(reqs as never[]))] : []
+      router.get(path, ...guards, (ctx) => {
+        ctx.body = { auth: ctx.state.auth ?? null }
+      })
+    }
+    app.use(router.routes())
+    server = createServer({ maxHeaderSize: MAX_HEADER }, app.callback())
+    await listen(server)
+    stop = () => new Promise((r) => server.close(() => r()))
+  } else {
+    const app = Fastify({
+      serverFactory: (handler) => createServer({ maxHeaderSize: MAX_HEADER }, handler),
+    })
+    await app.register(authPlugin, options as never)
+    app.get('/public', { config: { auth: false } }, async () => ({ public: true }))
+    for (const [path, reqs] of ROUTES(owner((req: { params: { id: string } }) => req.params.id))) {
+      const preHandler = reqs ? app.requirePermission(...(reqs as never[])) : undefined
+      app.get(path, preHandler ? { preHandler } : {}, async (req) => ({ auth: req.auth ?? null }))
+    }
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    server = app.server
+    stop = () => app.close()
+  }
+  const port = (server.address() as AddressInfo).port
+  return {
+    request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
+    close: stop,
+  }
+}
