@@ -65,7 +65,7 @@ export function setupAdapter<Req>(
     propagate: errors === 'propagate',
     // CORS preflights carry no credentials by design; they are never authenticated.
     skip: (request, method, path, preflight) =>
-      (method === 'OPTIONS' && preflight) || skipRequest?.(request, path),
+      (method === 'OPTIONS' && preflight) || skipRequest?.(request, path) === true,
   }
 }
 
