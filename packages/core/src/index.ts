@@ -41,6 +41,13 @@ export { parseCompact } from './token/compact.js'
 export { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
 export type { RemoteKeySetOptions } from './token/jwks.js'
 export type { KeyInput, PublicKeyInput, SecretInput } from './token/keys.js'
+export {
+  createSigner,
+  jwkThumbprint,
+  type SignClaims,
+  type Signer,
+  type SignerOptions,
+} from './token/sign.js'
 export type {
   AuthContext,
   Clock,

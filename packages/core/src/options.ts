@@ -3,6 +3,7 @@ import type { ClaimRules } from './token/claims.js'
 import { createRemoteKeySet, type RemoteKeySetOptions } from './token/jwks.js'
 import { createStaticKeyResolver, type KeyResolver } from './token/key-resolver.js'
 import {
+  assertKeySet,
   type ImportedKey,
   importKeyInput,
   importPublicKey,
@@ -175,10 +176,7 @@ function importKeys<Req>(options: AuthOptions<Req>): ImportedKey[] | undefined {
     if (!Array.isArray(options.keys) || options.keys.length === 0)
       fail('keys', 'expected a non-empty array')
     const keys = options.keys.map((k, i) => importKeyInput(k, `createAuth: keys[${i}]`))
-    const hmac = keys.filter((k) => k.key.type === 'secret').length
-    if (hmac !== 0 && hmac !== keys.length) {
-      fail('keys', 'HMAC secrets and public keys cannot be mixed in one instance')
-    }
+    assertKeySet(keys, 'createAuth: keys')
     return keys
   }
   return undefined // remote JWK Set

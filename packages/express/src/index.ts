@@ -102,4 +102,13 @@ export function requirePermission(...requirements: Requirement<Request>[]): Requ
   }
 }
 
-export { AuthError, allOf, anyOf, createAuth, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  type Auth,
+  type AuthContext,
+  createAuth,
+  createSigner,
+  not,
+} from '@authframework/core'

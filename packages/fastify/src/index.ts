@@ -135,4 +135,13 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
 export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: '5.x' })
 export default authPlugin
 
-export { AuthError, allOf, anyOf, createAuth, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  type Auth,
+  type AuthContext,
+  createAuth,
+  createSigner,
+  not,
+} from '@authframework/core'

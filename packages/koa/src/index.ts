@@ -88,4 +88,13 @@ export function requirePermission(...requirements: Requirement<Context>[]): Midd
   }
 }
 
-export { AuthError, allOf, anyOf, createAuth, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  type Auth,
+  type AuthContext,
+  createAuth,
+  createSigner,
+  not,
+} from '@authframework/core'

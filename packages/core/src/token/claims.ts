@@ -42,7 +42,8 @@ export function checkClaims(
   const now = Math.floor(nowMs / 1000)
   const tol = rules.toleranceSeconds
   for (const name of rules.requiredClaims) {
-    if (claims[name] === undefined) throw new TokenInvalidError(`The "${name}" claim is missing.`)
+    // own members only: `toString` or `constructor` must not be found on Object.prototype
+    if (!Object.hasOwn(claims, name)) throw new TokenInvalidError(`The "${name}" claim is missing.`)
   }
   const exp = numericDate(claims, 'exp')
   const nbf = numericDate(claims, 'nbf')

@@ -115,7 +115,7 @@ export function importPublicKey(
       fail(option, 'this is a private key; give the public key (never the private one) to verify')
     }
     try {
-      key = createPublicKey(input)
+      key = createPublicKey(input.slice(start)) // OpenSSL refuses spaces before -----BEGIN
     } catch (cause) {
       throw new TypeError(`${option}: the PEM could not be parsed`, { cause })
     }

@@ -1,0 +1,193 @@
+import {
+  constants,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  generateKeyPairSync,
+  type JsonWebKey,
+  KeyObject,
+  randomBytes,
+} from 'node:crypto'
+import { deflateRawSync } from 'node:zlib'
+import {
+  type Algorithm,
+  algorithmsForKey,
+  hmacSecretBytes,
+  isAlgorithm,
+  isHmac,
+} from './algorithms.js'
+import { COMPRESSED_PREFIX } from './compressed.js'
+import { importSecret, MIN_RSA_BITS, type SecretInput } from './keys.js'
+
+/** Options of `createSigner`. Without a key, a fresh key pair is generated (the embedded default). */
+export interface SignerOptions {
+  /** The signing key: PEM (PKCS#8 or SEC1/PKCS#1), private JWK or KeyObject. */
+  privateKey?: string | JsonWebKey | KeyObject
+  /** HMAC secret, for HS256/384/512. */
+  secret?: SecretInput
+  /** Default RS256. */
+  algorithm?: Algorithm
+  issuer?: string
+  audience?: string | readonly string[]
+  /** Token lifetime. Default 900 (15 minutes). */
+  ttlSeconds?: number
+  /** The `kid` header; default the RFC 7638 thumbprint of the public key. */
+  keyId?: string
+  /** Compress tokens longer than this when the `compressed:` form is really shorter. Default 1024; `false` never. */
+  compressAboveBytes?: number | false
+  clock?: () => number
+}
+
+/** Claims to sign; `sub` is required, `perms` are the granted permissions. */
+export interface SignClaims {
+  sub: string
+  perms?: readonly string[]
+  [claim: string]: unknown
+}
+
+export interface Signer {
+  /** Signs a token: `sub`, `iat`, `exp`, `iss`, `aud`, `perms` and a random `jti`, plus `extra`. */
+  sign(claims: SignClaims, options?: { ttlSeconds?: number }): string
+  /** The public JWK Set that verifies this signer's tokens (empty for HMAC). */
+  exportJwks(): { keys: JsonWebKey[] }
+  /** The public key (undefined for HMAC), e.g. for `createAuth({ publicKey })`. */
+  readonly publicKey: KeyObject | undefined
+  readonly algorithm: Algorithm
+  readonly keyId: string | undefined
+}
+
+function fail(option: string, message: string): never {
+  throw new TypeError(`createSigner: ${option}: ${message}`)
+}
+
+const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+/** RFC 7638 JWK thumbprint (SHA-256, base64url) of a public JWK. */
+export function jwkThumbprint(jwk: JsonWebKey): string {
+  const members: Record<string, readonly string[]> = {
+    RSA: ['e', 'kty', 'n'],
+    EC: ['crv', 'kty', 'x', 'y'],
+    OKP: ['crv', 'kty', 'x'],
+    oct: ['k', 'kty'],
+  }
+  const names = members[jwk.kty as string]
+  if (names === undefined) throw new TypeError(`jwkThumbprint: unsupported kty ${String(jwk.kty)}`)
+  const canonical = `{${names.map((n) => `"${n}":${JSON.stringify(jwk[n])}`).join(',')}}`
+  return createHash('sha256').update(canonical).digest('base64url')
+}
+
+function generate(algorithm: Algorithm): KeyObject {
+  const type = algorithm.slice(0, 2)
+  if (type === 'RS' || type === 'PS')
+    return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+  if (algorithm === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+  if (algorithm === 'ES384') return generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey
+  if (algorithm === 'ES512') return generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey
+  return generateKeyPairSync('ed25519').privateKey
+}
+
+type RawSign = (input: string) => Buffer
+
+function rawSigner(algorithm: Algorithm, key: KeyObject): RawSign {
+  const hash = `sha${algorithm.slice(-3)}`
+  if (isHmac(algorithm)) return (input) => createHmac(hash, key).update(input).digest()
+  if (algorithm === 'EdDSA' || algorithm === 'Ed25519')
+    return (input) => cryptoSign(null, Buffer.from(input), key)
+  if (algorithm.startsWith('PS')) {
+    const opts = {
+      key,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+    }
+    return (input) => cryptoSign(hash, Buffer.from(input), opts)
+  }
+  if (algorithm.startsWith('ES')) {
+    const opts = { key, dsaEncoding: 'ieee-p1363' as const }
+    return (input) => cryptoSign(hash, Buffer.from(input), opts)
+  }
+  return (input) => cryptoSign(hash, Buffer.from(input), key)
+}
+
+/**
+ * Issues tokens that `createAuth` with the matching key verifies: short claim names, a random
+ * `jti`, and the `compressed:` form when a token is long and compression really shortens it.
+ *
+ * @example
+ * const signer = createSigner({ algorithm: 'ES256', issuer: 'https://issuer.example', audience: 'orders-api' })
+ * const token = signer.sign({ sub: 'user-42', perms: ['orders:read'] })
+ * const auth = createAuth({ publicKey: signer.publicKey!, issuer: 'https://issuer.example', audience: 'orders-api' })
+ */
+export function createSigner(options: SignerOptions = {}): Signer {
+  const algorithm = options.algorithm ?? (options.secret !== undefined ? 'HS256' : 'RS256')
+  if (!isAlgorithm(algorithm)) fail('algorithm', `${JSON.stringify(algorithm)} is not supported`)
+  if (options.secret !== undefined && options.privateKey !== undefined) {
+    fail('secret', 'give either `secret` or `privateKey`, not both')
+  }
+  let key: KeyObject
+  let publicKey: KeyObject | undefined
+  if (isHmac(algorithm)) {
+    if (options.secret === undefined) fail('secret', `${algorithm} needs a secret`)
+    key = importSecret(options.secret, 'createSigner: secret').key
+    const need = hmacSecretBytes(algorithm)
+    if ((key.symmetricKeySize ?? 0) < need)
+      fail('secret', `${algorithm} needs at least ${need} bytes`)
+  } else {
+    if (options.secret !== undefined) fail('algorithm', `a secret cannot sign ${algorithm}`)
+    const input = options.privateKey
+    if (input === undefined) key = generate(algorithm)
+    else if (input instanceof KeyObject) key = input
+    else if (typeof input === 'string') key = createPrivateKey(input)
+    else key = createPrivateKey({ key: input, format: 'jwk' })
+    if (key.type !== 'private') fail('privateKey', 'expected a private key')
+    const bits = key.asymmetricKeyDetails?.modulusLength
+    if (bits !== undefined && bits < MIN_RSA_BITS)
+      fail('privateKey', `RSA keys need ${MIN_RSA_BITS} bits`)
+    publicKey = createPublicKey(key)
+    if (!algorithmsForKey(publicKey).includes(algorithm)) {
+      fail('algorithm', `${algorithm} does not fit the key type`)
+    }
+  }
+  const publicJwk = publicKey?.export({ format: 'jwk' })
+  const keyId = options.keyId ?? (publicJwk ? jwkThumbprint(publicJwk) : undefined)
+  const ttlSeconds = options.ttlSeconds ?? 900
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
+    fail('ttlSeconds', 'expected a positive integer')
+  const compressAbove = options.compressAboveBytes ?? 1024
+  const clock = options.clock ?? Date.now
+  const header = b64json(
+    keyId === undefined
+      ? { alg: algorithm, typ: 'JWT' }
+      : { alg: algorithm, typ: 'JWT', kid: keyId },
+  )
+  const raw = rawSigner(algorithm, key)
+
+  return {
+    algorithm,
+    keyId,
+    publicKey,
+    sign(claims, signOptions) {
+      if (typeof claims?.sub !== 'string' || claims.sub === '')
+        fail('sub', 'expected a non-empty string')
+      const now = Math.floor(clock() / 1000)
+      const payload: Record<string, unknown> = {
+        ...claims,
+        iat: now,
+        exp: now + (signOptions?.ttlSeconds ?? ttlSeconds),
+        jti: randomBytes(16).toString('base64url'),
+      }
+      if (options.issuer !== undefined) payload.iss = options.issuer
+      if (options.audience !== undefined) payload.aud = options.audience
+      const input = `${header}.${b64json(payload)}`
+      const jwt = `${input}.${raw(input).toString('base64url')}`
+      if (compressAbove === false || jwt.length <= compressAbove) return jwt
+      const compressed = COMPRESSED_PREFIX + deflateRawSync(jwt, { level: 9 }).toString('base64url')
+      return compressed.length < jwt.length ? compressed : jwt
+    },
+    exportJwks() {
+      if (publicJwk === undefined) return { keys: [] }
+      return { keys: [{ ...publicJwk, kid: keyId, alg: algorithm, use: 'sig' }] }
+    },
+  }
+}

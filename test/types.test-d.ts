@@ -1,0 +1,67 @@
+/** What users see in their editors: the context types reach every framework's request. */
+import type { AuthContext, AuthError, AuthOptions, Requirement } from '@authframework/core'
+import { allOf, anyOf, createAuth, not } from '@authframework/core'
+import { authMiddleware, requirePermission } from '@authframework/express'
+import { authPlugin } from '@authframework/fastify'
+import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import type { Request, RequestHandler } from 'express'
+import Fastify, { type FastifyRequest, type preHandlerHookHandler } from 'fastify'
+import type Koa from 'koa'
+import type { Middleware } from 'koa'
+import { describe, expectTypeOf, it } from 'vitest'
+
+describe('types', () => {
+  it('req.auth on Express', () => {
+    expectTypeOf<Request['auth']>().toEqualTypeOf<AuthContext | undefined>()
+    expectTypeOf(authMiddleware({ algorithms: ['HS256'], secret: 'x'.repeat(32) })).toEqualTypeOf<RequestHandler>()
+    expectTypeOf(requirePermission('a', anyOf('b', 'c'), (auth, req) => auth.sub === req.params.id)).toEqualTypeOf<RequestHandler>()
+  })
+
+  it('ctx.state.auth on Koa', () => {
+    expectTypeOf<Koa.DefaultState['auth']>().toEqualTypeOf<AuthContext | undefined>()
+    expectTypeOf<Koa.ParameterizedContext['state']['auth']>().toEqualTypeOf<AuthContext | undefined>()
+    expectTypeOf(koaAuth({ algorithms: ['ES256'], jwksUri: 'https://issuer.example/jwks' })).toEqualTypeOf<Middleware>()
+    expectTypeOf(koaGuard(allOf('a', not('b')))).toEqualTypeOf<Middleware>()
+  })
+
+  it('request.auth on Fastify', async () => {
+    expectTypeOf<FastifyRequest['auth']>().toEqualTypeOf<AuthContext | undefined>()
+    const app = Fastify()
+    await app.register(authPlugin, { algorithms: ['RS256'], jwksUri: 'https://issuer.example/jwks' })
+    expectTypeOf(app.requirePermission('orders:read')).toEqualTypeOf<preHandlerHookHandler>()
+    app.get('/x', { config: { auth: false } }, async (req) => {
+      expectTypeOf(req.auth).toEqualTypeOf<AuthContext | undefined>()
+    })
+  })
+
+  it('the context is read-only', () => {
+    expectTypeOf<AuthContext['permissions']>().toEqualTypeOf<readonly string[]>()
+    expectTypeOf<AuthContext['claims']>().toEqualTypeOf<Readonly<Record<string, unknown>>>()
+    expectTypeOf<AuthContext['sub']>().toEqualTypeOf<string>()
+  })
+
+  it('options are typed', () => {
+    expectTypeOf<AuthOptions['mode']>().toEqualTypeOf<'required' | 'optional' | undefined>()
+    expectTypeOf<AuthOptions['permissionsClaim']>().toEqualTypeOf<'perms' | 'permissions' | 'scope' | undefined>()
+    // @ts-expect-error: algorithm names are checked, including their case
+    createAuth({ algorithms: ['rs256'], secret: 'x' })
+    // @ts-expect-error: 'none' is never an algorithm
+    createAuth({ algorithms: ['none'], secret: 'x' })
+    expectTypeOf<Requirement>().toMatchTypeOf<string | Requirement>()
+  })
+
+  it('errors narrow on code', () => {
+    const check = (err: AuthError) => err.code
+    expectTypeOf(check).returns.toEqualTypeOf<
+      | 'credentials_missing'
+      | 'invalid_request'
+      | 'token_invalid'
+      | 'token_expired'
+      | 'token_not_yet_valid'
+      | 'token_revoked'
+      | 'user_inactive'
+      | 'permission_denied'
+      | 'auth_unavailable'
+    >()
+  })
+})
