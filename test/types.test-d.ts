@@ -13,21 +13,32 @@ import { describe, expectTypeOf, it } from 'vitest'
 describe('types', () => {
   it('req.auth on Express', () => {
     expectTypeOf<Request['auth']>().toEqualTypeOf<AuthContext | undefined>()
-    expectTypeOf(authMiddleware({ algorithms: ['HS256'], secret: 'x'.repeat(32) })).toEqualTypeOf<RequestHandler>()
-    expectTypeOf(requirePermission('a', anyOf('b', 'c'), (auth, req) => auth.sub === req.params.id)).toEqualTypeOf<RequestHandler>()
+    expectTypeOf(
+      authMiddleware({ algorithms: ['HS256'], secret: 'x'.repeat(32) }),
+    ).toEqualTypeOf<RequestHandler>()
+    expectTypeOf(
+      requirePermission('a', anyOf('b', 'c'), (auth, req) => auth.sub === req.params.id),
+    ).toEqualTypeOf<RequestHandler>()
   })
 
   it('ctx.state.auth on Koa', () => {
     expectTypeOf<Koa.DefaultState['auth']>().toEqualTypeOf<AuthContext | undefined>()
-    expectTypeOf<Koa.ParameterizedContext['state']['auth']>().toEqualTypeOf<AuthContext | undefined>()
-    expectTypeOf(koaAuth({ algorithms: ['ES256'], jwksUri: 'https://issuer.example/jwks' })).toEqualTypeOf<Middleware>()
+    expectTypeOf<Koa.ParameterizedContext['state']['auth']>().toEqualTypeOf<
+      AuthContext | undefined
+    >()
+    expectTypeOf(
+      koaAuth({ algorithms: ['ES256'], jwksUri: 'https://issuer.example/jwks' }),
+    ).toEqualTypeOf<Middleware>()
     expectTypeOf(koaGuard(allOf('a', not('b')))).toEqualTypeOf<Middleware>()
   })
 
   it('request.auth on Fastify', async () => {
     expectTypeOf<FastifyRequest['auth']>().toEqualTypeOf<AuthContext | undefined>()
     const app = Fastify()
-    await app.register(authPlugin, { algorithms: ['RS256'], jwksUri: 'https://issuer.example/jwks' })
+    await app.register(authPlugin, {
+      algorithms: ['RS256'],
+      jwksUri: 'https://issuer.example/jwks',
+    })
     expectTypeOf(app.requirePermission('orders:read')).toEqualTypeOf<preHandlerHookHandler>()
     app.get('/x', { config: { auth: false } }, async (req) => {
       expectTypeOf(req.auth).toEqualTypeOf<AuthContext | undefined>()
@@ -42,7 +53,9 @@ describe('types', () => {
 
   it('options are typed', () => {
     expectTypeOf<AuthOptions['mode']>().toEqualTypeOf<'required' | 'optional' | undefined>()
-    expectTypeOf<AuthOptions['permissionsClaim']>().toEqualTypeOf<'perms' | 'permissions' | 'scope' | undefined>()
+    expectTypeOf<AuthOptions['permissionsClaim']>().toEqualTypeOf<
+      'perms' | 'permissions' | 'scope' | undefined
+    >()
     // @ts-expect-error: algorithm names are checked, including their case
     createAuth({ algorithms: ['rs256'], secret: 'x' })
     // @ts-expect-error: 'none' is never an algorithm

@@ -103,11 +103,11 @@ export function requirePermission(...requirements: Requirement<Request>[]): Requ
 }
 
 export {
+  type Auth,
+  type AuthContext,
   AuthError,
   allOf,
   anyOf,
-  type Auth,
-  type AuthContext,
   createAuth,
   createSigner,
   not,

@@ -136,11 +136,11 @@ export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: 
 export default authPlugin
 
 export {
+  type Auth,
+  type AuthContext,
   AuthError,
   allOf,
   anyOf,
-  type Auth,
-  type AuthContext,
   createAuth,
   createSigner,
   not,

@@ -89,11 +89,11 @@ export function requirePermission(...requirements: Requirement<Context>[]): Midd
 }
 
 export {
+  type Auth,
+  type AuthContext,
   AuthError,
   allOf,
   anyOf,
-  type Auth,
-  type AuthContext,
   createAuth,
   createSigner,
   not,

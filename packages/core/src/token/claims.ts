@@ -48,7 +48,8 @@ export function checkClaims(
   const exp = numericDate(claims, 'exp')
   const nbf = numericDate(claims, 'nbf')
   const iat = numericDate(claims, 'iat')
-  if (exp === undefined && rules.requireExp) throw new TokenInvalidError('The "exp" claim is missing.')
+  if (exp === undefined && rules.requireExp)
+    throw new TokenInvalidError('The "exp" claim is missing.')
   let validUntil = exp === undefined ? Number.POSITIVE_INFINITY : exp + tol
   if (now >= validUntil) throw new TokenExpiredError()
   if (nbf !== undefined && nbf > now + tol) throw new TokenNotYetValidError()
