@@ -43,6 +43,21 @@ const VARIANTS = {
       },
     },
   },
+  basic: {
+    basic: {
+      verify: async ({ username, password }: { username: string; password: string }) =>
+        username === 'alice' && password === 'pässword:1'
+          ? { sub: 'alice', permissions: ['orders:read'] }
+          : null,
+    },
+  },
+  basicDown: {
+    basic: {
+      verify: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
+      },
+    },
+  },
   store: {
     permissions: {
       store: async (sub: string) => ({
@@ -69,6 +84,9 @@ interface Case {
   body?: (body: Record<string, unknown>) => void
 }
 
+const BASIC = 'Basic realm="api", charset="UTF-8"'
+const basicHeader = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 const bearer = (t: string): [string, string][] => [['Authorization', `Bearer ${t}`]]
 const good = token()
 const [h, p, s] = good.split('.') as [string, string, string]
@@ -463,6 +481,79 @@ const CASES: Case[] = [
     status: 401,
     code: 'credentials_missing',
     www: REALM,
+  },
+  // Basic credentials, where configured
+  {
+    name: 'basic: good credentials',
+    variant: 'basic',
+    path: '/orders',
+    headers: [['Authorization', basicHeader('alice', 'pässword:1')]],
+    status: 200,
+    body: (b) => expect(b.auth).toMatchObject({ sub: 'alice', permissions: ['orders:read'] }),
+  },
+  {
+    name: 'basic: wrong password',
+    variant: 'basic',
+    path: '/orders',
+    headers: [['Authorization', basicHeader('alice', 'wrong')]],
+    status: 401,
+    code: 'credentials_invalid',
+    www: BASIC,
+  },
+  {
+    name: 'basic: unknown user takes the same answer',
+    variant: 'basic',
+    path: '/orders',
+    headers: [['Authorization', basicHeader('mallory', 'pässword:1')]],
+    status: 401,
+    code: 'credentials_invalid',
+    www: BASIC,
+  },
+  {
+    name: 'basic: no colon',
+    variant: 'basic',
+    headers: [['Authorization', `Basic ${Buffer.from('alice').toString('base64')}`]],
+    status: 400,
+    code: 'invalid_request',
+    www: invalidRequest('Malformed Basic credentials.'),
+  },
+  {
+    name: 'basic: not base64',
+    variant: 'basic',
+    headers: [['Authorization', 'Basic a-b_c']],
+    status: 400,
+    code: 'invalid_request',
+    www: invalidRequest('Malformed Basic credentials.'),
+  },
+  {
+    name: 'basic: control character',
+    variant: 'basic',
+    headers: [['Authorization', basicHeader('alice', 'a\nb')]],
+    status: 400,
+    code: 'invalid_request',
+    www: invalidRequest('Malformed Basic credentials.'),
+  },
+  {
+    name: 'basic: missing credentials offer both schemes',
+    variant: 'basic',
+    status: 401,
+    code: 'credentials_missing',
+    www: `${REALM}, ${BASIC}`,
+  },
+  {
+    name: 'basic: Bearer still works',
+    variant: 'basic',
+    path: '/orders',
+    headers: bearer(good),
+    status: 200,
+  },
+  {
+    name: 'basic: verifier down fails closed',
+    variant: 'basicDown',
+    headers: [['Authorization', basicHeader('alice', 'x')]],
+    status: 503,
+    code: 'auth_unavailable',
+    www: null,
   },
   // permission store
   {

@@ -67,6 +67,7 @@ describe('types', () => {
     const check = (err: AuthError) => err.code
     expectTypeOf(check).returns.toEqualTypeOf<
       | 'credentials_missing'
+      | 'credentials_invalid'
       | 'invalid_request'
       | 'token_invalid'
       | 'token_expired'

@@ -6,14 +6,17 @@ import {
 import {
   AuthError,
   AuthUnavailableError,
+  CredentialsInvalidError,
   CredentialsMissingError,
   PermissionDeniedError,
   TokenInvalidError,
   UserInactiveError,
 } from './errors.js'
-import { extractToken } from './extract/credentials.js'
+import type { BasicCredentials } from './extract/basic.js'
+import { extractCredential } from './extract/credentials.js'
 import { type AuthOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { compileRequirement, type Requirement } from './permissions/predicates.js'
+import { toPermissionRecord } from './permissions/store/record.js'
 import { checkClaims } from './token/claims.js'
 import { parseCompact } from './token/compact.js'
 import { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
@@ -135,6 +138,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
         ? error
         : new TokenInvalidError('The token could not be verified.', { cause: error })
     err.realm = realm
+    err.basic = o.basic !== undefined
     return err
   }
 
@@ -175,12 +179,18 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const merged = new WeakMap<PermissionRecord, WeakMap<AuthContext, AuthContext>>()
   function withStore(context: AuthContext, record: PermissionRecord | null): AuthContext {
     if (record === null) throw new UserInactiveError()
-    let byContext = merged.get(record)
+    let byContext = typeof record === 'object' ? merged.get(record) : undefined
     let result = byContext?.get(context)
     if (result === undefined) {
-      const fromStore = Object.isFrozen(record.permissions)
-        ? record.permissions
-        : Object.freeze([...record.permissions])
+      // A store is user code: anything but { permissions: string[], roles?: string[] } fails
+      // closed (spreading a string would turn "orders:*" into characters, one of them "*").
+      const checked = toPermissionRecord(record)
+      if (checked === undefined) {
+        throw new AuthUnavailableError(
+          'The permission store answered something other than { permissions, roles? } or null.',
+        )
+      }
+      const fromStore = checked.permissions
       result = Object.freeze({
         ...context,
         permissions:
@@ -189,7 +199,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
             : o.merge === 'store'
               ? fromStore
               : context.permissions,
-        roles: Object.freeze([...(record.roles ?? [])]),
+        roles: checked.roles ?? NO_PERMISSIONS,
       })
       if (byContext === undefined) {
         byContext = new WeakMap()
@@ -223,6 +233,33 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     return isPromise(verified) ? verified.then(resolvePermissions) : resolvePermissions(verified)
   }
 
+  function runBasic(credentials: BasicCredentials, request: unknown): Promise<AuthContext> {
+    const verify = o.basic!
+    return new Promise<Awaited<ReturnType<typeof verify>>>((resolve) =>
+      resolve(verify(credentials, request as Req)),
+    ).then(
+      (user) => {
+        if (user === null || user === undefined) throw new CredentialsInvalidError()
+        if (typeof user.sub !== 'string' || user.sub === '') {
+          throw new AuthUnavailableError('basic.verify resolved a user without a string `sub`.')
+        }
+        const permissions = Object.freeze([...(user.permissions ?? [])])
+        const context: AuthContext = Object.freeze({
+          sub: user.sub,
+          claims: Object.freeze({ sub: user.sub }),
+          permissions,
+          roles: Object.freeze([...(user.roles ?? [])]),
+        })
+        return resolvePermissions(context)
+      },
+      (cause: unknown) => {
+        throw cause instanceof AuthError
+          ? cause
+          : new AuthUnavailableError('Basic credentials could not be checked.', { cause })
+      },
+    )
+  }
+
   function settle<T>(work: () => MaybePromise<T>): MaybePromise<T> {
     let result: MaybePromise<T>
     try {
@@ -249,12 +286,14 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     },
     authenticate(input) {
       return settle(() => {
-        const credential = extractToken(input, o)
+        const credential = extractCredential(input, o)
         if (credential === undefined) {
           if (o.mode === 'optional') return undefined
           throw new CredentialsMissingError()
         }
-        return run(credential)
+        return typeof credential === 'string'
+          ? run(credential)
+          : runBasic(credential, input.request)
       })
     },
     guard(...requirements) {

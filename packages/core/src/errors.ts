@@ -1,5 +1,6 @@
 import {
   type AuthErrorCode,
+  basicChallenge,
   bearerChallenge,
   ERROR_TABLE,
   type ProblemDetails,
@@ -29,6 +30,8 @@ export class AuthError extends Error {
   readonly scope: readonly string[] | undefined
   /** The realm of the `WWW-Authenticate` challenge. */
   realm: string
+  /** Also challenge for `Basic` (set when Basic credentials are configured). */
+  basic = false
 
   constructor(
     code: AuthErrorCode,
@@ -59,14 +62,16 @@ export class AuthError extends Error {
   get headers(): Record<string, string> {
     const spec = ERROR_TABLE[this.code]
     if (spec.status === 503) return { 'retry-after': '1' }
-    return {
-      'www-authenticate': bearerChallenge({
-        realm: this.realm,
-        error: spec.bearerError,
-        description: spec.bearerError === undefined ? undefined : this.message,
-        scope: this.scope,
-      }),
-    }
+    if (this.code === 'credentials_invalid')
+      return { 'www-authenticate': basicChallenge(this.realm) }
+    const bearer = bearerChallenge({
+      realm: this.realm,
+      error: spec.bearerError,
+      description: spec.bearerError === undefined ? undefined : this.message,
+      scope: this.scope,
+    })
+    const both = this.basic && this.code === 'credentials_missing'
+    return { 'www-authenticate': both ? `${bearer}, ${basicChallenge(this.realm)}` : bearer }
   }
 
   /** The RFC 9457 body. */
@@ -97,6 +102,14 @@ export class CredentialsMissingError extends AuthError {
   declare readonly code: 'credentials_missing'
   constructor(detail = 'No credentials were sent.', options?: Options) {
     super('credentials_missing', detail, options)
+  }
+}
+
+/** Basic credentials were refused (401 with a `Basic` challenge). */
+export class CredentialsInvalidError extends AuthError {
+  declare readonly code: 'credentials_invalid'
+  constructor(detail = 'The username or password is not valid.', options?: Options) {
+    super('credentials_invalid', detail, options)
   }
 }
 
@@ -167,6 +180,7 @@ export class AuthUnavailableError extends AuthError {
 /** The union of every failure; `switch (err.code)` narrows it. */
 export type AuthFailure =
   | CredentialsMissingError
+  | CredentialsInvalidError
   | InvalidRequestError
   | TokenInvalidError
   | TokenExpiredError

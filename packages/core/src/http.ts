@@ -15,6 +15,7 @@ export interface ErrorSpec {
 /** Every stable error `code` and how it is answered over HTTP. */
 export const ERROR_TABLE = {
   credentials_missing: { status: 401, bearerError: undefined, title: 'Authentication required' },
+  credentials_invalid: { status: 401, bearerError: undefined, title: 'Invalid credentials' },
   invalid_request: { status: 400, bearerError: 'invalid_request', title: 'Malformed credentials' },
   token_invalid: { status: 401, bearerError: 'invalid_token', title: 'Invalid token' },
   token_expired: { status: 401, bearerError: 'invalid_token', title: 'Token expired' },
@@ -99,4 +100,9 @@ export function bearerChallenge(params: ChallengeParams): string {
     if (scope) header += `, scope="${scope}"`
   }
   return header
+}
+
+/** A `Basic` challenge (RFC 7617), sent when Basic credentials are accepted. */
+export function basicChallenge(realm: string): string {
+  return `Basic realm="${toQuotedStringSafe(realm)}", charset="UTF-8"`
 }

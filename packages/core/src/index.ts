@@ -5,6 +5,7 @@ export {
   type AuthErrorCode,
   type AuthFailure,
   AuthUnavailableError,
+  CredentialsInvalidError,
   CredentialsMissingError,
   InvalidRequestError,
   isAuthError,
@@ -15,6 +16,7 @@ export {
   TokenRevokedError,
   UserInactiveError,
 } from './errors.js'
+export { type BasicCredentials, parseBasic } from './extract/basic.js'
 export { type NodeRequestLike, requestInput } from './extract/credentials.js'
 export {
   bearerChallenge,
@@ -22,7 +24,13 @@ export {
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
 } from './http.js'
-export type { AuthOptions, PermissionMerge, PermissionsClaim } from './options.js'
+export type {
+  AuthOptions,
+  BasicUser,
+  BasicVerify,
+  PermissionMerge,
+  PermissionsClaim,
+} from './options.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'
 export {
   allOf,

@@ -20,6 +20,19 @@ import type { Clock, PermissionRecord, PermissionSource } from './types.js'
 /** Where granted permissions come from in the token. */
 export type PermissionsClaim = 'perms' | 'permissions' | 'scope'
 
+/** A user accepted by Basic credentials. */
+export interface BasicUser {
+  readonly sub: string
+  readonly permissions?: readonly string[]
+  readonly roles?: readonly string[]
+}
+
+/** Checks Basic credentials; resolves the user or `null`. Rejecting means the check is unavailable (503). */
+export type BasicVerify<Req = unknown> = (
+  credentials: { readonly username: string; readonly password: string },
+  request: Req,
+) => BasicUser | null | Promise<BasicUser | null>
+
 /** How store permissions and token permissions combine. */
 export type PermissionMerge = 'claims' | 'store' | 'union'
 
@@ -70,6 +83,11 @@ export interface AuthOptions<Req = unknown> {
   realm?: string
   /** Also read the token from this cookie. */
   cookie?: string
+  /**
+   * Accept `Authorization: Basic` credentials, checked by `verify` (which resolves the user, or
+   * `null` to refuse). Without this option, Basic credentials count as no credentials.
+   */
+  basic?: { verify: BasicVerify<Req> }
   /** Also read the token with this function (it gets the framework's request). */
   getToken?: (request: Req) => string | null | undefined
   /** Longest credential accepted, checked before any work. Default 8192. */
@@ -93,6 +111,7 @@ export interface ResolvedOptions<Req = unknown> {
   readonly realm: string
   readonly cookie: string | undefined
   readonly getToken: ((request: Req) => string | null | undefined) | undefined
+  readonly basic: BasicVerify<Req> | undefined
   readonly maxTokenBytes: number
   readonly maxCompressedBytes: number | undefined
   readonly clock: Clock
@@ -133,31 +152,35 @@ function isHttpToken(value: string): boolean {
   return true
 }
 
-const KNOWN_OPTIONS = new Set([
-  'algorithms',
-  'secret',
-  'publicKey',
-  'keys',
-  'jwksUri',
-  'jwks',
-  'issuer',
-  'audience',
-  'clockToleranceSeconds',
-  'requireExp',
-  'maxTokenAgeSeconds',
-  'requiredClaims',
-  'typ',
-  'mode',
-  'cache',
-  'permissionsClaim',
-  'permissions',
-  'realm',
-  'cookie',
-  'getToken',
-  'maxTokenBytes',
-  'compressed',
-  'clock',
-])
+// Typed as a record of every key of AuthOptions, so adding an option without listing it fails to compile.
+const KNOWN_OPTIONS = new Set(
+  Object.keys({
+    algorithms: true,
+    secret: true,
+    publicKey: true,
+    keys: true,
+    jwksUri: true,
+    jwks: true,
+    issuer: true,
+    audience: true,
+    clockToleranceSeconds: true,
+    requireExp: true,
+    maxTokenAgeSeconds: true,
+    requiredClaims: true,
+    typ: true,
+    mode: true,
+    cache: true,
+    permissionsClaim: true,
+    permissions: true,
+    realm: true,
+    cookie: true,
+    getToken: true,
+    basic: true,
+    maxTokenBytes: true,
+    compressed: true,
+    clock: true,
+  } satisfies Record<keyof AuthOptions, true>),
+)
 
 let warnedNoAudience = false
 
@@ -326,6 +349,9 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   if (options.getToken !== undefined && typeof options.getToken !== 'function') {
     fail('getToken', 'expected a function (request) => string | undefined')
   }
+  if (options.basic !== undefined && typeof options.basic?.verify !== 'function') {
+    fail('basic', 'expected { verify: ({ username, password }, request) => user | null }')
+  }
   let maxCompressedBytes: number | undefined
   if (options.compressed !== false) {
     maxCompressedBytes = positiveInteger(
@@ -357,6 +383,7 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     realm,
     cookie: options.cookie,
     getToken: options.getToken,
+    basic: options.basic?.verify,
     maxTokenBytes: positiveInteger('maxTokenBytes', options.maxTokenBytes, 8192),
     maxCompressedBytes,
     clock,

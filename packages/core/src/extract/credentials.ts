@@ -1,12 +1,15 @@
 import { InvalidRequestError } from '../errors.js'
 import type { RequestInput } from '../types.js'
 import { parseAuthorization } from './authorization.js'
+import { type BasicCredentials, parseBasic } from './basic.js'
 import { readCookie } from './cookie.js'
 
 /** Where credentials may come from, resolved from the options. */
 export interface CredentialSources<Req> {
   readonly cookie: string | undefined
   readonly getToken: ((request: Req) => string | null | undefined) | undefined
+  /** Basic credentials are read only when something verifies them. */
+  readonly basic?: unknown
 }
 
 function single(values: readonly string[] | string | undefined, what: string): string | undefined {
@@ -17,25 +20,30 @@ function single(values: readonly string[] | string | undefined, what: string): s
 }
 
 /**
- * Finds the one credential of a request: a Bearer token in `Authorization`, a configured cookie,
- * or a custom getter. Credentials in more than one place, or a repeated `Authorization` header,
- * are a 400 `invalid_request`. Returns `undefined` when there are none.
+ * Finds the one credential of a request: a Bearer token in `Authorization` (or `Basic`
+ * credentials, where configured), a configured cookie, or a custom getter. Credentials in more
+ * than one place, or a repeated `Authorization` header, are a 400 `invalid_request`. Returns a
+ * token string, decoded Basic credentials, or `undefined` when there are none.
  */
-export function extractToken<Req>(
+export function extractCredential<Req>(
   input: RequestInput,
   sources: CredentialSources<Req>,
-): string | undefined {
+): string | BasicCredentials | undefined {
   let token: string | undefined
+  let basic: BasicCredentials | undefined
   const header = single(input.authorization, 'Authorization')
   if (header !== undefined && header !== '') {
     const parsed = parseAuthorization(header)
     if (parsed.scheme === 'bearer') token = parsed.token
+    else if (parsed.scheme === 'basic' && sources.basic !== undefined) {
+      basic = parseBasic(parsed.credentials)
+    }
   }
   if (sources.cookie !== undefined && input.cookie !== undefined) {
     const cookieHeader = typeof input.cookie === 'string' ? input.cookie : input.cookie.join('; ')
     const fromCookie = readCookie(cookieHeader, sources.cookie)
     if (fromCookie !== undefined) {
-      if (token !== undefined)
+      if (token !== undefined || basic !== undefined)
         throw new InvalidRequestError('Credentials were sent in more than one place.')
       token = fromCookie
     }
@@ -45,12 +53,12 @@ export function extractToken<Req>(
     if (custom !== undefined && custom !== null && custom !== '') {
       if (typeof custom !== 'string')
         throw new TypeError('getToken must return a string or undefined')
-      if (token !== undefined)
+      if (token !== undefined || basic !== undefined)
         throw new InvalidRequestError('Credentials were sent in more than one place.')
       token = custom
     }
   }
-  return token
+  return basic ?? token
 }
 
 /** The parts of a Node `IncomingMessage` (or a look-alike) that credentials are read from. */

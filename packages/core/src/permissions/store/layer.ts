@@ -35,7 +35,9 @@ export interface CacheLayer {
   getMany(ids: readonly string[]): MaybePromise<readonly CachedValue[]>
   set(id: string, value: PermissionRecord | null): MaybePromise<void>
   /** Writes several entries (pipelined for a remote layer), each with the layer's TTL for its kind. */
-  setMany(entries: ReadonlyArray<readonly [id: string, value: PermissionRecord | null]>): MaybePromise<void>
+  setMany(
+    entries: ReadonlyArray<readonly [id: string, value: PermissionRecord | null]>,
+  ): MaybePromise<void>
   delete(id: string): MaybePromise<void>
   /** Drops every entry of a process-local layer. */
   clear?(): void

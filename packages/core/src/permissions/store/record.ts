@@ -68,4 +68,3 @@ const LONE_SURROGATE_OR_NUL = /[\p{Cs}\0]/u
 export function isStorableId(id: string): boolean {
   return !LONE_SURROGATE_OR_NUL.test(id)
 }
-

@@ -1,0 +1,63 @@
+import { InvalidRequestError } from '../errors.js'
+
+/** Decoded `Basic` credentials (RFC 7617). */
+export interface BasicCredentials {
+  readonly username: string
+  readonly password: string
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+function isStandardBase64(value: string): boolean {
+  if (value.length === 0 || value.length % 4 !== 0) return false
+  let i = 0
+  for (; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    const ok =
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x2b ||
+      c === 0x2f
+    if (!ok) break
+  }
+  const pad = value.length - i
+  if (pad > 2) return false
+  for (; i < value.length; i++) if (value.charCodeAt(i) !== 0x3d) return false
+  return true
+}
+
+function hasControl(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = bytes[i]!
+    if (b < 0x20 || b === 0x7f) return true
+  }
+  return false
+}
+
+/**
+ * Decodes the token68 of a `Basic` header: padded standard base64 of `user-id ":" password`,
+ * UTF-8, no control characters (RFC 7617 section 2). The decoded bytes are the only copy made.
+ * Anything else is a 400 `invalid_request`; the message never repeats the credentials.
+ *
+ * @example
+ * parseBasic('dXNlcjpwYXNz') // { username: 'user', password: 'pass' }
+ */
+export function parseBasic(token68: string): BasicCredentials {
+  if (!isStandardBase64(token68)) throw new InvalidRequestError('Malformed Basic credentials.')
+  const bytes = Buffer.from(token68, 'base64')
+  const colon = bytes.indexOf(0x3a)
+  if (colon <= 0 || hasControl(bytes, 0, bytes.length)) {
+    throw new InvalidRequestError('Malformed Basic credentials.')
+  }
+  try {
+    return {
+      username: decoder.decode(bytes.subarray(0, colon)),
+      password: decoder.decode(bytes.subarray(colon + 1)),
+    }
+  } catch {
+    throw new InvalidRequestError('Malformed Basic credentials.')
+  } finally {
+    bytes.fill(0)
+  }
+}

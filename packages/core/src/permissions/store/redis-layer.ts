@@ -1,0 +1,285 @@
+/**
+ * The shared L2: permission records in Redis (ioredis), with a per-call deadline, a circuit
+ * breaker, and cross-instance invalidation over pub/sub on a duplicate connection.
+ */
+import type { Redis } from 'ioredis'
+import type { Clock, PermissionRecord } from '../../types.js'
+import { CircuitOpenError, type CircuitState, createCircuitBreaker } from './circuit-breaker.js'
+import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
+import { decodeRecord, encodeRecord } from './record.js'
+import { withTimeout } from './timeout.js'
+
+export interface RedisLayerOptions {
+  /**
+   * An ioredis client (not a Cluster). The layer uses it for reads and writes and `duplicate()`s it
+   * once for the invalidation subscription; it never closes the client it was given.
+   *
+   * Recommended client options, so that commands fail fast instead of queueing while Redis is away:
+   * `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`. With the offline
+   * queue on, a write given up by the layer's deadline would still run after a reconnect.
+   */
+  readonly client: Redis
+  /** Prefix of every key and of the invalidation channel (`${keyPrefix}invalidate`). Default `'af:'`. */
+  readonly keyPrefix?: string
+  /** `EX` of a record. Default 1800. */
+  readonly ttlSeconds?: number
+  /** `EX` of an unknown or inactive user. Default 30 (capped at `ttlSeconds`). */
+  readonly negativeTtlSeconds?: number
+  /** Deadline of each Redis call made by the layer, whatever the client's own settings. Default 250. */
+  readonly timeoutMs?: number
+  /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
+  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
+  /** Subscribe to invalidations from other instances. Default true. */
+  readonly subscribe?: boolean
+  /** Milliseconds since the epoch, for the circuit breaker. Default `Date.now`. */
+  readonly clock?: Clock
+}
+
+/** Default options of {@link redisLayer}. */
+export const REDIS_LAYER_DEFAULTS = Object.freeze({
+  keyPrefix: 'af:',
+  ttlSeconds: 1800,
+  negativeTtlSeconds: 30,
+  timeoutMs: 250,
+})
+
+/** The Redis layer, with its key scheme and breaker state visible for operations and tests. */
+export interface RedisLayer extends CacheLayer {
+  get(id: string): Promise<CachedValue>
+  getMany(ids: readonly string[]): Promise<CachedValue[]>
+  set(id: string, value: PermissionRecord | null): Promise<void>
+  setMany(
+    entries: ReadonlyArray<readonly [id: string, value: PermissionRecord | null]>,
+  ): Promise<void>
+  delete(id: string): Promise<void>
+  invalidate(id: string): Promise<void>
+  subscribe(listener: InvalidationListener): () => void
+  ready(): Promise<void>
+  close(): Promise<void>
+  /** The Redis key of a user id. */
+  keyOf(id: string): string
+  /** The pub/sub channel of invalidations. */
+  readonly channel: string
+  /** The circuit breaker's state. */
+  readonly circuit: CircuitState
+}
+
+const KEY_SPACE = 'perm:'
+
+/**
+ * Encodes a user id for a Redis key: base64url of its UTF-8 bytes. Injective and free of glob
+ * characters, separators and whitespace, so ids such as `*`, `a:b` or `x\r\nDEL y` can neither
+ * collide nor match a pattern.
+ */
+export function encodeKeyPart(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url')
+}
+
+function decodeKeyPart(part: string): string {
+  return Buffer.from(part, 'base64url').toString('utf8')
+}
+
+let warnedOfflineQueue = false
+
+function checkInteger(value: unknown, name: string, example: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`redisLayer: ${name} must be a positive integer, e.g. ${example}.`)
+  }
+  return value
+}
+
+/**
+ * A Redis cache layer over an ioredis client. Reads of several users are one `MGET`; writes are
+ * `SET key value EX ttl` in one pipeline; `invalidate` is `DEL` + `PUBLISH` in one `MULTI`. Every
+ * call has a deadline (`timeoutMs`) and goes through a circuit breaker, so a Redis outage costs at
+ * most a few timeouts before lookups go straight to the next layer or the source.
+ *
+ * @example
+ * import { Redis } from 'ioredis'
+ * const redis = new Redis(process.env.REDIS_URL, {
+ *   enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1,
+ * })
+ * const layer = redisLayer({ client: redis, keyPrefix: 'af:', ttlSeconds: 1800 })
+ */
+export function redisLayer(options: RedisLayerOptions): RedisLayer {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('redisLayer(options): options must be an object with a `client`.')
+  }
+  const { client } = options
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    typeof client.mget !== 'function' ||
+    typeof client.duplicate !== 'function'
+  ) {
+    throw new TypeError('redisLayer: client must be an ioredis client (new Redis(url, options)).')
+  }
+  const keyPrefix = options.keyPrefix ?? REDIS_LAYER_DEFAULTS.keyPrefix
+  if (typeof keyPrefix !== 'string') {
+    throw new TypeError("redisLayer: keyPrefix must be a string, e.g. 'af:'.")
+  }
+  const ttlSeconds = checkInteger(
+    options.ttlSeconds ?? REDIS_LAYER_DEFAULTS.ttlSeconds,
+    'ttlSeconds',
+    '1800',
+  )
+  const negativeTtlSeconds = Math.min(
+    ttlSeconds,
+    checkInteger(
+      options.negativeTtlSeconds ?? REDIS_LAYER_DEFAULTS.negativeTtlSeconds,
+      'negativeTtlSeconds',
+      '30',
+    ),
+  )
+  const timeoutMs = options.timeoutMs ?? REDIS_LAYER_DEFAULTS.timeoutMs
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError(
+      'redisLayer: timeoutMs must be a positive number of milliseconds, e.g. 250.',
+    )
+  }
+  const breaker = createCircuitBreaker({ ...options.breaker, clock: options.clock })
+  if (client.options?.enableOfflineQueue !== false && !warnedOfflineQueue) {
+    warnedOfflineQueue = true
+    process.emitWarning(
+      'redisLayer: the ioredis client queues commands while disconnected (enableOfflineQueue). ' +
+        'Set enableOfflineQueue: false so that commands fail fast and no late write runs after a reconnect.',
+      { code: 'AUTHFRAMEWORK_REDIS_OFFLINE_QUEUE' },
+    )
+  }
+
+  const channel = `${keyPrefix}invalidate`
+  const keyOf = (id: string): string => `${keyPrefix}${KEY_SPACE}${encodeKeyPart(id)}`
+
+  async function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (!breaker.allow()) throw new CircuitOpenError('Redis')
+    try {
+      const result = await withTimeout(call(), timeoutMs, `Redis ${what}`)
+      breaker.success()
+      return result
+    } catch (error) {
+      breaker.failure()
+      throw error
+    }
+  }
+
+  function decode(raw: string | null | undefined): CachedValue {
+    return typeof raw === 'string' ? decodeRecord(raw) : undefined
+  }
+
+  async function setMany(
+    entries: ReadonlyArray<readonly [string, PermissionRecord | null]>,
+  ): Promise<void> {
+    if (entries.length === 0) return
+    await guarded('SET', async () => {
+      const pipeline = client.pipeline()
+      for (const [id, value] of entries) {
+        pipeline.set(
+          keyOf(id),
+          encodeRecord(value),
+          'EX',
+          value === null ? negativeTtlSeconds : ttlSeconds,
+        )
+      }
+      const results = await pipeline.exec()
+      const failed = results?.find(([error]) => error !== null)
+      if (failed) throw failed[0]
+    })
+  }
+
+  // --- invalidation subscription ---------------------------------------------------------------
+  const listeners = new Set<InvalidationListener>()
+  let subscriber: Redis | undefined
+  let closed = false
+  let resolveReady: () => void = () => {}
+  const readyPromise = new Promise<void>((resolve) => {
+    resolveReady = resolve
+  })
+
+  function startSubscriber(): void {
+    // Subscription commands may wait for a connection (offline queue, no retry limit, no
+    // deadline): they are not on any request's path. Resubscription is done by hand so that we
+    // know when it is complete.
+    const sub = client.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      commandTimeout: undefined,
+      autoResubscribe: false,
+      lazyConnect: false,
+    })
+    subscriber = sub
+    sub.on('error', () => {
+      // Reconnection is automatic; the loss is handled on `ready` (reset of local layers).
+    })
+    sub.on('message', (from: string, message: string) => {
+      if (from !== channel) return
+      const id = decodeKeyPart(message)
+      for (const listener of listeners) listener.invalidated(id)
+    })
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => {
+          // Invalidations published while we were not subscribed are lost: drop local copies.
+          for (const listener of listeners) listener.reset()
+          resolveReady()
+        },
+        () => {
+          // The connection dropped again; the next `ready` retries.
+        },
+      )
+    })
+  }
+
+  const subscribe = options.subscribe ?? true
+  if (subscribe) startSubscriber()
+  else resolveReady()
+
+  return {
+    name: 'redis',
+    shared: true,
+    channel,
+    keyOf,
+    get circuit() {
+      return breaker.state
+    },
+    async get(id) {
+      return decode(await guarded('GET', () => client.get(keyOf(id))))
+    },
+    async getMany(ids) {
+      if (ids.length === 0) return []
+      if (ids.length === 1) return [decode(await guarded('GET', () => client.get(keyOf(ids[0]!))))]
+      const raw = await guarded('MGET', () => client.mget(ids.map(keyOf)))
+      return ids.map((_, i) => decode(raw[i]))
+    },
+    set: (id, value) => setMany([[id, value]]),
+    setMany,
+    async delete(id) {
+      await guarded('DEL', () => client.del(keyOf(id)))
+    },
+    async invalidate(id) {
+      await guarded('DEL+PUBLISH', async () => {
+        const results = await client
+          .multi()
+          .del(keyOf(id))
+          .publish(channel, encodeKeyPart(id))
+          .exec()
+        const failed = results?.find(([error]) => error !== null)
+        if (results === null) throw new Error('Redis MULTI was aborted.')
+        if (failed) throw failed[0]
+      })
+    },
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+    ready: () => readyPromise,
+    async close() {
+      if (closed) return
+      closed = true
+      listeners.clear()
+      resolveReady()
+      subscriber?.disconnect()
+    },
+  }
+}
