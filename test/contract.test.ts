@@ -3,6 +3,7 @@
  * case asserts the status, the problem `code` and the exact `WWW-Authenticate` header.
  */
 import { deflateRawSync } from 'node:zlib'
+import { createAuth, createMemoryRevocationList } from '@authframework/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADAPTERS,
@@ -30,6 +31,11 @@ const invalidRequest = (description: string) =>
 const insufficientScope = (scope: string) =>
   `${REALM}, error="insufficient_scope", error_description="The token does not grant the required permissions.", scope="${scope}"`
 
+// revocation: one list shared by the apps of the 'revocation' variant, with one token revoked
+const revocationList = createMemoryRevocationList({ clock: () => NOW * 1000 })
+const revokedToken = token({ claims: { jti: 'revoked-1' } })
+const SID = 'c2Vzc2lvbi1pZC1vZi0yNTYtYml0cy1yYW5kb20tZGF0YQ'
+
 /** Option sets the cases run under; each adapter starts one app per set. */
 const VARIANTS = {
   default: {},
@@ -55,6 +61,17 @@ const VARIANTS = {
     basic: {
       verify: async () => {
         throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
+      },
+    },
+  },
+  revocation: { revocation: revocationList },
+  sessions: {
+    sessions: {
+      store: {
+        get: async (id: string) =>
+          id === SID
+            ? { userId: 'user-1', expiresAt: (NOW + 60) * 1000, permissions: ['orders:read'] }
+            : null,
       },
     },
   },
@@ -555,6 +572,62 @@ const CASES: Case[] = [
     code: 'auth_unavailable',
     www: null,
   },
+  // revocation
+  {
+    name: 'revoked token',
+    variant: 'revocation',
+    headers: bearer(revokedToken),
+    status: 401,
+    code: 'token_revoked',
+    www: invalidToken('The token has been revoked.'),
+  },
+  {
+    name: 'compressed form of a revoked token',
+    variant: 'revocation',
+    headers: bearer(compress(revokedToken)),
+    status: 401,
+    code: 'token_revoked',
+    www: invalidToken('The token has been revoked.'),
+  },
+  {
+    name: 'another token of the same user',
+    variant: 'revocation',
+    headers: bearer(good),
+    status: 200,
+  },
+  // sessions
+  {
+    name: 'session cookie',
+    variant: 'sessions',
+    path: '/orders',
+    headers: [['Cookie', `sid=${SID}`]],
+    status: 200,
+    body: (b) => expect(b.auth).toMatchObject({ sub: 'user-1', claims: { sid: SID } }),
+  },
+  {
+    name: 'unknown session',
+    variant: 'sessions',
+    headers: [['Cookie', 'sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']],
+    status: 401,
+    code: 'session_invalid',
+    www: invalidToken('The session is unknown or has expired.'),
+  },
+  {
+    name: 'malformed session id',
+    variant: 'sessions',
+    headers: [['Cookie', 'sid=../../etc']],
+    status: 401,
+    code: 'session_invalid',
+    www: invalidToken('The session is unknown or has expired.'),
+  },
+  {
+    name: 'session cookie and bearer token',
+    variant: 'sessions',
+    headers: [...bearer(good), ['Cookie', `sid=${SID}`]],
+    status: 400,
+    code: 'invalid_request',
+    www: invalidRequest('Credentials were sent in more than one place.'),
+  },
   // permission store
   {
     name: 'store: permissions from the store',
@@ -589,6 +662,11 @@ const CASES: Case[] = [
     www: null,
   },
 ]
+
+beforeAll(async () => {
+  const auth = createAuth({ ...baseOptions(), revocation: revocationList })
+  await auth.revoke({ token: revokedToken })
+})
 
 describe.each(ADAPTERS)('contract: %s', (adapter: AdapterName) => {
   const apps = new Map<string, RunningApp>()

@@ -73,6 +73,7 @@ describe('types', () => {
       | 'token_expired'
       | 'token_not_yet_valid'
       | 'token_revoked'
+      | 'session_invalid'
       | 'user_inactive'
       | 'permission_denied'
       | 'auth_unavailable'

@@ -1,3 +1,4 @@
+import type { CacheEntry } from './cache/verification-cache.js'
 import {
   cacheKey,
   createVerificationCache,
@@ -9,19 +10,22 @@ import {
   CredentialsInvalidError,
   CredentialsMissingError,
   PermissionDeniedError,
+  SessionInvalidError,
   TokenInvalidError,
+  TokenRevokedError,
   UserInactiveError,
 } from './errors.js'
 import type { BasicCredentials } from './extract/basic.js'
-import { extractCredential } from './extract/credentials.js'
+import { extractCredential, type SessionCredential } from './extract/credentials.js'
 import { type AuthOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { compileRequirement, type Requirement } from './permissions/predicates.js'
 import { toPermissionRecord } from './permissions/store/record.js'
+import { isCanonicalBase64url } from './token/base64url.js'
 import { checkClaims } from './token/claims.js'
 import { parseCompact } from './token/compact.js'
 import { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
 import { type VerifiedJws, verifyJws } from './token/verify.js'
-import type { AuthContext, PermissionRecord, RequestInput } from './types.js'
+import type { AuthContext, PermissionRecord, RequestInput, RevocationEntry } from './types.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -30,6 +34,15 @@ export type Guard<Req = unknown> = (
   auth: AuthContext | undefined,
   request: Req,
 ) => MaybePromise<void>
+
+/** What `auth.revoke` takes. Times are seconds since the epoch. */
+export type RevokeTarget =
+  | { readonly token: string }
+  | { readonly jti: string; readonly expiresAt?: number }
+  | { readonly sub: string; readonly before?: number }
+
+/** How long a revocation without a known `exp` is remembered (a `jti`, a subject). */
+const DEFAULT_REVOCATION_TTL_SECONDS = 86_400
 
 /** What `createAuth` returns; the adapters are thin layers over it. */
 export interface Auth<Req = unknown> {
@@ -46,6 +59,11 @@ export interface Auth<Req = unknown> {
   authenticate(input: RequestInput): MaybePromise<AuthContext | undefined>
   /** Compiles a permission requirement once into a guard for one route. */
   guard(...requirements: Requirement<Req>[]): Guard<Req>
+  /**
+   * Revokes a token (every re-encoding of it), a `jti`, or every token of a subject issued up to
+   * `before` (seconds; default now): "log out everywhere". Revoked tokens get 401 `token_revoked`.
+   */
+  revoke(target: RevokeTarget): Promise<void>
   /** Turns anything thrown in the pipeline into an `AuthError` with this instance's realm. */
   toAuthError(error: unknown): AuthError
   /** `required` or `optional`. */
@@ -82,6 +100,14 @@ function permissionsFromClaims(claims: Record<string, unknown>, claim: string): 
     throw new TokenInvalidError(`The "${claim}" claim must be an array of strings.`)
   }
   return value as string[] // frozen with the claims
+}
+
+function sessionPermissions(value: unknown): readonly string[] {
+  if (value === undefined) return NO_PERMISSIONS
+  const record = toPermissionRecord({ permissions: value })
+  if (record === undefined)
+    throw new AuthUnavailableError('The session store answered malformed permissions.')
+  return record.permissions
 }
 
 function union(a: readonly string[], b: readonly string[]): readonly string[] {
@@ -142,37 +168,121 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     return err
   }
 
-  function finish(jws: VerifiedJws, key: string | undefined): AuthContext {
+  function finish(jws: VerifiedJws, key: string | undefined, tokenHash: string): CacheEntry {
     const facts = checkClaims(jws.payload, o.claimRules, clock())
     const permissions = permissionsFromClaims(jws.payload, o.permissionsClaim)
+    const claims = deepFreeze(jws.payload)
     const context: AuthContext = Object.freeze({
       sub: facts.sub,
-      claims: deepFreeze(jws.payload),
+      claims,
       permissions,
       expiresAt: facts.expiresAt,
     })
-    if (key !== undefined) {
-      cache!.set(key, { context, validUntilMs: facts.validUntilMs, validFromMs: facts.validFromMs })
+    const entry: CacheEntry = {
+      context,
+      validUntilMs: facts.validUntilMs,
+      validFromMs: facts.validFromMs,
+      subject: Object.freeze({
+        tokenHash,
+        jti: typeof claims.jti === 'string' ? claims.jti : undefined,
+        sub: facts.sub,
+        iat: typeof claims.iat === 'number' ? claims.iat : undefined,
+      }),
     }
-    return context
+    if (key !== undefined) cache!.set(key, entry)
+    return entry
+  }
+
+  /** Decodes a `compressed:` credential; any other credential is the compact JWT itself. */
+  function canonical(credential: string): string {
+    if (o.maxCompressedBytes !== undefined && credential.startsWith(COMPRESSED_PREFIX)) {
+      return decodeCompressed(credential, o.maxCompressedBytes)
+    }
+    return credential
   }
 
   /** Verification proper, through the cache. Throws `AuthError`s only. */
-  function verifyToken(credential: string): MaybePromise<AuthContext> {
+  function verifyToken(credential: string): MaybePromise<CacheEntry> {
     if (credential.length > o.maxTokenBytes) {
       throw new TokenInvalidError(`The token is longer than ${o.maxTokenBytes} bytes.`)
     }
     const key = cache === undefined ? undefined : cacheKey(credential)
     if (key !== undefined) {
       const hit = cache!.get(key)
-      if (hit !== undefined) return hit.context
+      if (hit !== undefined) return hit
     }
-    let jwt = credential
-    if (o.maxCompressedBytes !== undefined && credential.startsWith(COMPRESSED_PREFIX)) {
-      jwt = decodeCompressed(credential, o.maxCompressedBytes)
+    const jwt = canonical(credential)
+    const parts = parseCompact(jwt)
+    // for a plain token the cache key is already the hash of the canonical form
+    const tokenHash = jwt === credential && key !== undefined ? key : cacheKey(jwt)
+    const jws = verifyJws(parts, o.headerRules, o.resolver)
+    return isPromise(jws) ? jws.then((v) => finish(v, key, tokenHash)) : finish(jws, key, tokenHash)
+  }
+
+  function unlessRevoked(entry: CacheEntry): MaybePromise<AuthContext> {
+    let revoked: boolean | Promise<boolean>
+    try {
+      revoked = o.revocation.isRevoked(entry.subject)
+    } catch (cause) {
+      throw new AuthUnavailableError('The revocation list is unavailable.', { cause })
     }
-    const jws = verifyJws(parseCompact(jwt), o.headerRules, o.resolver)
-    return isPromise(jws) ? jws.then((v) => finish(v, key)) : finish(jws, key)
+    if (!isPromise(revoked)) {
+      if (revoked) throw new TokenRevokedError()
+      return resolvePermissions(entry.context)
+    }
+    return revoked.then(
+      (yes) => {
+        if (yes) throw new TokenRevokedError()
+        return resolvePermissions(entry.context)
+      },
+      (cause: unknown) => {
+        throw new AuthUnavailableError('The revocation list is unavailable.', { cause })
+      },
+    )
+  }
+
+  /** A revocation entry for `auth.revoke`; the token is decoded but its signature is not checked. */
+  function revocationEntry(target: RevokeTarget): RevocationEntry {
+    const now = Math.floor(clock() / 1000)
+    const fallback = now + DEFAULT_REVOCATION_TTL_SECONDS
+    if ('token' in target) {
+      if (typeof target.token !== 'string') throw new TypeError('revoke: token must be a string')
+      // whitespace is not part of any canonical token: revoking a pasted variant revokes the original
+      let compact = ''
+      for (const ch of target.token)
+        if (ch !== ' ' && ch !== '\t' && ch !== '\n' && ch !== '\r') compact += ch
+      const jwt = canonical(compact)
+      const parts = parseCompact(jwt)
+      let payload: { exp?: unknown; sub?: unknown } = {}
+      try {
+        payload = JSON.parse(
+          Buffer.from(jwt.slice(parts.dot1 + 1, parts.dot2), 'base64url').toString(),
+        )
+      } catch {}
+      const exp =
+        typeof payload?.exp === 'number' ? payload.exp + o.claimRules.toleranceSeconds : fallback
+      return {
+        kind: 'token',
+        tokenHash: cacheKey(jwt),
+        expiresAt: exp,
+        ...(typeof payload?.sub === 'string' ? { sub: payload.sub } : {}),
+      }
+    }
+    if ('jti' in target) {
+      if (typeof target.jti !== 'string' || target.jti === '')
+        throw new TypeError('revoke: jti must be a non-empty string')
+      return { kind: 'jti', jti: target.jti, expiresAt: target.expiresAt ?? fallback }
+    }
+    if ('sub' in target && typeof target.sub === 'string' && target.sub !== '') {
+      const before = target.before ?? now
+      return {
+        kind: 'subject',
+        sub: target.sub,
+        before,
+        expiresAt: before + DEFAULT_REVOCATION_TTL_SECONDS,
+      }
+    }
+    throw new TypeError('revoke: expected { token }, { jti } or { sub, before? }')
   }
 
   // Store permissions: memoised per (store record, verified context) so steady-state hits allocate nothing.
@@ -230,7 +340,38 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
 
   function run(credential: string): MaybePromise<AuthContext> {
     const verified = verifyToken(credential)
-    return isPromise(verified) ? verified.then(resolvePermissions) : resolvePermissions(verified)
+    return isPromise(verified) ? verified.then(unlessRevoked) : unlessRevoked(verified)
+  }
+
+  async function runSession({ sessionId }: SessionCredential): Promise<AuthContext> {
+    // ids are 256-bit random base64url; anything else cannot be a session of ours
+    if (sessionId.length > 128 || !isCanonicalBase64url(sessionId, 0, sessionId.length)) {
+      throw new SessionInvalidError()
+    }
+    const { store } = o.sessions!
+    let record: Awaited<ReturnType<typeof store.get>>
+    try {
+      record = await store.get(sessionId)
+    } catch (cause) {
+      throw cause instanceof AuthError
+        ? cause
+        : new AuthUnavailableError('The session store is unavailable.', { cause })
+    }
+    if (record === null || record === undefined || !(record.expiresAt > clock())) {
+      throw new SessionInvalidError()
+    }
+    const context: AuthContext = Object.freeze({
+      sub: record.userId,
+      claims: Object.freeze({ sub: record.userId, sid: sessionId }),
+      permissions: sessionPermissions(record.permissions),
+      expiresAt: Math.floor(record.expiresAt / 1000),
+    })
+    const result = await resolvePermissions(context)
+    try {
+      const touched = store.touch?.(sessionId)
+      if (isPromise(touched)) touched.catch(() => {}) // activity tracking never fails a request
+    } catch {}
+    return result
   }
 
   function runBasic(credentials: BasicCredentials, request: unknown): Promise<AuthContext> {
@@ -243,12 +384,19 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
         if (typeof user.sub !== 'string' || user.sub === '') {
           throw new AuthUnavailableError('basic.verify resolved a user without a string `sub`.')
         }
-        const permissions = Object.freeze([...(user.permissions ?? [])])
+        // user code: a malformed answer fails closed (a string must not become characters, one a '*')
+        const record = toPermissionRecord({
+          permissions: user.permissions ?? [],
+          roles: user.roles ?? [],
+        })
+        if (record === undefined) {
+          throw new AuthUnavailableError('basic.verify resolved malformed permissions or roles.')
+        }
         const context: AuthContext = Object.freeze({
           sub: user.sub,
           claims: Object.freeze({ sub: user.sub }),
-          permissions,
-          roles: Object.freeze([...(user.roles ?? [])]),
+          permissions: record.permissions,
+          roles: record.roles,
         })
         return resolvePermissions(context)
       },
@@ -291,13 +439,18 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
           if (o.mode === 'optional') return undefined
           throw new CredentialsMissingError()
         }
-        return typeof credential === 'string'
-          ? run(credential)
+        if (typeof credential === 'string') return run(credential)
+        return 'sessionId' in credential
+          ? runSession(credential)
           : runBasic(credential, input.request)
       })
     },
     guard(...requirements) {
       return createGuard(requirements, realm)
+    },
+    async revoke(target) {
+      const entry = revocationEntry(target)
+      await o.revocation.revoke(entry)
     },
     clearCache() {
       cache?.clear()
@@ -305,6 +458,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     async close() {
       cache?.clear()
       o.resolver.close?.()
+      await o.revocation.close?.()
     },
   }
 }

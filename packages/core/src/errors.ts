@@ -153,6 +153,14 @@ export class TokenRevokedError extends AuthError {
   }
 }
 
+/** The session cookie names no live session (401 `invalid_token`). */
+export class SessionInvalidError extends AuthError {
+  declare readonly code: 'session_invalid'
+  constructor(detail = 'The session is unknown or has expired.', options?: Options) {
+    super('session_invalid', detail, options)
+  }
+}
+
 /** The token's subject is unknown to the permission store or inactive (401 `invalid_token`). */
 export class UserInactiveError extends AuthError {
   declare readonly code: 'user_inactive'
@@ -186,6 +194,7 @@ export type AuthFailure =
   | TokenExpiredError
   | TokenNotYetValidError
   | TokenRevokedError
+  | SessionInvalidError
   | UserInactiveError
   | PermissionDeniedError
   | AuthUnavailableError

@@ -25,6 +25,11 @@ export const ERROR_TABLE = {
     title: 'Token not yet valid',
   },
   token_revoked: { status: 401, bearerError: 'invalid_token', title: 'Token revoked' },
+  session_invalid: {
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'Session unknown or expired',
+  },
   user_inactive: { status: 401, bearerError: 'invalid_token', title: 'User unknown or inactive' },
   permission_denied: {
     status: 403,

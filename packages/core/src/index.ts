@@ -1,5 +1,11 @@
 export { type AdapterOptions, type AdapterSetup, isPromise, setupAdapter } from './adapter.js'
-export { type Auth, createAuth, createGuard, type Guard } from './authenticate.js'
+export {
+  type Auth,
+  createAuth,
+  createGuard,
+  type Guard,
+  type RevokeTarget,
+} from './authenticate.js'
 export {
   AuthError,
   type AuthErrorCode,
@@ -10,6 +16,7 @@ export {
   InvalidRequestError,
   isAuthError,
   PermissionDeniedError,
+  SessionInvalidError,
   TokenExpiredError,
   TokenInvalidError,
   TokenNotYetValidError,
@@ -43,6 +50,7 @@ export {
 } from './permissions/predicates.js'
 export * from './permissions/store/index.js'
 export { type ErrorResponse, errorResponse } from './response.js'
+export { createMemoryRevocationList, type MemoryRevocationOptions } from './revocation/memory.js'
 export { createPathMatcher, type PathRule } from './skip.js'
 export { type Algorithm, SUPPORTED_ALGORITHMS } from './token/algorithms.js'
 export { parseCompact } from './token/compact.js'
@@ -62,4 +70,9 @@ export type {
   PermissionRecord,
   PermissionSource,
   RequestInput,
+  RevocationEntry,
+  RevocationList,
+  RevocationSubject,
+  SessionRecord,
+  SessionSource,
 } from './types.js'

@@ -1,3 +1,4 @@
+import { createMemoryRevocationList } from './revocation/memory.js'
 import { type Algorithm, isAlgorithm, isHmac, SUPPORTED_ALGORITHMS } from './token/algorithms.js'
 import type { ClaimRules } from './token/claims.js'
 import { createRemoteKeySet, type RemoteKeySetOptions } from './token/jwks.js'
@@ -15,7 +16,13 @@ import {
   type VerifyKey,
 } from './token/keys.js'
 import { expectedTyp, type HeaderRules } from './token/verify.js'
-import type { Clock, PermissionRecord, PermissionSource } from './types.js'
+import type {
+  Clock,
+  PermissionRecord,
+  PermissionSource,
+  RevocationList,
+  SessionSource,
+} from './types.js'
 
 /** Where granted permissions come from in the token. */
 export type PermissionsClaim = 'perms' | 'permissions' | 'scope'
@@ -88,6 +95,13 @@ export interface AuthOptions<Req = unknown> {
    * `null` to refuse). Without this option, Basic credentials count as no credentials.
    */
   basic?: { verify: BasicVerify<Req> }
+  /**
+   * Where revocations are kept (`auth.revoke`). Default: in memory, for this instance only. Use a
+   * distributed list when several instances must agree.
+   */
+  revocation?: RevocationList
+  /** Accept a server-side session cookie as the credential. */
+  sessions?: { store: SessionSource; cookieName?: string }
   /** Also read the token with this function (it gets the framework's request). */
   getToken?: (request: Req) => string | null | undefined
   /** Longest credential accepted, checked before any work. Default 8192. */
@@ -112,6 +126,8 @@ export interface ResolvedOptions<Req = unknown> {
   readonly cookie: string | undefined
   readonly getToken: ((request: Req) => string | null | undefined) | undefined
   readonly basic: BasicVerify<Req> | undefined
+  readonly revocation: RevocationList
+  readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
   readonly maxTokenBytes: number
   readonly maxCompressedBytes: number | undefined
   readonly clock: Clock
@@ -176,6 +192,8 @@ const KNOWN_OPTIONS = new Set(
     cookie: true,
     getToken: true,
     basic: true,
+    revocation: true,
+    sessions: true,
     maxTokenBytes: true,
     compressed: true,
     clock: true,
@@ -352,6 +370,19 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   if (options.basic !== undefined && typeof options.basic?.verify !== 'function') {
     fail('basic', 'expected { verify: ({ username, password }, request) => user | null }')
   }
+  const revocation = options.revocation ?? createMemoryRevocationList({ clock })
+  if (typeof revocation?.isRevoked !== 'function' || typeof revocation.revoke !== 'function') {
+    fail('revocation', 'expected a revocation list ({ isRevoked, revoke })')
+  }
+  let sessions: ResolvedOptions['sessions']
+  if (options.sessions !== undefined) {
+    const { store: sessionStore, cookieName = 'sid' } = options.sessions
+    if (typeof sessionStore?.get !== 'function')
+      fail('sessions.store', 'expected a session store ({ get })')
+    if (!isHttpToken(cookieName)) fail('sessions.cookieName', 'expected a cookie name')
+    if (cookieName === options.cookie) fail('sessions.cookieName', 'must differ from `cookie`')
+    sessions = Object.freeze({ store: sessionStore, cookieName })
+  }
   let maxCompressedBytes: number | undefined
   if (options.compressed !== false) {
     maxCompressedBytes = positiveInteger(
@@ -384,6 +415,8 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     cookie: options.cookie,
     getToken: options.getToken,
     basic: options.basic?.verify,
+    revocation,
+    sessions,
     maxTokenBytes: positiveInteger('maxTokenBytes', options.maxTokenBytes, 8192),
     maxCompressedBytes,
     clock,

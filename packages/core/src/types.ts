@@ -40,3 +40,58 @@ export interface RequestInput {
   /** The framework's request, passed to a custom `getToken` and to predicates. */
   readonly request?: unknown
 }
+
+/**
+ * What revocation keys on: what cannot be varied by re-encoding a token. Never the raw token.
+ */
+export interface RevocationSubject {
+  /** SHA-256 (base64url) of the canonical compact JWT: after `compressed:` decoding and the strict check. */
+  readonly tokenHash: string
+  readonly jti: string | undefined
+  readonly sub: string
+  /** `iat` in seconds, when the token has one (a token without it counts as issued at −∞). */
+  readonly iat: number | undefined
+}
+
+/** One revocation: a token (by its canonical hash), a `jti`, or every token of a subject issued before a time. */
+export type RevocationEntry =
+  | {
+      readonly kind: 'token'
+      readonly tokenHash: string
+      readonly sub?: string
+      readonly expiresAt: number
+    }
+  | { readonly kind: 'jti'; readonly jti: string; readonly expiresAt: number }
+  | {
+      readonly kind: 'subject'
+      readonly sub: string
+      readonly before: number
+      readonly expiresAt: number
+    }
+
+/**
+ * Where revocations are kept and checked. The embedded default keeps them in memory; a distributed
+ * list shares them through Redis and PostgreSQL. `isRevoked` is synchronous for local checks; it may
+ * return a promise (a strict mode that asks Redis); a rejection fails closed (503).
+ */
+export interface RevocationList {
+  isRevoked(subject: RevocationSubject): boolean | Promise<boolean>
+  revoke(entry: RevocationEntry): Promise<void>
+  close?(): Promise<void>
+}
+
+/** A server-side session as a session store knows it. */
+export interface SessionRecord {
+  readonly userId: string
+  /** Milliseconds since the epoch. */
+  readonly expiresAt: number
+  /** Permissions, when the session store keeps them. */
+  readonly permissions?: readonly string[]
+}
+
+/** Reads sessions for the session-cookie credential. `null`: unknown, expired or destroyed. */
+export interface SessionSource {
+  get(id: string): Promise<SessionRecord | null>
+  /** Called after each authenticated request; the store decides how often to write. */
+  touch?(id: string): void | Promise<void>
+}

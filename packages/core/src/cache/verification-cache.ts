@@ -1,6 +1,6 @@
-import { hash } from 'node:crypto'
+import * as crypto from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import type { AuthContext, Clock } from '../types.js'
+import type { AuthContext, Clock, RevocationSubject } from '../types.js'
 
 /** One cached verification. Only successful verifications are ever stored. */
 export interface CacheEntry {
@@ -9,6 +9,8 @@ export interface CacheEntry {
   readonly validUntilMs: number
   /** Not acceptable before this instant (ms): nbf − tolerance. */
   readonly validFromMs: number
+  /** What revocation is checked against, on every hit too. */
+  readonly subject: RevocationSubject
 }
 
 export interface VerificationCache {
@@ -33,9 +35,11 @@ export interface VerificationCacheOptions {
  * kept. Re-encodings of one token (a `compressed:` form) have different keys: each is verified on
  * its own before it is cached.
  */
-export function cacheKey(token: string): string {
-  return hash('sha256', token, 'base64')
-}
+export const cacheKey: (token: string) => string =
+  // one-shot crypto.hash (Node 20.12+) is the fast path; createHash serves older Node 20 releases
+  typeof crypto.hash === 'function'
+    ? (token) => crypto.hash('sha256', token, 'base64url')
+    : (token) => crypto.createHash('sha256').update(token).digest('base64url')
 
 /**
  * An LRU of verified contexts keyed by token hash. Entries are checked against the injected

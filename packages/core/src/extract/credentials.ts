@@ -10,7 +10,17 @@ export interface CredentialSources<Req> {
   readonly getToken: ((request: Req) => string | null | undefined) | undefined
   /** Basic credentials are read only when something verifies them. */
   readonly basic?: unknown
+  /** The session cookie, when sessions are configured. */
+  readonly sessions?: { readonly cookieName: string } | undefined
 }
+
+/** A session cookie's value. */
+export interface SessionCredential {
+  readonly sessionId: string
+}
+
+/** The one credential of a request: a token, Basic credentials or a session id. */
+export type Credential = string | BasicCredentials | SessionCredential
 
 function single(values: readonly string[] | string | undefined, what: string): string | undefined {
   if (values === undefined || typeof values === 'string') return values
@@ -28,7 +38,7 @@ function single(values: readonly string[] | string | undefined, what: string): s
 export function extractCredential<Req>(
   input: RequestInput,
   sources: CredentialSources<Req>,
-): string | BasicCredentials | undefined {
+): Credential | undefined {
   let token: string | undefined
   let basic: BasicCredentials | undefined
   const header = single(input.authorization, 'Authorization')
@@ -56,6 +66,16 @@ export function extractCredential<Req>(
       if (token !== undefined || basic !== undefined)
         throw new InvalidRequestError('Credentials were sent in more than one place.')
       token = custom
+    }
+  }
+  if (sources.sessions !== undefined && input.cookie !== undefined) {
+    const cookieHeader = typeof input.cookie === 'string' ? input.cookie : input.cookie.join('; ')
+    const sessionId = readCookie(cookieHeader, sources.sessions.cookieName)
+    if (sessionId !== undefined) {
+      if (token !== undefined || basic !== undefined) {
+        throw new InvalidRequestError('Credentials were sent in more than one place.')
+      }
+      return { sessionId }
     }
   }
   return basic ?? token

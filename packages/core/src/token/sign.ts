@@ -48,7 +48,7 @@ export interface SignClaims {
 }
 
 export interface Signer {
-  /** Signs a token: `sub`, `iat`, `exp`, `iss`, `aud`, `perms` and a random `jti`, plus `extra`. */
+  /** Signs a token: `sub`, `iat`, `exp`, `iss`, `aud`, `perms` and a `jti` (random unless given), plus any other claims. */
   sign(claims: SignClaims, options?: { ttlSeconds?: number }): string
   /** The public JWK Set that verifies this signer's tokens (empty for HMAC). */
   exportJwks(): { keys: JsonWebKey[] }
@@ -175,7 +175,7 @@ export function createSigner(options: SignerOptions = {}): Signer {
         ...claims,
         iat: now,
         exp: now + (signOptions?.ttlSeconds ?? ttlSeconds),
-        jti: randomBytes(16).toString('base64url'),
+        jti: typeof claims.jti === 'string' ? claims.jti : randomBytes(16).toString('base64url'),
       }
       if (options.issuer !== undefined) payload.iss = options.issuer
       if (options.audience !== undefined) payload.aud = options.audience

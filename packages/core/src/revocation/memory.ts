@@ -1,0 +1,78 @@
+import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
+
+export interface MemoryRevocationOptions {
+  /** Most revocations kept; past it, expired ones are swept, then the oldest dropped. Default 100 000. */
+  readonly max?: number
+  readonly clock?: Clock
+}
+
+/**
+ * The embedded revocation list: three maps checked synchronously on every request (cached or
+ * not). Entries are forgotten once the tokens they cover have expired. This is what a single
+ * instance needs; a distributed list feeds the same structure from Redis and PostgreSQL.
+ *
+ * @example
+ * const list = createMemoryRevocationList()
+ * await list.revoke({ kind: 'jti', jti: 'abc', expiresAt: exp })
+ */
+export function createMemoryRevocationList(
+  options: MemoryRevocationOptions = {},
+): RevocationList & {
+  /** Applies an entry synchronously (used by distributed lists when a message arrives). */
+  apply(entry: RevocationEntry): void
+  readonly size: number
+} {
+  const max = options.max ?? 100_000
+  if (!Number.isInteger(max) || max <= 0)
+    throw new TypeError('revocation.max: expected a positive integer')
+  const clock = options.clock ?? Date.now
+  const tokens = new Map<string, number>()
+  const jtis = new Map<string, number>()
+  const subjects = new Map<string, { before: number; expiresAt: number }>()
+  const size = () => tokens.size + jtis.size + subjects.size
+
+  function sweep(): void {
+    const now = clock() / 1000
+    for (const [k, exp] of tokens) if (exp <= now) tokens.delete(k)
+    for (const [k, exp] of jtis) if (exp <= now) jtis.delete(k)
+    for (const [k, v] of subjects) if (v.expiresAt <= now) subjects.delete(k)
+    // still full: drop the oldest token and jti entries (subject entries are few and broad)
+    for (const map of [tokens, jtis]) {
+      for (const k of map.keys()) {
+        if (size() < max) break
+        map.delete(k)
+      }
+    }
+  }
+
+  function apply(entry: RevocationEntry): void {
+    if (size() >= max) sweep()
+    if (entry.kind === 'token') tokens.set(entry.tokenHash, entry.expiresAt)
+    else if (entry.kind === 'jti') jtis.set(entry.jti, entry.expiresAt)
+    else {
+      const previous = subjects.get(entry.sub)
+      if (previous === undefined || previous.before < entry.before) {
+        subjects.set(entry.sub, { before: entry.before, expiresAt: entry.expiresAt })
+      }
+    }
+  }
+
+  return {
+    apply,
+    get size() {
+      return size()
+    },
+    isRevoked(subject: RevocationSubject): boolean {
+      if (tokens.size !== 0 && tokens.has(subject.tokenHash)) return true
+      if (jtis.size !== 0 && subject.jti !== undefined && jtis.has(subject.jti)) return true
+      if (subjects.size !== 0) {
+        const s = subjects.get(subject.sub)
+        if (s !== undefined && (subject.iat === undefined || subject.iat <= s.before)) return true
+      }
+      return false
+    },
+    async revoke(entry) {
+      apply(entry)
+    },
+  }
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+import { createAuth, createPathMatcher, isPromise, setupAdapter } from '../src/index.js'
+import { AUDIENCE, rsaKeyPair } from './helpers.js'
+
+const rsa = rsaKeyPair()
+const CORE = { algorithms: ['RS256'], publicKey: rsa.publicPem, audience: AUDIENCE } as const
+
+describe('createPathMatcher', () => {
+  const isPublic = createPathMatcher(['/health', '/docs/*', /^\/assets\/[a-z]+\.css$/g])
+
+  it.each(['/health', '/docs/', '/docs/intro', '/docs/a/b', '/assets/site.css'])(
+    '%s is public',
+    (path) => {
+      expect(isPublic(path)).toBe(true)
+    },
+  )
+
+  it.each([
+    '/health/',
+    '/healthz',
+    '/HEALTH',
+    '/docs',
+    '/docsx/a',
+    '/api/health',
+    '/assets/x.js',
+    '/',
+    '',
+  ])('%s is not', (path) => {
+    expect(isPublic(path)).toBe(false)
+  })
+
+  it('resets a global RegExp between calls', () => {
+    for (let i = 0; i < 3; i++) expect(isPublic('/assets/site.css')).toBe(true)
+  })
+
+  it.each(['health', '*', '', 42, null])('refuses the rule %j', (rule) => {
+    expect(() => createPathMatcher([rule as string])).toThrow(TypeError)
+  })
+})
+
+describe('setupAdapter', () => {
+  it('builds an instance from options and resolves the adapter options', () => {
+    const setup = setupAdapter({
+      ...CORE,
+      algorithms: ['RS256'],
+      unless: ['/health'],
+      errors: 'propagate',
+    })
+    expect(typeof setup.auth.authenticate).toBe('function')
+    expect(setup.propagate).toBe(true)
+    expect(setup.skip({}, 'GET', '/health', false)).toBe(true)
+    expect(setup.skip({}, 'GET', '/orders', false)).toBe(false)
+  })
+
+  it('takes a prebuilt instance as is', () => {
+    const auth = createAuth({ ...CORE, algorithms: ['RS256'] })
+    const setup = setupAdapter(auth, { unless: (req: { public?: boolean }) => req.public === true })
+    expect(setup.auth).toBe(auth)
+    expect(setup.propagate).toBe(false)
+    expect(setup.skip({ public: true }, 'GET', '/x', false)).toBe(true)
+    expect(setup.skip({}, 'GET', '/x', false)).toBe(false)
+  })
+
+  it('only skips when an unless function returns exactly true', () => {
+    const setup = setupAdapter({
+      ...CORE,
+      algorithms: ['RS256'],
+      unless: () => 'yes' as unknown as boolean,
+    })
+    expect(setup.skip({}, 'GET', '/x', false)).toBe(false)
+  })
+
+  it('skips CORS preflights, not other OPTIONS requests', () => {
+    const setup = setupAdapter({ ...CORE, algorithms: ['RS256'] })
+    expect(setup.skip({}, 'OPTIONS', '/orders', true)).toBe(true)
+    expect(setup.skip({}, 'OPTIONS', '/orders', false)).toBe(false)
+    expect(setup.skip({}, 'GET', '/orders', true)).toBe(false)
+  })
+
+  it('checks its options at construction', () => {
+    expect(() =>
+      setupAdapter({ ...CORE, algorithms: ['RS256'], errors: 'ignore' as 'respond' }),
+    ).toThrow(TypeError)
+    expect(() =>
+      setupAdapter({ ...CORE, algorithms: ['RS256'], unless: '/health' as never }),
+    ).toThrow(TypeError)
+    expect(() => setupAdapter({ ...CORE, algorithms: ['RS256'], unless: ['health'] })).toThrow(
+      TypeError,
+    )
+    expect(() => setupAdapter(null as never)).toThrow(TypeError)
+    // core options are still checked, with the adapter options taken out first
+    expect(() => setupAdapter({ ...CORE, algorithms: ['RS256'], unles: ['/x'] } as never)).toThrow(
+      /unknown option/,
+    )
+  })
+})
+
+describe('isPromise', () => {
+  it('recognizes thenables only', () => {
+    expect(isPromise(Promise.resolve(1))).toBe(true)
+    const thenable = Object.defineProperty({}, 'then', { value: () => undefined })
+    expect(isPromise(thenable as Promise<number>)).toBe(true)
+    expect(isPromise(1)).toBe(false)
+    expect(isPromise(undefined)).toBe(false)
+    expect(isPromise({ sub: 'u' })).toBe(false)
+  })
+})

@@ -1,0 +1,347 @@
+import { describe, expect, it, vi } from 'vitest'
+import { cacheKey, createVerificationCache } from '../src/cache/verification-cache.js'
+import { type AuthContext, type AuthOptions, createAuth } from '../src/index.js'
+import {
+  AUDIENCE,
+  authErrorOf,
+  b64u,
+  claims,
+  fakeClock,
+  ISSUER,
+  NOW_MS,
+  NOW_S,
+  rsaKeyPair,
+  signJwt,
+} from './helpers.js'
+
+// Count the signature checks of node:crypto that the core makes (RS256 goes through `verify`).
+const calls = vi.hoisted(() => ({ verify: 0 }))
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>()
+  const verify = ((...args: unknown[]) => {
+    calls.verify++
+    return (actual.verify as (...a: unknown[]) => unknown)(...args)
+  }) as typeof actual.verify
+  return { ...actual, default: { ...actual, verify }, verify }
+})
+
+const rsa = rsaKeyPair()
+const attacker = rsaKeyPair()
+
+function setup(extra: Partial<AuthOptions> = {}) {
+  const time = fakeClock()
+  const auth = createAuth({
+    algorithms: ['RS256'],
+    publicKey: rsa.publicPem,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    cache: { max: 100, maxTtlSeconds: 60 },
+    clock: time.clock,
+    ...extra,
+  } as AuthOptions)
+  return { auth, time }
+}
+
+/** Runs `fn` and returns how many signatures it checked. */
+async function checked(fn: () => Promise<unknown>): Promise<number> {
+  const before = calls.verify
+  await fn()
+  return calls.verify - before
+}
+
+describe('cache hits', () => {
+  it('verify the signature once and return the very same frozen object', async () => {
+    const { auth } = setup()
+    const token = await signJwt(claims(), rsa.privateKey)
+    let first: AuthContext | undefined
+    let second: AuthContext | undefined
+    expect(
+      await checked(async () => {
+        first = await auth.verify(token)
+      }),
+    ).toBe(1)
+    expect(
+      await checked(async () => {
+        second = await auth.verify(token)
+      }),
+    ).toBe(0)
+    expect(second).toBe(first)
+    expect(Object.isFrozen(second)).toBe(true)
+    // authenticate shares the cache with verify
+    expect(await auth.authenticate({ authorization: `Bearer ${token}` })).toBe(first)
+  })
+
+  it('are keyed by the exact token string', async () => {
+    const { auth } = setup()
+    const a = await signJwt(claims(), rsa.privateKey)
+    const b = await signJwt(claims({ jti: 'other' }), rsa.privateKey)
+    const ctxA = await auth.verify(a)
+    expect(await checked(() => auth.verify(b))).toBe(1)
+    expect(await auth.verify(b)).not.toBe(ctxA)
+  })
+
+  it('can be dropped with clearCache()', async () => {
+    const { auth } = setup()
+    const token = await signJwt(claims(), rsa.privateKey)
+    const first = await auth.verify(token)
+    auth.clearCache()
+    expect(await checked(() => auth.verify(token))).toBe(1)
+    expect(await auth.verify(token)).not.toBe(first)
+  })
+})
+
+describe('only successful verifications are cached', () => {
+  it('a bad signature is checked again every time', async () => {
+    const { auth } = setup()
+    const forged = await signJwt(claims(), attacker.privateKey)
+    for (let i = 0; i < 3; i++) {
+      expect(
+        await checked(async () => {
+          const error = await authErrorOf(() => auth.verify(forged))
+          expect(error.code).toBe('token_invalid')
+        }),
+      ).toBe(1)
+    }
+  })
+
+  it('a well-signed but expired or mis-addressed token is checked again every time', async () => {
+    const { auth } = setup()
+    for (const payload of [claims({ exp: NOW_S - 1 }), claims({ aud: 'billing-api' })]) {
+      const token = await signJwt(payload, rsa.privateKey)
+      for (let i = 0; i < 2; i++) {
+        expect(await checked(() => authErrorOf(() => auth.verify(token)))).toBe(1)
+      }
+    }
+  })
+})
+
+describe('TTL = min(maxTtlSeconds, exp - now)', () => {
+  it('lives maxTtlSeconds when exp is further away', async () => {
+    const { auth, time } = setup()
+    const token = await signJwt(claims({ exp: NOW_S + 600 }), rsa.privateKey)
+    const first = await auth.verify(token)
+    time.set(NOW_MS + 59_999)
+    expect(await checked(() => auth.verify(token))).toBe(0)
+    time.set(NOW_MS + 60_000)
+    let again: AuthContext | undefined
+    expect(
+      await checked(async () => {
+        again = await auth.verify(token)
+      }),
+    ).toBe(1)
+    expect(again).not.toBe(first)
+    expect(again).toEqual(first)
+  })
+
+  it('re-checks exp on a hit: past exp inside maxTtl is token_expired, not a cached success', async () => {
+    const { auth, time } = setup()
+    const token = await signJwt(claims({ exp: NOW_S + 30 }), rsa.privateKey)
+    await auth.verify(token)
+    time.set(NOW_MS + 29_999)
+    expect(await checked(() => auth.verify(token))).toBe(0)
+    time.set(NOW_MS + 30_000)
+    const error = await authErrorOf(() => auth.verify(token))
+    expect(error).toMatchObject({ code: 'token_expired', status: 401 })
+    // and it stays expired
+    time.set(NOW_MS + 31_000)
+    expect((await authErrorOf(() => auth.verify(token))).code).toBe('token_expired')
+  })
+
+  it('honours the clock tolerance on a hit like on a miss', async () => {
+    const { auth, time } = setup({ clockToleranceSeconds: 10 })
+    const token = await signJwt(claims({ exp: NOW_S + 30 }), rsa.privateKey)
+    await auth.verify(token)
+    time.set(NOW_MS + 39_999)
+    expect(await checked(() => auth.verify(token))).toBe(0)
+    time.set(NOW_MS + 40_000)
+    expect((await authErrorOf(() => auth.verify(token))).code).toBe('token_expired')
+  })
+
+  it('re-checks maxTokenAgeSeconds on a hit', async () => {
+    const { auth, time } = setup({ maxTokenAgeSeconds: 60 })
+    const token = await signJwt(claims({ iat: NOW_S - 10, exp: NOW_S + 600 }), rsa.privateKey)
+    await auth.verify(token)
+    time.set(NOW_MS + 49_999)
+    expect(await checked(() => auth.verify(token))).toBe(0)
+    time.set(NOW_MS + 50_000)
+    expect((await authErrorOf(() => auth.verify(token))).code).toBe('token_expired')
+  })
+
+  it('re-checks nbf on a hit (a clock that goes back)', async () => {
+    const { auth, time } = setup()
+    const token = await signJwt(claims({ nbf: NOW_S - 10 }), rsa.privateKey)
+    const first = await auth.verify(token)
+    time.set(NOW_MS - 11_000)
+    const error = await authErrorOf(() => auth.verify(token))
+    expect(error).toMatchObject({ code: 'token_not_yet_valid', status: 401 })
+    time.set(NOW_MS)
+    expect(await auth.verify(token)).toBe(first)
+  })
+
+  it('gives a token without exp maxTtlSeconds', async () => {
+    const { auth, time } = setup({ requireExp: false })
+    const token = await signJwt(claims({ exp: undefined }), rsa.privateKey)
+    const first = await auth.verify(token)
+    time.set(NOW_MS + 59_000)
+    expect(await auth.verify(token)).toBe(first)
+    time.set(NOW_MS + 60_000)
+    expect(await checked(() => auth.verify(token))).toBe(1)
+  })
+})
+
+describe('a flood of forged tokens', () => {
+  it('neither inserts nor evicts: the valid entry of a 10-entry cache is still a hit', async () => {
+    const { auth } = setup({ cache: { max: 10, maxTtlSeconds: 300 } })
+    const valid = await signJwt(claims(), rsa.privateKey)
+    const context = await auth.verify(valid)
+    const good = valid.split('.')
+    const signature = Buffer.from(good[2]!, 'base64url')
+    let rejected = 0
+    const flood = await checked(async () => {
+      for (let i = 0; i < 1000; i++) {
+        // valid-looking: the real header, a fresh payload, a signature of the right length
+        signature.writeUInt32BE(i, 0)
+        const forged = `${good[0]}.${b64u(claims({ jti: `f${i}` }))}.${signature.toString('base64url')}`
+        const error = await authErrorOf(() => auth.verify(forged))
+        if (error.code === 'token_invalid') rejected++
+      }
+    })
+    expect(rejected).toBe(1000)
+    expect(flood).toBe(1000)
+    expect(await checked(() => auth.verify(valid))).toBe(0)
+    expect(await auth.verify(valid)).toBe(context)
+  })
+
+  it('(control) ten other valid tokens do evict it, so the probe above can fail', async () => {
+    const { auth } = setup({ cache: { max: 10, maxTtlSeconds: 300 } })
+    const valid = await signJwt(claims(), rsa.privateKey)
+    const context = await auth.verify(valid)
+    for (let i = 0; i < 10; i++)
+      await auth.verify(await signJwt(claims({ jti: `v${i}` }), rsa.privateKey))
+    expect(await checked(() => auth.verify(valid))).toBe(1)
+    expect(await auth.verify(valid)).not.toBe(context)
+  })
+})
+
+describe('the cached context', () => {
+  it('cannot be mutated, so the next hit is unaffected', async () => {
+    const { auth } = setup()
+    const token = await signJwt(
+      claims({ perms: ['orders:read'], meta: { tier: 'free' } }),
+      rsa.privateKey,
+    )
+    const ctx = await auth.verify(token)
+    const attempts = [
+      () => {
+        ;(ctx as { sub: string }).sub = 'admin'
+      },
+      () => (ctx.permissions as string[]).push('*'),
+      () => {
+        ;(ctx.claims as Record<string, unknown>).perms = ['*']
+      },
+      () => {
+        ;(ctx.claims.meta as Record<string, unknown>).tier = 'gold'
+      },
+      () => {
+        delete (ctx.claims as Record<string, unknown>).exp
+      },
+      () => Object.defineProperty(ctx, 'roles', { value: ['admin'] }),
+    ]
+    for (const attempt of attempts) expect(attempt).toThrow(TypeError)
+    const next = await auth.verify(token)
+    expect(next).toBe(ctx)
+    expect(next.sub).toBe('user-1')
+    expect(next.permissions).toEqual(['orders:read'])
+    expect(next.claims.meta).toEqual({ tier: 'free' })
+    expect(next.claims.exp).toBe(claims().exp)
+    expect(next.roles).toBeUndefined()
+  })
+})
+
+describe('instances', () => {
+  it('each createAuth has its own cache, so options never mix', async () => {
+    const time = fakeClock()
+    const base = {
+      algorithms: ['RS256'],
+      publicKey: rsa.publicPem,
+      issuer: ISSUER,
+      clock: time.clock,
+    } as const
+    const orders = createAuth({ ...base, algorithms: ['RS256'], audience: AUDIENCE })
+    const billing = createAuth({ ...base, algorithms: ['RS256'], audience: 'billing-api' })
+    const token = await signJwt(claims({ aud: AUDIENCE }), rsa.privateKey)
+    await orders.verify(token)
+    const error = await authErrorOf(() => billing.verify(token))
+    expect(error.message).toBe('The "aud" claim does not match.')
+    const twin = createAuth({ ...base, algorithms: ['RS256'], audience: AUDIENCE })
+    expect(await checked(() => twin.verify(token))).toBe(1)
+  })
+
+  it('cache: false verifies every time', async () => {
+    const { auth } = setup({ cache: false })
+    const token = await signJwt(claims(), rsa.privateKey)
+    const first = await auth.verify(token)
+    expect(await checked(() => auth.verify(token))).toBe(1)
+    expect(await auth.verify(token)).not.toBe(first)
+    expect(await auth.verify(token)).toEqual(first)
+  })
+})
+
+describe('createVerificationCache', () => {
+  const context = Object.freeze({
+    sub: 'u',
+    claims: Object.freeze({}),
+    permissions: Object.freeze([]),
+  })
+  const subject = Object.freeze({ tokenHash: 'h', jti: undefined, sub: 'u', iat: undefined })
+
+  it('keys by SHA-256 of the token, never the token itself', () => {
+    const token = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.AAAA'
+    const key = cacheKey(token)
+    expect(key).toHaveLength(43) // base64url, unpadded
+    expect(key).not.toContain(token)
+    expect(key).not.toContain('eyJ')
+    expect(cacheKey(token)).toBe(key)
+    expect(cacheKey(`${token}A`)).not.toBe(key)
+  })
+
+  it('clamps validity to maxTtlSeconds and drops stale entries', () => {
+    let now = 1_000_000
+    const cache = createVerificationCache({ max: 5, maxTtlSeconds: 10, clock: () => now })
+    cache.set('a', { context, subject, validUntilMs: now + 60_000, validFromMs: 0 })
+    cache.set('b', { context, subject, validUntilMs: now + 5_000, validFromMs: 0 })
+    expect(cache.size).toBe(2)
+    now += 4_999
+    expect(cache.get('a')?.context).toBe(context)
+    expect(cache.get('b')?.context).toBe(context)
+    now += 1
+    expect(cache.get('b')).toBeUndefined()
+    expect(cache.size).toBe(1)
+    now += 5_000
+    expect(cache.get('a')).toBeUndefined()
+    expect(cache.size).toBe(0)
+  })
+
+  it('hides an entry before validFromMs without dropping it', () => {
+    let now = 1_000_000
+    const cache = createVerificationCache({ max: 5, maxTtlSeconds: 10, clock: () => now })
+    cache.set('a', { context, subject, validUntilMs: now + 5_000, validFromMs: now })
+    now -= 1
+    expect(cache.get('a')).toBeUndefined()
+    expect(cache.size).toBe(1)
+    now += 1
+    expect(cache.get('a')?.context).toBe(context)
+  })
+
+  it('keeps at most max entries, least recently used first out', () => {
+    const cache = createVerificationCache({ max: 2, maxTtlSeconds: 10, clock: () => 0 })
+    const entry = { context, subject, validUntilMs: 5_000, validFromMs: 0 }
+    cache.set('a', entry)
+    cache.set('b', entry)
+    cache.get('a')
+    cache.set('c', entry)
+    expect(cache.get('a')).toBeDefined()
+    expect(cache.get('b')).toBeUndefined()
+    expect(cache.get('c')).toBeDefined()
+  })
+})
