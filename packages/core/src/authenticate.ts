@@ -110,6 +110,15 @@ function sessionPermissions(value: unknown): readonly string[] {
   return record.permissions
 }
 
+/** A compact JWT has exactly two dots; a `compressed:` token is one too. Anything else is opaque. */
+function isJwtShaped(token: string): boolean {
+  if (token.startsWith(COMPRESSED_PREFIX)) return true
+  const first = token.indexOf('.')
+  if (first === -1) return false
+  const second = token.indexOf('.', first + 1)
+  return second !== -1 && token.indexOf('.', second + 1) === -1
+}
+
 function union(a: readonly string[], b: readonly string[]): readonly string[] {
   if (a.length === 0) return b
   if (b.length === 0) return a
@@ -211,12 +220,32 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       const hit = cache!.get(key)
       if (hit !== undefined) return hit
     }
+    if (o.introspector !== undefined && !isJwtShaped(credential)) return introspect(credential, key)
     const jwt = canonical(credential)
     const parts = parseCompact(jwt)
     // for a plain token the cache key is already the hash of the canonical form
     const tokenHash = jwt === credential && key !== undefined ? key : cacheKey(jwt)
     const jws = verifyJws(parts, o.headerRules, o.resolver)
     return isPromise(jws) ? jws.then((v) => finish(v, key, tokenHash)) : finish(jws, key, tokenHash)
+  }
+
+  /** An opaque token: the authorization server decides; its answer goes through the same claim checks. */
+  function introspect(token: string, key: string | undefined): Promise<CacheEntry> {
+    return o.introspector!.introspect(token).then(
+      (claims) => {
+        if (claims === null || claims === undefined)
+          throw new TokenInvalidError('The token is not active.')
+        if (typeof claims !== 'object') {
+          throw new AuthUnavailableError('The introspection answer is not an object.')
+        }
+        return finish({ header: {}, payload: { ...claims } }, key, key ?? cacheKey(token))
+      },
+      (cause: unknown) => {
+        throw cause instanceof AuthError
+          ? cause
+          : new AuthUnavailableError('The token could not be introspected.', { cause })
+      },
+    )
   }
 
   function unlessRevoked(entry: CacheEntry): MaybePromise<AuthContext> {
@@ -459,6 +488,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       cache?.clear()
       o.resolver.close?.()
       await o.revocation.close?.()
+      await o.introspector?.close?.()
     },
   }
 }

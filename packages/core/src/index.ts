@@ -75,4 +75,5 @@ export type {
   RevocationSubject,
   SessionRecord,
   SessionSource,
+  TokenIntrospector,
 } from './types.js'

@@ -22,6 +22,7 @@ import type {
   PermissionSource,
   RevocationList,
   SessionSource,
+  TokenIntrospector,
 } from './types.js'
 
 /** Where granted permissions come from in the token. */
@@ -100,6 +101,11 @@ export interface AuthOptions<Req = unknown> {
    * distributed list when several instances must agree.
    */
   revocation?: RevocationList
+  /**
+   * Check opaque tokens with the authorization server (RFC 7662). JWTs are still verified locally;
+   * every other bearer token is introspected.
+   */
+  introspection?: TokenIntrospector
   /** Accept a server-side session cookie as the credential. */
   sessions?: { store: SessionSource; cookieName?: string }
   /** Also read the token with this function (it gets the framework's request). */
@@ -127,6 +133,7 @@ export interface ResolvedOptions<Req = unknown> {
   readonly getToken: ((request: Req) => string | null | undefined) | undefined
   readonly basic: BasicVerify<Req> | undefined
   readonly revocation: RevocationList
+  readonly introspector: TokenIntrospector | undefined
   readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
   readonly maxTokenBytes: number
   readonly maxCompressedBytes: number | undefined
@@ -193,6 +200,7 @@ const KNOWN_OPTIONS = new Set(
     getToken: true,
     basic: true,
     revocation: true,
+    introspection: true,
     sessions: true,
     maxTokenBytes: true,
     compressed: true,
@@ -374,6 +382,10 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   if (typeof revocation?.isRevoked !== 'function' || typeof revocation.revoke !== 'function') {
     fail('revocation', 'expected a revocation list ({ isRevoked, revoke })')
   }
+  const introspector = options.introspection
+  if (introspector !== undefined && typeof introspector?.introspect !== 'function') {
+    fail('introspection', 'expected a token introspector ({ introspect })')
+  }
   let sessions: ResolvedOptions['sessions']
   if (options.sessions !== undefined) {
     const { store: sessionStore, cookieName = 'sid' } = options.sessions
@@ -416,6 +428,7 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     getToken: options.getToken,
     basic: options.basic?.verify,
     revocation,
+    introspector,
     sessions,
     maxTokenBytes: positiveInteger('maxTokenBytes', options.maxTokenBytes, 8192),
     maxCompressedBytes,

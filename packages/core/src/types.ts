@@ -95,3 +95,13 @@ export interface SessionSource {
   /** Called after each authenticated request; the store decides how often to write. */
   touch?(id: string): void | Promise<void>
 }
+
+/**
+ * Checks opaque (non-JWT) access tokens with the authorization server (RFC 7662). Resolves the
+ * claims of an active token (`sub`, `exp`, `scope`, `aud`, ...), `null` for an inactive one;
+ * rejects when the server cannot answer (the request then fails closed with 503).
+ */
+export interface TokenIntrospector {
+  introspect(token: string): Promise<Readonly<Record<string, unknown>> | null>
+  close?(): Promise<void>
+}
