@@ -69,7 +69,4 @@ export function setupAdapter<Req>(
   }
 }
 
-/** True for a promise-like value: the adapters keep the synchronous path free of promises. */
-export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function'
-}
+export { isPromise } from './util.js'

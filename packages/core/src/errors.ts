@@ -6,6 +6,7 @@ import {
   type ProblemDetails,
   problemType,
 } from './http.js'
+import type { Dependency } from './metrics/metrics.js'
 
 export type { AuthErrorCode } from './http.js'
 
@@ -32,17 +33,25 @@ export class AuthError extends Error {
   realm: string
   /** Also challenge for `Basic` (set when Basic credentials are configured). */
   basic = false
+  /** For `auth_unavailable`: what failed (for metrics and logs). */
+  readonly dependency: Dependency | undefined
 
   constructor(
     code: AuthErrorCode,
     detail: string,
-    options?: { cause?: unknown; scope?: readonly string[]; realm?: string },
+    options?: {
+      cause?: unknown
+      scope?: readonly string[]
+      realm?: string
+      dependency?: Dependency
+    },
   ) {
     super(detail, options?.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.status = ERROR_TABLE[code].status
     this.scope = options?.scope
     this.realm = options?.realm ?? DEFAULT_REALM
+    this.dependency = options?.dependency
   }
 
   get statusCode(): number {
@@ -95,7 +104,12 @@ export function isAuthError(value: unknown): value is AuthError {
   return value instanceof AuthError
 }
 
-type Options = { cause?: unknown; scope?: readonly string[]; realm?: string }
+type Options = {
+  cause?: unknown
+  scope?: readonly string[]
+  realm?: string
+  dependency?: Dependency
+}
 
 /** No credentials in the request (401, challenge without an error attribute). */
 export class CredentialsMissingError extends AuthError {

@@ -1,11 +1,5 @@
 export { type AdapterOptions, type AdapterSetup, isPromise, setupAdapter } from './adapter.js'
-export {
-  type Auth,
-  createAuth,
-  createGuard,
-  type Guard,
-  type RevokeTarget,
-} from './authenticate.js'
+export { type Auth, CHANNELS, createAuth } from './authenticate.js'
 export {
   AuthError,
   type AuthErrorCode,
@@ -31,6 +25,15 @@ export {
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
 } from './http.js'
+export type { SecurityLogger } from './logging.js'
+export type { HistogramSnapshot } from './metrics/histogram.js'
+export {
+  type AuthMetrics,
+  type AuthMetricsSnapshot,
+  createMetrics,
+  type Dependency,
+  type Outcome,
+} from './metrics/metrics.js'
 export type {
   AuthOptions,
   BasicUser,
@@ -38,6 +41,7 @@ export type {
   PermissionMerge,
   PermissionsClaim,
 } from './options.js'
+export { createGuard, type Guard } from './permissions/guard.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'
 export {
   allOf,
@@ -50,6 +54,7 @@ export {
 } from './permissions/predicates.js'
 export * from './permissions/store/index.js'
 export { type ErrorResponse, errorResponse } from './response.js'
+export type { RevokeTarget } from './revocation/entry.js'
 export { createMemoryRevocationList, type MemoryRevocationOptions } from './revocation/memory.js'
 export { createPathMatcher, type PathRule } from './skip.js'
 export { type Algorithm, SUPPORTED_ALGORITHMS } from './token/algorithms.js'

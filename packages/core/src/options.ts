@@ -1,3 +1,6 @@
+import { createIntrospector, type IntrospectorOptions } from './introspection/index.js'
+import type { SecurityLogger } from './logging.js'
+import { type AuthMetrics, createMetrics } from './metrics/metrics.js'
 import { createMemoryRevocationList } from './revocation/memory.js'
 import { type Algorithm, isAlgorithm, isHmac, SUPPORTED_ALGORITHMS } from './token/algorithms.js'
 import type { ClaimRules } from './token/claims.js'
@@ -103,9 +106,15 @@ export interface AuthOptions<Req = unknown> {
   revocation?: RevocationList
   /**
    * Check opaque tokens with the authorization server (RFC 7662). JWTs are still verified locally;
-   * every other bearer token is introspected.
+   * every other bearer token is introspected. Either an introspector, or the options of
+   * `createIntrospector` (`{ endpoint, clientId, clientSecret, cache, ... }`), built here with this
+   * instance's `clock` and closed by `auth.close()`.
    */
-  introspection?: TokenIntrospector
+  introspection?: TokenIntrospector | IntrospectorOptions
+  /** Counters and latency histograms (`auth.metrics()`); share one across instances and stores, or `false`. */
+  metrics?: AuthMetrics | false
+  /** A pino-compatible logger for security events: failures (code, client address), revocations, faults. */
+  logger?: SecurityLogger
   /** Accept a server-side session cookie as the credential. */
   sessions?: { store: SessionSource; cookieName?: string }
   /** Also read the token with this function (it gets the framework's request). */
@@ -134,6 +143,8 @@ export interface ResolvedOptions<Req = unknown> {
   readonly basic: BasicVerify<Req> | undefined
   readonly revocation: RevocationList
   readonly introspector: TokenIntrospector | undefined
+  readonly metrics: AuthMetrics | undefined
+  readonly logger: SecurityLogger | undefined
   readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
   readonly maxTokenBytes: number
   readonly maxCompressedBytes: number | undefined
@@ -201,6 +212,8 @@ const KNOWN_OPTIONS = new Set(
     basic: true,
     revocation: true,
     introspection: true,
+    metrics: true,
+    logger: true,
     sessions: true,
     maxTokenBytes: true,
     compressed: true,
@@ -382,9 +395,27 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   if (typeof revocation?.isRevoked !== 'function' || typeof revocation.revoke !== 'function') {
     fail('revocation', 'expected a revocation list ({ isRevoked, revoke })')
   }
-  const introspector = options.introspection
-  if (introspector !== undefined && typeof introspector?.introspect !== 'function') {
-    fail('introspection', 'expected a token introspector ({ introspect })')
+  const introspection = options.introspection as Partial<TokenIntrospector & IntrospectorOptions>
+  let introspector: TokenIntrospector | undefined
+  if (typeof introspection?.introspect === 'function')
+    introspector = introspection as TokenIntrospector
+  else if (typeof introspection?.endpoint === 'string')
+    introspector = createIntrospector({ clock, ...(introspection as IntrospectorOptions) })
+  else if (introspection !== undefined)
+    fail(
+      'introspection',
+      'expected a token introspector ({ introspect }) or { endpoint, clientId, clientSecret }',
+    )
+  const metrics = options.metrics === false ? undefined : (options.metrics ?? createMetrics())
+  if (metrics !== undefined && typeof metrics.authenticated !== 'function') {
+    fail('metrics', 'expected createMetrics() or false')
+  }
+  const logger = options.logger
+  if (
+    logger !== undefined &&
+    ['info', 'warn', 'error'].some((m) => typeof logger[m as 'warn'] !== 'function')
+  ) {
+    fail('logger', 'expected a pino-compatible logger with info, warn and error')
   }
   let sessions: ResolvedOptions['sessions']
   if (options.sessions !== undefined) {
@@ -429,6 +460,8 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     basic: options.basic?.verify,
     revocation,
     introspector,
+    metrics,
+    logger,
     sessions,
     maxTokenBytes: positiveInteger('maxTokenBytes', options.maxTokenBytes, 8192),
     maxCompressedBytes,

@@ -39,6 +39,8 @@ export interface RequestInput {
   readonly cookie?: string | readonly string[] | undefined
   /** The framework's request, passed to a custom `getToken` and to predicates. */
   readonly request?: unknown
+  /** The peer address, for security logs. */
+  readonly clientAddress?: string | undefined
 }
 
 /**

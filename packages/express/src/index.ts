@@ -24,8 +24,9 @@ declare global {
 export type ExpressAuthOptions = AuthOptions<Request> & AdapterOptions<Request>
 
 type Fail = (error: unknown, res: Response, next: NextFunction) => void
-const kFail = Symbol('authframework.fail')
-type Tagged = Request & { [kFail]?: Fail }
+/** Set by authMiddleware on each request, so that route guards use the same instance. */
+const kAuth = Symbol('authframework.auth')
+type Tagged = Request & { [kAuth]?: { auth: Auth<Request>; fail: Fail } }
 
 function failWith(auth: Auth<Request>, propagate: boolean): Fail {
   return (error, res, next) => {
@@ -49,8 +50,9 @@ export function authMiddleware(
 ): RequestHandler {
   const { auth, skip, propagate } = setupAdapter(options, adapterOptions)
   const fail = failWith(auth, propagate)
+  const handle = { auth, fail }
   return function authenticate(req: Tagged, res, next) {
-    req[kFail] = fail
+    req[kAuth] = handle
     if (
       skip(req, req.method, req.path, req.headers['access-control-request-method'] !== undefined)
     ) {
@@ -86,11 +88,12 @@ export function authMiddleware(
 export function requirePermission(...requirements: Requirement<Request>[]): RequestHandler {
   const guard = createGuard(requirements)
   return function checkPermission(req: Tagged, res, next) {
-    const fail = req[kFail]
-    if (fail === undefined) return next(new Error('requirePermission needs authMiddleware first'))
+    const handle = req[kAuth]
+    if (handle === undefined) return next(new Error('requirePermission needs authMiddleware first'))
+    const { auth, fail } = handle
     let result: void | Promise<void>
     try {
-      result = guard(req.auth, req)
+      result = auth.authorize(guard, req.auth, req)
     } catch (error) {
       return fail(error, res, next)
     }

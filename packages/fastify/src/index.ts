@@ -69,7 +69,7 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
     return function checkPermission(request, reply, next) {
       let result: void | Promise<void>
       try {
-        result = guard(request.auth, request)
+        result = auth.authorize(guard, request.auth, request)
       } catch (error) {
         return fail(error, reply, next)
       }

@@ -22,8 +22,9 @@ declare module 'koa' {
 export type KoaAuthOptions = AuthOptions<Context> & AdapterOptions<Context>
 
 type Fail = (error: unknown, ctx: Context) => void
-const kFail = Symbol('authframework.fail')
-type Tagged = Context & { [kFail]?: Fail }
+/** Set by authMiddleware on each context, so that route guards use the same instance. */
+const kAuth = Symbol('authframework.auth')
+type Tagged = Context & { [kAuth]?: { auth: Auth<Context>; fail: Fail } }
 
 function failWith(auth: Auth<Context>, propagate: boolean): Fail {
   return (error, ctx) => {
@@ -49,8 +50,9 @@ export function authMiddleware(
 ): Middleware {
   const { auth, skip, propagate } = setupAdapter(options, adapterOptions)
   const fail = failWith(auth, propagate)
+  const handle = { auth, fail }
   return async function authenticate(ctx: Tagged, next: Next) {
-    ctx[kFail] = fail
+    ctx[kAuth] = handle
     if (
       skip(ctx, ctx.method, ctx.path, ctx.headers['access-control-request-method'] !== undefined)
     ) {
@@ -76,10 +78,11 @@ export function authMiddleware(
 export function requirePermission(...requirements: Requirement<Context>[]): Middleware {
   const guard = createGuard(requirements)
   return async function checkPermission(ctx: Tagged, next: Next) {
-    const fail = ctx[kFail]
-    if (fail === undefined) throw new Error('requirePermission needs authMiddleware first')
+    const handle = ctx[kAuth]
+    if (handle === undefined) throw new Error('requirePermission needs authMiddleware first')
+    const { auth, fail } = handle
     try {
-      const result = guard(ctx.state.auth, ctx)
+      const result = auth.authorize(guard, ctx.state.auth, ctx)
       if (isPromise(result)) await result
     } catch (error) {
       return fail(error, ctx)

@@ -88,6 +88,7 @@ export interface NodeRequestLike {
     readonly cookie?: string | undefined
   }
   readonly rawHeaders?: readonly string[]
+  readonly socket?: { readonly remoteAddress?: string | undefined } | null
 }
 
 function isAuthorization(name: string): boolean {
@@ -120,5 +121,10 @@ export function requestInput(raw: NodeRequestLike, request?: unknown): RequestIn
       }
     }
   }
-  return { authorization, cookie: raw.headers.cookie, request }
+  return {
+    authorization,
+    cookie: raw.headers.cookie,
+    request,
+    clientAddress: raw.socket?.remoteAddress,
+  }
 }

@@ -182,7 +182,10 @@ export function createRemoteKeySet(
     } catch (cause) {
       failedAt = clock()
       lastFailure = cause
-      throw new AuthUnavailableError('The signing keys could not be fetched.', { cause })
+      throw new AuthUnavailableError('The signing keys could not be fetched.', {
+        cause,
+        dependency: 'jwks',
+      })
     }
   }
 
@@ -190,7 +193,10 @@ export function createRemoteKeySet(
     if (inflight) return inflight
     if (clock() - failedAt < failureBackoffMs) {
       return Promise.reject(
-        new AuthUnavailableError('The signing keys could not be fetched.', { cause: lastFailure }),
+        new AuthUnavailableError('The signing keys could not be fetched.', {
+          cause: lastFailure,
+          dependency: 'jwks',
+        }),
       )
     }
     inflight = load().finally(() => {

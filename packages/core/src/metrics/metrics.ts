@@ -1,0 +1,152 @@
+import { type AuthErrorCode, ERROR_TABLE } from '../http.js'
+import { createHistogram, type Histogram, type HistogramSnapshot } from './histogram.js'
+
+/** What an infrastructure error is attributed to. A fixed set: never a host, a user or a path. */
+export type Dependency =
+  | 'jwks'
+  | 'permissions'
+  | 'revocation'
+  | 'sessions'
+  | 'introspection'
+  | 'basic'
+  | 'redis'
+  | 'postgres'
+
+/** How one authentication ended: `ok`, `anonymous` (optional mode) or an error code. */
+export type Outcome = 'ok' | 'anonymous' | AuthErrorCode
+
+/** Names of the latency histograms. */
+export type Timing = 'authenticate' | 'verify' | 'permissions' | 'redis' | 'postgres'
+
+export interface LayerCounts {
+  hits: number
+  misses: number
+}
+
+/** A plain, JSON-serializable snapshot: `auth.metrics()`. */
+export interface AuthMetricsSnapshot {
+  readonly authentications: Readonly<Record<Outcome, number>>
+  readonly verificationCache: LayerCounts
+  /** Permission and session layers: `memory`, `redis`, `postgres`, ... */
+  readonly layers: Readonly<Record<string, LayerCounts>>
+  /** Route guards by the permissions they require (fixed at route definition). */
+  readonly decisions: Readonly<Record<string, { allow: number; deny: number }>>
+  readonly infrastructureErrors: Readonly<Record<Dependency, number>>
+  /** Seconds. */
+  readonly latency: Readonly<Record<Timing, HistogramSnapshot>>
+}
+
+/**
+ * The counters and histograms of one or more instances. Recording is a few array writes; reading
+ * (`snapshot`, Prometheus scrapes) does the work. Pass one `createMetrics()` to `createAuth` and to
+ * the stores to see everything in one place.
+ *
+ * @example
+ * const metrics = createMetrics()
+ * const auth = createAuth({ ...options, metrics })
+ * app.get('/metrics', (_req, res) => res.json(metrics.snapshot()))
+ */
+export interface AuthMetrics {
+  authenticated(outcome: Outcome, ms: number): void
+  timing(name: Timing, ms: number): void
+  verificationCache(hit: boolean): void
+  layer(name: string, hit: boolean): void
+  decision(guard: string, allowed: boolean): void
+  infrastructureError(dependency: Dependency): void
+  snapshot(): AuthMetricsSnapshot
+  /** Cumulative histogram counts at the bounds (seconds), for exporters. */
+  buckets(name: Timing, boundsSeconds: readonly number[]): number[]
+  reset(): void
+}
+
+const OUTCOMES = ['ok', 'anonymous', ...Object.keys(ERROR_TABLE)] as Outcome[]
+const DEPENDENCIES: Dependency[] = [
+  'jwks',
+  'permissions',
+  'revocation',
+  'sessions',
+  'introspection',
+  'basic',
+  'redis',
+  'postgres',
+]
+const TIMINGS: Timing[] = ['authenticate', 'verify', 'permissions', 'redis', 'postgres']
+/** Bounds the label sets that come from configuration (guards, layers), whatever happens. */
+const MAX_LABELS = 1000
+
+function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
+  const out = {} as Record<K, number>
+  for (const k of keys) out[k] = 0
+  return out
+}
+
+export function createMetrics(): AuthMetrics {
+  const outcomes = zeros(OUTCOMES)
+  const dependencies = zeros(DEPENDENCIES)
+  const histograms = {} as Record<Timing, Histogram>
+  for (const t of TIMINGS) histograms[t] = createHistogram()
+  const cache: LayerCounts = { hits: 0, misses: 0 }
+  const layers = new Map<string, LayerCounts>()
+  const decisions = new Map<string, { allow: number; deny: number }>()
+
+  return {
+    authenticated(outcome, ms) {
+      outcomes[outcome]++
+      histograms.authenticate.record(ms)
+    },
+    timing(name, ms) {
+      histograms[name].record(ms)
+    },
+    verificationCache(hit) {
+      if (hit) cache.hits++
+      else cache.misses++
+    },
+    layer(name, hit) {
+      let counts = layers.get(name)
+      if (counts === undefined) {
+        if (layers.size >= MAX_LABELS) return
+        counts = { hits: 0, misses: 0 }
+        layers.set(name, counts)
+      }
+      if (hit) counts.hits++
+      else counts.misses++
+    },
+    decision(guard, allowed) {
+      let counts = decisions.get(guard)
+      if (counts === undefined) {
+        if (decisions.size >= MAX_LABELS) return
+        counts = { allow: 0, deny: 0 }
+        decisions.set(guard, counts)
+      }
+      if (allowed) counts.allow++
+      else counts.deny++
+    },
+    infrastructureError(dependency) {
+      dependencies[dependency]++
+    },
+    snapshot() {
+      const latency = {} as Record<Timing, HistogramSnapshot>
+      for (const t of TIMINGS) latency[t] = histograms[t].snapshot()
+      return {
+        authentications: { ...outcomes },
+        verificationCache: { ...cache },
+        layers: Object.fromEntries([...layers].map(([k, v]) => [k, { ...v }])),
+        decisions: Object.fromEntries([...decisions].map(([k, v]) => [k, { ...v }])),
+        infrastructureErrors: { ...dependencies },
+        latency,
+      }
+    },
+    buckets(name, bounds) {
+      return histograms[name].cumulative(bounds)
+    },
+    reset() {
+      for (const k of OUTCOMES) outcomes[k] = 0
+      for (const k of DEPENDENCIES) dependencies[k] = 0
+      for (const t of TIMINGS) histograms[t].reset()
+      cache.hits = 0
+      cache.misses = 0
+      layers.clear()
+      decisions.clear()
+    },
+  }
+}

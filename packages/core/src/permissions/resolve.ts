@@ -1,0 +1,112 @@
+import { AuthError, AuthUnavailableError, TokenInvalidError, UserInactiveError } from '../errors.js'
+import type { PermissionMerge } from '../options.js'
+import type { AuthContext, PermissionRecord, PermissionSource } from '../types.js'
+import type { MaybePromise } from '../util.js'
+import { toPermissionRecord } from './store/record.js'
+
+export const NO_PERMISSIONS: readonly string[] = Object.freeze([])
+
+/** Granted permissions from the configured claim: an array of strings, or `scope` (space-delimited). */
+export function permissionsFromClaims(
+  claims: Record<string, unknown>,
+  claim: string,
+): readonly string[] {
+  const value = claims[claim]
+  if (value === undefined) return NO_PERMISSIONS
+  if (claim === 'scope') {
+    if (typeof value !== 'string')
+      throw new TokenInvalidError('The "scope" claim must be a string.')
+    return Object.freeze(value.split(' ').filter((s) => s !== ''))
+  }
+  if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) {
+    throw new TokenInvalidError(`The "${claim}" claim must be an array of strings.`)
+  }
+  return value as string[] // frozen with the claims
+}
+
+/**
+ * Checks permissions (and roles) that user code handed back — a Basic verifier, a session store —
+ * and fails closed on anything malformed (a string must not be spread into characters, one a `*`).
+ */
+export function checkedPermissions(
+  permissions: unknown,
+  roles: unknown,
+  from: string,
+): PermissionRecord {
+  const record = toPermissionRecord({ permissions: permissions ?? [], roles: roles ?? [] })
+  if (record === undefined)
+    throw new AuthUnavailableError(`${from} answered malformed permissions or roles.`)
+  return record
+}
+
+function union(a: readonly string[], b: readonly string[]): readonly string[] {
+  if (a.length === 0) return b
+  if (b.length === 0) return a
+  return Object.freeze([...new Set([...a, ...b])])
+}
+
+/**
+ * Adds a permission store's answer to a verified context, per `merge`. Results are memoised per
+ * (store record, context), so a steady stream of cached requests allocates nothing.
+ */
+export function createPermissionResolver(
+  store: PermissionSource | undefined,
+  merge: PermissionMerge,
+  timing?: (ms: number) => void,
+): (context: AuthContext) => MaybePromise<AuthContext> {
+  if (store === undefined) return (context) => context
+  const merged = new WeakMap<PermissionRecord, WeakMap<AuthContext, AuthContext>>()
+
+  function withRecord(context: AuthContext, record: PermissionRecord | null): AuthContext {
+    if (record === null) throw new UserInactiveError()
+    let byContext = typeof record === 'object' ? merged.get(record) : undefined
+    let result = byContext?.get(context)
+    if (result !== undefined) return result
+    const checked = toPermissionRecord(record)
+    if (checked === undefined) {
+      throw new AuthUnavailableError(
+        'The permission store answered something other than { permissions, roles? } or null.',
+      )
+    }
+    const permissions =
+      merge === 'union'
+        ? union(context.permissions, checked.permissions)
+        : merge === 'store'
+          ? checked.permissions
+          : context.permissions
+    result = Object.freeze({ ...context, permissions, roles: checked.roles ?? NO_PERMISSIONS })
+    if (byContext === undefined) {
+      byContext = new WeakMap()
+      merged.set(record, byContext)
+    }
+    byContext.set(context, result)
+    return result
+  }
+
+  const unavailable = (cause: unknown) =>
+    cause instanceof AuthError
+      ? cause
+      : new AuthUnavailableError('The permission store is unavailable.', {
+          cause,
+          dependency: 'permissions',
+        })
+
+  return (context) => {
+    const start = timing === undefined ? 0 : performance.now()
+    let pending: Promise<PermissionRecord | null>
+    try {
+      pending = store.lookup(context.sub)
+    } catch (cause) {
+      throw unavailable(cause)
+    }
+    return pending.then(
+      (record) => {
+        if (timing !== undefined) timing(performance.now() - start)
+        return withRecord(context, record)
+      },
+      (cause: unknown) => {
+        throw unavailable(cause)
+      },
+    )
+  }
+}

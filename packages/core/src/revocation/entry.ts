@@ -1,0 +1,65 @@
+import { cacheKey } from '../cache/verification-cache.js'
+import { parseCompact } from '../token/compact.js'
+import type { RevocationEntry } from '../types.js'
+
+/** What `auth.revoke` takes. Times are seconds since the epoch. */
+export type RevokeTarget =
+  | { readonly token: string }
+  | { readonly jti: string; readonly expiresAt?: number }
+  | { readonly sub: string; readonly before?: number }
+
+/** How long a revocation without a known `exp` is remembered (a `jti`, a subject). */
+export const DEFAULT_REVOCATION_TTL_SECONDS = 86_400
+
+export interface EntryContext {
+  readonly nowSeconds: number
+  readonly toleranceSeconds: number
+  /** Decodes a `compressed:` token to its compact JWT (with the instance's size cap). */
+  readonly canonical: (token: string) => string
+}
+
+function withoutWhitespace(token: string): string {
+  let out = ''
+  for (const ch of token) if (ch !== ' ' && ch !== '\t' && ch !== '\n' && ch !== '\r') out += ch
+  return out
+}
+
+/**
+ * Turns `auth.revoke(target)` into a revocation entry. A token is decoded (whitespace removed,
+ * `compressed:` inflated, the strict compact check applied) and keyed by the hash of its canonical
+ * form, so every re-encoding of it is covered; its signature is not checked (only the caller's
+ * server code revokes), and its `exp` bounds how long the revocation is kept.
+ */
+export function revocationEntry(target: RevokeTarget, ctx: EntryContext): RevocationEntry {
+  const fallback = ctx.nowSeconds + DEFAULT_REVOCATION_TTL_SECONDS
+  if ('token' in target) {
+    if (typeof target.token !== 'string') throw new TypeError('revoke: token must be a string')
+    const jwt = ctx.canonical(withoutWhitespace(target.token))
+    const parts = parseCompact(jwt)
+    let payload: { exp?: unknown; sub?: unknown } | null = null
+    try {
+      payload = JSON.parse(
+        Buffer.from(jwt.slice(parts.dot1 + 1, parts.dot2), 'base64url').toString(),
+      )
+    } catch {}
+    const exp = typeof payload?.exp === 'number' ? payload.exp + ctx.toleranceSeconds : fallback
+    const sub = typeof payload?.sub === 'string' ? payload.sub : undefined
+    return { kind: 'token', tokenHash: cacheKey(jwt), expiresAt: exp, ...(sub ? { sub } : {}) }
+  }
+  if ('jti' in target) {
+    if (typeof target.jti !== 'string' || target.jti === '') {
+      throw new TypeError('revoke: jti must be a non-empty string')
+    }
+    return { kind: 'jti', jti: target.jti, expiresAt: target.expiresAt ?? fallback }
+  }
+  if ('sub' in target && typeof target.sub === 'string' && target.sub !== '') {
+    const before = target.before ?? ctx.nowSeconds
+    return {
+      kind: 'subject',
+      sub: target.sub,
+      before,
+      expiresAt: before + DEFAULT_REVOCATION_TTL_SECONDS,
+    }
+  }
+  throw new TypeError('revoke: expected { token }, { jti } or { sub, before? }')
+}

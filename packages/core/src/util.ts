@@ -1,0 +1,15 @@
+export type MaybePromise<T> = T | Promise<T>
+
+/** True for a promise-like value: the pipeline keeps its synchronous path free of promises. */
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function'
+}
+
+/** Freezes an object and everything it holds (claims from JSON: plain objects and arrays). */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+  }
+  return value
+}
