@@ -34,6 +34,13 @@ export {
   type Dependency,
   type Outcome,
 } from './metrics/metrics.js'
+export {
+  metricFamilies,
+  PROMETHEUS_BUCKETS,
+  type PromRegistry,
+  prometheusText,
+  registerPrometheusMetrics,
+} from './metrics/prometheus.js'
 export type {
   AuthOptions,
   BasicUser,
