@@ -115,6 +115,8 @@ export interface AuthOptions<Req = unknown> {
   metrics?: AuthMetrics | false
   /** A pino-compatible logger for security events: failures (code, client address), revocations, faults. */
   logger?: SecurityLogger
+  /** Also write security events to `audit_log` (see `createAuditSink`). */
+  audit?: SecurityLogger
   /** Accept a server-side session cookie as the credential. */
   sessions?: { store: SessionSource; cookieName?: string }
   /** Also read the token with this function (it gets the framework's request). */
@@ -214,12 +216,35 @@ const KNOWN_OPTIONS = new Set(
     introspection: true,
     metrics: true,
     logger: true,
+    audit: true,
     sessions: true,
     maxTokenBytes: true,
     compressed: true,
     clock: true,
   } satisfies Record<keyof AuthOptions, true>),
 )
+
+/** One logger from the user's logger and the audit sink, either of which may be absent. */
+function fanOut(
+  a: SecurityLogger | undefined,
+  b: SecurityLogger | undefined,
+): SecurityLogger | undefined {
+  if (a === undefined || b === undefined) return a ?? b
+  return {
+    info: (o, m) => {
+      a.info(o, m)
+      b.info(o, m)
+    },
+    warn: (o, m) => {
+      a.warn(o, m)
+      b.warn(o, m)
+    },
+    error: (o, m) => {
+      a.error(o, m)
+      b.error(o, m)
+    },
+  }
+}
 
 let warnedNoAudience = false
 
@@ -410,13 +435,15 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   if (metrics !== undefined && typeof metrics.authenticated !== 'function') {
     fail('metrics', 'expected createMetrics() or false')
   }
-  const logger = options.logger
-  if (
-    logger !== undefined &&
-    ['info', 'warn', 'error'].some((m) => typeof logger[m as 'warn'] !== 'function')
-  ) {
+  const isLogger = (l: SecurityLogger) =>
+    ['info', 'warn', 'error'].every((m) => typeof l[m as 'warn'] === 'function')
+  if (options.logger !== undefined && !isLogger(options.logger)) {
     fail('logger', 'expected a pino-compatible logger with info, warn and error')
   }
+  if (options.audit !== undefined && !isLogger(options.audit)) {
+    fail('audit', 'expected createAuditSink(...)')
+  }
+  const logger = fanOut(options.logger, options.audit)
   let sessions: ResolvedOptions['sessions']
   if (options.sessions !== undefined) {
     const { store: sessionStore, cookieName = 'sid' } = options.sessions
