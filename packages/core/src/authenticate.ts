@@ -19,6 +19,7 @@ import {
   TokenInvalidError,
   TokenRevokedError,
 } from './errors.js'
+import { assertBearerToken } from './extract/authorization.js'
 import type { BasicCredentials } from './extract/basic.js'
 import { extractCredential, type SessionCredential } from './extract/credentials.js'
 import { createSecurityLog } from './logging.js'
@@ -205,8 +206,11 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     )
   }
 
-  /** Verification proper, through the cache. Throws `AuthError`s only. */
-  function verifyToken(credential: string): MaybePromise<CacheEntry> {
+  /**
+   * Verification proper, through the cache. Throws `AuthError`s only. `fromHeader`: the token came
+   * from `Authorization: Bearer`, whose b64token alphabet is checked here, on a cache miss only.
+   */
+  function verifyToken(credential: string, fromHeader: boolean): MaybePromise<CacheEntry> {
     if (credential.length > o.maxTokenBytes) {
       throw new TokenInvalidError(`The token is longer than ${o.maxTokenBytes} bytes.`)
     }
@@ -216,6 +220,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       metrics?.verificationCache(hit !== undefined)
       if (hit !== undefined) return hit
     }
+    if (fromHeader) assertBearerToken(credential)
     if (o.introspector !== undefined && !isJwtShaped(credential)) return introspect(credential, key)
     return verifySignature(credential, key)
   }
@@ -242,8 +247,8 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     )
   }
 
-  function run(credential: string): MaybePromise<AuthContext> {
-    const verified = verifyToken(credential)
+  function run(credential: string, fromHeader: boolean): MaybePromise<AuthContext> {
+    const verified = verifyToken(credential, fromHeader)
     return isPromise(verified) ? verified.then(unlessRevoked) : unlessRevoked(verified)
   }
 
@@ -307,7 +312,8 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       if (o.mode === 'optional') return undefined
       throw new CredentialsMissingError()
     }
-    if (typeof credential === 'string') return run(credential)
+    if (typeof credential === 'string') return run(credential, true)
+    if ('token' in credential) return run(credential.token, false)
     return 'sessionId' in credential ? runSession(credential) : runBasic(credential, input.request)
   }
 
@@ -368,7 +374,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     toAuthError,
     verify(token) {
       try {
-        return Promise.resolve(settle(() => run(token)))
+        return Promise.resolve(settle(() => run(token, false)))
       } catch (error) {
         return Promise.reject(error)
       }

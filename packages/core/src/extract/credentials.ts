@@ -20,7 +20,16 @@ export interface SessionCredential {
 }
 
 /** The one credential of a request: a token, Basic credentials or a session id. */
-export type Credential = string | BasicCredentials | SessionCredential
+/** A token from a cookie or a custom getter (a header token is a plain string). */
+export interface OtherToken {
+  readonly token: string
+}
+
+/**
+ * The one credential of a request: an `Authorization: Bearer` token (a string: the hot path
+ * allocates nothing), a token from a cookie or getter, Basic credentials or a session id.
+ */
+export type Credential = string | OtherToken | BasicCredentials | SessionCredential
 
 function single(values: readonly string[] | string | undefined, what: string): string | undefined {
   if (values === undefined || typeof values === 'string') return values
@@ -32,14 +41,15 @@ function single(values: readonly string[] | string | undefined, what: string): s
 /**
  * Finds the one credential of a request: a Bearer token in `Authorization` (or `Basic`
  * credentials, where configured), a configured cookie, or a custom getter. Credentials in more
- * than one place, or a repeated `Authorization` header, are a 400 `invalid_request`. Returns a
- * token string, decoded Basic credentials, or `undefined` when there are none.
+ * than one place, or a repeated `Authorization` header, are a 400 `invalid_request`. Returns the
+ * credential (see `Credential`), or `undefined` when there are none.
  */
 export function extractCredential<Req>(
   input: RequestInput,
   sources: CredentialSources<Req>,
 ): Credential | undefined {
   let token: string | undefined
+  let other: OtherToken | undefined
   let basic: BasicCredentials | undefined
   const header = single(input.authorization, 'Authorization')
   if (header !== undefined && header !== '') {
@@ -53,9 +63,9 @@ export function extractCredential<Req>(
     const cookieHeader = typeof input.cookie === 'string' ? input.cookie : input.cookie.join('; ')
     const fromCookie = readCookie(cookieHeader, sources.cookie)
     if (fromCookie !== undefined) {
-      if (token !== undefined || basic !== undefined)
+      if (token !== undefined || basic !== undefined || other !== undefined)
         throw new InvalidRequestError('Credentials were sent in more than one place.')
-      token = fromCookie
+      other = { token: fromCookie }
     }
   }
   if (sources.getToken !== undefined) {
@@ -63,22 +73,22 @@ export function extractCredential<Req>(
     if (custom !== undefined && custom !== null && custom !== '') {
       if (typeof custom !== 'string')
         throw new TypeError('getToken must return a string or undefined')
-      if (token !== undefined || basic !== undefined)
+      if (token !== undefined || basic !== undefined || other !== undefined)
         throw new InvalidRequestError('Credentials were sent in more than one place.')
-      token = custom
+      other = { token: custom }
     }
   }
   if (sources.sessions !== undefined && input.cookie !== undefined) {
     const cookieHeader = typeof input.cookie === 'string' ? input.cookie : input.cookie.join('; ')
     const sessionId = readCookie(cookieHeader, sources.sessions.cookieName)
     if (sessionId !== undefined) {
-      if (token !== undefined || basic !== undefined) {
+      if (token !== undefined || basic !== undefined || other !== undefined) {
         throw new InvalidRequestError('Credentials were sent in more than one place.')
       }
       return { sessionId }
     }
   }
-  return basic ?? token
+  return basic ?? other ?? token
 }
 
 /** The parts of a Node `IncomingMessage` (or a look-alike) that credentials are read from. */
