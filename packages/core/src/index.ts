@@ -42,12 +42,13 @@ export {
   prometheusText,
   registerPrometheusMetrics,
 } from './metrics/prometheus.js'
-export type {
-  AuthOptions,
-  BasicUser,
-  BasicVerify,
-  PermissionMerge,
-  PermissionsClaim,
+export {
+  type AuthOptions,
+  type BasicUser,
+  type BasicVerify,
+  OPTION_NAMES,
+  type PermissionMerge,
+  type PermissionsClaim,
 } from './options.js'
 export { createGuard, type Guard } from './permissions/guard.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'

@@ -188,8 +188,11 @@ function isHttpToken(value: string): boolean {
   return true
 }
 
-// Typed as a record of every key of AuthOptions, so adding an option without listing it fails to compile.
-const KNOWN_OPTIONS = new Set(
+/**
+ * The name of every `createAuth` option. Typed as a record of every key of AuthOptions, so adding
+ * an option without listing it fails to compile; the configuration reference is checked against it.
+ */
+export const OPTION_NAMES: readonly (keyof AuthOptions)[] = Object.freeze(
   Object.keys({
     algorithms: true,
     secret: true,
@@ -221,8 +224,9 @@ const KNOWN_OPTIONS = new Set(
     maxTokenBytes: true,
     compressed: true,
     clock: true,
-  } satisfies Record<keyof AuthOptions, true>),
+  } satisfies Record<keyof AuthOptions, true>) as (keyof AuthOptions)[],
 )
+const KNOWN_OPTIONS = new Set<string>(OPTION_NAMES)
 
 /** One logger from the user's logger and the audit sink, either of which may be absent. */
 function fanOut(
