@@ -407,13 +407,22 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       )
     },
     async revoke(target) {
+      const introspector = o.introspector
       const entry = revocationEntry(target, {
         nowSeconds: Math.floor(clock() / 1000),
         toleranceSeconds: o.claimRules.toleranceSeconds,
         canonical,
+        isOpaque: introspector === undefined ? undefined : (token) => !isJwtShaped(token),
+        knownExpiry: (tokenHash) => cache?.get(tokenHash)?.context.expiresAt,
       })
       await o.revocation.revoke(entry)
       log?.revoked(entry)
+      if (introspector !== undefined && entry.kind === 'token' && 'token' in target) {
+        // the shared introspection cache (memory and Redis) must not answer for it either
+        cache?.delete(entry.tokenHash)
+        const token = target.token.trim()
+        if (!isJwtShaped(token)) await introspector.evict?.(token)
+      }
     },
     metrics() {
       return metrics?.snapshot()

@@ -26,6 +26,7 @@ export {
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
 } from './http.js'
+export * from './introspection/index.js'
 export type { SecurityLogger } from './logging.js'
 export type { HistogramSnapshot } from './metrics/histogram.js'
 export {

@@ -105,5 +105,7 @@ export interface SessionSource {
  */
 export interface TokenIntrospector {
   introspect(token: string): Promise<Readonly<Record<string, unknown>> | null>
+  /** Forgets a cached answer (in every layer); `auth.revoke({ token })` calls it for opaque tokens. */
+  evict?(token: string): Promise<void>
   close?(): Promise<void>
 }

@@ -67,4 +67,28 @@ describe('opaque tokens through an introspector', () => {
     await expect(expired.auth.verify('opaque')).rejects.toMatchObject({ code: 'token_expired' })
     expect(inactive.calls).toEqual(['opaque'])
   })
+
+  it('revoking an opaque token rejects it and evicts it from the introspector cache', async () => {
+    const { auth, calls } = setup(async () => active)
+    const evicted: string[] = []
+    const withEvict = createAuth({
+      audience: AUD,
+      issuer: ISS,
+      clock: () => NOW * 1000,
+      secret: 'a-secret-for-hmac-that-is-long-enough-0123456789',
+      algorithms: ['HS256'],
+      introspection: {
+        introspect: async () => active,
+        evict: async (token) => {
+          evicted.push(token)
+        },
+      },
+    })
+    await withEvict.verify('opaque-abc')
+    await withEvict.revoke({ token: ' opaque-abc\n' })
+    expect(evicted).toEqual(['opaque-abc'])
+    await expect(withEvict.verify('opaque-abc')).rejects.toMatchObject({ code: 'token_revoked' })
+    expect(await auth.verify('other')).toMatchObject({ sub: 'svc-1' })
+    expect(calls).toEqual(['other'])
+  })
 })

@@ -16,6 +16,10 @@ export interface EntryContext {
   readonly toleranceSeconds: number
   /** Decodes a `compressed:` token to its compact JWT (with the instance's size cap). */
   readonly canonical: (token: string) => string
+  /** True for tokens this instance introspects (opaque, not JWT-shaped): keyed by their hash as sent. */
+  readonly isOpaque?: (token: string) => boolean
+  /** The `exp` (seconds) of a token hash, when this instance knows it (from its cache). */
+  readonly knownExpiry?: (tokenHash: string) => number | undefined
 }
 
 function withoutWhitespace(token: string): string {
@@ -34,7 +38,13 @@ export function revocationEntry(target: RevokeTarget, ctx: EntryContext): Revoca
   const fallback = ctx.nowSeconds + DEFAULT_REVOCATION_TTL_SECONDS
   if ('token' in target) {
     if (typeof target.token !== 'string') throw new TypeError('revoke: token must be a string')
-    const jwt = ctx.canonical(withoutWhitespace(target.token))
+    const token = withoutWhitespace(target.token)
+    if (ctx.isOpaque?.(token) === true) {
+      // an opaque token has no canonical form but itself, and no readable `exp`
+      const tokenHash = cacheKey(token)
+      return { kind: 'token', tokenHash, expiresAt: ctx.knownExpiry?.(tokenHash) ?? fallback }
+    }
+    const jwt = ctx.canonical(token)
     const parts = parseCompact(jwt)
     let payload: { exp?: unknown; sub?: unknown } | null = null
     try {

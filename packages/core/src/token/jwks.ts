@@ -1,5 +1,6 @@
 import type { JsonWebKey } from 'node:crypto'
 import { AuthUnavailableError, TokenInvalidError } from '../errors.js'
+import { readLimited } from '../read-limited.js'
 import type { Clock } from '../types.js'
 import type { Algorithm } from './algorithms.js'
 import type { KeyResolver } from './key-resolver.js'
@@ -35,26 +36,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (!Number.isFinite(value) || value <= 0)
     throw new TypeError(`jwks.${name}: expected a positive number`)
   return value
-}
-
-async function readLimited(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? 0)
-  if (declared > maxBytes) throw new Error(`JWKS response larger than ${maxBytes} bytes`)
-  if (response.body === null) return ''
-  const chunks: Uint8Array[] = []
-  let size = 0
-  const reader = response.body.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > maxBytes) {
-      await reader.cancel()
-      throw new Error(`JWKS response larger than ${maxBytes} bytes`)
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** JWK members that only a private or a symmetric key has (RFC 7518 sections 6.2.2, 6.3.2, 6.4.1). */
@@ -177,7 +158,11 @@ export function createRemoteKeySet(
         await response.body?.cancel()
         throw new Error(`JWKS endpoint answered ${response.status}`)
       }
-      keys = keysFromJwks(JSON.parse(await readLimited(response, maxBytes)), allowed, maxKeys)
+      keys = keysFromJwks(
+        JSON.parse(await readLimited(response, maxBytes, 'JWKS response')),
+        allowed,
+        maxKeys,
+      )
       fetchedAt = clock()
     } catch (cause) {
       failedAt = clock()

@@ -1,0 +1,258 @@
+/**
+ * The two-layer cache of active introspection answers: a process-local LRU, then Redis shared by
+ * every instance. Keys are SHA-256 hashes of tokens; the token itself is never stored. Entries
+ * carry the instant they stop being valid and are never served after it.
+ */
+import type { Redis } from 'ioredis'
+import { LRUCache } from 'lru-cache'
+import {
+  CircuitOpenError,
+  type CircuitState,
+  createCircuitBreaker,
+} from '../permissions/store/circuit-breaker.js'
+import { withTimeout } from '../permissions/store/timeout.js'
+import type { Clock } from '../types.js'
+
+/** The claims of an active token, deeply frozen. */
+export type IntrospectedClaims = Readonly<Record<string, unknown>>
+
+/** Options of the Redis layer of the introspection cache. */
+export interface IntrospectionRedisOptions {
+  /**
+   * An ioredis client, never closed by the cache. Recommended client options, as for the
+   * permission store: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
+   */
+  readonly client: Redis
+  /** Prefix of every key (`${keyPrefix}introspection:<hash>`) and of the eviction channel. Default `'af:'`. */
+  readonly keyPrefix?: string
+  /** Deadline of each Redis call. Default 250. */
+  readonly timeoutMs?: number
+  /** Circuit breaker of the Redis calls. Default 3 failures, 5000 ms. */
+  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
+  /**
+   * Subscribe (on a duplicate connection) to evictions made by other instances, so that `evict`
+   * empties every instance's memory layer. Default true.
+   */
+  readonly subscribe?: boolean
+}
+
+export interface TokenCacheOptions {
+  readonly maxTtlSeconds: number
+  /** `false`: no memory layer. */
+  readonly memoryMax: number | false
+  readonly redis: IntrospectionRedisOptions | undefined
+  readonly clock: Clock
+}
+
+/** Counters, for metrics and tests. */
+export interface TokenCacheStats {
+  memoryHits: number
+  redisHits: number
+  redisErrors: number
+}
+
+export interface TokenCache {
+  /** A memory hit, synchronously. */
+  memory(hash: string): IntrospectedClaims | undefined
+  /**
+   * A Redis hit, which fills memory unless `current()` has turned false meanwhile (the token was
+   * evicted while the read was in flight); a Redis failure counts as a miss.
+   */
+  shared(hash: string, current: () => boolean): Promise<IntrospectedClaims | undefined>
+  /** Stores an active answer until `validUntilMs` in both layers; a Redis failure is ignored. */
+  set(hash: string, claims: IntrospectedClaims, validUntilMs: number): Promise<void>
+  /** Removes the entry from memory and Redis (and, when subscribed, from other instances' memory). */
+  evict(hash: string): Promise<void>
+  /** Starts the eviction subscription (if any) and resolves once it is established. */
+  ready(): Promise<void>
+  readonly hasShared: boolean
+  readonly redisCircuit: CircuitState | undefined
+  readonly stats: Readonly<TokenCacheStats>
+  close(): Promise<void>
+}
+
+interface Entry {
+  readonly claims: IntrospectedClaims
+  readonly until: number
+}
+
+const KEY_SPACE = 'introspection:'
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+  }
+  return value
+}
+
+/** Parses a Redis value; anything unexpected is a miss. */
+function decode(raw: string | null): Entry | undefined {
+  if (raw === null) return undefined
+  try {
+    const value = JSON.parse(raw) as { u?: unknown; c?: unknown }
+    if (typeof value?.u !== 'number' || value.c === null || typeof value.c !== 'object') {
+      return undefined
+    }
+    if (Array.isArray(value.c)) return undefined
+    return { until: value.u, claims: deepFreeze(value.c as Record<string, unknown>) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Creates the cache. With Redis and `subscribe`, the subscription starts with the first call (so
+ * that constructing an introspector opens no connection); when it is (re)established the memory
+ * layer is emptied, since evictions published meanwhile may have been missed.
+ *
+ * @example
+ * const cache = createTokenCache({ maxTtlSeconds: 300, memoryMax: 10_000, redis: { client }, clock: Date.now })
+ */
+export function createTokenCache(options: TokenCacheOptions): TokenCache {
+  const { clock, maxTtlSeconds } = options
+  const maxTtlMs = maxTtlSeconds * 1000
+  const lru =
+    options.memoryMax === false
+      ? undefined
+      : new LRUCache<string, Entry>({ max: options.memoryMax })
+  const stats: TokenCacheStats = { memoryHits: 0, redisHits: 0, redisErrors: 0 }
+  const redis = options.redis
+  const keyPrefix = redis?.keyPrefix ?? 'af:'
+  const redisTimeoutMs = redis?.timeoutMs ?? 250
+  const breaker = redis ? createCircuitBreaker({ ...redis.breaker, clock }) : undefined
+  const channel = `${keyPrefix}${KEY_SPACE}evict`
+  const keyOf = (hash: string) => `${keyPrefix}${KEY_SPACE}${hash}`
+
+  let subscriber: Redis | undefined
+  let closed = false
+  let resolveReady: () => void = () => {}
+  const subscribed = new Promise<void>((resolve) => {
+    resolveReady = resolve
+  })
+
+  function startSubscriber(): void {
+    if (redis === undefined || redis.subscribe === false || subscriber !== undefined || closed)
+      return
+    // as in the permission store's Redis layer: a connection off the request path that may wait
+    const sub = redis.client.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      commandTimeout: undefined,
+      autoResubscribe: false,
+      lazyConnect: false,
+    })
+    subscriber = sub
+    sub.on('error', () => {})
+    sub.on('message', (from: string, hash: string) => {
+      if (from === channel) lru?.delete(hash)
+    })
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => {
+          lru?.clear()
+          resolveReady()
+        },
+        () => {}, // the connection dropped again; the next `ready` retries
+      )
+    })
+  }
+
+  async function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (!breaker!.allow()) throw new CircuitOpenError('Redis')
+    try {
+      const result = await withTimeout(call(), redisTimeoutMs, `Redis ${what}`)
+      breaker!.success()
+      return result
+    } catch (error) {
+      breaker!.failure()
+      throw error
+    }
+  }
+
+  function fill(hash: string, entry: Entry): void {
+    const limit = clock() + maxTtlMs
+    lru?.set(hash, entry.until > limit ? { claims: entry.claims, until: limit } : entry)
+  }
+
+  return {
+    ready() {
+      if (redis === undefined || redis.subscribe === false) return Promise.resolve()
+      startSubscriber()
+      return subscribed
+    },
+    hasShared: redis !== undefined,
+    get redisCircuit() {
+      return breaker?.state
+    },
+    stats,
+    memory(hash) {
+      if (lru === undefined) return undefined
+      startSubscriber()
+      const entry = lru.get(hash)
+      if (entry === undefined) return undefined
+      if (clock() >= entry.until) {
+        lru.delete(hash)
+        return undefined
+      }
+      stats.memoryHits++
+      return entry.claims
+    },
+    async shared(hash, current) {
+      if (redis === undefined) return undefined
+      startSubscriber()
+      let entry: Entry | undefined
+      try {
+        entry = decode(await guarded('GET', () => redis.client.get(keyOf(hash))))
+      } catch {
+        stats.redisErrors++
+        return undefined
+      }
+      if (entry === undefined || clock() >= entry.until) return undefined
+      stats.redisHits++
+      if (current()) fill(hash, entry)
+      return entry.claims
+    },
+    async set(hash, claims, validUntilMs) {
+      const until = Math.min(validUntilMs, clock() + maxTtlMs)
+      const ttlMs = Math.ceil(until - clock())
+      if (!(ttlMs > 0)) return
+      const entry = { claims: deepFreeze(claims), until }
+      lru?.set(hash, entry)
+      if (redis === undefined) return
+      startSubscriber()
+      try {
+        await guarded('SET', () =>
+          redis.client.set(keyOf(hash), JSON.stringify({ u: until, c: claims }), 'PX', ttlMs),
+        )
+      } catch {
+        stats.redisErrors++ // the next instance asks the authorization server itself
+      }
+    },
+    async evict(hash) {
+      lru?.delete(hash)
+      if (redis === undefined) return
+      startSubscriber()
+      await guarded('DEL+PUBLISH', async () => {
+        const multi = redis.client.multi().del(keyOf(hash))
+        if (redis.subscribe !== false) multi.publish(channel, hash)
+        const results = await multi.exec()
+        if (results === null) throw new Error('Redis MULTI was aborted.')
+        const failed = results.find(([error]) => error !== null)
+        if (failed) throw failed[0]
+      })
+    },
+    async close() {
+      closed = true
+      resolveReady()
+      lru?.clear()
+      subscriber?.disconnect()
+      subscriber = undefined
+    },
+  }
+}
+
+/** The Redis key of a token hash under a prefix (for operations and tests). */
+export function introspectionKey(keyPrefix: string, hash: string): string {
+  return `${keyPrefix}${KEY_SPACE}${hash}`
+}

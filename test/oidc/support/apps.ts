@@ -1,0 +1,84 @@
+/**
+ * The orders API in each framework, built with its adapter around one `createAuth` instance:
+ * `GET /orders` requires `orders:read` and answers the caller's context.
+ */
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Auth } from '@authframework/core'
+import {
+  authMiddleware as expressAuth,
+  requirePermission as expressGuard,
+} from '@authframework/express'
+import { authPlugin } from '@authframework/fastify'
+import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import Router from '@koa/router'
+import express from 'express'
+import Fastify from 'fastify'
+import Koa from 'koa'
+
+export const ADAPTERS = ['express', 'koa', 'fastify'] as const
+export type AdapterName = (typeof ADAPTERS)[number]
+
+export interface OrdersApi {
+  readonly url: string
+  /** `GET /orders` with `Authorization: Bearer <token>`. */
+  get(token: string): Promise<{ status: number; headers: Headers; body: unknown }>
+  close(): Promise<void>
+}
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** Starts the orders API for `name`. The caller owns (and closes) `auth`. */
+export async function startOrdersApi(name: AdapterName, auth: Auth<never>): Promise<OrdersApi> {
+  let url: string
+  let stop: () => Promise<void>
+  if (name === 'express') {
+    const app = express()
+    app.use(expressAuth(auth as Auth<express.Request>))
+    app.get('/orders', expressGuard('orders:read'), (req, res) => {
+      res.json({ auth: req.auth })
+    })
+    const server = createServer(app)
+    url = await listen(server)
+    stop = () => new Promise((r) => server.close(() => r()))
+  } else if (name === 'koa') {
+    const app = new Koa()
+    const router = new Router()
+    app.use(koaAuth(auth as never))
+    router.get('/orders', koaGuard('orders:read'), (ctx) => {
+      ctx.body = { auth: ctx.state.auth }
+    })
+    app.use(router.routes())
+    const server = createServer(app.callback())
+    url = await listen(server)
+    stop = () => new Promise((r) => server.close(() => r()))
+  } else {
+    const app = Fastify()
+    await app.register(authPlugin, { auth: auth as never })
+    app.get('/orders', { preHandler: app.requirePermission('orders:read') }, async (req) => ({
+      auth: req.auth,
+    }))
+    url = await app.listen({ port: 0, host: '127.0.0.1' })
+    stop = () => app.close()
+  }
+  return {
+    url,
+    async get(token) {
+      const response = await fetch(`${url}/orders`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      const text = await response.text()
+      let body: unknown = text
+      try {
+        body = JSON.parse(text)
+      } catch {}
+      return { status: response.status, headers: response.headers, body }
+    },
+    close: stop,
+  }
+}
