@@ -469,6 +469,28 @@ const CASES: Case[] = [
     statusNot: 401,
     www: null,
   },
+  // an optional route in required mode
+  {
+    name: 'optional route: anonymous',
+    path: '/catalog',
+    status: 200,
+    body: (b) => expect(b.auth).toBeNull(),
+  },
+  {
+    name: 'optional route: valid token',
+    path: '/catalog',
+    headers: bearer(good),
+    status: 200,
+    body: (b) => expect(b.auth).toMatchObject({ sub: 'user-1' }),
+  },
+  {
+    name: 'optional route: bad token is still 401',
+    path: '/catalog',
+    headers: bearer(token({ claims: { exp: NOW - 1 } })),
+    status: 401,
+    code: 'token_expired',
+    www: invalidToken('The token has expired.'),
+  },
   // optional mode
   {
     name: 'optional: anonymous',

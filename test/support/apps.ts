@@ -116,7 +116,10 @@ export async function startApp(
     app.get('/public', (_req, res) => {
       res.json({ public: true })
     })
-    app.use(expressAuth({ ...options, unless: ['/public'] } as never))
+    app.use(expressAuth({ ...options, unless: ['/public'], optional: ['/catalog'] } as never))
+    app.get('/catalog', (req, res) => {
+      res.json({ auth: req.auth ?? null })
+    })
     for (const [path, reqs] of ROUTES(owner((req: express.Request) => req.params.id as string))) {
       const guards = reqs ? [expressGuard(...(reqs as never[]))] : []
       app.get(path, ...guards, (req, res) => {
@@ -129,7 +132,10 @@ export async function startApp(
   } else if (name === 'koa') {
     const app = new Koa()
     const router = new Router()
-    app.use(koaAuth({ ...options, unless: ['/public'] } as never))
+    app.use(koaAuth({ ...options, unless: ['/public'], optional: ['/catalog'] } as never))
+    router.get('/catalog', (ctx) => {
+      ctx.body = { auth: ctx.state.auth ?? null }
+    })
     router.get('/public', (ctx) => {
       ctx.body = { public: true }
     })
@@ -149,6 +155,9 @@ export async function startApp(
     })
     await app.register(authPlugin, options as never)
     app.get('/public', { config: { auth: false } }, async () => ({ public: true }))
+    app.get('/catalog', { config: { auth: 'optional' } }, async (req) => ({
+      auth: req.auth ?? null,
+    }))
     for (const [path, reqs] of ROUTES(owner((req: { params: { id: string } }) => req.params.id))) {
       const preHandler = reqs ? app.requirePermission(...(reqs as never[])) : undefined
       app.get(path, preHandler ? { preHandler } : {}, async (req) => ({ auth: req.auth ?? null }))

@@ -7,6 +7,11 @@ export interface AdapterOptions<Req = unknown> {
   /** Requests that skip authentication: public paths, or a predicate over the request. */
   unless?: readonly PathRule[] | ((request: Req) => boolean)
   /**
+   * Requests where credentials are optional (in `required` mode): no credentials is an anonymous
+   * request, bad credentials are still refused. Paths, or a predicate over the request.
+   */
+  optional?: readonly PathRule[] | ((request: Req) => boolean)
+  /**
    * `respond` (default): the adapter answers errors itself with the problem body.
    * `propagate`: the `AuthError` (with `status`, `headers`, `toProblem()`) goes to the framework's
    * error handling (`next(err)`, a thrown error, Fastify's error handler).
@@ -17,13 +22,31 @@ export interface AdapterOptions<Req = unknown> {
 /** What an adapter needs from its options, resolved once when the middleware is created. */
 export interface AdapterSetup<Req> {
   readonly auth: Auth<Req>
-  /** True for requests that skip authentication (`unless`, CORS preflights); undefined if none can. */
+  /** True for requests that skip authentication (`unless`, CORS preflights). */
   readonly skip: (request: Req, method: string, path: string, preflight: boolean) => boolean
+  /** The mode for this request: `optional` on the `optional` routes, else the instance's. */
+  readonly modeOf: (request: Req, path: string) => 'required' | 'optional'
   readonly propagate: boolean
 }
 
 function isAuth(value: unknown): value is Auth<never> {
   return typeof (value as Auth | undefined)?.authenticate === 'function'
+}
+
+type RequestRule<Req> = (request: Req, path: string) => boolean
+
+/** Compiles `unless` / `optional`: paths (a Set lookup, prefixes, RegExps) or a predicate. */
+function compileRule<Req>(
+  name: string,
+  rule: readonly PathRule[] | ((request: Req) => boolean) | undefined,
+): RequestRule<Req> | undefined {
+  if (rule === undefined) return undefined
+  if (typeof rule === 'function') return (request) => rule(request) === true
+  if (Array.isArray(rule)) {
+    const matches = createPathMatcher(rule)
+    return (_request, path) => matches(path)
+  }
+  throw new TypeError(`authMiddleware: ${name}: expected an array of paths or a function`)
 }
 
 /**
@@ -43,29 +66,27 @@ export function setupAdapter<Req>(
     if (input === null || typeof input !== 'object') {
       throw new TypeError('authMiddleware: expected options or a createAuth() instance')
     }
-    const { unless, errors, ...core } = input
+    const { unless, optional, errors, ...core } = input
     auth = createAuth<Req>(core)
-    adapter = { unless, errors, ...extra }
+    adapter = { unless, optional, errors, ...extra }
   }
   const errors = adapter.errors ?? 'respond'
   if (errors !== 'respond' && errors !== 'propagate') {
     throw new TypeError('authMiddleware: errors: expected "respond" or "propagate"')
   }
-  const unless = adapter.unless
-  let skipRequest: ((request: Req, path: string) => boolean) | undefined
-  if (typeof unless === 'function') skipRequest = (request) => unless(request) === true
-  else if (Array.isArray(unless)) {
-    const matches = createPathMatcher(unless)
-    skipRequest = (_request, path) => matches(path)
-  } else if (unless !== undefined) {
-    throw new TypeError('authMiddleware: unless: expected an array of paths or a function')
-  }
+  const skipRequest = compileRule('unless', adapter.unless)
+  const optionalRequest = compileRule('optional', adapter.optional)
+  const mode = auth.mode
   return {
     auth,
     propagate: errors === 'propagate',
     // CORS preflights carry no credentials by design; they are never authenticated.
     skip: (request, method, path, preflight) =>
       (method === 'OPTIONS' && preflight) || skipRequest?.(request, path) === true,
+    modeOf:
+      optionalRequest === undefined
+        ? () => mode
+        : (request, path) => (optionalRequest(request, path) ? 'optional' : mode),
   }
 }
 

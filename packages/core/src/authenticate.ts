@@ -63,8 +63,12 @@ export interface Auth<Req = unknown> {
    * Authenticates a request: extracts the credential, verifies it (through the cache), checks
    * revocation and resolves permissions. Returns `undefined` for an anonymous request in optional
    * mode. Synchronous when nothing needs I/O; otherwise a promise. Throws or rejects with an `AuthError`.
+   * `mode` overrides the instance's mode for this request (a route that is optional).
    */
-  authenticate(input: RequestInput): MaybePromise<AuthContext | undefined>
+  authenticate(
+    input: RequestInput,
+    mode?: 'required' | 'optional',
+  ): MaybePromise<AuthContext | undefined>
   /** Compiles a permission requirement once into a guard for one route. */
   guard(...requirements: Requirement<Req>[]): Guard<Req>
   /** Runs a guard for a request, with this instance's realm and decision metrics. */
@@ -306,10 +310,13 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     )
   }
 
-  function authenticateRequest(input: RequestInput): MaybePromise<AuthContext | undefined> {
+  function authenticateRequest(
+    input: RequestInput,
+    mode: 'required' | 'optional',
+  ): MaybePromise<AuthContext | undefined> {
     const credential = extractCredential(input, o)
     if (credential === undefined) {
-      if (o.mode === 'optional') return undefined
+      if (mode === 'optional') return undefined
       throw new CredentialsMissingError()
     }
     if (typeof credential === 'string') return run(credential, true)
@@ -379,8 +386,8 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
         return Promise.reject(error)
       }
     },
-    authenticate(input) {
-      return settle(() => authenticateRequest(input), input.clientAddress)
+    authenticate(input, mode = o.mode) {
+      return settle(() => authenticateRequest(input, mode), input.clientAddress)
     },
     guard(...requirements) {
       return createGuard(requirements, realm)

@@ -48,7 +48,7 @@ export function authMiddleware(
   options: ExpressAuthOptions | Auth<Request>,
   adapterOptions?: AdapterOptions<Request>,
 ): RequestHandler {
-  const { auth, skip, propagate } = setupAdapter(options, adapterOptions)
+  const { auth, skip, modeOf, propagate } = setupAdapter(options, adapterOptions)
   const fail = failWith(auth, propagate)
   const handle = { auth, fail }
   return function authenticate(req: Tagged, res, next) {
@@ -60,7 +60,7 @@ export function authMiddleware(
     }
     let result: AuthContext | undefined | Promise<AuthContext | undefined>
     try {
-      result = auth.authenticate(requestInput(req, req))
+      result = auth.authenticate(requestInput(req, req), modeOf(req, req.path))
     } catch (error) {
       return fail(error, res, next)
     }

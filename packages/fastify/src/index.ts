@@ -29,8 +29,8 @@ declare module 'fastify' {
     requirePermission(...requirements: Requirement<FastifyRequest>[]): preHandlerHookHandler
   }
   interface FastifyContextConfig {
-    /** `false` makes the route public: it is not authenticated. */
-    auth?: boolean
+    /** `false`: a public route, not authenticated. `'optional'`: credentials are optional. */
+    auth?: boolean | 'optional'
   }
 }
 
@@ -42,14 +42,15 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
   const {
     auth: instance,
     unless,
+    optional,
     errors,
     ...core
   } = options as FastifyAuthOptions & {
     auth?: Auth<FastifyRequest>
   }
-  const { auth, skip, propagate } = setupAdapter<FastifyRequest>(
+  const { auth, skip, modeOf, propagate } = setupAdapter<FastifyRequest>(
     instance ?? (core as AuthOptions<FastifyRequest>),
-    { unless, errors },
+    { unless, optional, errors },
   )
 
   function fail(error: unknown, reply: FastifyReply, next: HookHandlerDoneFunction): void {
@@ -82,7 +83,8 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
   })
 
   app.addHook('onRequest', function authenticate(request, reply, next) {
-    if (request.routeOptions.config.auth === false) return next()
+    const routeAuth = request.routeOptions.config.auth
+    if (routeAuth === false) return next()
     const url = request.url
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
@@ -98,7 +100,8 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
     }
     let result: AuthContext | undefined | Promise<AuthContext | undefined>
     try {
-      result = auth.authenticate(requestInput(request.raw, request))
+      const mode = routeAuth === 'optional' ? 'optional' : modeOf(request, path)
+      result = auth.authenticate(requestInput(request.raw, request), mode)
     } catch (error) {
       return fail(error, reply, next)
     }

@@ -48,7 +48,7 @@ export function authMiddleware(
   options: KoaAuthOptions | Auth<Context>,
   adapterOptions?: AdapterOptions<Context>,
 ): Middleware {
-  const { auth, skip, propagate } = setupAdapter(options, adapterOptions)
+  const { auth, skip, modeOf, propagate } = setupAdapter(options, adapterOptions)
   const fail = failWith(auth, propagate)
   const handle = { auth, fail }
   return async function authenticate(ctx: Tagged, next: Next) {
@@ -59,7 +59,7 @@ export function authMiddleware(
       return next()
     }
     try {
-      const result = auth.authenticate(requestInput(ctx.req, ctx))
+      const result = auth.authenticate(requestInput(ctx.req, ctx), modeOf(ctx, ctx.path))
       ctx.state.auth = isPromise(result) ? await result : result
     } catch (error) {
       return fail(error, ctx)
