@@ -76,6 +76,7 @@ describe('types', () => {
       | 'session_invalid'
       | 'user_inactive'
       | 'permission_denied'
+      | 'too_many_attempts'
       | 'auth_unavailable'
     >()
   })

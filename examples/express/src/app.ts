@@ -1,17 +1,25 @@
+import type { AuthOptions } from '@authframework/core'
+import type { Answer, LoginService } from '@authframework/example-shared'
 import {
   type Auth,
   anyOf,
   authMiddleware,
-  type ExpressAuthOptions,
+  createAuth,
   requirePermission,
 } from '@authframework/express'
-import express, { type Express, type Request } from 'express'
+import express, { type Express, type Request, type Response } from 'express'
 
 export interface BuildOptions {
-  /** An auth instance, or options for one. */
-  auth: Auth<Request> | ExpressAuthOptions
+  /** An auth instance, or the core options for one. */
+  auth: Auth<Request> | AuthOptions<Request>
   /** The public JWK Set served at /.well-known/jwks.json. */
   jwks?: { keys: unknown[] }
+  /** `POST /login` and `POST /logout`; absent: no login routes. */
+  login?: LoginService
+}
+
+function send(res: Response, answer: Answer): void {
+  res.writeHead(answer.status, answer.headers).end(answer.body)
 }
 
 /** Only the user named in the path (or an admin) may read that user's orders. */
@@ -25,15 +33,25 @@ const ownerOrAdmin = anyOf<Request>('admin', (auth, req) => auth.sub === req.par
  * app.listen(3000)
  */
 export function buildApp(options: BuildOptions): Express {
+  const auth = 'authenticate' in options.auth ? options.auth : createAuth<Request>(options.auth)
+  const { login } = options
   const app = express()
-  app.use(express.json())
+  app.use(express.json({ limit: '16kb' }))
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' })
   })
   app.get('/.well-known/jwks.json', (_req, res) => {
     res.json(options.jwks ?? { keys: [] })
   })
-  app.use(authMiddleware(options.auth, { unless: ['/health', '/.well-known/*'] }))
+  if (login) {
+    app.post('/login', async (req, res) => send(res, await login.login(req.body, req.ip)))
+  }
+  app.use(authMiddleware(auth, { unless: ['/health', '/.well-known/*', '/login'] }))
+  if (login) {
+    app.post('/logout', async (req, res) => {
+      send(res, await login.logout(auth, req.headers.authorization))
+    })
+  }
   app.get('/me', (req, res) => {
     res.json({ sub: req.auth?.sub, permissions: req.auth?.permissions })
   })

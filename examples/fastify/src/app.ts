@@ -1,11 +1,22 @@
-import { anyOf, authPlugin, type FastifyAuthOptions } from '@authframework/fastify'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { AuthOptions } from '@authframework/core'
+import type { Answer, LoginService } from '@authframework/example-shared'
+import { type Auth, anyOf, authPlugin, createAuth } from '@authframework/fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 
 export interface BuildOptions {
-  /** Plugin options: `{ auth }` with an instance, or the options for one. */
-  auth: FastifyAuthOptions
+  /** `{ auth }` with an instance, or the core options for one. */
+  auth: { auth: Auth<FastifyRequest> } | AuthOptions<FastifyRequest>
   /** The public JWK Set served at /.well-known/jwks.json. */
   jwks?: { keys: unknown[] }
+  /** `POST /login` and `POST /logout`; absent: no login routes. */
+  login?: LoginService
+}
+
+function send(reply: FastifyReply, answer: Answer): FastifyReply {
+  return reply
+    .code(answer.status)
+    .headers(answer.headers)
+    .send(answer.body === '' ? undefined : answer.body)
 }
 
 /** Only the user named in the path (or an admin) may read that user's orders. */
@@ -23,8 +34,20 @@ const ownerOrAdmin = anyOf<FastifyRequest>(
  */
 export async function buildApp(options: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify()
-  await app.register(authPlugin, options.auth)
+  const given = 'auth' in options.auth ? options.auth.auth : undefined
+  const auth = given ?? createAuth<FastifyRequest>(options.auth as AuthOptions<FastifyRequest>)
+  if (given === undefined) app.addHook('onClose', () => auth.close())
+  await app.register(authPlugin, { auth })
   const publicRoute = { config: { auth: false } }
+  const { login } = options
+  if (login) {
+    app.post('/login', publicRoute, async (req, reply) =>
+      send(reply, await login.login(req.body, req.ip)),
+    )
+    app.post('/logout', async (req, reply) =>
+      send(reply, await login.logout(auth, req.headers.authorization)),
+    )
+  }
   app.get('/health', publicRoute, async () => ({ status: 'ok' }))
   app.get('/.well-known/jwks.json', publicRoute, async () => options.jwks ?? { keys: [] })
   app.get('/me', async (req) => ({ sub: req.auth?.sub, permissions: req.auth?.permissions }))

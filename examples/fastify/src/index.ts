@@ -1,11 +1,12 @@
-import { createDemo, demoBanner } from '@authframework/example-shared'
+import { demoBanner, startDemo } from '@authframework/example-shared'
 import { createAuth } from '@authframework/fastify'
 import type { FastifyRequest } from 'fastify'
 import { buildApp } from './app.js'
 
-const demo = createDemo()
+const { demo, close } = await startDemo()
 const auth = createAuth<FastifyRequest>(demo.authOptions)
-const app = await buildApp({ auth: { auth }, jwks: demo.signer.exportJwks() })
+const app = await buildApp({ auth: { auth }, jwks: demo.signer.exportJwks(), login: demo.login })
+app.addHook('onClose', close)
 const port = Number(process.env.PORT ?? 3000)
 await app.listen({ port, host: '127.0.0.1' })
 console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Fastify'))

@@ -1,18 +1,23 @@
-import {
-  type Auth,
-  anyOf,
-  authMiddleware,
-  type KoaAuthOptions,
-  requirePermission,
-} from '@authframework/koa'
+import type { AuthOptions } from '@authframework/core'
+import { type Answer, type LoginService, readJson } from '@authframework/example-shared'
+import { type Auth, anyOf, authMiddleware, createAuth, requirePermission } from '@authframework/koa'
 import Router from '@koa/router'
 import Koa, { type Context } from 'koa'
 
 export interface BuildOptions {
-  /** An auth instance, or options for one. */
-  auth: Auth<Context> | KoaAuthOptions
+  /** An auth instance, or the core options for one. */
+  auth: Auth<Context> | AuthOptions<Context>
   /** The public JWK Set served at /.well-known/jwks.json. */
   jwks?: { keys: unknown[] }
+  /** `POST /login` and `POST /logout`; absent: no login routes. */
+  login?: LoginService
+}
+
+function send(ctx: Context, answer: Answer): void {
+  ctx.status = answer.status
+  ctx.set(answer.headers)
+  ctx.body = answer.body === '' ? null : answer.body
+  if (answer.body !== '') ctx.type = answer.headers['content-type'] ?? 'application/json'
 }
 
 /** Only the user named in the path (or an admin) may read that user's orders. */
@@ -26,9 +31,22 @@ const ownerOrAdmin = anyOf<Context>('admin', (auth, ctx) => auth.sub === ctx.par
  * app.listen(3000)
  */
 export function buildApp(options: BuildOptions): Koa {
+  const auth = 'authenticate' in options.auth ? options.auth : createAuth<Context>(options.auth)
+  const { login } = options
   const app = new Koa()
   const router = new Router()
-  app.use(authMiddleware(options.auth, { unless: ['/health', '/.well-known/*'] }))
+  app.use(authMiddleware(auth, { unless: ['/health', '/.well-known/*', '/login'] }))
+  if (login) {
+    router.post('/login', async (ctx) => {
+      send(
+        ctx,
+        await login.login(ctx.is('application/json') ? await readJson(ctx.req) : undefined, ctx.ip),
+      )
+    })
+    router.post('/logout', async (ctx) => {
+      send(ctx, await login.logout(auth, ctx.get('authorization')))
+    })
+  }
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok' }
   })

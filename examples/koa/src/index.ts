@@ -1,13 +1,15 @@
-import { createDemo, demoBanner } from '@authframework/example-shared'
+import { demoBanner, startDemo } from '@authframework/example-shared'
 import { createAuth } from '@authframework/koa'
 import type { Context } from 'koa'
 import { buildApp } from './app.js'
 
-const demo = createDemo()
+const { demo, close } = await startDemo()
 const auth = createAuth<Context>(demo.authOptions)
-const app = buildApp({ auth, jwks: demo.signer.exportJwks() })
+const app = buildApp({ auth, jwks: demo.signer.exportJwks(), login: demo.login })
 const port = Number(process.env.PORT ?? 3000)
 const server = app.listen(port, '127.0.0.1', () => {
   console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Koa'))
 })
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => server.close())
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => server.close(() => void close()))
+}

@@ -71,8 +71,18 @@ export class AuthError extends Error {
   get headers(): Record<string, string> {
     const spec = ERROR_TABLE[this.code]
     if (spec.status === 503) return { 'retry-after': '1' }
-    if (this.code === 'credentials_invalid')
-      return { 'www-authenticate': basicChallenge(this.realm) }
+    if (this.code === 'too_many_attempts') {
+      return { 'retry-after': String((this as unknown as TooManyAttemptsError).retryAfterSeconds) }
+    }
+    // refused Basic credentials are challenged for Basic; refused credentials that came some other
+    // way (a login form) get the Bearer realm, so that browsers open no login dialog of their own
+    if (this.code === 'credentials_invalid') {
+      return {
+        'www-authenticate': this.basic
+          ? basicChallenge(this.realm)
+          : bearerChallenge({ realm: this.realm }),
+      }
+    }
     const bearer = bearerChallenge({
       realm: this.realm,
       error: spec.bearerError,
@@ -191,6 +201,28 @@ export class PermissionDeniedError extends AuthError {
   }
 }
 
+/**
+ * Too many failed logins for a username or from a client address (429 with `Retry-After`).
+ *
+ * @example
+ * try { await authenticateUser(input, options) } catch (err) {
+ *   if (err instanceof TooManyAttemptsError) console.log(err.retryAfterSeconds)
+ * }
+ */
+export class TooManyAttemptsError extends AuthError {
+  declare readonly code: 'too_many_attempts'
+  /** Whole seconds until another attempt may be made (at least 1). */
+  readonly retryAfterSeconds: number
+  constructor(
+    retryAfterSeconds: number,
+    detail = 'Too many failed login attempts. Try again later.',
+    options?: Options,
+  ) {
+    super('too_many_attempts', detail, options)
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds))
+  }
+}
+
 /** A dependency (JWKS endpoint, Redis, PostgreSQL) failed; never turned into an allow (503). */
 export class AuthUnavailableError extends AuthError {
   declare readonly code: 'auth_unavailable'
@@ -211,4 +243,5 @@ export type AuthFailure =
   | SessionInvalidError
   | UserInactiveError
   | PermissionDeniedError
+  | TooManyAttemptsError
   | AuthUnavailableError

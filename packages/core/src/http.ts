@@ -36,6 +36,7 @@ export const ERROR_TABLE = {
     bearerError: 'insufficient_scope',
     title: 'Insufficient permissions',
   },
+  too_many_attempts: { status: 429, bearerError: undefined, title: 'Too many attempts' },
   auth_unavailable: { status: 503, bearerError: undefined, title: 'Authentication unavailable' },
 } as const satisfies Record<string, ErrorSpec>
 

@@ -16,6 +16,7 @@ export {
   TokenInvalidError,
   TokenNotYetValidError,
   TokenRevokedError,
+  TooManyAttemptsError,
   UserInactiveError,
 } from './errors.js'
 export { type BasicCredentials, parseBasic } from './extract/basic.js'
@@ -28,6 +29,7 @@ export {
 } from './http.js'
 export * from './introspection/index.js'
 export type { SecurityLogger } from './logging.js'
+export * from './login/index.js'
 export type { HistogramSnapshot } from './metrics/histogram.js'
 export {
   type AuthMetrics,

@@ -1,0 +1,33 @@
+/** Login: password hashing, failed-attempt limits and `authenticateUser`. Re-exported by the core entry. */
+export {
+  type AuthenticatedUser,
+  type AuthenticateUserInput,
+  type AuthenticateUserOptions,
+  authenticateUser,
+  type LoginAuditEvent,
+  type LoginAuditSink,
+  type LoginUserRecord,
+  type UserStore,
+} from './authenticate-user.js'
+export { loginErrorResponse, TooManyAttemptsError } from './errors.js'
+export {
+  type Argon2Params,
+  createPasswordHasher,
+  defaultPasswordHasher,
+  hashPassword,
+  MAX_PASSWORD_BYTES,
+  OWASP_ARGON2ID,
+  type PasswordCheck,
+  type PasswordHasher,
+  type PasswordHasherOptions,
+  parseArgon2idHash,
+  verifyPassword,
+} from './password.js'
+export {
+  createRateLimiter,
+  type LoginAttempt,
+  RATE_LIMIT_DEFAULTS,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitRule,
+} from './rate-limit.js'
