@@ -4,10 +4,9 @@
  * tokens introspected (RFC 7662), key rotation, and tokens for another resource (RFC 8707).
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
-import { type Auth, type AuthOptions, createAuth } from '@authframework/core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 // not yet re-exported by the core entry (see the report of this change)
-import { discoverAuthOptions } from '../../packages/core/src/introspection/index.js'
+import { type Auth, type AuthOptions, createAuth, discoverAuthOptions } from '@authframework/core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ADAPTERS, type OrdersApi, startOrdersApi } from './support/apps.js'
 import {
   API_CLIENT,

@@ -22,12 +22,11 @@ import { Agent, createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createAuth } from '@authframework/core'
+// not yet re-exported by the core entry
+import { createAuth, createIntrospector } from '@authframework/core'
 import { authMiddleware } from '@authframework/express'
 import express from 'express'
 import { Redis } from 'ioredis'
-// not yet re-exported by the core entry
-import { createIntrospector } from '../../packages/core/src/introspection/index.js'
 
 const ISSUER = 'https://as.example'
 const AUDIENCE = 'orders-api'

@@ -86,9 +86,12 @@ describe('migrate', () => {
         'audit_log USING btree (user_id, "timestamp" DESC)',
         'role_permissions USING btree (role_id)',
         'sessions USING btree (expires_at) WHERE active',
+        'sessions USING btree (expires_at) WHERE (NOT active)',
         'sessions USING btree (last_activity DESC) WHERE active',
         'sessions USING btree (user_id, created_at DESC)',
         'tokens USING btree (expires_at) WHERE (NOT revoked)',
+        'tokens USING btree (expires_at) WHERE revoked',
+        'tokens USING btree (changed_at, token_hash) WHERE revoked',
         'tokens USING btree (user_id, expires_at DESC)',
         'user_roles USING btree (role_id)',
         'user_roles USING btree (user_id)',
@@ -106,14 +109,20 @@ describe('migrate', () => {
   })
 
   it('is idempotent and safe to run concurrently (advisory lock)', async () => {
-    expect(await migrate(pool)).toEqual({ applied: [], skipped: ['0001_initial'] })
+    expect(await migrate(pool)).toEqual({
+      applied: [],
+      skipped: ['0001_initial', '0002_revocations'],
+    })
     const fresh = await createTestSchema()
     try {
       const other = fresh.pool({ max: 5 })
       const results = await Promise.all(Array.from({ length: 5 }, () => migrate(other)))
-      expect(results.flatMap((result) => result.applied)).toEqual(['0001_initial'])
-      const { rows } = await other.query('SELECT version FROM schema_migrations')
-      expect(rows).toEqual([{ version: '0001_initial' }])
+      expect(results.flatMap((result) => result.applied)).toEqual([
+        '0001_initial',
+        '0002_revocations',
+      ])
+      const { rows } = await other.query('SELECT version FROM schema_migrations ORDER BY 1')
+      expect(rows).toEqual([{ version: '0001_initial' }, { version: '0002_revocations' }])
     } finally {
       await fresh.drop()
     }

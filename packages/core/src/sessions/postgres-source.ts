@@ -1,0 +1,147 @@
+/** Sessions in PostgreSQL: the `sessions` table of migration 0001, one named statement per call. */
+import { AuthUnavailableError } from '../errors.js'
+import type { PostgresQueryable } from '../permissions/store/postgres-source.js'
+import { withTimeout } from '../permissions/store/timeout.js'
+import { type Session, toSession } from './record.js'
+
+/** What a destroy returns: the session's id and expiry (for the tombstone). */
+export interface DestroyedSession {
+  readonly id: string
+  readonly expiresAt: number
+}
+
+/** The system of record of sessions: {@link postgresSessionSource}, or your own. Times in ms. */
+export interface SessionDatabase {
+  /** Stores a new session; resolves `false` when its user is unknown or inactive. */
+  insert(session: Session): Promise<boolean>
+  /** The session if it is active and not expired at `nowMs`, else `null`. */
+  get(id: string, nowMs: number): Promise<Session | null>
+  /** Sets `last_activity` to `nowMs` unless it is already later than `notBeforeMs`; resolves whether it wrote. */
+  touch(id: string, nowMs: number, notBeforeMs: number): Promise<boolean>
+  /** Marks the session inactive; resolves what was destroyed (`null`: nothing active). */
+  deactivate(id: string): Promise<DestroyedSession | null>
+  /** Marks every active session of the user inactive. */
+  deactivateUser(userId: string): Promise<readonly DestroyedSession[]>
+}
+
+/** The names of the prepared statements. */
+export const SESSION_STATEMENTS = Object.freeze({
+  insert: 'authframework_session_insert_v1',
+  get: 'authframework_session_get_v1',
+  touch: 'authframework_session_touch_v1',
+  deactivate: 'authframework_session_deactivate_v1',
+  deactivateUser: 'authframework_session_deactivate_user_v1',
+})
+
+const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`
+const at = (param: string) => `to_timestamp(${param}::float8 / 1000)`
+
+/** Inserts only for an active user: `$1` id, `$2` user, `$3` created (ms), `$4` expires (ms). */
+export const SESSION_INSERT_QUERY = `INSERT INTO sessions (id, user_id, created_at, expires_at, last_activity, active)
+SELECT $1, u.id, ${at('$3')}, ${at('$4')}, ${at('$3')}, true FROM users u WHERE u.id = $2 AND u.active`
+
+export const SESSION_GET_QUERY = `SELECT id, user_id, ${ms('created_at')} AS created_at, ${ms('expires_at')} AS expires_at
+FROM sessions WHERE id = $1 AND active AND expires_at > ${at('$2')}`
+
+export const SESSION_TOUCH_QUERY = `UPDATE sessions SET last_activity = ${at('$2')}
+WHERE id = $1 AND active AND last_activity <= ${at('$3')}`
+
+export const SESSION_DEACTIVATE_QUERY = `UPDATE sessions SET active = false
+WHERE id = $1 AND active RETURNING id, ${ms('expires_at')} AS expires_at`
+
+export const SESSION_DEACTIVATE_USER_QUERY = `UPDATE sessions SET active = false
+WHERE user_id = $1 AND active RETURNING id, ${ms('expires_at')} AS expires_at`
+
+interface Row {
+  id: string
+  user_id: string
+  created_at: number
+  expires_at: number
+}
+
+export interface PostgresSessionSourceOptions {
+  /** A `pg` pool you own, on the migrated schema; never ended here. */
+  readonly pool: PostgresQueryable
+  /** Most time one query may take, acquire included. Default 5000. */
+  readonly timeoutMs?: number
+}
+
+/**
+ * The PostgreSQL {@link SessionDatabase}. Every failure rejects with `AuthUnavailableError` (the
+ * driver's error as `cause`).
+ *
+ * @example
+ * const store = createSessionStore({ source: postgresSessionSource({ pool }) })
+ */
+export function postgresSessionSource(options: PostgresSessionSourceOptions): SessionDatabase {
+  const pool = options?.pool
+  if (typeof pool?.query !== 'function') {
+    throw new TypeError('postgresSessionSource: pool must be a pg Pool (new pg.Pool(config)).')
+  }
+  const timeoutMs = options.timeoutMs ?? 5000
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError('postgresSessionSource: timeoutMs must be a positive number, e.g. 5000.')
+  }
+
+  async function run<R extends object>(name: string, text: string, values: unknown[]) {
+    try {
+      return await withTimeout(pool.query<R>({ name, text, values }), timeoutMs, 'PostgreSQL')
+    } catch (error) {
+      throw new AuthUnavailableError('The session database is unavailable.', { cause: error })
+    }
+  }
+
+  const destroyed = (rows: readonly { id: string; expires_at: number }[]) =>
+    rows.map((row) => Object.freeze({ id: row.id, expiresAt: Number(row.expires_at) }))
+
+  return {
+    async insert(session) {
+      const result = await run(SESSION_STATEMENTS.insert, SESSION_INSERT_QUERY, [
+        session.id,
+        session.userId,
+        session.createdAt,
+        session.expiresAt,
+      ])
+      return result.rowCount === 1
+    },
+    async get(id, nowMs) {
+      const { rows } = await run<Row>(SESSION_STATEMENTS.get, SESSION_GET_QUERY, [id, nowMs])
+      const row = rows[0]
+      if (row === undefined) return null
+      const session = toSession({
+        id: row.id,
+        userId: row.user_id,
+        createdAt: Number(row.created_at),
+        expiresAt: Number(row.expires_at),
+      })
+      if (session === undefined) {
+        throw new AuthUnavailableError('The session database returned an unexpected row.')
+      }
+      return session
+    },
+    async touch(id, nowMs, notBeforeMs) {
+      const result = await run(SESSION_STATEMENTS.touch, SESSION_TOUCH_QUERY, [
+        id,
+        nowMs,
+        notBeforeMs,
+      ])
+      return (result.rowCount ?? 0) > 0
+    },
+    async deactivate(id) {
+      const { rows } = await run<{ id: string; expires_at: number }>(
+        SESSION_STATEMENTS.deactivate,
+        SESSION_DEACTIVATE_QUERY,
+        [id],
+      )
+      return destroyed(rows)[0] ?? null
+    },
+    async deactivateUser(userId) {
+      const { rows } = await run<{ id: string; expires_at: number }>(
+        SESSION_STATEMENTS.deactivateUser,
+        SESSION_DEACTIVATE_USER_QUERY,
+        [userId],
+      )
+      return destroyed(rows)
+    },
+  }
+}

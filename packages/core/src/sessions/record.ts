@@ -1,0 +1,57 @@
+/**
+ * Session records as the session store hands them out (frozen) and keeps them in shared caches.
+ * A record never changes after creation; a destroyed session is a tombstone (`null`).
+ */
+import type { SessionRecord } from '../types.js'
+
+/** A live session: what `create` returns and `get` answers. Times are milliseconds since the epoch. */
+export interface Session extends SessionRecord {
+  /** 256-bit random, base64url (43 characters): the cookie value. */
+  readonly id: string
+  readonly userId: string
+  readonly createdAt: number
+  readonly expiresAt: number
+}
+
+/** Session ids are 43 base64url characters (32 random bytes); anything else is no session of ours. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/
+
+/** True for a string shaped like a session id; checked before any lookup. */
+export function isSessionId(id: unknown): id is string {
+  return typeof id === 'string' && SESSION_ID.test(id)
+}
+
+/** Checks an untrusted value and returns a frozen {@link Session}, or `undefined`. */
+export function toSession(value: unknown): Session | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { id, userId, createdAt, expiresAt } = value as Record<string, unknown>
+  if (!isSessionId(id) || typeof userId !== 'string' || userId === '') return undefined
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined
+  return Object.freeze({ id, userId, createdAt, expiresAt })
+}
+
+/** Compact JSON for Redis: `{"i","u","c","e"}`, or `null` for a destroyed or unknown session. */
+export function encodeSession(session: Session | null): string {
+  if (session === null) return 'null'
+  return JSON.stringify({
+    i: session.id,
+    u: session.userId,
+    c: session.createdAt,
+    e: session.expiresAt,
+  })
+}
+
+/** Parses what {@link encodeSession} wrote; anything else is `undefined` (a miss, never a session). */
+export function decodeSession(text: string): Session | null | undefined {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (parsed === null) return null
+  if (typeof parsed !== 'object') return undefined
+  const { i, u, c, e } = parsed as Record<string, unknown>
+  return toSession({ id: i, userId: u, createdAt: c, expiresAt: e })
+}

@@ -1,0 +1,189 @@
+/**
+ * The shared session cache: sessions in Redis with a per-call deadline and a circuit breaker;
+ * destroyed sessions become tombstones that a late read-through write cannot replace; destroys
+ * reach every instance over pub/sub.
+ */
+import type { Redis } from 'ioredis'
+import { CircuitOpenError, createCircuitBreaker } from '../permissions/store/circuit-breaker.js'
+import type { InvalidationListener } from '../permissions/store/layer.js'
+import { withTimeout } from '../permissions/store/timeout.js'
+import { subscribeChannel } from '../pubsub/subscription.js'
+import type { Clock } from '../types.js'
+import type { CachedSession, SessionLayer } from './layer.js'
+import { decodeSession, encodeSession, isSessionId, type Session } from './record.js'
+
+export interface SessionRedisLayerOptions {
+  /**
+   * An ioredis client (not a Cluster); `duplicate()`d once for the invalidation channel, never
+   * closed by the layer. Recommended: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
+   */
+  readonly client: Redis
+  /** Prefix of every key (`${keyPrefix}sess:<id>`) and of the channel (`${keyPrefix}sessions:invalidate`). Default `'af:'`. */
+  readonly keyPrefix?: string
+  /** Longest a session (or a tombstone) stays in Redis; never past the session's expiry. Default 3600. */
+  readonly ttlSeconds?: number
+  /** How long an unknown id is remembered. Default 30. */
+  readonly negativeTtlSeconds?: number
+  /** Deadline of each Redis call. Default 250. */
+  readonly timeoutMs?: number
+  /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
+  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
+  /** Subscribe to invalidations from other instances. Default true. */
+  readonly subscribe?: boolean
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  readonly clock?: Clock
+}
+
+/** Default options of {@link sessionRedisLayer}. */
+export const SESSION_REDIS_LAYER_DEFAULTS = Object.freeze({
+  keyPrefix: 'af:',
+  ttlSeconds: 3600,
+  negativeTtlSeconds: 30,
+  timeoutMs: 250,
+})
+
+/** The session Redis layer, with its key scheme visible for operations and tests. */
+export interface SessionRedisLayer extends SessionLayer {
+  get(id: string): Promise<CachedSession>
+  set(session: Session): Promise<void>
+  fill(id: string, value: Session | null): Promise<void>
+  delete(id: string): Promise<void>
+  invalidate(
+    sessions: ReadonlyArray<{ readonly id: string; readonly expiresAt?: number }>,
+  ): Promise<void>
+  subscribe(listener: InvalidationListener): () => void
+  ready(): Promise<void>
+  close(): Promise<void>
+  keyOf(id: string): string
+  readonly channel: string
+}
+
+function positiveInteger(value: unknown, name: string, example: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`sessionRedisLayer: ${name} must be a positive integer, e.g. ${example}.`)
+  }
+  return value
+}
+
+/**
+ * A Redis session layer over an ioredis client.
+ *
+ * @example
+ * const layer = sessionRedisLayer({ client: redis, keyPrefix: 'af:' })
+ */
+export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRedisLayer {
+  const client = options?.client
+  if (typeof client?.get !== 'function' || typeof client.duplicate !== 'function') {
+    throw new TypeError(
+      'sessionRedisLayer: client must be an ioredis client (new Redis(url, options)).',
+    )
+  }
+  const d = SESSION_REDIS_LAYER_DEFAULTS
+  const keyPrefix = options.keyPrefix ?? d.keyPrefix
+  if (typeof keyPrefix !== 'string')
+    throw new TypeError("sessionRedisLayer: keyPrefix must be a string, e.g. 'af:'.")
+  const ttlSeconds = positiveInteger(options.ttlSeconds ?? d.ttlSeconds, 'ttlSeconds', d.ttlSeconds)
+  const negativeTtlSeconds = Math.min(
+    ttlSeconds,
+    positiveInteger(options.negativeTtlSeconds ?? d.negativeTtlSeconds, 'negativeTtlSeconds', 30),
+  )
+  const timeoutMs = positiveInteger(options.timeoutMs ?? d.timeoutMs, 'timeoutMs', d.timeoutMs)
+  const clock = options.clock ?? Date.now
+  const breaker = createCircuitBreaker({ ...options.breaker, clock })
+  const channel = `${keyPrefix}sessions:invalidate`
+  // Session ids are base64url: safe in a key as they are.
+  const keyOf = (id: string) => `${keyPrefix}sess:${id}`
+
+  /** Seconds to keep something about a session expiring at `expiresAt`; 0: nothing to keep. */
+  function ttlUntil(expiresAt: number | undefined): number {
+    if (expiresAt === undefined) return ttlSeconds
+    const left = Math.ceil((expiresAt - clock()) / 1000)
+    return left <= 0 ? 0 : Math.min(ttlSeconds, left)
+  }
+
+  async function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (!breaker.allow()) throw new CircuitOpenError('Redis')
+    try {
+      const result = await withTimeout(call(), timeoutMs, `Redis ${what}`)
+      breaker.success()
+      return result
+    } catch (error) {
+      breaker.failure()
+      throw error
+    }
+  }
+
+  const listeners = new Set<InvalidationListener>()
+  const subscription =
+    options.subscribe === false
+      ? undefined
+      : subscribeChannel(client, channel, {
+          message(text) {
+            for (const id of text.split(' ')) {
+              if (!isSessionId(id)) continue
+              for (const listener of listeners) listener.invalidated(id)
+            }
+          },
+          // Invalidations published while we were not subscribed are lost: drop local copies when
+          // the channel goes down (what is read meanwhile comes from Redis or the database) and
+          // again once it is back.
+          subscribed() {
+            for (const listener of listeners) listener.reset()
+          },
+          lost() {
+            for (const listener of listeners) listener.reset()
+          },
+        })
+
+  return {
+    name: 'redis',
+    shared: true,
+    channel,
+    keyOf,
+    async get(id) {
+      const raw = await guarded('GET', () => client.get(keyOf(id)))
+      return typeof raw === 'string' ? decodeSession(raw) : undefined
+    },
+    async set(session) {
+      const ttl = ttlUntil(session.expiresAt)
+      if (ttl === 0) return
+      await guarded('SET', () => client.set(keyOf(session.id), encodeSession(session), 'EX', ttl))
+    },
+    async fill(id, value) {
+      const ttl = value === null ? negativeTtlSeconds : ttlUntil(value.expiresAt)
+      if (ttl === 0) return
+      // NX: a tombstone written by a destroy in the meantime wins over this (older) read.
+      await guarded('SET NX', () => client.set(keyOf(id), encodeSession(value), 'EX', ttl, 'NX'))
+    },
+    async delete(id) {
+      await guarded('DEL', () => client.del(keyOf(id)))
+    },
+    async invalidate(sessions) {
+      if (sessions.length === 0) return
+      await guarded('SET+PUBLISH', async () => {
+        const batch = client.multi()
+        for (const { id, expiresAt } of sessions) {
+          const ttl = ttlUntil(expiresAt)
+          if (ttl === 0) batch.del(keyOf(id))
+          else batch.set(keyOf(id), 'null', 'EX', ttl)
+        }
+        batch.publish(channel, sessions.map(({ id }) => id).join(' '))
+        const results = await batch.exec()
+        if (results === null) throw new Error('Redis MULTI was aborted.')
+        const failed = results.find(([error]) => error !== null)
+        if (failed) throw failed[0]
+      })
+    },
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+    ready: () => subscription?.ready() ?? Promise.resolve(),
+    async close() {
+      listeners.clear()
+      subscription?.close()
+    },
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * The session store: cache layers (memory, then Redis) over the `sessions` table, with the
+ * permission store's shape: read-through with single flight, write-back to the layers above,
+ * invalidation that reaches every instance. It is the `SessionSource` of `createAuth({ sessions })`.
+ */
+import { randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import { AuthUnavailableError, UserInactiveError } from '../errors.js'
+import type { InvalidationListener } from '../permissions/store/layer.js'
+import { isStorableId } from '../permissions/store/record.js'
+import type { Clock, SessionSource } from '../types.js'
+import type { CachedSession, SessionLayer } from './layer.js'
+import { sessionMemoryLayer } from './memory-layer.js'
+import type { SessionDatabase } from './postgres-source.js'
+import { isSessionId, type Session } from './record.js'
+
+export interface SessionStoreOptions {
+  /**
+   * Cache layers, fastest first: `[sessionMemoryLayer(), sessionRedisLayer({ client })]`. Default:
+   * one memory layer. `[]`: every read goes to the database. The store closes its layers.
+   */
+  readonly layers?: readonly SessionLayer[]
+  /** The system of record: `postgresSessionSource({ pool })`. */
+  readonly source: SessionDatabase
+  /** Lifetime of a new session. Default 86 400 (24 h). */
+  readonly ttlSeconds?: number
+  /** `touch` writes `last_activity` at most this often per session (across instances). Default 60. */
+  readonly touchIntervalSeconds?: number
+  /** Sessions whose last write of `last_activity` is remembered, for throttling. Default 100 000. */
+  readonly maxTouched?: number
+  /** Called when a cache layer fails (the operation goes on without it). Default: one process warning per layer and operation. */
+  readonly onError?: (
+    error: unknown,
+    context: { readonly layer: string; readonly operation: string },
+  ) => void
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  readonly clock?: Clock
+}
+
+/** Default options of {@link createSessionStore}. */
+export const SESSION_STORE_DEFAULTS = Object.freeze({
+  ttlSeconds: 86_400,
+  touchIntervalSeconds: 60,
+  maxTouched: 100_000,
+})
+
+/** A {@link SessionSource} that also creates and destroys sessions. */
+export interface SessionStore extends SessionSource {
+  /**
+   * Creates a session for an active user: a 256-bit random id (base64url, 43 characters), written
+   * to the cache layers and the database concurrently. Rejects with `UserInactiveError` for an
+   * unknown or inactive user, `AuthUnavailableError` when the database cannot be reached.
+   */
+  create(userId: string, options?: { readonly ttlSeconds?: number }): Promise<Session>
+  /** The live session, or `null` (unknown, expired, destroyed). Rejects when no layer has it and the database is unreachable. */
+  get(id: string): Promise<Session | null>
+  /** Records activity: at most one database write per session per `touchIntervalSeconds`. */
+  touch(id: string): void | Promise<void>
+  /** Destroys the session everywhere: database, Redis (a tombstone), every instance's memory. */
+  destroy(id: string): Promise<void>
+  /** Destroys every session of a user ("log out everywhere"); resolves how many there were. */
+  destroyAll(userId: string): Promise<number>
+  /** Resolves when every layer is operational (the invalidation channel is subscribed). */
+  ready(): Promise<void>
+  /** Waits for pending cache writes, then closes the layers. The database pool is not ended. */
+  close(): Promise<void>
+}
+
+interface Flight {
+  stale: boolean
+  readonly promise: Promise<Session | null>
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+function positive(value: unknown, name: string, fallback: number): number {
+  const v = value ?? fallback
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new TypeError(`createSessionStore: ${name} must be a positive number, e.g. ${fallback}.`)
+  }
+  return v
+}
+
+/**
+ * Creates a session store.
+ *
+ * @example
+ * const sessions = createSessionStore({
+ *   layers: [sessionMemoryLayer({ ttlSeconds: 30 }), sessionRedisLayer({ client: redis, keyPrefix: 'af:' })],
+ *   source: postgresSessionSource({ pool }),
+ * })
+ * const session = await sessions.create(user.id) // after checking the password
+ * res.setHeader('Set-Cookie', serializeSessionCookie(session))
+ * app.use(authMiddleware({ ...options, sessions: { store: sessions, cookieName: 'sid' } }))
+ * await sessions.destroy(session.id) // logout: every instance refuses it
+ */
+export function createSessionStore(options: SessionStoreOptions): SessionStore {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(
+      'createSessionStore(options): pass { source: postgresSessionSource({ pool }) }.',
+    )
+  }
+  const source = options.source
+  for (const method of ['insert', 'get', 'touch', 'deactivate', 'deactivateUser'] as const) {
+    if (typeof source?.[method] !== 'function') {
+      throw new TypeError(
+        `createSessionStore: source has no ${method}(); use postgresSessionSource({ pool }).`,
+      )
+    }
+  }
+  if (options.layers !== undefined && !Array.isArray(options.layers)) {
+    throw new TypeError('createSessionStore: layers must be an array, e.g. [sessionMemoryLayer()].')
+  }
+  const clock = options.clock ?? Date.now
+  const layers: readonly SessionLayer[] = options.layers ?? [sessionMemoryLayer({ clock })]
+  layers.forEach((layer, i) => {
+    for (const method of ['get', 'set', 'fill', 'delete'] as const) {
+      if (typeof layer?.[method] !== 'function') {
+        throw new TypeError(
+          `createSessionStore: layers[${i}] is not a session layer (no ${method}()); use sessionMemoryLayer() or sessionRedisLayer().`,
+        )
+      }
+    }
+  })
+  const d = SESSION_STORE_DEFAULTS
+  const defaultTtlSeconds = positive(options.ttlSeconds, 'ttlSeconds', d.ttlSeconds)
+  const touchIntervalMs =
+    positive(options.touchIntervalSeconds, 'touchIntervalSeconds', d.touchIntervalSeconds) * 1000
+  const maxTouched = positive(options.maxTouched, 'maxTouched', d.maxTouched)
+
+  const warned = new Set<string>()
+  const report =
+    options.onError ??
+    ((error: unknown, context: { layer: string; operation: string }) => {
+      const key = `${context.layer}:${context.operation}`
+      if (warned.has(key)) return
+      warned.add(key)
+      const code = (error as { code?: unknown } | null)?.code
+      const name = (error as { name?: unknown } | null)?.name
+      process.emitWarning(
+        `Session store: the ${context.layer} layer failed on ${context.operation} (${String(code ?? name ?? 'error')}); ` +
+          'the store goes on without it. Further failures of this kind are not reported.',
+        { code: 'AUTHFRAMEWORK_SESSION_LAYER_FAILURE' },
+      )
+    })
+  const safeReport = (error: unknown, layer: SessionLayer, operation: string) => {
+    try {
+      report(error, { layer: layer.name, operation })
+    } catch {}
+  }
+
+  const flights = new Map<string, Flight>()
+  const background = new Set<Promise<unknown>>()
+  // When this instance last wrote last_activity, per session; entries expire with the interval.
+  const touched = new LRUCache<string, true>({
+    max: maxTouched,
+    ttl: touchIntervalMs,
+    ttlResolution: 0,
+    perf: { now: clock },
+  })
+  let closed = false
+
+  /** Runs a layer call; a failure is reported and swallowed (caches never fail an operation). */
+  function attempt(layer: SessionLayer, operation: string, call: () => unknown): Promise<void> {
+    try {
+      const result = call()
+      if (!isThenable(result)) return Promise.resolve()
+      const settled = Promise.resolve(result).then(
+        () => {},
+        (error: unknown) => safeReport(error, layer, operation),
+      )
+      background.add(settled)
+      void settled.finally(() => background.delete(settled))
+      return settled
+    } catch (error) {
+      safeReport(error, layer, operation)
+      return Promise.resolve()
+    }
+  }
+
+  function dropLocal(id: string): void {
+    const flight = flights.get(id)
+    if (flight !== undefined) {
+      flight.stale = true
+      flights.delete(id)
+    }
+    for (const layer of layers)
+      if (!layer.shared) void attempt(layer, 'delete', () => layer.delete(id))
+  }
+
+  const listener: InvalidationListener = {
+    invalidated: dropLocal,
+    reset() {
+      for (const flight of flights.values()) flight.stale = true
+      flights.clear()
+      for (const layer of layers) if (!layer.shared) layer.clear?.()
+    },
+  }
+  const unsubscribers = layers.flatMap((layer) =>
+    layer.shared && layer.subscribe ? [layer.subscribe(listener)] : [],
+  )
+
+  const live = (value: Session | null, now: number): Session | null =>
+    value !== null && value.expiresAt > now ? value : null
+
+  async function load(id: string, flight: Flight): Promise<Session | null> {
+    for (let depth = 0; depth < layers.length; depth++) {
+      const layer = layers[depth]!
+      let value: CachedSession
+      try {
+        value = await layer.get(id)
+      } catch (error) {
+        safeReport(error, layer, 'read')
+        continue
+      }
+      if (value !== undefined) {
+        fillAbove(id, value, depth, flight)
+        return live(value, clock())
+      }
+    }
+    const value = await source.get(id, clock())
+    fillAbove(id, value, layers.length, flight)
+    return value
+  }
+
+  function fillAbove(id: string, value: Session | null, depth: number, flight: Flight): void {
+    for (let i = 0; i < depth; i++) {
+      if (flight.stale) return
+      const layer = layers[i]!
+      void attempt(layer, 'write', () => layer.fill(id, value))
+    }
+  }
+
+  function get(id: string): Promise<Session | null> {
+    if (closed) return Promise.reject(new AuthUnavailableError('The session store is closed.'))
+    if (!isSessionId(id)) return Promise.resolve(null)
+    const now = clock()
+    for (const layer of layers) {
+      if (typeof layer.getSync !== 'function') break
+      const value = layer.getSync(id)
+      if (value !== undefined) return Promise.resolve(live(value, now))
+    }
+    const running = flights.get(id)
+    if (running !== undefined) return running.promise
+    const flight = { stale: false } as { stale: boolean; promise: Promise<Session | null> }
+    flight.promise = load(id, flight).finally(() => {
+      if (flights.get(id) === flight) flights.delete(id)
+    })
+    flights.set(id, flight)
+    return flight.promise
+  }
+
+  async function invalidateShared(
+    sessions: ReadonlyArray<{ readonly id: string; readonly expiresAt?: number }>,
+  ): Promise<unknown> {
+    let failure: unknown
+    await Promise.all(
+      layers
+        .filter((layer) => layer.shared)
+        .map(async (layer) => {
+          try {
+            await (layer.invalidate
+              ? layer.invalidate(sessions)
+              : Promise.all(sessions.map(({ id }) => layer.delete(id))))
+          } catch (error) {
+            safeReport(error, layer, 'invalidate')
+            failure ??= error
+          }
+        }),
+    )
+    return failure
+  }
+
+  function tombstoneLocal(id: string): void {
+    dropLocal(id)
+    for (const layer of layers)
+      if (!layer.shared) void attempt(layer, 'write', () => layer.fill(id, null))
+  }
+
+  return {
+    async create(userId, createOptions = {}) {
+      if (closed) throw new AuthUnavailableError('The session store is closed.')
+      if (typeof userId !== 'string' || userId === '' || !isStorableId(userId)) {
+        throw new TypeError('sessions.create(userId): userId must be a non-empty string.')
+      }
+      const ttlSeconds = positive(createOptions.ttlSeconds, 'ttlSeconds', defaultTtlSeconds)
+      const now = clock()
+      const session: Session = Object.freeze({
+        id: randomBytes(32).toString('base64url'),
+        userId,
+        createdAt: now,
+        expiresAt: now + ttlSeconds * 1000,
+      })
+      // The id is unknown to anyone until this resolves, so writing the caches before the
+      // database commits exposes nothing.
+      const [stored] = await Promise.allSettled([
+        source.insert(session),
+        ...layers.map((layer) => attempt(layer, 'write', () => layer.set(session))),
+      ])
+      if (stored.status === 'rejected' || !stored.value) {
+        for (const layer of layers) void attempt(layer, 'delete', () => layer.delete(session.id))
+        if (stored.status === 'rejected') throw stored.reason
+        throw new UserInactiveError('No active user has this id; no session was created.')
+      }
+      touched.set(session.id, true) // last_activity was just written
+      return session
+    },
+    get,
+    touch(id) {
+      if (closed || !isSessionId(id) || touched.has(id)) return
+      touched.set(id, true)
+      const now = clock()
+      return source.touch(id, now, now - touchIntervalMs).then(
+        () => {},
+        (error: unknown) => {
+          touched.delete(id)
+          throw error
+        },
+      )
+    },
+    async destroy(id) {
+      if (!isSessionId(id)) return
+      tombstoneLocal(id)
+      let destroyed: Awaited<ReturnType<SessionDatabase['deactivate']>> = null
+      let stored: unknown
+      try {
+        destroyed = await source.deactivate(id)
+      } catch (error) {
+        stored = error
+      }
+      // Even when the database failed: every instance drops its copy now.
+      const shared = await invalidateShared([destroyed ?? { id }])
+      touched.delete(id)
+      if (stored !== undefined) throw stored
+      if (shared !== undefined) {
+        throw new AuthUnavailableError(
+          'The session is destroyed but Redis could not be told; other instances may serve it from memory until their cache TTL.',
+          { cause: shared },
+        )
+      }
+    },
+    async destroyAll(userId) {
+      if (typeof userId !== 'string' || userId === '') {
+        throw new TypeError('sessions.destroyAll(userId): userId must be a non-empty string.')
+      }
+      if (!isStorableId(userId)) return 0
+      const destroyed = await source.deactivateUser(userId)
+      for (const { id } of destroyed) tombstoneLocal(id)
+      const shared = await invalidateShared(destroyed)
+      if (shared !== undefined) {
+        throw new AuthUnavailableError(
+          'The sessions are destroyed but Redis could not be told; other instances may serve them from memory until their cache TTL.',
+          { cause: shared },
+        )
+      }
+      return destroyed.length
+    },
+    async ready() {
+      await Promise.all(layers.map((layer) => layer.ready?.()))
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      for (const unsubscribe of unsubscribers) unsubscribe()
+      await Promise.allSettled([...background])
+      await Promise.allSettled(layers.map((layer) => layer.close?.()))
+    },
+  }
+}
