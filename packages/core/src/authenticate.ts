@@ -19,7 +19,7 @@ import {
   TokenInvalidError,
   TokenRevokedError,
 } from './errors.js'
-import { assertBearerToken } from './extract/authorization.js'
+import { assertBearerToken, isBearerToken } from './extract/authorization.js'
 import type { BasicCredentials } from './extract/basic.js'
 import { extractCredential, type SessionCredential } from './extract/credentials.js'
 import { createSecurityLog } from './logging.js'
@@ -104,9 +104,11 @@ function unavailable(
   detail: string,
   dependency: AuthError['dependency'],
 ): AuthError {
-  return cause instanceof AuthError
-    ? cause
-    : new AuthUnavailableError(detail, { cause, dependency })
+  if (!(cause instanceof AuthError)) return new AuthUnavailableError(detail, { cause, dependency })
+  // a store's own 503 names no dependency: it is the one this step called
+  if (cause.code === 'auth_unavailable' && cause.dependency === undefined)
+    cause.dependency = dependency
+  return cause
 }
 
 /**
@@ -123,16 +125,10 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     ? createVerificationCache({ ...o.cache, clock })
     : undefined
   const log = o.logger === undefined ? undefined : createSecurityLog(o.logger, clock)
-  const resolvePermissions = createPermissionResolver(
-    o.store,
-    o.merge,
-    metrics === undefined && !permissionsChannel.hasSubscribers
-      ? undefined
-      : (ms) => {
-          metrics?.timing('permissions', ms)
-          if (permissionsChannel.hasSubscribers) permissionsChannel.publish({ durationMs: ms })
-        },
-  )
+  const resolvePermissions = createPermissionResolver(o.store, o.merge, (ms) => {
+    metrics?.timing('permissions', ms)
+    if (permissionsChannel.hasSubscribers) permissionsChannel.publish({ durationMs: ms })
+  })
 
   function toAuthError(error: unknown): AuthError {
     const err =
@@ -224,7 +220,12 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       metrics?.verificationCache(hit !== undefined)
       if (hit !== undefined) return hit
     }
-    if (fromHeader) assertBearerToken(credential)
+    // every token that reaches the cache is one b64token, whatever carried it, so that a cache
+    // hit can skip this scan; `verify()` callers get 401 rather than the header's 400
+    if (!isBearerToken(credential)) {
+      if (fromHeader) assertBearerToken(credential)
+      throw new TokenInvalidError('The token is not a single RFC 6750 b64token.')
+    }
     if (o.introspector !== undefined && !isJwtShaped(credential)) return introspect(credential, key)
     return verifySignature(credential, key)
   }
@@ -393,31 +394,42 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       return createGuard(requirements, realm)
     },
     authorize(guard, auth, request) {
-      const decided = (allowed: boolean) => metrics?.decision(guard.label, allowed)
+      const allowed = () => metrics?.decision(guard.label, true)
+      // a predicate that throws is a failed check, never an allow: 503, like any other dependency
+      const refused = (error: unknown): AuthError => {
+        metrics?.decision(guard.label, false)
+        const err = toAuthError(
+          error instanceof AuthError
+            ? error
+            : new AuthUnavailableError('The permission check failed.', {
+                cause: error,
+                dependency: 'permissions',
+              }),
+        )
+        if (err.code === 'auth_unavailable') metrics?.infrastructureError('permissions')
+        log?.failure(err, undefined)
+        return err
+      }
       let result: MaybePromise<void>
       try {
         result = guard(auth, request)
       } catch (error) {
-        decided(false)
-        throw toAuthError(error)
+        throw refused(error)
       }
       if (!isPromise(result)) {
-        decided(true)
+        allowed()
         return result
       }
-      return result.then(
-        () => decided(true),
-        (error: unknown) => {
-          decided(false)
-          throw toAuthError(error)
-        },
-      )
+      return result.then(allowed, (error: unknown) => {
+        throw refused(error)
+      })
     },
     async revoke(target) {
       const introspector = o.introspector
       const entry = revocationEntry(target, {
         nowSeconds: Math.floor(clock() / 1000),
         toleranceSeconds: o.claimRules.toleranceSeconds,
+        maxTokenAgeSeconds: o.claimRules.maxTokenAgeSeconds,
         canonical,
         isOpaque: introspector === undefined ? undefined : (token) => !isJwtShaped(token),
         knownExpiry: (tokenHash) => cache?.get(tokenHash)?.context.expiresAt,
@@ -440,8 +452,9 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     async close() {
       cache?.clear()
       o.resolver.close?.()
-      await o.revocation.close?.()
-      await o.introspector?.close?.()
+      // only what this instance built: a list or an introspector passed in may be shared
+      if (o.owns.revocation) await o.revocation.close?.()
+      if (o.owns.introspector) await o.introspector?.close?.()
     },
   }
 }

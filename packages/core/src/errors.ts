@@ -34,7 +34,7 @@ export class AuthError extends Error {
   /** Also challenge for `Basic` (set when Basic credentials are configured). */
   basic = false
   /** For `auth_unavailable`: what failed (for metrics and logs). */
-  readonly dependency: Dependency | undefined
+  dependency: Dependency | undefined
 
   constructor(
     code: AuthErrorCode,

@@ -145,6 +145,7 @@ export interface ResolvedOptions<Req = unknown> {
   readonly basic: BasicVerify<Req> | undefined
   readonly revocation: RevocationList
   readonly introspector: TokenIntrospector | undefined
+  readonly owns: { readonly revocation: boolean; readonly introspector: boolean }
   readonly metrics: AuthMetrics | undefined
   readonly logger: SecurityLogger | undefined
   readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
@@ -252,13 +253,20 @@ function fanOut(
 
 let warnedNoAudience = false
 
-function importKeys<Req>(options: AuthOptions<Req>): ImportedKey[] | undefined {
+/** The configured keys; `undefined` for a remote JWK Set; `null` when only opaque tokens are accepted. */
+function importKeys<Req>(options: AuthOptions<Req>): ImportedKey[] | undefined | null {
   const sources = ['secret', 'publicKey', 'keys', 'jwksUri'].filter(
     (name) => options[name as keyof AuthOptions] !== undefined,
   )
   if (options.jwks?.uri !== undefined && !sources.includes('jwksUri')) sources.push('jwksUri')
+  if (sources.length === 0 && options.introspection !== undefined && options.jwks === undefined) {
+    return null // every token goes to the introspection endpoint; no JWT is accepted
+  }
   if (sources.length !== 1) {
     fail('keys', 'give exactly one of `secret`, `publicKey`, `keys` or `jwksUri`')
+  }
+  if (options.jwks !== undefined && !sources.includes('jwksUri')) {
+    fail('jwks', 'remote key set options need `jwksUri` (or `jwks.uri`) as the key source')
   }
   if (options.secret !== undefined) return [importSecret(options.secret, 'createAuth: secret')]
   if (options.publicKey !== undefined)
@@ -275,8 +283,12 @@ function importKeys<Req>(options: AuthOptions<Req>): ImportedKey[] | undefined {
 
 function resolveAlgorithms<Req>(
   options: AuthOptions<Req>,
-  keys: ImportedKey[] | undefined,
+  keys: ImportedKey[] | undefined | null,
 ): Algorithm[] {
+  if (keys === null) {
+    if (options.algorithms !== undefined) fail('algorithms', 'no JWT key source is configured')
+    return []
+  }
   if (options.algorithms !== undefined) {
     if (!Array.isArray(options.algorithms) || options.algorithms.length === 0) {
       fail('algorithms', 'expected a non-empty array such as ["RS256"]')
@@ -331,7 +343,10 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   const allowed = new Set<Algorithm>(algorithms)
 
   let resolver: KeyResolver
-  if (imported !== undefined) {
+  if (imported === null) {
+    // introspection only: the empty allowlist refuses every JWT at the header check
+    resolver = createStaticKeyResolver([])
+  } else if (imported !== undefined) {
     const keys: VerifyKey[] = []
     imported.forEach((key, i) => {
       const name = options.keys ? `createAuth: keys[${i}]` : 'createAuth: key'
@@ -421,6 +436,9 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     fail('basic', 'expected { verify: ({ username, password }, request) => user | null }')
   }
   const revocation = options.revocation ?? createMemoryRevocationList({ clock })
+  if (options.requireExp !== undefined && typeof options.requireExp !== 'boolean') {
+    fail('requireExp', 'expected true or false')
+  }
   if (typeof revocation?.isRevoked !== 'function' || typeof revocation.revoke !== 'function') {
     fail('revocation', 'expected a revocation list ({ isRevoked, revoke })')
   }
@@ -491,6 +509,11 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     basic: options.basic?.verify,
     revocation,
     introspector,
+    // what close() may close: only what was built here, never an object passed in (it may be shared)
+    owns: Object.freeze({
+      revocation: options.revocation === undefined,
+      introspector: introspector !== undefined && introspector !== options.introspection,
+    }),
     metrics,
     logger,
     sessions,

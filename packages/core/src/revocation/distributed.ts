@@ -35,7 +35,7 @@ import {
 export type RevocationMode = 'local' | 'strict'
 
 /** What failed, for `onError`. */
-export type RevocationOperation = 'store' | 'publish' | 'sync' | 'rebuild' | 'check'
+export type RevocationOperation = 'store' | 'publish' | 'sync' | 'rebuild' | 'check' | 'apply'
 
 /**
  * - `loading`: the first read from PostgreSQL has not completed (`local` mode refuses checks: 503).
@@ -403,7 +403,13 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     const changed: RevocationEntry[] = []
     while (after !== undefined && !closed) {
       const page = await source.page(after, pageSize)
-      for (const entry of page.entries) memory.apply(entry)
+      for (const entry of page.entries) {
+        try {
+          memory.apply(entry)
+        } catch {
+          count = max // full: stop loading, warn below
+        }
+      }
       count += page.entries.length
       if (!full) changed.push(...page.entries)
       after = page.next
@@ -488,7 +494,11 @@ export function createRevocationList(options: RevocationListOptions): Distribute
   const subscription = subscribeChannel(redis, channel, {
     message(text) {
       const entry = decodeEntry(text)
-      if (entry !== undefined) memory.apply(entry)
+      try {
+        if (entry !== undefined) memory.apply(entry)
+      } catch (error) {
+        safeReport(error, 'apply')
+      }
     },
     subscribed() {
       // Read after subscribing (again after a reconnect): what was published while this instance

@@ -6,14 +6,19 @@ import type { RevocationEntry } from '../types.js'
 export type RevokeTarget =
   | { readonly token: string }
   | { readonly jti: string; readonly expiresAt?: number }
-  | { readonly sub: string; readonly before?: number }
+  | { readonly sub: string; readonly before?: number; readonly expiresAt?: number }
 
-/** How long a revocation without a known `exp` is remembered (a `jti`, a subject). */
-export const DEFAULT_REVOCATION_TTL_SECONDS = 86_400
+/**
+ * How long a revocation without a known `exp` is remembered (a `jti`, a subject) when the instance
+ * has no `maxTokenAgeSeconds`: 30 days. Tokens that can live longer need `expiresAt` on `revoke`.
+ */
+export const DEFAULT_REVOCATION_TTL_SECONDS = 30 * 86_400
 
 export interface EntryContext {
   readonly nowSeconds: number
   readonly toleranceSeconds: number
+  /** The instance's `maxTokenAgeSeconds`: no token older than this is accepted, so no revocation need outlive it. */
+  readonly maxTokenAgeSeconds?: number | undefined
   /** Decodes a `compressed:` token to its compact JWT (with the instance's size cap). */
   readonly canonical: (token: string) => string
   /** True for tokens this instance introspects (opaque, not JWT-shaped): keyed by their hash as sent. */
@@ -35,7 +40,11 @@ function withoutWhitespace(token: string): string {
  * server code revokes), and its `exp` bounds how long the revocation is kept.
  */
 export function revocationEntry(target: RevokeTarget, ctx: EntryContext): RevocationEntry {
-  const fallback = ctx.nowSeconds + DEFAULT_REVOCATION_TTL_SECONDS
+  const lifetime =
+    ctx.maxTokenAgeSeconds === undefined
+      ? DEFAULT_REVOCATION_TTL_SECONDS
+      : ctx.maxTokenAgeSeconds + ctx.toleranceSeconds
+  const fallback = ctx.nowSeconds + lifetime
   if ('token' in target) {
     if (typeof target.token !== 'string') throw new TypeError('revoke: token must be a string')
     const token = withoutWhitespace(target.token)
@@ -68,7 +77,8 @@ export function revocationEntry(target: RevokeTarget, ctx: EntryContext): Revoca
       kind: 'subject',
       sub: target.sub,
       before,
-      expiresAt: before + DEFAULT_REVOCATION_TTL_SECONDS,
+      // tokens issued up to `before` are refused until the last of them has expired
+      expiresAt: target.expiresAt ?? before + lifetime,
     }
   }
   throw new TypeError('revoke: expected { token }, { jti } or { sub, before? }')

@@ -1,7 +1,10 @@
 import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
 
 export interface MemoryRevocationOptions {
-  /** Most revocations kept; past it, expired ones are swept, then the oldest dropped. Default 100 000. */
+  /**
+   * Most live revocations kept; when full, expired ones are swept, and if none has expired the new
+   * revocation is refused (a `RangeError`), never a live one dropped. Default 100 000.
+   */
   readonly max?: number
   readonly clock?: Clock
 }
@@ -36,17 +39,19 @@ export function createMemoryRevocationList(
     for (const [k, exp] of tokens) if (exp <= now) tokens.delete(k)
     for (const [k, exp] of jtis) if (exp <= now) jtis.delete(k)
     for (const [k, v] of subjects) if (v.expiresAt <= now) subjects.delete(k)
-    // still full: drop the oldest token and jti entries (subject entries are few and broad)
-    for (const map of [tokens, jtis]) {
-      for (const k of map.keys()) {
-        if (size() < max) break
-        map.delete(k)
-      }
-    }
   }
 
   function apply(entry: RevocationEntry): void {
-    if (size() >= max) sweep()
+    if (size() >= max) {
+      sweep()
+      // Never drop a live revocation to make room (that would let a revoked token back in):
+      // refuse the new one loudly instead.
+      if (size() >= max) {
+        throw new RangeError(
+          `The revocation list holds ${max} live revocations; raise \`max\` or use a distributed list in strict mode.`,
+        )
+      }
+    }
     if (entry.kind === 'token') tokens.set(entry.tokenHash, entry.expiresAt)
     else if (entry.kind === 'jti') jtis.set(entry.jti, entry.expiresAt)
     else {
