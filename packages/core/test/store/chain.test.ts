@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMetrics } from '../../src/metrics/metrics.js'
 import {
   createPermissionStore,
   type MemoryLayer,
@@ -302,5 +303,22 @@ describe('permission store on memory, Redis and PostgreSQL', () => {
       expect(b.memory.get(id), JSON.stringify(id)).toBeDefined()
       expect(await redis.exists(a.redisLayer.keyOf(id)), JSON.stringify(id)).toBe(1)
     }
+  })
+
+  it('records hits and misses per layer and the latency of Redis and PostgreSQL', async () => {
+    const metrics = createMetrics()
+    const store = createPermissionStore({
+      layers: [memoryLayer(), redisLayer({ client: redis, keyPrefix: `${prefix}metrics:` })],
+      source: postgresSource({ pool }),
+      metrics,
+    })
+    cleanup.push(() => store.close())
+    await store.lookup('alice') // memory miss, Redis miss, PostgreSQL
+    await store.lookup('alice') // memory hit
+    const snap = metrics.snapshot()
+    expect(snap.layers).toEqual({ memory: { hits: 1, misses: 1 }, redis: { hits: 0, misses: 1 } })
+    expect(snap.latency.redis.count).toBe(1)
+    expect(snap.latency.postgres.count).toBe(1)
+    expect(snap.latency.postgres.p50).toBeGreaterThan(0)
   })
 })

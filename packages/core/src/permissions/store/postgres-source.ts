@@ -65,6 +65,8 @@ interface Row {
 
 /** The PostgreSQL source: a {@link BatchPermissionSource} that can be closed. */
 export interface PostgresSource extends BatchPermissionSource {
+  /** `postgres`: how metrics name its latency. */
+  readonly name: 'postgres'
   /** Ends the pool if the source created it; a pool you passed in is left alone. */
   close(): Promise<void>
 }
@@ -136,6 +138,7 @@ export function postgresSource(options: PostgresSourceOptions): PostgresSource {
   }
 
   return {
+    name: 'postgres',
     async lookup(subject) {
       if (!isStorableId(subject)) return null
       const rows = await run(PERMISSION_STATEMENTS.one, PERMISSIONS_QUERY, [subject])

@@ -5,6 +5,7 @@
  * were found; invalidation reaches every instance.
  */
 import { AuthUnavailableError } from '../../errors.js'
+import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
 import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
 import { memoryLayer } from './memory-layer.js'
@@ -31,6 +32,11 @@ export interface PermissionStoreOptions {
    * process warning per layer and operation, naming no user id.
    */
   readonly onError?: (error: unknown, context: LayerErrorContext) => void
+  /**
+   * Records hits and misses per layer and the latency of Redis reads and of the source (as
+   * `postgres` for `postgresSource`): pass the `createMetrics()` given to `createAuth`.
+   */
+  readonly metrics?: AuthMetrics
 }
 
 /** Where a cache layer failed. */
@@ -130,6 +136,9 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
   }
   const layers: readonly CacheLayer[] = (options.layers ?? [memoryLayer()]).map(checkLayer)
   const maxBatchSize = options.maxBatchSize ?? PERMISSION_STORE_DEFAULTS.maxBatchSize
+  const metrics = options.metrics
+  const sourceTiming =
+    (rawSource as { name?: unknown }).name === 'postgres' ? ('postgres' as const) : undefined
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) {
     throw new TypeError('createPermissionStore: maxBatchSize must be a positive integer, e.g. 500.')
   }
@@ -257,6 +266,15 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
   }
 
   async function fromSource(batch: readonly Flight[]): Promise<void> {
+    const start = performance.now()
+    try {
+      await readSource(batch)
+    } finally {
+      if (sourceTiming !== undefined) metrics?.timing(sourceTiming, performance.now() - start)
+    }
+  }
+
+  async function readSource(batch: readonly Flight[]): Promise<void> {
     if (batch.length > 1 && source.lookupMany) {
       let answers: ReadonlyMap<string, PermissionRecord | null>
       try {
@@ -284,16 +302,20 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
     for (let depth = syncPrefix; depth < layers.length && pending.length > 0; depth++) {
       const layer = layers[depth]!
       let values: readonly CachedValue[]
+      const start = performance.now()
       try {
         values = await layer.getMany(pending.map((flight) => flight.id))
       } catch (error) {
         safeReport(error, layer, 'read')
         continue
+      } finally {
+        if (layer.shared) metrics?.timing('redis', performance.now() - start)
       }
       const found: Found[] = []
       const missing: Flight[] = []
       pending.forEach((flight, i) => {
         const value = values[i]
+        metrics?.layer(layer.name, value !== undefined)
         if (value === undefined) missing.push(flight)
         else found.push([flight, value])
       })
@@ -337,6 +359,7 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
     if (!isStorableId(subject)) return Promise.resolve(null)
     for (let depth = 0; depth < syncPrefix; depth++) {
       const value = layers[depth]!.getSync!(subject)
+      metrics?.layer(layers[depth]!.name, value !== undefined)
       if (value !== undefined) {
         for (let i = 0; i < depth; i++) layers[i]!.set(subject, value)
         return Promise.resolve(value)
