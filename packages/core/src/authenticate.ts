@@ -149,12 +149,10 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       context: Object.freeze({ sub: facts.sub, claims, permissions, expiresAt: facts.expiresAt }),
       validUntilMs: facts.validUntilMs,
       validFromMs: facts.validFromMs,
-      subject: Object.freeze({
-        tokenHash,
-        jti: typeof claims.jti === 'string' ? claims.jti : undefined,
-        sub: facts.sub,
-        iat: typeof claims.iat === 'number' ? claims.iat : undefined,
-      }),
+      tokenHash,
+      jti: typeof claims.jti === 'string' ? claims.jti : undefined,
+      sub: facts.sub,
+      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
     }
     if (key !== undefined) cache!.set(key, entry)
     return entry
@@ -220,20 +218,35 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       metrics?.verificationCache(hit !== undefined)
       if (hit !== undefined) return hit
     }
-    // every token that reaches the cache is one b64token, whatever carried it, so that a cache
-    // hit can skip this scan; `verify()` callers get 401 rather than the header's 400
-    if (!isBearerToken(credential)) {
-      if (fromHeader) assertBearerToken(credential)
-      throw new TokenInvalidError('The token is not a single RFC 6750 b64token.')
+    // Every token that reaches the cache is one b64token, whatever carried it, so that a hit can
+    // skip the scan. A plain compact JWT needs no scan of its own: the strict compact check
+    // (base64url and dots, a subset of b64token) is its scan, and the alphabet is only looked at
+    // to tell a malformed header (400) from a malformed token (401) once that check has failed.
+    if (credential.startsWith(COMPRESSED_PREFIX) || !isJwtShaped(credential)) {
+      checkAlphabet(credential, fromHeader)
+      if (o.introspector !== undefined && !isJwtShaped(credential))
+        return introspect(credential, key)
+      return verifySignature(credential, key)
     }
-    if (o.introspector !== undefined && !isJwtShaped(credential)) return introspect(credential, key)
-    return verifySignature(credential, key)
+    try {
+      return verifySignature(credential, key)
+    } catch (error) {
+      checkAlphabet(credential, fromHeader)
+      throw error
+    }
+  }
+
+  /** 400 for a header that is not one b64token; 401 for such a token from elsewhere. */
+  function checkAlphabet(credential: string, fromHeader: boolean): void {
+    if (isBearerToken(credential)) return
+    if (fromHeader) assertBearerToken(credential)
+    throw new TokenInvalidError('The token is not a single RFC 6750 b64token.')
   }
 
   function unlessRevoked(entry: CacheEntry): MaybePromise<AuthContext> {
     let revoked: boolean | Promise<boolean>
     try {
-      revoked = o.revocation.isRevoked(entry.subject)
+      revoked = o.revocation.isRevoked(entry)
     } catch (cause) {
       throw unavailable(cause, 'The revocation list is unavailable.', 'revocation')
     }

@@ -18,7 +18,12 @@ describe('createAuditSink', () => {
   it('writes security events to audit_log in batches, without tokens', async () => {
     const pool = schema.pool()
     const writeErrors: unknown[] = []
-    const audit = createAuditSink({ pool, batchSize: 3, flushIntervalMs: 60_000, onError: (e) => writeErrors.push(e) })
+    const audit = createAuditSink({
+      pool,
+      batchSize: 3,
+      flushIntervalMs: 60_000,
+      onError: (e) => writeErrors.push(e),
+    })
     const signer = createSigner({ algorithm: 'HS256', secret: SECRET, audience: 'api' })
     const auth = createAuth({ algorithms: ['HS256'], secret: SECRET, audience: 'api', audit })
     const expired = signer.sign({ sub: 'u1' }, { ttlSeconds: -60 })

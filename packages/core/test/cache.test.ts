@@ -308,8 +308,8 @@ describe('createVerificationCache', () => {
   it('clamps validity to maxTtlSeconds and drops stale entries', () => {
     let now = 1_000_000
     const cache = createVerificationCache({ max: 5, maxTtlSeconds: 10, clock: () => now })
-    cache.set('a', { context, subject, validUntilMs: now + 60_000, validFromMs: 0 })
-    cache.set('b', { context, subject, validUntilMs: now + 5_000, validFromMs: 0 })
+    cache.set('a', { context, ...subject, validUntilMs: now + 60_000, validFromMs: 0 })
+    cache.set('b', { context, ...subject, validUntilMs: now + 5_000, validFromMs: 0 })
     expect(cache.size).toBe(2)
     now += 4_999
     expect(cache.get('a')?.context).toBe(context)
@@ -325,7 +325,7 @@ describe('createVerificationCache', () => {
   it('hides an entry before validFromMs without dropping it', () => {
     let now = 1_000_000
     const cache = createVerificationCache({ max: 5, maxTtlSeconds: 10, clock: () => now })
-    cache.set('a', { context, subject, validUntilMs: now + 5_000, validFromMs: now })
+    cache.set('a', { context, ...subject, validUntilMs: now + 5_000, validFromMs: now })
     now -= 1
     expect(cache.get('a')).toBeUndefined()
     expect(cache.size).toBe(1)
@@ -335,7 +335,7 @@ describe('createVerificationCache', () => {
 
   it('keeps at most max entries, least recently used first out', () => {
     const cache = createVerificationCache({ max: 2, maxTtlSeconds: 10, clock: () => 0 })
-    const entry = { context, subject, validUntilMs: 5_000, validFromMs: 0 }
+    const entry = { context, ...subject, validUntilMs: 5_000, validFromMs: 0 }
     cache.set('a', entry)
     cache.set('b', entry)
     cache.get('a')

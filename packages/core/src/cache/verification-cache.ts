@@ -2,15 +2,17 @@ import * as crypto from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { AuthContext, Clock, RevocationSubject } from '../types.js'
 
-/** One cached verification. Only successful verifications are ever stored. */
-export interface CacheEntry {
+/**
+ * One cached verification. Only successful verifications are ever stored. The entry is also what
+ * revocation is checked against on every hit (`tokenHash`, `jti`, `sub`, `iat`): one object per
+ * token keeps the cache small.
+ */
+export interface CacheEntry extends RevocationSubject {
   readonly context: AuthContext
   /** Not acceptable from this instant (ms): min(now + maxTtl, exp + tolerance, iat + maxAge). */
   readonly validUntilMs: number
   /** Not acceptable before this instant (ms): nbf − tolerance. */
   readonly validFromMs: number
-  /** What revocation is checked against, on every hit too. */
-  readonly subject: RevocationSubject
 }
 
 export interface VerificationCache {
