@@ -3,8 +3,26 @@
  * case asserts the status, the problem `code` and the exact `WWW-Authenticate` header.
  */
 import { deflateRawSync } from 'node:zlib'
-import { createAuth, createMemoryRevocationList } from '@authframework/core'
+import {
+  createAuth,
+  createMemoryRevocationList,
+  createPermissionStore,
+  memoryLayer,
+  migrate,
+  type PermissionStore,
+  postgresSource,
+  redisLayer,
+} from '@authframework/core'
+import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  connectRedis,
+  createTestSchema,
+  deleteKeys,
+  runId,
+  seed,
+  type TestSchema,
+} from '../packages/core/test/support/services.js'
 import {
   ADAPTERS,
   type AdapterName,
@@ -36,6 +54,13 @@ const revocationList = createMemoryRevocationList({ clock: () => NOW * 1000 })
 const revokedToken = token({ claims: { jti: 'revoked-1' } })
 const SID = 'c2Vzc2lvbi1pZC1vZi0yNTYtYml0cy1yYW5kb20tZGF0YQ'
 
+// the real permission store (memory → Redis → PostgreSQL), set up before the apps start
+let realStore: PermissionStore | undefined
+let schema: TestSchema | undefined
+let redis: Redis | undefined
+const redisPrefix = `aftest:${runId()}:contract:`
+const storeProxy = { lookup: (sub: string) => realStore!.lookup(sub) }
+
 /** Option sets the cases run under; each adapter starts one app per set. */
 const VARIANTS = {
   default: {},
@@ -65,6 +90,7 @@ const VARIANTS = {
     },
   },
   revocation: { revocation: revocationList },
+  realStore: { permissions: { store: storeProxy, merge: 'store' } },
   sessions: {
     sessions: {
       store: {
@@ -650,6 +676,55 @@ const CASES: Case[] = [
     code: 'invalid_request',
     www: invalidRequest('Credentials were sent in more than one place.'),
   },
+  // the real permission store: memory → Redis → PostgreSQL
+  {
+    name: 'real store: role grants orders:*',
+    variant: 'realStore',
+    path: '/orders/write',
+    headers: bearer(withPerms()),
+    status: 200,
+    body: (b) => expect(b.auth).toMatchObject({ permissions: ['orders:*'], roles: ['clerk'] }),
+  },
+  {
+    name: 'real store: role lacks the permission',
+    variant: 'realStore',
+    path: '/orders/write',
+    headers: bearer(token({ claims: { sub: 'reader-1', perms: ['orders:write'] } })),
+    status: 403,
+    code: 'permission_denied',
+    www: insufficientScope('orders:write'),
+  },
+  {
+    name: 'real store: inactive user',
+    variant: 'realStore',
+    headers: bearer(token({ claims: { sub: 'inactive-1' } })),
+    status: 401,
+    code: 'user_inactive',
+    www: invalidToken('The user is unknown or inactive.'),
+  },
+  {
+    name: 'real store: unknown user',
+    variant: 'realStore',
+    headers: bearer(token({ claims: { sub: 'nobody' } })),
+    status: 401,
+    code: 'user_inactive',
+    www: invalidToken('The user is unknown or inactive.'),
+  },
+  {
+    name: 'real store: a wildcard id matches nobody',
+    variant: 'realStore',
+    headers: bearer(token({ claims: { sub: 'user-*' } })),
+    status: 401,
+    code: 'user_inactive',
+    www: invalidToken('The user is unknown or inactive.'),
+  },
+  {
+    name: 'real store: quotes and CR/LF in an id are data',
+    variant: 'realStore',
+    path: '/orders',
+    headers: bearer(token({ claims: { sub: "o'brien\r\nDEL x" } })),
+    status: 200,
+  },
   // permission store
   {
     name: 'store: permissions from the store',
@@ -688,6 +763,31 @@ const CASES: Case[] = [
 beforeAll(async () => {
   const auth = createAuth({ ...baseOptions(), revocation: revocationList })
   await auth.revoke({ token: revokedToken })
+  ;[schema, redis] = await Promise.all([createTestSchema(), connectRedis()])
+  const pool = schema.pool()
+  await migrate(pool)
+  await seed(pool, {
+    roles: { clerk: ['orders:*'], reader: ['orders:read'] },
+    users: [
+      { id: 'user-1', roles: ['clerk'] },
+      { id: 'reader-1', roles: ['reader'] },
+      { id: 'inactive-1', active: false, roles: ['clerk'] },
+      { id: "o'brien\r\nDEL x", roles: ['reader'] },
+    ],
+  })
+  realStore = createPermissionStore({
+    layers: [memoryLayer(), redisLayer({ client: redis, keyPrefix: redisPrefix })],
+    source: postgresSource({ pool }),
+  })
+})
+
+afterAll(async () => {
+  await realStore?.close()
+  if (redis) {
+    await deleteKeys(redis, redisPrefix)
+    redis.disconnect()
+  }
+  await schema?.drop()
 })
 
 describe.each(ADAPTERS)('contract: %s', (adapter: AdapterName) => {
