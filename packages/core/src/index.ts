@@ -78,7 +78,9 @@ export type { RemoteKeySetOptions } from './token/jwks.js'
 export type { KeyInput, PublicKeyInput, SecretInput } from './token/keys.js'
 export {
   createSigner,
+  generateSigningKey,
   jwkThumbprint,
+  KEYGEN_ALGORITHMS,
   type SignClaims,
   type Signer,
   type SignerOptions,

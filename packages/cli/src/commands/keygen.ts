@@ -1,35 +1,13 @@
 /** `authframework keygen`: a private key (PEM, mode 0600) and the public JWK Set that verifies it. */
 
-import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createSigner } from '@authframework/core'
+import { createSigner, generateSigningKey, KEYGEN_ALGORITHMS } from '@authframework/core'
 import { type Command, CommandError, HELP, parse, UsageError } from '../io.js'
 
-const ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-] as const
+const ALGORITHMS = KEYGEN_ALGORITHMS
 type KeygenAlgorithm = (typeof ALGORITHMS)[number]
-
-function generate(alg: KeygenAlgorithm): KeyObject {
-  if (alg.startsWith('RS') || alg.startsWith('PS')) {
-    return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
-  }
-  if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
-  if (alg === 'ES384') return generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey
-  if (alg === 'ES512') return generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey
-  return generateKeyPairSync('ed25519').privateKey
-}
 
 async function writeNew(path: string, content: string, mode: number, force: boolean) {
   try {
@@ -85,7 +63,7 @@ Example: authframework keygen --alg ES256 --out ./keys`,
     await mkdir(dir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
       throw new CommandError(`cannot create ${dir}: ${error.code ?? 'error'}`)
     })
-    const privateKey = generate(alg)
+    const privateKey = generateSigningKey(alg)
     const signer = createSigner({ privateKey, algorithm: alg, keyId: values.kid })
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
     const keyPath = join(dir, 'private.pem')

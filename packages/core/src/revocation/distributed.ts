@@ -11,7 +11,7 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis'
 import { AuthUnavailableError } from '../errors.js'
-import { CircuitOpenError, createCircuitBreaker } from '../permissions/store/circuit-breaker.js'
+import { createCircuitBreaker, guardedCall } from '../permissions/store/circuit-breaker.js'
 import type { PostgresQueryable } from '../permissions/store/postgres-source.js'
 import { withTimeout } from '../permissions/store/timeout.js'
 import { subscribeChannel } from '../pubsub/subscription.js'
@@ -264,17 +264,11 @@ export function createRevocationList(options: RevocationListOptions): Distribute
 
   // --- Redis ----------------------------------------------------------------------------------
 
-  async function guarded<T>(what: string, call: () => Promise<T>, timeoutMs = redisTimeoutMs) {
-    if (!breaker.allow()) throw new CircuitOpenError('Redis')
-    try {
-      const result = await withTimeout(call(), timeoutMs, `Redis ${what}`)
-      breaker.success()
-      return result
-    } catch (error) {
-      breaker.failure()
-      throw error
-    }
-  }
+  const guarded = <T>(
+    what: string,
+    call: () => Promise<T>,
+    timeoutMs = redisTimeoutMs,
+  ): Promise<T> => guardedCall(breaker, 'Redis', what, call, timeoutMs)
 
   /** Runs `run` once the command connection is ready (it may come back after the subscription one). */
   let waitingForCommands = false

@@ -4,9 +4,8 @@
  * reach every instance over pub/sub.
  */
 import type { Redis } from 'ioredis'
-import { CircuitOpenError, createCircuitBreaker } from '../permissions/store/circuit-breaker.js'
+import { createCircuitBreaker, guardedCall } from '../permissions/store/circuit-breaker.js'
 import type { InvalidationListener } from '../permissions/store/layer.js'
-import { withTimeout } from '../permissions/store/timeout.js'
 import { subscribeChannel } from '../pubsub/subscription.js'
 import type { Clock } from '../types.js'
 import type { CachedSession, SessionLayer } from './layer.js'
@@ -101,17 +100,8 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     return left <= 0 ? 0 : Math.min(ttlSeconds, left)
   }
 
-  async function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
-    if (!breaker.allow()) throw new CircuitOpenError('Redis')
-    try {
-      const result = await withTimeout(call(), timeoutMs, `Redis ${what}`)
-      breaker.success()
-      return result
-    } catch (error) {
-      breaker.failure()
-      throw error
-    }
-  }
+  const guarded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
+    guardedCall(breaker, 'Redis', what, call, timeoutMs)
 
   const listeners = new Set<InvalidationListener>()
   const subscription =

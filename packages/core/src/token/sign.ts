@@ -78,7 +78,30 @@ export function jwkThumbprint(jwk: JsonWebKey): string {
   return createHash('sha256').update(canonical).digest('base64url')
 }
 
-function generate(algorithm: Algorithm): KeyObject {
+/** The asymmetric algorithms a key can be generated for (HMAC secrets are yours to make). */
+export const KEYGEN_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const satisfies readonly Algorithm[]
+
+/**
+ * Generates a private signing key for an asymmetric algorithm: RSA 2048, the matching EC curve, or
+ * Ed25519.
+ *
+ * @example
+ * const privateKey = generateSigningKey('ES256')
+ */
+export function generateSigningKey(
+  algorithm: (typeof KEYGEN_ALGORITHMS)[number] | 'Ed25519',
+): KeyObject {
   const type = algorithm.slice(0, 2)
   if (type === 'RS' || type === 'PS')
     return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
@@ -136,7 +159,8 @@ export function createSigner(options: SignerOptions = {}): Signer {
   } else {
     if (options.secret !== undefined) fail('algorithm', `a secret cannot sign ${algorithm}`)
     const input = options.privateKey
-    if (input === undefined) key = generate(algorithm)
+    if (input === undefined)
+      key = generateSigningKey(algorithm as (typeof KEYGEN_ALGORITHMS)[number])
     else if (input instanceof KeyObject) key = input
     else if (typeof input === 'string') key = createPrivateKey(input)
     else key = createPrivateKey({ key: input, format: 'jwk' })

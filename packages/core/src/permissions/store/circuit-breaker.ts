@@ -4,6 +4,7 @@
  * Then one probe call is let through (half-open): success closes the circuit, failure opens it again.
  */
 import type { Clock } from '../../types.js'
+import { withTimeout } from './timeout.js'
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
@@ -93,5 +94,30 @@ export function createCircuitBreaker(options: CircuitBreakerOptions = {}): Circu
       failures++
       if (state === 'closed' && failures >= failureThreshold) open()
     },
+  }
+}
+
+/**
+ * One call to a dependency through its breaker, with a deadline: refused at once while the circuit
+ * is open, and its outcome (a timeout counts as a failure) reported to the breaker.
+ *
+ * @example
+ * const value = await guardedCall(breaker, 'Redis', 'GET', () => redis.get(key), 250)
+ */
+export async function guardedCall<T>(
+  breaker: CircuitBreaker,
+  dependency: string,
+  what: string,
+  call: () => Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
+  if (!breaker.allow()) throw new CircuitOpenError(dependency)
+  try {
+    const result = await withTimeout(call(), timeoutMs, `${dependency} ${what}`)
+    breaker.success()
+    return result
+  } catch (error) {
+    breaker.failure()
+    throw error
   }
 }

@@ -4,10 +4,9 @@
  */
 import type { Redis } from 'ioredis'
 import type { Clock, PermissionRecord } from '../../types.js'
-import { CircuitOpenError, type CircuitState, createCircuitBreaker } from './circuit-breaker.js'
+import { type CircuitState, createCircuitBreaker, guardedCall } from './circuit-breaker.js'
 import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
 import { decodeRecord, encodeRecord } from './record.js'
-import { withTimeout } from './timeout.js'
 
 export interface RedisLayerOptions {
   /**
@@ -150,17 +149,8 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   const channel = `${keyPrefix}invalidate`
   const keyOf = (id: string): string => `${keyPrefix}${KEY_SPACE}${encodeKeyPart(id)}`
 
-  async function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
-    if (!breaker.allow()) throw new CircuitOpenError('Redis')
-    try {
-      const result = await withTimeout(call(), timeoutMs, `Redis ${what}`)
-      breaker.success()
-      return result
-    } catch (error) {
-      breaker.failure()
-      throw error
-    }
-  }
+  const guarded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
+    guardedCall(breaker, 'Redis', what, call, timeoutMs)
 
   function decode(raw: string | null | undefined): CachedValue {
     return typeof raw === 'string' ? decodeRecord(raw) : undefined
