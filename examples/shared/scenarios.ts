@@ -1,5 +1,6 @@
 /** The behaviour every example app shows; each example's test runs this same table. */
-import type { Demo } from './demo.js'
+import { createSigner } from '@authframework/core'
+import { AUDIENCE, type Demo, ISSUER, PROMETHEUS_CONTENT_TYPE } from './demo.js'
 
 export interface Scenario {
   readonly name: string
@@ -7,6 +8,12 @@ export interface Scenario {
   readonly path: string
   readonly token?: string
   readonly status: number
+  /** The body contains this text. */
+  readonly contains?: string
+  /** The body does not contain this text. */
+  readonly lacks?: string
+  /** The exact `content-type`. */
+  readonly contentType?: string
 }
 
 export function scenarios(demo: Demo): Scenario[] {
@@ -15,6 +22,11 @@ export function scenarios(demo: Demo): Scenario[] {
   const many = Array.from({ length: 60 }, (_, i) => `orders:region-${i}:read`)
   const compressed = demo.signer.sign({ sub: 'user-42', perms: ['orders:read', ...many] })
   if (!compressed.startsWith('compressed:')) throw new Error('expected a compressed token')
+  // Well formed, right issuer and audience, but signed by a key the app does not trust.
+  const forged = createSigner({ algorithm: 'ES256', issuer: ISSUER, audience: AUDIENCE }).sign({
+    sub: 'user-42',
+    perms: ['orders:read'],
+  })
   return [
     { name: 'public health check', method: 'GET', path: '/health', status: 200 },
     { name: 'public JWK Set', method: 'GET', path: '/.well-known/jwks.json', status: 200 },
@@ -45,24 +57,95 @@ export function scenarios(demo: Demo): Scenario[] {
     },
     { name: 'compressed token', method: 'GET', path: '/orders', token: compressed, status: 200 },
     { name: 'garbage token', method: 'GET', path: '/orders', token: 'not-a-token', status: 401 },
+    {
+      name: 'optional route, anonymous: the public catalog',
+      method: 'GET',
+      path: '/catalog',
+      status: 200,
+      contains: '"items":[',
+      lacks: '"for"',
+    },
+    {
+      name: 'optional route, valid token: personalised',
+      method: 'GET',
+      path: '/catalog',
+      token: reader,
+      status: 200,
+      contains: '"for":"user-42"',
+    },
+    {
+      name: 'optional route, token of an untrusted key',
+      method: 'GET',
+      path: '/catalog',
+      token: forged,
+      status: 401,
+    },
+    {
+      name: 'optional route, garbage token',
+      method: 'GET',
+      path: '/catalog',
+      token: 'not-a-token',
+      status: 401,
+    },
+    {
+      name: 'Prometheus metrics, public',
+      method: 'GET',
+      path: '/metrics',
+      status: 200,
+      contentType: PROMETHEUS_CONTENT_TYPE,
+      contains: 'authframework_authentications_total',
+    },
   ]
 }
 
+/** What came back for one scenario. */
+export interface ScenarioResult {
+  readonly status: number
+  readonly text: string
+  /** Parsed when the answer is JSON. */
+  readonly body: unknown
+  readonly contentType: string | null
+  readonly www: string | null
+}
+
 /** Runs one scenario against a listening app. */
-export async function run(
-  baseUrl: string,
-  s: Scenario,
-): Promise<{ status: number; body: unknown; www: string | null }> {
+export async function run(baseUrl: string, s: Scenario): Promise<ScenarioResult> {
   const res = await fetch(baseUrl + s.path, {
     method: s.method,
     headers: s.token ? { authorization: `Bearer ${s.token}` } : {},
   })
   const text = await res.text()
+  const contentType = res.headers.get('content-type')
   return {
     status: res.status,
-    body: text ? JSON.parse(text) : undefined,
+    text,
+    body: text && /json/.test(contentType ?? '') ? JSON.parse(text) : undefined,
+    contentType,
     www: res.headers.get('www-authenticate'),
   }
+}
+
+/** How a result differs from its scenario (empty when it matches), challenges included. */
+export function mismatches(res: ScenarioResult, s: Scenario): string[] {
+  const problems: string[] = []
+  if (res.status !== s.status)
+    problems.push(`status ${res.status}, expected ${s.status}: ${res.text}`)
+  if (res.status === 401 && !/^Bearer realm="api"/.test(res.www ?? '')) {
+    problems.push(`401 without a Bearer challenge: ${res.www}`)
+  }
+  if (res.status === 403 && !(res.www ?? '').includes('error="insufficient_scope"')) {
+    problems.push(`403 without error="insufficient_scope": ${res.www}`)
+  }
+  if (s.contains !== undefined && !res.text.includes(s.contains)) {
+    problems.push(`body lacks ${s.contains}: ${res.text.slice(0, 200)}`)
+  }
+  if (s.lacks !== undefined && res.text.includes(s.lacks)) {
+    problems.push(`body contains ${s.lacks}: ${res.text.slice(0, 200)}`)
+  }
+  if (s.contentType !== undefined && res.contentType !== s.contentType) {
+    problems.push(`content-type ${res.contentType}, expected ${s.contentType}`)
+  }
+  return problems
 }
 
 /** Stands for the `access_token` of the flow's last successful `POST /login`. */

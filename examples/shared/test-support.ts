@@ -1,5 +1,13 @@
 /** For the examples' tests: a demo whose users live in a fresh PostgreSQL schema of the machine. */
-import { createTestSchema, type TestSchema } from '../../packages/core/test/support/services.js'
+import {
+  connectRedis,
+  createTestSchema,
+  DATABASE_URL,
+  deleteKeys,
+  REDIS_URL,
+  runId,
+  type TestSchema,
+} from '../../packages/core/test/support/services.js'
 import { createDemo, type Demo } from './demo.js'
 import { type DemoUser, prepareDatabase } from './login.js'
 
@@ -27,5 +35,38 @@ export async function databaseDemo(user: DemoUser): Promise<DatabaseDemo> {
       return Object.fromEntries(rows.map((row) => [row.event_type, row.n]))
     },
     drop: () => schema.drop(),
+  }
+}
+
+export interface ServicesEnv {
+  /** `DATABASE_URL` (on a fresh schema, through `search_path`), `REDIS_URL` and `DEMO_PASSWORD`. */
+  readonly env: NodeJS.ProcessEnv
+  /** A Redis key prefix of this run only. */
+  readonly keyPrefix: string
+  /** Drops the schema and deletes the keys under the prefix. */
+  drop(): Promise<void>
+}
+
+/**
+ * The environment an example starts with to use the machine's PostgreSQL and Redis, isolated: a
+ * fresh schema (named in the URL's `options`, as a deployment could) and a unique key prefix.
+ */
+export async function servicesEnv(password: string): Promise<ServicesEnv> {
+  const schema = await createTestSchema()
+  const url = new URL(DATABASE_URL)
+  url.searchParams.set('options', `-c search_path=${schema.name}`)
+  const keyPrefix = `af_test_${runId()}:`
+  return {
+    env: { DATABASE_URL: url.toString(), REDIS_URL, DEMO_PASSWORD: password },
+    keyPrefix,
+    async drop() {
+      const redis = await connectRedis()
+      try {
+        await deleteKeys(redis, keyPrefix)
+      } finally {
+        redis.disconnect()
+      }
+      await schema.drop()
+    },
   }
 }

@@ -1,5 +1,10 @@
-import type { AuthOptions } from '@authframework/core'
-import type { Answer, LoginService } from '@authframework/example-shared'
+import type { AuthMetrics, AuthOptions } from '@authframework/core'
+import {
+  type Answer,
+  catalogFor,
+  type LoginService,
+  metricsAnswer,
+} from '@authframework/example-shared'
 import {
   type Auth,
   anyOf,
@@ -16,6 +21,8 @@ export interface BuildOptions {
   jwks?: { keys: unknown[] }
   /** `POST /login` and `POST /logout`; absent: no login routes. */
   login?: LoginService
+  /** The metrics given to `createAuth` (and the stores), served at `GET /metrics`. */
+  metrics?: AuthMetrics
 }
 
 function send(res: Response, answer: Answer): void {
@@ -34,7 +41,7 @@ const ownerOrAdmin = anyOf<Request>('admin', (auth, req) => auth.sub === req.par
  */
 export function buildApp(options: BuildOptions): Express {
   const auth = 'authenticate' in options.auth ? options.auth : createAuth<Request>(options.auth)
-  const { login } = options
+  const { login, metrics } = options
   const app = express()
   app.use(express.json({ limit: '16kb' }))
   app.get('/health', (_req, res) => {
@@ -43,15 +50,30 @@ export function buildApp(options: BuildOptions): Express {
   app.get('/.well-known/jwks.json', (_req, res) => {
     res.json(options.jwks ?? { keys: [] })
   })
+  if (metrics) {
+    // Public so that the demo's curl line works. In production, protect it (a token with a
+    // metrics permission) or serve it on an internal port that only the scraper reaches.
+    app.get('/metrics', (_req, res) => send(res, metricsAnswer(metrics)))
+  }
   if (login) {
     app.post('/login', async (req, res) => send(res, await login.login(req.body, req.ip)))
   }
-  app.use(authMiddleware(auth, { unless: ['/health', '/.well-known/*', '/login'] }))
+  app.use(
+    authMiddleware(auth, {
+      unless: ['/health', '/.well-known/*', '/login', '/metrics'],
+      optional: ['/catalog'],
+    }),
+  )
   if (login) {
     app.post('/logout', async (req, res) => {
       send(res, await login.logout(auth, req.headers.authorization))
     })
   }
+  // Optional: anonymous callers get the public catalog, a valid token a personalised one,
+  // a bad token 401.
+  app.get('/catalog', (req, res) => {
+    res.json(catalogFor(req.auth))
+  })
   app.get('/me', (req, res) => {
     res.json({ sub: req.auth?.sub, permissions: req.auth?.permissions })
   })

@@ -1,5 +1,10 @@
-import type { AuthOptions } from '@authframework/core'
-import type { Answer, LoginService } from '@authframework/example-shared'
+import type { AuthMetrics, AuthOptions } from '@authframework/core'
+import {
+  type Answer,
+  catalogFor,
+  type LoginService,
+  metricsAnswer,
+} from '@authframework/example-shared'
 import { type Auth, anyOf, authPlugin, createAuth } from '@authframework/fastify'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 
@@ -10,6 +15,8 @@ export interface BuildOptions {
   jwks?: { keys: unknown[] }
   /** `POST /login` and `POST /logout`; absent: no login routes. */
   login?: LoginService
+  /** The metrics given to `createAuth` (and the stores), served at `GET /metrics`. */
+  metrics?: AuthMetrics
 }
 
 function send(reply: FastifyReply, answer: Answer): FastifyReply {
@@ -39,7 +46,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   if (given === undefined) app.addHook('onClose', () => auth.close())
   await app.register(authPlugin, { auth })
   const publicRoute = { config: { auth: false } }
-  const { login } = options
+  const optionalRoute = { config: { auth: 'optional' as const } }
+  const { login, metrics } = options
   if (login) {
     app.post('/login', publicRoute, async (req, reply) =>
       send(reply, await login.login(req.body, req.ip)),
@@ -50,6 +58,14 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   }
   app.get('/health', publicRoute, async () => ({ status: 'ok' }))
   app.get('/.well-known/jwks.json', publicRoute, async () => options.jwks ?? { keys: [] })
+  if (metrics) {
+    // Public so that the demo's curl line works. In production, protect it (a token with a
+    // metrics permission) or serve it on an internal port that only the scraper reaches.
+    app.get('/metrics', publicRoute, async (_req, reply) => send(reply, metricsAnswer(metrics)))
+  }
+  // Optional: anonymous callers get the public catalog, a valid token a personalised one,
+  // a bad token 401.
+  app.get('/catalog', optionalRoute, async (req) => catalogFor(req.auth))
   app.get('/me', async (req) => ({ sub: req.auth?.sub, permissions: req.auth?.permissions }))
   app.get('/orders', { preHandler: app.requirePermission('orders:read') }, async (req) => ({
     orders: [{ id: 1, owner: req.auth?.sub }],

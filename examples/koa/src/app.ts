@@ -1,5 +1,11 @@
-import type { AuthOptions } from '@authframework/core'
-import { type Answer, type LoginService, readJson } from '@authframework/example-shared'
+import type { AuthMetrics, AuthOptions } from '@authframework/core'
+import {
+  type Answer,
+  catalogFor,
+  type LoginService,
+  metricsAnswer,
+  readJson,
+} from '@authframework/example-shared'
 import { type Auth, anyOf, authMiddleware, createAuth, requirePermission } from '@authframework/koa'
 import Router from '@koa/router'
 import Koa, { type Context } from 'koa'
@@ -11,6 +17,8 @@ export interface BuildOptions {
   jwks?: { keys: unknown[] }
   /** `POST /login` and `POST /logout`; absent: no login routes. */
   login?: LoginService
+  /** The metrics given to `createAuth` (and the stores), served at `GET /metrics`. */
+  metrics?: AuthMetrics
 }
 
 function send(ctx: Context, answer: Answer): void {
@@ -32,10 +40,15 @@ const ownerOrAdmin = anyOf<Context>('admin', (auth, ctx) => auth.sub === ctx.par
  */
 export function buildApp(options: BuildOptions): Koa {
   const auth = 'authenticate' in options.auth ? options.auth : createAuth<Context>(options.auth)
-  const { login } = options
+  const { login, metrics } = options
   const app = new Koa()
   const router = new Router()
-  app.use(authMiddleware(auth, { unless: ['/health', '/.well-known/*', '/login'] }))
+  app.use(
+    authMiddleware(auth, {
+      unless: ['/health', '/.well-known/*', '/login', '/metrics'],
+      optional: ['/catalog'],
+    }),
+  )
   if (login) {
     router.post('/login', async (ctx) => {
       send(
@@ -52,6 +65,16 @@ export function buildApp(options: BuildOptions): Koa {
   })
   router.get('/.well-known/jwks.json', (ctx) => {
     ctx.body = options.jwks ?? { keys: [] }
+  })
+  if (metrics) {
+    // Public so that the demo's curl line works. In production, protect it (a token with a
+    // metrics permission) or serve it on an internal port that only the scraper reaches.
+    router.get('/metrics', (ctx) => send(ctx, metricsAnswer(metrics)))
+  }
+  // Optional: anonymous callers get the public catalog, a valid token a personalised one,
+  // a bad token 401.
+  router.get('/catalog', (ctx) => {
+    ctx.body = catalogFor(ctx.state.auth)
   })
   router.get('/me', (ctx) => {
     ctx.body = { sub: ctx.state.auth?.sub, permissions: ctx.state.auth?.permissions }

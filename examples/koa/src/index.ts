@@ -1,15 +1,35 @@
-import { demoBanner, startDemo } from '@authframework/example-shared'
+import { demoBanner, logSlowAuthentications, startDemo } from '@authframework/example-shared'
 import { createAuth } from '@authframework/koa'
 import type { Context } from 'koa'
 import { buildApp } from './app.js'
 
 const { demo, close } = await startDemo()
+// A node:diagnostics_channel subscriber, as an APM or OpenTelemetry would attach one: prints the
+// outcome and duration of failed authentications and of those slower than 25 ms (never a token).
+const stopLogging = logSlowAuthentications(25)
 const auth = createAuth<Context>(demo.authOptions)
-const app = buildApp({ auth, jwks: demo.signer.exportJwks(), login: demo.login })
+const app = buildApp({
+  auth,
+  jwks: demo.signer.exportJwks(),
+  login: demo.login,
+  metrics: demo.metrics,
+})
 const port = Number(process.env.PORT ?? 3000)
 const server = app.listen(port, '127.0.0.1', () => {
   console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Koa'))
 })
+
+async function shutdown(): Promise<void> {
+  await new Promise((resolve) => server.close(resolve))
+  stopLogging()
+  await auth.close()
+  await close() // the permission store, the revocation list, Redis and PostgreSQL, when in use
+}
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => server.close(() => void close()))
+  process.once(signal, () => {
+    shutdown().catch((error: unknown) => {
+      console.error(error)
+      process.exitCode = 1
+    })
+  })
 }
