@@ -39,7 +39,12 @@ export interface Summary {
 export function summarize(values: readonly number[]): Summary {
   const finite = values.filter(Number.isFinite)
   if (finite.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 }
-  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), n: finite.length }
+  return {
+    median: median(finite),
+    min: Math.min(...finite),
+    max: Math.max(...finite),
+    n: finite.length,
+  }
 }
 
 /** Half the min–max range relative to the median, in percent: a blunt, honest spread. */

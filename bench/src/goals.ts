@@ -1,0 +1,294 @@
+/** The seed's targets, the issue's goals and its reference figures, checked against one run. */
+import { cellOf, contenderOf, microRatio, scenarioDelta, versus } from './analysis.js'
+import type { HttpResult } from './http/index.js'
+import {
+  FRAMEWORK_NAME,
+  FRAMEWORKS,
+  type Framework,
+  type ScenarioId,
+  type VariantId,
+} from './http/variants.js'
+import type { MemoryResult } from './memory.js'
+import type { MicroResult } from './micro.js'
+import type { Summary } from './stats.js'
+import { ALGORITHMS } from './tokens.js'
+
+export type Status = 'met' | 'not met' | 'not measured'
+
+export interface Row {
+  readonly measure: string
+  readonly goal: string
+  readonly measured: string
+  readonly status: Status
+}
+
+export interface Inputs {
+  readonly micro?: MicroResult
+  readonly http?: HttpResult
+  readonly memory?: MemoryResult
+}
+
+/** "12.3 (11.8–13.0)" — median with the min–max over rounds. */
+export function fmt(s: Summary | undefined, digits = 1, unit = ''): string {
+  if (!s || s.n === 0 || !Number.isFinite(s.median)) return 'n/a'
+  const f = (v: number) => v.toFixed(digits)
+  const range = s.n > 1 ? ` (${f(s.min)}–${f(s.max)})` : ''
+  return `${f(s.median)}${unit}${range}`
+}
+
+/** Like {@link fmt}, with an explicit sign: "+3.1 µs (−0.4–+6.0)". */
+export function fmtSigned(s: Summary | undefined, digits = 1, unit = ''): string {
+  if (!s || s.n === 0 || !Number.isFinite(s.median)) return 'n/a'
+  const f = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`
+  const range = s.n > 1 ? ` (${f(s.min)} to ${f(s.max)})` : ''
+  return `${f(s.median)}${unit}${range}`
+}
+
+const ok = (cond: boolean | undefined): Status =>
+  cond === undefined ? 'not measured' : cond ? 'met' : 'not met'
+const all = (...conds: (boolean | undefined)[]): boolean | undefined =>
+  conds.some((c) => c === undefined) ? undefined : conds.every(Boolean)
+
+const SCENARIO_IDS: readonly ScenarioId[] = ['a', 'b', 'c', 'd']
+
+/** The peer variants present for a framework, strongest (lowest CPU) first. */
+function strongestPeer(http: HttpResult, f: Framework, sc: ScenarioId): VariantId | undefined {
+  const peers = (['peer', 'peer-cache'] as const)
+    .map((v) => ({ v, c: cellOf(http, f, sc, v) }))
+    .filter((x) => x.c !== undefined)
+    .sort((x, y) => (x.c?.cpuUs.median ?? 0) - (y.c?.cpuUs.median ?? 0))
+  return peers[0]?.v
+}
+
+/** The seed's targets: validation latency, rate and memory per instance. */
+export function seedTargets({ micro, http, memory }: Inputs): Row[] {
+  const rows: Row[] = []
+  const oursCells = http
+    ? FRAMEWORKS.flatMap((f) => SCENARIO_IDS.map((sc) => cellOf(http, f, sc, 'ours'))).filter(
+        (c) => c !== undefined,
+      )
+    : []
+  for (const [key, limit, label] of [
+    ['p50', 10, 'validation p50'],
+    ['p95', 25, 'validation p95'],
+    ['p99', 100, 'validation p99'],
+  ] as const) {
+    if (oursCells.length === 0) {
+      rows.push({ measure: label, goal: `< ${limit} ms`, measured: 'n/a', status: 'not measured' })
+      continue
+    }
+    const worst = oursCells.reduce((w, c) => (c[key].median > w[key].median ? c : w))
+    rows.push({
+      measure: label,
+      goal: `< ${limit} ms`,
+      measured: `worst ${worst[key].median.toFixed(2)} ms (${FRAMEWORK_NAME[worst.framework]}, scenario ${worst.scenario}, 50 connections); request latency, auth included`,
+      status: ok(worst[key].median < limit),
+    })
+  }
+  for (const f of FRAMEWORKS) {
+    const c = http ? cellOf(http, f, 'c', 'ours') : undefined
+    const bare = http ? cellOf(http, f, 'c', 'bare') : undefined
+    rows.push({
+      measure: `validations/s, ${FRAMEWORK_NAME[f]}`,
+      goal: '> 5,000/s',
+      measured: c
+        ? `${c.reqPerSec.median.toFixed(0)} req/s with a new token on every request (c); bare ${FRAMEWORK_NAME[f]} serves ${bare?.reqPerSec.median.toFixed(0) ?? 'n/a'} req/s on the same run`
+        : 'n/a',
+      status: ok(c ? c.reqPerSec.median > 5000 : undefined),
+    })
+  }
+  const rs = contenderOf(micro, 'uncached-RS256', 'ours (cache: false)')
+  rows.push({
+    measure: 'validations/s, core alone, one core',
+    goal: '> 5,000/s',
+    measured: rs
+      ? `${(1e6 / rs.us.median).toFixed(0)}/s uncached RS256, one call at a time`
+      : 'n/a',
+    status: ok(rs ? 1e6 / rs.us.median > 5000 : undefined),
+  })
+  const maxRss = http
+    ? Math.max(
+        0,
+        ...http.samples
+          .filter((s) => s.variant === 'ours' || s.variant === 'ours-nocache')
+          .map((s) => s.rssBytes),
+      )
+    : 0
+  const million = memory?.reports.find((r) => r.subject === 'ours' && r.entries >= 1_000_000)
+  rows.push({
+    measure: 'memory per instance',
+    goal: '< 2 GB',
+    measured:
+      (maxRss > 0
+        ? `largest server RSS under load ${(maxRss / 2 ** 20).toFixed(0)} MiB`
+        : 'no HTTP run') +
+      (million
+        ? `; process with 1M cached verifications ${(million.rssAfterBytes / 2 ** 20).toFixed(0)} MiB`
+        : ''),
+    status: ok(maxRss > 0 ? maxRss < 2e9 && (!million || million.rssAfterBytes < 2e9) : undefined),
+  })
+  return rows
+}
+
+const KEEP: Record<Framework, number> = { fastify: 0.85, koa: 0.9, express: 0.97 }
+
+/** The issue's goal table. */
+export function issueGoals({ micro, http, memory }: Inputs): Row[] {
+  const rows: Row[] = []
+  // Cached hit.
+  {
+    const ours = contenderOf(micro, 'cache-hit-RS256', 'ours (cache hit)')
+    const vs = microRatio(micro, 'cache-hit-RS256', 'ours (cache hit)', 'fast-jwt (cache hit)')
+    rows.push({
+      measure: 'cached hit (RS256)',
+      goal: '≤ 2.5 µs, and faster than fast-jwt’s hit',
+      measured: ours ? `${fmt(ours.us, 2, ' µs')}; ×${fmt(vs, 2)} of fast-jwt’s hit` : 'n/a',
+      status: ok(ours && vs ? ours.us.median <= 2.5 && vs.median < 1 : undefined),
+    })
+  }
+  for (const f of FRAMEWORKS) {
+    const c = http ? cellOf(http, f, 'a', 'ours') : undefined
+    const peer = http ? strongestPeer(http, f, 'a') : undefined
+    const vs = http && peer ? versus(http, f, 'a', 'ours', peer) : undefined
+    const noop = http ? cellOf(http, f, 'a', 'noop') : undefined
+    rows.push({
+      measure: `extra CPU per request over bare, (a), ${FRAMEWORK_NAME[f]}`,
+      goal: `≤ 5 µs, ≥ ${KEEP[f]}× of bare, ≥ 1.6× the peer`,
+      measured: c
+        ? `${fmtSigned(c.extraCpuUs, 1, ' µs')}; keeps ×${fmt(c.capacityVsBare, 2)} of bare (req/s ×${fmt(c.throughputVsBare, 2)}); ×${fmt(vs?.capacity, 2)} the peer${peer === 'peer-cache' ? ' with its cache' : ''}${noop ? `; a no-op middleware: ${fmtSigned(noop.extraCpuUs, 1, ' µs')}` : ''}`
+        : 'n/a',
+      status: ok(
+        c
+          ? all(
+              c.extraCpuUs.median <= 5,
+              c.capacityVsBare.median >= KEEP[f],
+              vs ? vs.capacity.median >= 1.6 : undefined,
+            )
+          : undefined,
+      ),
+    })
+  }
+  for (const f of FRAMEWORKS) {
+    const d = http ? scenarioDelta(http, f, 'ours', 'b', 'a') : undefined
+    rows.push({
+      measure: `rotating tokens (b) vs one token (a), ${FRAMEWORK_NAME[f]}`,
+      goal: 'equal after warm-up (auth cost within ±5 µs)',
+      measured: d ? `auth CPU of (b) − (a): ${fmtSigned(d, 1, ' µs')}` : 'n/a',
+      status: ok(d ? Math.abs(d.median) <= 5 : undefined),
+    })
+  }
+  for (const f of FRAMEWORKS) {
+    const machinery = http ? versus(http, f, 'c', 'ours', 'ours-nocache') : undefined
+    const vsPeer = http ? versus(http, f, 'c', 'ours', 'peer') : undefined
+    rows.push({
+      measure: `cache that keeps missing (c), ${FRAMEWORK_NAME[f]}`,
+      goal: 'cache adds ≤ 10 µs over plain verification; ≥ 1.1× the peer without cache',
+      measured:
+        machinery || vsPeer
+          ? `cache on − cache off: ${fmtSigned(machinery?.cpuDelta, 1, ' µs')}; ×${fmt(vsPeer?.capacity, 2)} the peer (req/s ×${fmt(vsPeer?.throughput, 2)})`
+          : 'n/a',
+      status: ok(
+        machinery && vsPeer
+          ? machinery.cpuDelta.median <= 10 && vsPeer.capacity.median >= 1.1
+          : undefined,
+      ),
+    })
+  }
+  for (const alg of ALGORITHMS) {
+    const id = `uncached-${alg}`
+    const vsFloor = microRatio(micro, id, 'ours (cache: false)', 'floor (node:crypto)')
+    const vsFast = microRatio(micro, id, 'ours (cache: false)', 'fast-jwt')
+    rows.push({
+      measure: `uncached verification, ${alg}`,
+      goal: '≤ 1.15× the floor, and no slower than fast-jwt',
+      measured: vsFloor
+        ? `×${fmt(vsFloor, 2)} of the floor; ×${fmt(vsFast, 2)} of fast-jwt`
+        : 'n/a',
+      status: ok(vsFloor && vsFast ? vsFloor.median <= 1.15 && vsFast.median <= 1 : undefined),
+    })
+  }
+  for (const f of ['fastify', 'koa'] as const) {
+    const c = http ? cellOf(http, f, 'a', 'ours') : undefined
+    const bare = http ? cellOf(http, f, 'a', 'bare') : undefined
+    rows.push({
+      measure: `p99 latency at ${http?.options.connections ?? 50} connections, (a), ${FRAMEWORK_NAME[f]}`,
+      goal: '≤ 5 ms',
+      measured: c ? `${fmt(c.p99, 2, ' ms')}; bare ${fmt(bare?.p99, 2, ' ms')}` : 'n/a',
+      status: ok(c ? c.p99.median <= 5 : undefined),
+    })
+  }
+  {
+    const r = memory?.reports.find((x) => x.subject === 'ours' && x.entries >= 1_000_000)
+    rows.push({
+      measure: 'memory per cached verification at 1M entries',
+      goal: '≤ 600 bytes',
+      measured: r
+        ? `${(r.rssDeltaBytes / r.entries).toFixed(0)} B of RSS (${(r.heapDeltaBytes / r.entries).toFixed(0)} B of heap)`
+        : 'n/a (1M entries run in full mode only)',
+      status: ok(r ? r.rssDeltaBytes / r.entries <= 600 : undefined),
+    })
+  }
+  return rows
+}
+
+export interface Reference {
+  readonly figure: string
+  readonly reference: string
+  readonly measured: string
+}
+
+/** The issue's reference figures next to this run's. Context, not pass/fail. */
+export function referenceFigures({ micro, http }: Inputs): Reference[] {
+  const out: Reference[] = []
+  const cpu = (f: Framework, v: VariantId) => (http ? cellOf(http, f, 'a', v) : undefined)
+  out.push({
+    figure: 'bare server CPU per request (a)',
+    reference: 'Fastify ≈ 28 µs, Koa ≈ 50 µs, Express ≈ 175–240 µs',
+    measured: FRAMEWORKS.map(
+      (f) => `${FRAMEWORK_NAME[f]} ${fmt(cpu(f, 'bare')?.cpuUs, 0, ' µs')}`,
+    ).join(', '),
+  })
+  out.push({
+    figure: '@fastify/jwt with its cache, share of bare Fastify kept (a)',
+    reference: '0.48–0.51× (≈ 32 µs extra)',
+    measured: `×${fmt(cpu('fastify', 'peer-cache')?.capacityVsBare, 2)} (${fmtSigned(cpu('fastify', 'peer-cache')?.extraCpuUs, 0, ' µs')})`,
+  })
+  out.push({
+    figure: 'express-jwt RS256, share of bare Express kept (a)',
+    reference: '0.29–0.31× with a PEM key, 0.62× with a KeyObject',
+    measured: `PEM ×${fmt(cpu('express', 'peer-pem')?.capacityVsBare, 2)}, KeyObject ×${fmt(cpu('express', 'peer')?.capacityVsBare, 2)}`,
+  })
+  out.push({
+    figure: 'koa-jwt RS256, share of bare Koa kept (a)',
+    reference: '0.10×',
+    measured: `PEM ×${fmt(cpu('koa', 'peer-pem')?.capacityVsBare, 2)}, KeyObject ×${fmt(cpu('koa', 'peer')?.capacityVsBare, 2)}`,
+  })
+  out.push({
+    figure: 'fast-jwt cache hit / cached floor (RS256)',
+    reference: '4.2–5.0 µs / 2.1–2.5 µs',
+    measured: `${fmt(contenderOf(micro, 'cache-hit-RS256', 'fast-jwt (cache hit)')?.us, 2, ' µs')} / ${fmt(contenderOf(micro, 'cache-hit-RS256', 'floor (sha256 + lru get + exp)')?.us, 2, ' µs')}`,
+  })
+  const miss = http ? versus(http, 'fastify', 'c', 'peer-cache', 'peer') : undefined
+  out.push({
+    figure: 'a fast-jwt cache that keeps missing, extra CPU per request (Fastify, c)',
+    reference: '21–33 µs',
+    measured: fmtSigned(miss?.cpuDelta, 1, ' µs'),
+  })
+  out.push({
+    figure: 'uncached floor per call',
+    reference: 'RS256 ≈ 35 µs, ES256 ≈ 90 µs, EdDSA ≈ 132 µs, HS256 ≈ 10 µs',
+    measured: ALGORITHMS.map(
+      (a) =>
+        `${a} ${fmt(contenderOf(micro, `uncached-${a}`, 'floor (node:crypto)')?.us, 1, ' µs')}`,
+    ).join(', '),
+  })
+  out.push({
+    figure: 'fast-jwt / jose jwtVerify vs the floor, uncached',
+    reference: 'fast-jwt within 3–8 %; jose ≈ 2×',
+    measured: ALGORITHMS.map(
+      (a) =>
+        `${a} ×${fmt(microRatio(micro, `uncached-${a}`, 'fast-jwt', 'floor (node:crypto)'), 2)} / ×${fmt(microRatio(micro, `uncached-${a}`, 'jose jwtVerify', 'floor (node:crypto)'), 1)}`,
+    ).join('; '),
+  })
+  return out
+}

@@ -1,0 +1,59 @@
+/**
+ * HTTP server child. Builds one app (framework × variant), listens on 127.0.0.1 on an ephemeral
+ * port and reports its CPU time between a `start` and a `stop` message from the parent. Exits when
+ * the parent says so, when the IPC channel closes, or after a hard lifetime limit.
+ */
+import type { BuildApp } from './apps/common.js'
+import { counter } from './apps/common.js'
+import type { Command, Event, ServerConfig } from './variants.js'
+
+const MAX_LIFETIME_MS = 30 * 60 * 1000
+
+function send(event: Event): void {
+  process.send?.(event)
+}
+
+async function main(cfg: ServerConfig): Promise<void> {
+  // Only the chosen framework (and its peer) is loaded.
+  const { build }: { build: BuildApp } =
+    cfg.framework === 'express'
+      ? await import('./apps/express.js')
+      : cfg.framework === 'koa'
+        ? await import('./apps/koa.js')
+        : await import('./apps/fastify.js')
+  const { port, close } = await build(cfg)
+  let cpu0 = process.cpuUsage()
+  const shutdown = () => {
+    close().finally(() => process.exit(0))
+    setTimeout(() => process.exit(0), 2000).unref()
+  }
+  process.on('message', (message: Command) => {
+    if (message.cmd === 'start') {
+      counter.requests = 0
+      cpu0 = process.cpuUsage()
+      send({ evt: 'started' })
+    } else if (message.cmd === 'stop') {
+      const cpu = process.cpuUsage(cpu0)
+      const mem = process.memoryUsage()
+      send({
+        evt: 'stopped',
+        cpuUs: cpu.user + cpu.system,
+        requests: counter.requests,
+        rssBytes: mem.rss,
+        heapUsedBytes: mem.heapUsed,
+      })
+    } else if (message.cmd === 'exit') {
+      shutdown()
+    }
+  })
+  process.on('disconnect', shutdown)
+  setTimeout(() => process.exit(0), MAX_LIFETIME_MS).unref()
+  send({ evt: 'ready', port })
+}
+
+process.once('message', (cfg: ServerConfig) => {
+  main(cfg).catch((error: unknown) => {
+    send({ evt: 'failed', reason: error instanceof Error ? error.message : String(error) })
+    setTimeout(() => process.exit(1), 100)
+  })
+})

@@ -1,0 +1,120 @@
+/** The HTTP contenders and scenarios, shared by the parent (load) and the child (server). */
+import type { Framework } from '../ours.js'
+
+export type { Framework }
+export const FRAMEWORKS: readonly Framework[] = ['fastify', 'koa', 'express']
+
+export type VariantId =
+  | 'bare'
+  | 'noop'
+  | 'ours'
+  | 'ours-nocache'
+  | 'peer'
+  | 'peer-cache'
+  | 'peer-pem'
+
+export const PEER_NAME: Record<Framework, string> = {
+  express: 'express-jwt',
+  koa: 'koa-jwt',
+  fastify: '@fastify/jwt',
+}
+
+export const FRAMEWORK_NAME: Record<Framework, string> = {
+  express: 'Express 5',
+  koa: 'Koa 3',
+  fastify: 'Fastify 5',
+}
+
+/** A human label for a variant on a framework. */
+export function variantLabel(framework: Framework, variant: VariantId): string {
+  switch (variant) {
+    case 'bare':
+      return 'bare'
+    case 'noop':
+      return 'no-op middleware (control)'
+    case 'ours':
+      return 'ours'
+    case 'ours-nocache':
+      return 'ours, cache: false'
+    case 'peer':
+      return framework === 'fastify'
+        ? `${PEER_NAME[framework]} (no cache)`
+        : `${PEER_NAME[framework]} (KeyObject)`
+    case 'peer-cache':
+      return `${PEER_NAME[framework]} (cache)`
+    case 'peer-pem':
+      return `${PEER_NAME[framework]} (PEM string)`
+  }
+}
+
+export type ScenarioId = 'a' | 'b' | 'c' | 'd'
+
+export interface Scenario {
+  readonly id: ScenarioId
+  readonly title: string
+  /** Which token each request carries. */
+  readonly tokens: 'one' | 'rotate' | 'fresh' | 'compressed'
+  readonly variants: (framework: Framework) => readonly VariantId[]
+}
+
+const peers = (f: Framework): VariantId[] => (f === 'fastify' ? ['peer', 'peer-cache'] : ['peer'])
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: 'a',
+    title: '(a) one valid token, repeated',
+    tokens: 'one',
+    variants: (f) => [
+      'bare',
+      'noop',
+      'ours',
+      ...peers(f),
+      ...(f === 'fastify' ? [] : (['peer-pem'] as const)),
+    ],
+  },
+  {
+    id: 'b',
+    title: '(b) 10,000 distinct valid tokens, rotated',
+    tokens: 'rotate',
+    variants: (f) => ['bare', 'ours', ...peers(f)],
+  },
+  {
+    id: 'c',
+    title: '(c) a new token on every request',
+    tokens: 'fresh',
+    variants: (f) => ['bare', 'ours', 'ours-nocache', ...peers(f)],
+  },
+  {
+    id: 'd',
+    title: '(d) one `compressed:` token, repeated',
+    tokens: 'compressed',
+    variants: () => ['bare', 'ours'],
+  },
+]
+
+/** Parent -> child. */
+export type Command =
+  | { readonly cmd: 'start' }
+  | { readonly cmd: 'stop' }
+  | { readonly cmd: 'exit' }
+
+/** Child -> parent. */
+export type Event =
+  | { readonly evt: 'ready'; readonly port: number }
+  | { readonly evt: 'failed'; readonly reason: string }
+  | { readonly evt: 'started' }
+  | {
+      readonly evt: 'stopped'
+      /** Server CPU (user + system, all threads) over the measured window, µs. */
+      readonly cpuUs: number
+      readonly requests: number
+      readonly rssBytes: number
+      readonly heapUsedBytes: number
+    }
+
+export interface ServerConfig {
+  readonly framework: Framework
+  readonly variant: VariantId
+  /** RS256 public key, SPKI PEM. */
+  readonly publicKeyPem: string
+}
