@@ -27,6 +27,8 @@ export interface AdapterSetup<Req> {
   /** The mode for this request: `optional` on the `optional` routes, else the instance's. */
   readonly modeOf: (request: Req, path: string) => 'required' | 'optional'
   readonly propagate: boolean
+  /** False when no rule looks at the path: the adapter need not compute it. */
+  readonly usesPath: boolean
 }
 
 function isAuth(value: unknown): value is Auth<never> {
@@ -80,6 +82,7 @@ export function setupAdapter<Req>(
   return {
     auth,
     propagate: errors === 'propagate',
+    usesPath: Array.isArray(adapter.unless) || Array.isArray(adapter.optional),
     // CORS preflights carry no credentials by design; they are never authenticated.
     skip: (request, method, path, preflight) =>
       (method === 'OPTIONS' && preflight) || skipRequest?.(request, path) === true,

@@ -77,7 +77,15 @@ describe('parseCompact', () => {
   const good = 'eyJhbGciOiJSUzI1NiJ9.e30.AAAA'
 
   it('returns the positions of the two dots', () => {
-    expect(parseCompact(good)).toEqual({ token: good, dot1: 20, dot2: 24 })
+    const [h, p, sig] = good.split('.') as [string, string, string]
+    expect(parseCompact(good)).toEqual({
+      token: good,
+      dot1: 20,
+      dot2: 24,
+      header: Buffer.from(h, 'base64url'),
+      payload: Buffer.from(p, 'base64url'),
+      signature: Buffer.from(sig, 'base64url'),
+    })
   })
 
   it.each([

@@ -230,10 +230,15 @@ describe('Wycheproof json_web_signature_test.json', () => {
       expect(outcome.verified === false && outcome.stage).toBe('token')
 
       const key = groupKey(group, test.jws)!
+      const dot1 = test.jws.indexOf('.')
+      const dot2 = test.jws.lastIndexOf('.')
       const parts = {
         token: test.jws,
-        dot1: test.jws.indexOf('.'),
-        dot2: test.jws.lastIndexOf('.'),
+        dot1,
+        dot2,
+        header: Buffer.from(test.jws.slice(0, dot1), 'base64url'),
+        payload: Buffer.alloc(0),
+        signature: Buffer.from(test.jws.slice(dot2 + 1), 'base64url'),
       }
       expect(parts.dot2).toBe(parts.dot1 + 1)
       const rules = { algorithms: new Set(key.checks.keys()), typ: undefined }

@@ -48,19 +48,18 @@ export function authMiddleware(
   options: ExpressAuthOptions | Auth<Request>,
   adapterOptions?: AdapterOptions<Request>,
 ): RequestHandler {
-  const { auth, skip, modeOf, propagate } = setupAdapter(options, adapterOptions)
+  const { auth, skip, modeOf, propagate, usesPath } = setupAdapter(options, adapterOptions)
   const fail = failWith(auth, propagate)
   const handle = { auth, fail }
   return function authenticate(req: Tagged, res, next) {
     req[kAuth] = handle
-    if (
-      skip(req, req.method, req.path, req.headers['access-control-request-method'] !== undefined)
-    ) {
+    const path = usesPath ? req.path : '' // the path getter costs; only rules need it
+    if (skip(req, req.method, path, req.headers['access-control-request-method'] !== undefined)) {
       return next()
     }
     let result: AuthContext | undefined | Promise<AuthContext | undefined>
     try {
-      result = auth.authenticate(requestInput(req, req), modeOf(req, req.path))
+      result = auth.authenticate(requestInput(req, req), modeOf(req, path))
     } catch (error) {
       return fail(error, res, next)
     }

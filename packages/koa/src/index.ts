@@ -48,18 +48,17 @@ export function authMiddleware(
   options: KoaAuthOptions | Auth<Context>,
   adapterOptions?: AdapterOptions<Context>,
 ): Middleware {
-  const { auth, skip, modeOf, propagate } = setupAdapter(options, adapterOptions)
+  const { auth, skip, modeOf, propagate, usesPath } = setupAdapter(options, adapterOptions)
   const fail = failWith(auth, propagate)
   const handle = { auth, fail }
   return async function authenticate(ctx: Tagged, next: Next) {
     ctx[kAuth] = handle
-    if (
-      skip(ctx, ctx.method, ctx.path, ctx.headers['access-control-request-method'] !== undefined)
-    ) {
+    const path = usesPath ? ctx.path : '' // the path getter costs; only rules need it
+    if (skip(ctx, ctx.method, path, ctx.headers['access-control-request-method'] !== undefined)) {
       return next()
     }
     try {
-      const result = auth.authenticate(requestInput(ctx.req, ctx), modeOf(ctx, ctx.path))
+      const result = auth.authenticate(requestInput(ctx.req, ctx), modeOf(ctx, path))
       ctx.state.auth = isPromise(result) ? await result : result
     } catch (error) {
       return fail(error, ctx)

@@ -57,9 +57,7 @@ export function revocationEntry(target: RevokeTarget, ctx: EntryContext): Revoca
     const parts = parseCompact(jwt)
     let payload: { exp?: unknown; sub?: unknown } | null = null
     try {
-      payload = JSON.parse(
-        Buffer.from(jwt.slice(parts.dot1 + 1, parts.dot2), 'base64url').toString(),
-      )
+      payload = JSON.parse(parts.payload.toString())
     } catch {}
     const exp = typeof payload?.exp === 'number' ? payload.exp + ctx.toleranceSeconds : fallback
     const sub = typeof payload?.sub === 'string' ? payload.sub : undefined

@@ -1,11 +1,25 @@
 import { TokenInvalidError } from '../errors.js'
-import { isCanonicalBase64url } from './base64url.js'
 
-/** Where the two dots of a compact JWS are. */
+/** A compact JWS that passed the strict check: where its dots are, and its three decoded segments. */
 export interface CompactParts {
   readonly token: string
   readonly dot1: number
   readonly dot2: number
+  readonly header: Buffer
+  readonly payload: Buffer
+  readonly signature: Buffer
+}
+
+/**
+ * Decodes a segment and proves it canonical in one native round trip: Node's decoder skips stray
+ * characters, stops at padding, accepts `+` and `/` and ignores unused bits, so any of those makes
+ * the re-encoding differ from the input. (A JavaScript scan of every character costs more than
+ * decoding and encoding again, and the bytes are needed anyway.)
+ */
+function decodeCanonical(token: string, start: number, end: number): Buffer | undefined {
+  const segment = token.slice(start, end)
+  const bytes = Buffer.from(segment, 'base64url')
+  return bytes.toString('base64url') === segment ? bytes : undefined
 }
 
 /**
@@ -26,12 +40,9 @@ export function parseCompact(token: string): CompactParts {
   if (dot1 === 0 || dot2 === dot1 + 1 || dot2 === token.length - 1) {
     throw new TokenInvalidError('A segment of the token is empty.')
   }
-  if (
-    !isCanonicalBase64url(token, 0, dot1) ||
-    !isCanonicalBase64url(token, dot1 + 1, dot2) ||
-    !isCanonicalBase64url(token, dot2 + 1, token.length)
-  ) {
-    throw new TokenInvalidError('The token is not canonical base64url.')
-  }
-  return { token, dot1, dot2 }
+  const header = decodeCanonical(token, 0, dot1)
+  const payload = header && decodeCanonical(token, dot1 + 1, dot2)
+  const signature = payload && decodeCanonical(token, dot2 + 1, token.length)
+  if (signature === undefined) throw new TokenInvalidError('The token is not canonical base64url.')
+  return { token, dot1, dot2, header: header!, payload: payload!, signature }
 }
