@@ -141,18 +141,30 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   }
 
   /** Claim checks and the context of a verified token; cached when the cache is on. */
-  function finish(jws: VerifiedJws, key: string | undefined, tokenHash: string): CacheEntry {
+  /**
+   * `tokenHash`: the hash, or (cache off: the entry lives for one request) the canonical token to
+   * hash only if the revocation list asks for it.
+   */
+  function finish(
+    jws: VerifiedJws,
+    key: string | undefined,
+    tokenHash: string | { of: string },
+  ): CacheEntry {
     const facts = checkClaims(jws.payload, o.claimRules, clock())
     const permissions = permissionsFromClaims(jws.payload, o.permissionsClaim)
     const claims = deepFreeze(jws.payload)
-    const entry: CacheEntry = {
+    const entry = {
       context: Object.freeze({ sub: facts.sub, claims, permissions, expiresAt: facts.expiresAt }),
       validUntilMs: facts.validUntilMs,
       validFromMs: facts.validFromMs,
-      tokenHash,
+      tokenHash: typeof tokenHash === 'string' ? tokenHash : '',
       jti: typeof claims.jti === 'string' ? claims.jti : undefined,
       sub: facts.sub,
       iat: typeof claims.iat === 'number' ? claims.iat : undefined,
+    }
+    if (typeof tokenHash !== 'string') {
+      let hashed: string | undefined
+      Object.defineProperty(entry, 'tokenHash', { get: () => (hashed ??= cacheKey(tokenHash.of)) })
     }
     if (key !== undefined) cache!.set(key, entry)
     return entry
@@ -171,7 +183,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     const jwt = canonical(credential)
     const parts = parseCompact(jwt)
     // for a plain token the cache key is already the hash of the canonical form
-    const tokenHash = jwt === credential && key !== undefined ? key : cacheKey(jwt)
+    const tokenHash = key === undefined ? { of: jwt } : jwt === credential ? key : cacheKey(jwt)
     const jws = verifyJws(parts, o.headerRules, o.resolver)
     const done = (verified: VerifiedJws) => {
       const entry = finish(verified, key, tokenHash)

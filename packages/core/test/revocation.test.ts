@@ -49,6 +49,29 @@ describe('revocation', () => {
     expect(await codeOf(auth.verify(signer.sign({ sub: 'u1' })))).toBe('ok')
   })
 
+  it('revocation by token works with the cache turned off too', async () => {
+    let now = 1_800_000_000_000
+    const signer = createSigner({
+      algorithm: 'ES256',
+      issuer: ISS,
+      audience: AUD,
+      clock: () => now,
+    })
+    const auth = createAuth({
+      publicKey: signer.publicKey!,
+      issuer: ISS,
+      audience: AUD,
+      clock: () => now,
+      cache: false,
+    })
+    const token = signer.sign({ sub: 'u1' })
+    expect(await codeOf(auth.verify(token))).toBe('ok')
+    await auth.revoke({ token })
+    expect(await codeOf(auth.verify(token))).toBe('token_revoked')
+    now += 1000
+    expect(await codeOf(auth.verify(signer.sign({ sub: 'u1' })))).toBe('ok')
+  })
+
   it('re-encoded variants of a revoked token are rejected too', async () => {
     const { signer, auth } = setup()
     const token = signer.sign({ sub: 'u1', perms: Array.from({ length: 50 }, (_, i) => `p${i}`) })
