@@ -278,3 +278,20 @@ ${shared}
 ${login}
 `
 }
+
+/**
+ * Runs `shutdown` once on SIGINT or SIGTERM; a failure is printed and sets a non-zero exit code.
+ *
+ * @example
+ * onSignal(async () => { await close(server); await auth.close() })
+ */
+export function onSignal(shutdown: () => Promise<unknown>): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      shutdown().catch((error: unknown) => {
+        console.error(error)
+        process.exitCode = 1
+      })
+    })
+  }
+}

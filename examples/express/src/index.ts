@@ -1,4 +1,9 @@
-import { demoBanner, logSlowAuthentications, startDemo } from '@authframework/example-shared'
+import {
+  demoBanner,
+  logSlowAuthentications,
+  onSignal,
+  startDemo,
+} from '@authframework/example-shared'
 import { createAuth } from '@authframework/express'
 import type { Request } from 'express'
 import { buildApp } from './app.js'
@@ -19,17 +24,9 @@ const server = app.listen(port, '127.0.0.1', () => {
   console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Express'))
 })
 
-async function shutdown(): Promise<void> {
+onSignal(async () => {
   await new Promise((resolve) => server.close(resolve))
   stopLogging()
   await auth.close()
   await close() // the permission store, the revocation list, Redis and PostgreSQL, when in use
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    shutdown().catch((error: unknown) => {
-      console.error(error)
-      process.exitCode = 1
-    })
-  })
-}
+})

@@ -1,87 +1,35 @@
 import { once } from 'node:events'
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createDemo, type Demo, logSlowAuthentications } from '@authframework/example-shared'
-import {
-  loginFlows,
-  mismatches,
-  run,
-  runFlow,
-  scenarios,
-} from '@authframework/example-shared/scenarios'
+import { type Demo, logSlowAuthentications } from '@authframework/example-shared'
+import { exampleSuite, type Listening } from '@authframework/example-shared/suite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDemo } from '../../shared/demo.js'
-import {
-  type DatabaseDemo,
-  databaseDemo,
-  type ServicesEnv,
-  servicesEnv,
-} from '../../shared/test-support.js'
+import { type ServicesEnv, servicesEnv } from '../../shared/test-support.js'
 import { buildApp } from '../src/app.js'
 
-const demo = createDemo()
-let url = ''
-let server: Server
-let db: DatabaseDemo
-let dbUrl = ''
-let dbServer: Server
-
-async function listen(d: Demo): Promise<[Server, string]> {
+async function listen(d: Demo): Promise<Listening> {
   const app = buildApp({
     auth: d.authOptions,
     jwks: d.signer.exportJwks(),
     login: d.login,
     metrics: d.metrics,
   })
-  const s = app.listen(0, '127.0.0.1')
-  await once(s, 'listening')
-  return [s, `http://127.0.0.1:${(s.address() as AddressInfo).port}`]
+  const server = app.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  }
 }
 
-function closeAll(servers: (Server | undefined)[]): Promise<unknown> {
-  return Promise.all(
-    servers.map((s) => s && new Promise<void>((resolve) => s.close(() => resolve()))),
-  )
-}
+const { demo, state } = exampleSuite('express', listen)
 
-beforeAll(async () => {
-  ;[server, url] = await listen(demo)
-  db = await databaseDemo(demo.user)
-  ;[dbServer, dbUrl] = await listen(db.demo)
-})
-afterAll(async () => {
-  await closeAll([server, dbServer])
-  await db?.drop()
-})
-
-describe('examples/express', () => {
-  it.each(scenarios(demo))('$name → $status', async (s) => {
-    expect(mismatches(await run(url, s), s)).toEqual([])
-  })
-
-  it('serves the key that verifies its tokens', async () => {
-    const res = await fetch(`${url}/.well-known/jwks.json`)
-    expect(await res.json()).toEqual(demo.signer.exportJwks())
-  })
-
-  it.each(loginFlows(demo))('embedded users: $name', async (flow) => {
-    expect(await runFlow(url, flow)).toEqual([])
-  })
-
-  it.each(loginFlows(demo))('PostgreSQL users: $name', async (flow) => {
-    expect(await runFlow(dbUrl, flow)).toEqual([])
-  })
-
-  it('writes login_success and login_failure rows to the audit_log in PostgreSQL', async () => {
-    // two good logins; wrong password, unknown user, five guesses and the refused sixth
-    expect(await db.auditCounts()).toEqual({ login_success: 2, login_failure: 8 })
-  })
-
+describe('examples/express: metrics and diagnostics', () => {
   it('serves the counters of the metrics object its auth instance records into', async () => {
     const before = demo.metrics.snapshot().authentications.token_invalid
-    await fetch(`${url}/orders`, { headers: { authorization: 'Bearer not-a-token' } })
+    await fetch(`${state.url}/orders`, { headers: { authorization: 'Bearer not-a-token' } })
     expect(demo.metrics.snapshot().authentications.token_invalid).toBe(before + 1)
-    const text = await (await fetch(`${url}/metrics`)).text()
+    const text = await (await fetch(`${state.url}/metrics`)).text()
     expect(text).toContain(
       `authframework_authentications_total{outcome="token_invalid"} ${before + 1}`,
     )
@@ -92,12 +40,12 @@ describe('examples/express', () => {
     const stop = logSlowAuthentications(0, (line) => lines.push(line))
     const reader = demo.signer.sign({ sub: 'user-42', perms: ['orders:read'] })
     try {
-      await fetch(`${url}/orders`, { headers: { authorization: 'Bearer not-a-token' } })
-      await fetch(`${url}/orders`, { headers: { authorization: `Bearer ${reader}` } })
+      await fetch(`${state.url}/orders`, { headers: { authorization: 'Bearer not-a-token' } })
+      await fetch(`${state.url}/orders`, { headers: { authorization: `Bearer ${reader}` } })
     } finally {
       stop()
     }
-    await fetch(`${url}/orders`) // after stop(): not logged
+    await fetch(`${state.url}/orders`) // after stop(): not logged
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatch(/^\[auth\] failed: token_invalid in \d+\.\d ms$/)
     expect(lines[1]).toMatch(/^\[auth\] slow: ok in \d+\.\d ms$/)
@@ -109,7 +57,7 @@ describe('examples/express with REDIS_URL and DATABASE_URL', () => {
   const password = 'correct horse battery'
   let services: ServicesEnv
   const started: Awaited<ReturnType<typeof startDemo>>[] = []
-  const servers: Server[] = []
+  const servers: Listening[] = []
   let first = ''
   let second = ''
 
@@ -124,14 +72,14 @@ describe('examples/express with REDIS_URL and DATABASE_URL', () => {
     })
     started.push(b)
     for (const { demo: d } of started) {
-      const [s, u] = await listen(d)
-      servers.push(s)
-      if (first === '') first = u
-      else second = u
+      const listening = await listen(d)
+      servers.push(listening)
+      if (first === '') first = listening.url
+      else second = listening.url
     }
   })
   afterAll(async () => {
-    await closeAll(servers)
+    await Promise.all(servers.map((s) => s.close()))
     await Promise.allSettled(started.map((s) => s.close()))
     await services?.drop()
   })

@@ -1,4 +1,9 @@
-import { demoBanner, logSlowAuthentications, startDemo } from '@authframework/example-shared'
+import {
+  demoBanner,
+  logSlowAuthentications,
+  onSignal,
+  startDemo,
+} from '@authframework/example-shared'
 import { createAuth } from '@authframework/fastify'
 import type { FastifyRequest } from 'fastify'
 import { buildApp } from './app.js'
@@ -22,11 +27,4 @@ app.addHook('onClose', async () => {
 const port = Number(process.env.PORT ?? 3000)
 await app.listen({ port, host: '127.0.0.1' })
 console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Fastify'))
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    app.close().catch((error: unknown) => {
-      console.error(error)
-      process.exitCode = 1
-    })
-  })
-}
+onSignal(() => app.close())

@@ -1,0 +1,62 @@
+/**
+ * The test suite every example runs, whatever its framework: the shared scenario table, the JWK
+ * Set, and the login flows against embedded users and against a fresh PostgreSQL schema.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDemo, type Demo } from './demo.js'
+import { loginFlows, mismatches, run, runFlow, scenarios } from './scenarios.js'
+import { type DatabaseDemo, databaseDemo } from './test-support.js'
+
+/** A listening example app: its base URL and how to stop it. */
+export interface Listening {
+  readonly url: string
+  close(): Promise<unknown>
+}
+
+/**
+ * Defines the shared tests for one example. `listen` builds the example app for a demo and
+ * starts it on 127.0.0.1. Returns the embedded demo and its URL for the example's own extra tests.
+ */
+export function exampleSuite(name: string, listen: (demo: Demo) => Promise<Listening>) {
+  const demo = createDemo()
+  const state = { url: '' }
+  let embedded: Listening | undefined
+  let withDatabase: Listening | undefined
+  let db: DatabaseDemo | undefined
+
+  beforeAll(async () => {
+    embedded = await listen(demo)
+    state.url = embedded.url
+    db = await databaseDemo(demo.user)
+    withDatabase = await listen(db.demo)
+  })
+  afterAll(async () => {
+    await Promise.all([embedded?.close(), withDatabase?.close()])
+    await db?.drop()
+  })
+
+  describe(`examples/${name}`, () => {
+    it.each(scenarios(demo))('$name → $status', async (s) => {
+      expect(mismatches(await run(state.url, s), s)).toEqual([])
+    })
+
+    it('serves the key that verifies its tokens', async () => {
+      const res = await fetch(`${state.url}/.well-known/jwks.json`)
+      expect(await res.json()).toEqual(demo.signer.exportJwks())
+    })
+
+    it.each(loginFlows(demo))('embedded users: $name', async (flow) => {
+      expect(await runFlow(state.url, flow)).toEqual([])
+    })
+
+    it.each(loginFlows(demo))('PostgreSQL users: $name', async (flow) => {
+      expect(await runFlow(withDatabase!.url, flow)).toEqual([])
+    })
+
+    it('writes login_success and login_failure rows to the audit_log in PostgreSQL', async () => {
+      // two good logins; wrong password, unknown user, five guesses and the refused sixth
+      expect(await db!.auditCounts()).toEqual({ login_success: 2, login_failure: 8 })
+    })
+  })
+  return { demo, state }
+}
