@@ -1,6 +1,6 @@
 /**
  * Compiles the measured processes to plain JavaScript before a run: the HTTP server, the micro
- * harness and the memory child, with AuthFramework (from its TypeScript sources) bundled in. The
+ * harness, the memory child and the introspection children, with AuthFramework (from its TypeScript sources) bundled in. The
  * frameworks and peers stay external and load from node_modules exactly as published.
  *
  * Why: under tsx, every function literal of ours is wrapped in a `__name` helper and modules go
@@ -20,6 +20,7 @@ export interface Bundles {
   readonly server: URL
   readonly micro: URL
   readonly memory: URL
+  readonly introspection: URL
 }
 
 const SKIP = Symbol('resolve without this plugin')
@@ -72,6 +73,7 @@ export async function buildBundles(): Promise<Bundles> {
       server: join(BENCH_DIR, 'src/http/server.ts'),
       micro: join(BENCH_DIR, 'src/micro-child.ts'),
       memory: join(BENCH_DIR, 'src/memory-child.ts'),
+      introspection: join(BENCH_DIR, 'src/introspection/child.ts'),
     },
     outdir: BUNDLE_DIR,
     outExtension: { '.js': '.mjs' },
@@ -91,5 +93,10 @@ export async function buildBundles(): Promise<Bundles> {
     },
   })
   const url = (name: string) => pathToFileURL(join(BUNDLE_DIR, `${name}.mjs`))
-  return { server: url('server'), micro: url('micro'), memory: url('memory') }
+  return {
+    server: url('server'),
+    micro: url('micro'),
+    memory: url('memory'),
+    introspection: url('introspection'),
+  }
 }

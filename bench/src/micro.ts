@@ -10,6 +10,8 @@ import { createVerifier } from 'fast-jwt'
 import { jwtVerify } from 'jose'
 import jsonwebtoken from 'jsonwebtoken'
 import { createFloorCache, createFloorVerifier, decodeCompressedFloor } from './floor.js'
+import { runMetricsCost, runSigning } from './micro-extra.js'
+import { runStoreLookups } from './micro-store.js'
 import { DEFAULT_CACHE, loadCore, type OursCore, oursOptions } from './ours.js'
 import { pairedRatio, roundOrder, type Summary, summarize } from './stats.js'
 import {
@@ -25,7 +27,7 @@ import {
 
 export type Role = 'floor' | 'ours' | 'peer' | 'reference'
 
-interface Contender {
+export interface Contender {
   readonly name: string
   readonly role: Role
   readonly tokens: readonly string[]
@@ -36,6 +38,9 @@ interface Contender {
   readonly subOf: (result: unknown) => unknown
   /** Runs once before calibration (fills a cache). */
   readonly prime?: () => Promise<void>
+  /** Called around every timed batch, outside the timing (e.g. attach a diagnostics subscriber). */
+  readonly enter?: () => void
+  readonly exit?: () => void
 }
 
 export interface ContenderResult {
@@ -77,13 +82,14 @@ const SUB_BATCHES = 3
 /** Results land here so the optimiser cannot drop a call whose result is unused. */
 let sink = 0
 
-const payloadSub = (r: unknown) => (r as { sub?: unknown }).sub
+export const payloadSub = (r: unknown) => (r as { sub?: unknown }).sub
 const joseSub = (r: unknown) => (r as { payload: { sub?: unknown } }).payload.sub
 
 async function timeBatch(c: Contender, k: number, offset: number): Promise<number> {
   const { tokens, run } = c
   const n = tokens.length
   let ok = 0
+  c.enter?.()
   const t0 = hrtime.bigint()
   if (c.async) {
     for (let i = 0; i < k; i++) if (await run(tokens[(offset + i) % n] as string)) ok++
@@ -91,6 +97,7 @@ async function timeBatch(c: Contender, k: number, offset: number): Promise<numbe
     for (let i = 0; i < k; i++) if (run(tokens[(offset + i) % n] as string)) ok++
   }
   const ns = Number(hrtime.bigint() - t0)
+  c.exit?.()
   sink += ok
   return ns
 }
@@ -99,7 +106,13 @@ async function check(c: Contender): Promise<string | undefined> {
   try {
     await c.prime?.()
     const token = c.tokens[0] as string
-    const result = await c.run(token)
+    c.enter?.()
+    let result: unknown
+    try {
+      result = await c.run(token)
+    } finally {
+      c.exit?.()
+    }
     const sub = c.subOf(result)
     if (typeof sub !== 'string' || !sub.startsWith('user-'))
       return `returned an unexpected result (sub=${String(sub)})`
@@ -109,7 +122,7 @@ async function check(c: Contender): Promise<string | undefined> {
   }
 }
 
-async function runGroup(
+export async function runGroup(
   id: string,
   title: string,
   note: string,
@@ -432,6 +445,10 @@ export async function runMicro(opts: MicroOptions): Promise<MicroResult> {
       ),
     )
   }
+
+  groups.push(...(await runSigning(opts, core ? (loaded as { value: unknown }).value : undefined)))
+  if (core) groups.push(await runMetricsCost(opts, core, materials.get('RS256') as KeyMaterial))
+  groups.push(...(await runStoreLookups(opts)))
 
   if (sink < 0) opts.log(String(sink))
   const { log: _log, ...rest } = opts

@@ -1,4 +1,5 @@
 /** Writes REPORT.md and its SVG charts from one run's results. */
+
 import { cellOf, versus } from './analysis.js'
 import type { Environment } from './env.js'
 import {
@@ -19,8 +20,10 @@ import {
   type VariantId,
   variantLabel,
 } from './http/variants.js'
+import type { IntrospectionResult } from './introspection/index.js'
 import type { MemoryResult } from './memory.js'
 import type { MicroResult } from './micro.js'
+import { extraSections } from './report-extra.js'
 import { spreadPercent } from './stats.js'
 import { type BarChart, type BarGroup, PALETTE, renderBarChart } from './svg.js'
 
@@ -35,6 +38,7 @@ export interface BenchResults {
   readonly micro?: MicroResult
   readonly http?: HttpResult
   readonly memory?: MemoryResult
+  readonly introspection?: IntrospectionResult
 }
 
 export interface ReportExtras {
@@ -229,14 +233,22 @@ function microSection(micro: MicroResult): string {
     parts.push(`### ${g.title}`, '', g.note, '')
     parts.push(
       table(
-        ['contender', 'role', 'µs per call', 'spread', `× ${g.baseline}`],
+        ['contender', 'role', 'µs per call', 'ops/s', 'spread', `× ${g.baseline}`],
         g.contenders.map((c) =>
           c.skipped
-            ? [c.name, c.role, 'skipped', '', c.skipped]
+            ? [
+                c.name,
+                c.role,
+                c.skipped.startsWith('not run') ? 'not run' : 'skipped',
+                '',
+                '',
+                c.skipped,
+              ]
             : [
                 c.name,
                 c.role,
                 fmt(c.us, 2),
+                Number.isFinite(c.us.median) ? (1e6 / c.us.median).toFixed(0) : 'n/a',
                 `±${spreadPercent(c.us).toFixed(1)} %`,
                 c.name === g.baseline ? '1' : fmt(c.vsBaseline, 2),
               ],
@@ -532,6 +544,8 @@ export function renderReport(r: BenchResults, extras: ReportExtras = {}): Render
   if (r.micro) parts.push(microSection(r.micro))
   if (r.http) parts.push(httpSection(r.http))
   if (r.memory) parts.push(memorySection(r.memory))
+  const extra = extraSections(r, table)
+  if (extra) parts.push(extra)
   const peerLine = FRAMEWORKS.map((f) => `${FRAMEWORK_NAME[f]}: ${PEER_NAME[f]}`).join('; ')
   parts.push(
     '## What was compared',

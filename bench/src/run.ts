@@ -11,22 +11,24 @@ import { runInChild } from './child.js'
 import { describeEnvironment } from './env.js'
 import { type HttpResult, runHttp } from './http/index.js'
 import { FRAMEWORKS, type Framework, SCENARIOS, type ScenarioId } from './http/variants.js'
+import { type IntrospectionResult, runIntrospection } from './introspection/index.js'
 import { type MemoryResult, runMemory } from './memory.js'
 import type { MicroResult } from './micro.js'
 import { type BenchResults, renderReport } from './report.js'
+import { NOT_RUN, type StoreSetup, servicesRequired, setUpStore } from './services.js'
 import { signPool } from './sign-pool.js'
 import { compressToken, generateKeyMaterial, signTokens } from './tokens.js'
 
 const HELP = `Usage: pnpm bench [options]
 
   --quick                 smoke run (< 60 s): tiny durations, one round; numbers are noise
-  --only <parts>          comma list of micro, http, memory (default: all)
+  --only <parts>          comma list of micro, http, memory, introspection (default: all)
   --rounds <n>            HTTP rounds (default 3; quick 1)
   --duration <s>          measured seconds per HTTP run (default 5; quick 0.3)
   --warmup <s>            warm-up seconds per HTTP run (default 2; quick 0.2)
   --connections <n>       autocannon connections (default 50)
   --frameworks <list>     comma list of fastify, koa, express
-  --scenarios <list>      comma list of a, b, c, d
+  --scenarios <list>      comma list of a, b, c, d, e (e: Express and Fastify only)
   --micro-rounds <n>      micro rounds per group (default 15; quick 3)
   --memory-sizes <list>   cache sizes for the memory run (default 100000,1000000; quick 5000)
   --profile               write V8 CPU profiles of the "ours" servers to results/profiles/
@@ -73,7 +75,8 @@ function rerender(file: string): number {
   const path = resolve(process.env.INIT_CWD ?? process.cwd(), file)
   const results = JSON.parse(readFileSync(path, 'utf8')) as BenchResults
   const complete =
-    results.mode === 'full' && Boolean(results.micro && results.http && results.memory)
+    results.mode === 'full' &&
+    Boolean(results.micro && results.http && results.memory && results.introspection)
   const reportDir =
     results.mode === 'quick'
       ? join(BENCH_DIR, 'results', 'quick')
@@ -112,9 +115,9 @@ async function main(): Promise<number> {
   }
   if (values.from) return rerender(values.from)
   const quick = values.quick === true
-  const parts = new Set(list(values.only) ?? ['micro', 'http', 'memory'])
-  for (const p of parts)
-    if (!['micro', 'http', 'memory'].includes(p)) throw new TypeError(`--only: unknown part ${p}`)
+  const PARTS = ['micro', 'http', 'memory', 'introspection']
+  const parts = new Set(list(values.only) ?? PARTS)
+  for (const p of parts) if (!PARTS.includes(p)) throw new TypeError(`--only: unknown part ${p}`)
   const frameworks = (list(values.frameworks) ?? [...FRAMEWORKS]) as Framework[]
   for (const f of frameworks)
     if (!FRAMEWORKS.includes(f)) throw new TypeError(`--frameworks: unknown ${f}`)
@@ -127,7 +130,7 @@ async function main(): Promise<number> {
   const memorySizes = (
     list(values['memory-sizes']) ?? (quick ? ['5000'] : ['100000', '1000000'])
   ).map((s) => positive('memory-sizes', s, 1))
-  const complete = parts.size === 3 && !values.frameworks && !values.scenarios
+  const complete = parts.size === PARTS.length && !values.frameworks && !values.scenarios
 
   const started = new Date()
   const log = (line: string) => process.stdout.write(`${line}\n`)
@@ -139,6 +142,8 @@ async function main(): Promise<number> {
   let micro: MicroResult | undefined
   let http: HttpResult | undefined
   let memory: MemoryResult | undefined
+  let introspection: IntrospectionResult | undefined
+  let storeStatus: string | undefined
   const problems: string[] = []
 
   const bundles = await buildBundles()
@@ -154,6 +159,7 @@ async function main(): Promise<number> {
     micro = answer.result
     for (const g of micro.groups) {
       for (const c of g.contenders) {
+        if (c.skipped?.startsWith(NOT_RUN) && !servicesRequired()) continue
         if (c.skipped && (c.role === 'ours' || c.skipped.startsWith('failed')))
           problems.push(`micro ${g.id}: ${c.name}: ${c.skipped}`)
       }
@@ -174,20 +180,43 @@ async function main(): Promise<number> {
     log(
       `  ${rotate.length + fresh.length} RS256 tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     )
-    http = await runHttp(
-      {
-        serverEntry: bundles.server,
-        frameworks,
-        scenarios,
-        rounds,
-        durationS,
-        warmupS,
-        connections,
-        ...(values.profile ? { profileDir: join(BENCH_DIR, 'results', 'profiles') } : {}),
-        log,
-      },
-      { publicKeyPem: material.verifyPem, one, compressed: compressToken(one), rotate, fresh },
-    )
+    // Scenario (e): a scratch schema seeded with the rotated tokens' subjects, a unique key prefix.
+    let store: StoreSetup | undefined
+    let runScenarios = scenarios
+    if (scenarioIds.includes('e') && frameworks.some((f) => f !== 'koa')) {
+      try {
+        store = await setUpStore(rotateSize + 2)
+        log(
+          `  scenario (e): scratch schema ${store.config.schema}, key prefix ${store.config.keyPrefix}`,
+        )
+      } catch (error) {
+        const reason = `${NOT_RUN}: ${error instanceof Error ? error.message : String(error)}`
+        log(`  scenario (e) ${reason}`)
+        storeStatus = reason
+        runScenarios = scenarios.filter((s) => s.id !== 'e')
+        if (servicesRequired()) problems.push(`http scenario (e): ${reason}`)
+      }
+    }
+    try {
+      http = await runHttp(
+        {
+          serverEntry: bundles.server,
+          frameworks,
+          scenarios: runScenarios,
+          ...(store ? { store: store.config } : {}),
+          rounds,
+          durationS,
+          warmupS,
+          connections,
+          ...(values.profile ? { profileDir: join(BENCH_DIR, 'results', 'profiles') } : {}),
+          log,
+        },
+        { publicKeyPem: material.verifyPem, one, compressed: compressToken(one), rotate, fresh },
+      )
+    } finally {
+      await store?.cleanup()
+    }
+    if (storeStatus) http = { ...http, notRun: { e: storeStatus } }
     for (const s of http.skipped) problems.push(`http ${s.framework}/${s.variant}: ${s.reason}`)
     for (const s of http.samples) {
       if (s.load.non2xx || s.load.errors) {
@@ -209,6 +238,22 @@ async function main(): Promise<number> {
     for (const f of memory.failures) problems.push(`memory ${f.subject}/${f.entries}: ${f.reason}`)
   }
 
+  if (parts.has('introspection')) {
+    log('\nIntrospection through Express')
+    introspection = await runIntrospection({
+      entry: bundles.introspection,
+      rounds: quick ? 1 : 3,
+      requests: quick ? 300 : 5000,
+      concurrency: 32,
+      warmupRequests: quick ? 100 : 1000,
+      asLatencyMs: 0,
+      log,
+    })
+    problems.push(...introspection.failures)
+    if (introspection.notRun && servicesRequired())
+      problems.push(`introspection: ${introspection.notRun}`)
+  }
+
   const finished = new Date()
   const results: BenchResults = {
     schema: 1,
@@ -221,6 +266,7 @@ async function main(): Promise<number> {
     ...(micro ? { micro } : {}),
     ...(http ? { http } : {}),
     ...(memory ? { memory } : {}),
+    ...(introspection ? { introspection } : {}),
   }
   const resultsDir = join(BENCH_DIR, 'results')
   mkdirSync(resultsDir, { recursive: true })

@@ -16,6 +16,7 @@ import {
   type Scenario,
   type ScenarioId,
   type ServerConfig,
+  type StoreConfig,
   type VariantId,
   variantLabel,
 } from './variants.js'
@@ -29,6 +30,8 @@ export interface HttpOptions {
   readonly durationS: number
   readonly warmupS: number
   readonly connections: number
+  /** Scenario (e): the scratch schema and key prefix the store variants use. */
+  readonly store?: StoreConfig
   /** Write V8 CPU profiles of the "ours" servers to this folder. */
   readonly profileDir?: string
   readonly log: (line: string) => void
@@ -67,6 +70,8 @@ export interface HttpResult {
   readonly samples: readonly HttpSample[]
   readonly skipped: readonly { framework: Framework; variant: VariantId; reason: string }[]
   readonly poolSizes: { readonly rotate: number; readonly fresh: number }
+  /** Scenarios that could not run, with the reason (e.g. (e) without Redis/PostgreSQL). */
+  readonly notRun?: Readonly<Record<string, string>>
 }
 
 interface ServerHandle {
@@ -179,7 +184,12 @@ export async function runHttp(opts: HttpOptions, tokens: HttpTokens): Promise<Ht
         wanted.map((variant) =>
           startServer(
             opts.serverEntry,
-            { framework, variant, publicKeyPem: tokens.publicKeyPem },
+            {
+              framework,
+              variant,
+              publicKeyPem: tokens.publicKeyPem,
+              ...(opts.store ? { store: opts.store } : {}),
+            },
             opts.profileDir,
           ).then((s) => servers.set(variant, s)),
         ),
@@ -246,7 +256,7 @@ export async function runHttp(opts: HttpOptions, tokens: HttpTokens): Promise<Ht
       }
     }
   }
-  const { log: _log, serverEntry: _entry, scenarios, ...rest } = opts
+  const { log: _log, serverEntry: _entry, scenarios, store: _store, ...rest } = opts
   return {
     options: { ...rest, scenarios: scenarios.map((s) => s.id) },
     samples,

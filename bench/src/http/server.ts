@@ -4,7 +4,7 @@
  * the parent says so, when the IPC channel closes, or after a hard lifetime limit.
  */
 import type { BuildApp } from './apps/common.js'
-import { counter } from './apps/common.js'
+import { closers, counter } from './apps/common.js'
 import type { Command, Event, ServerConfig } from './variants.js'
 
 const MAX_LIFETIME_MS = 30 * 60 * 1000
@@ -24,7 +24,9 @@ async function main(cfg: ServerConfig): Promise<void> {
   const { port, close } = await build(cfg)
   let cpu0 = process.cpuUsage()
   const shutdown = () => {
-    close().finally(() => process.exit(0))
+    close()
+      .then(() => Promise.allSettled(closers.map((c) => c())))
+      .finally(() => process.exit(0))
     setTimeout(() => process.exit(0), 2000).unref()
   }
   process.on('message', (message: Command) => {

@@ -12,6 +12,9 @@ export type VariantId =
   | 'peer'
   | 'peer-cache'
   | 'peer-pem'
+  | 'ours-perm'
+  | 'ours-store'
+  | 'ours-store-redis'
 
 export const PEER_NAME: Record<Framework, string> = {
   express: 'express-jwt',
@@ -44,10 +47,16 @@ export function variantLabel(framework: Framework, variant: VariantId): string {
       return `${PEER_NAME[framework]} (cache)`
     case 'peer-pem':
       return `${PEER_NAME[framework]} (PEM string)`
+    case 'ours-perm':
+      return 'ours, permissions from the token'
+    case 'ours-store':
+      return 'ours, store memory → Redis → PG'
+    case 'ours-store-redis':
+      return 'ours, store Redis → PG (no memory)'
   }
 }
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd'
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e'
 
 export interface Scenario {
   readonly id: ScenarioId
@@ -90,7 +99,22 @@ export const SCENARIOS: readonly Scenario[] = [
     tokens: 'compressed',
     variants: () => ['bare', 'ours'],
   },
+  {
+    id: 'e',
+    title: '(e) permissions from the store, `requirePermission` on the route, rotated tokens, warm',
+    tokens: 'rotate',
+    // Express and Fastify only (issue brief); Koa runs no variant of (e).
+    variants: (f) => (f === 'koa' ? [] : ['bare', 'ours-perm', 'ours-store', 'ours-store-redis']),
+  },
 ]
+
+/** Where the (e) servers find the permission store's services (set up by the parent). */
+export interface StoreConfig {
+  readonly databaseUrl: string
+  readonly schema: string
+  readonly redisUrl: string
+  readonly keyPrefix: string
+}
 
 /** Parent -> child. */
 export type Command =
@@ -117,4 +141,6 @@ export interface ServerConfig {
   readonly variant: VariantId
   /** RS256 public key, SPKI PEM. */
   readonly publicKeyPem: string
+  /** Scenario (e) store variants only. */
+  readonly store?: StoreConfig
 }

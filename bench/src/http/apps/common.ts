@@ -27,7 +27,63 @@ export interface Listening {
 /** Builds the app for a config and starts listening on 127.0.0.1, ephemeral port. */
 export type BuildApp = (cfg: ServerConfig) => Promise<Listening>
 
-export const isOurs = (v: VariantId) => v === 'ours' || v === 'ours-nocache'
+export const isOurs = (v: VariantId) => v === 'ours' || v === 'ours-nocache' || guarded(v)
+
+/** Scenario (e): the route is guarded by `requirePermission('orders:read')`. */
+export const guarded = (v: VariantId) =>
+  v === 'ours-perm' || v === 'ours-store' || v === 'ours-store-redis'
+
+export const REQUIRED_PERMISSION = 'orders:read'
+
+/** Things to close when the server exits (store, Redis client, pool). */
+export const closers: (() => Promise<unknown> | unknown)[] = []
+
+/**
+ * Scenario (e): the core's permission store over the parent's scratch schema and key prefix —
+ * memory → Redis → PostgreSQL, or Redis → PostgreSQL — as `permissions: { store, merge: 'store' }`.
+ */
+export async function storeOptions(cfg: ServerConfig): Promise<Record<string, unknown>> {
+  if (cfg.variant !== 'ours-store' && cfg.variant !== 'ours-store-redis') return {}
+  if (!cfg.store) throw new Error('no store configuration')
+  const core = (await import('@authframework/core')) as unknown as {
+    createPermissionStore(o: unknown): { close(): Promise<void> }
+    memoryLayer(o: unknown): unknown
+    redisLayer(o: unknown): unknown
+    postgresSource(o: unknown): unknown
+  }
+  const { Redis } = await import('ioredis')
+  const { default: pg } = await import('pg')
+  const redis = new Redis(cfg.store.redisUrl, {
+    enableOfflineQueue: false,
+    commandTimeout: 1000,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  })
+  redis.on('error', () => {})
+  await redis.connect()
+  const pool = new pg.Pool({
+    connectionString: cfg.store.databaseUrl,
+    max: 10,
+    options: `-c search_path=${cfg.store.schema}`,
+  })
+  pool.on('error', () => {})
+  const redisLayer = core.redisLayer({
+    client: redis,
+    keyPrefix: cfg.store.keyPrefix,
+    ttlSeconds: 1800,
+  })
+  const layers =
+    cfg.variant === 'ours-store'
+      ? [core.memoryLayer({ max: 50_000, ttlSeconds: 300 }), redisLayer]
+      : [redisLayer]
+  const store = core.createPermissionStore({ layers, source: core.postgresSource({ pool }) })
+  closers.push(
+    () => store.close(),
+    () => pool.end(),
+    () => redis.disconnect(),
+  )
+  return { permissions: { store, merge: 'store' } }
+}
 
 /** Options for ours' adapters: RS256 with issuer and audience, cache on or off. */
 export function oursAdapterOptions(cfg: ServerConfig) {

@@ -8,10 +8,13 @@ import {
   BODY,
   type BuildApp,
   counter,
+  guarded,
   isOurs,
   NOOP_AUTH,
   oursAdapter,
   oursAdapterOptions,
+  REQUIRED_PERMISSION,
+  storeOptions,
 } from './common.js'
 
 export const build: BuildApp = async (cfg) => {
@@ -23,7 +26,7 @@ export const build: BuildApp = async (cfg) => {
     })
   } else if (isOurs(cfg.variant)) {
     const authMiddleware = await oursAdapter<(options: unknown) => RequestHandler>('express')
-    app.use(authMiddleware(oursAdapterOptions(cfg)))
+    app.use(authMiddleware({ ...oursAdapterOptions(cfg), ...(await storeOptions(cfg)) }))
   } else if (cfg.variant === 'peer' || cfg.variant === 'peer-pem') {
     const secret = cfg.variant === 'peer' ? createPublicKey(cfg.publicKeyPem) : cfg.publicKeyPem
     app.use(
@@ -35,10 +38,18 @@ export const build: BuildApp = async (cfg) => {
       }),
     )
   }
-  app.get('/', (_req, res) => {
+  const handler: RequestHandler = (_req, res) => {
     counter.requests++
     res.json(BODY)
-  })
+  }
+  if (guarded(cfg.variant)) {
+    const { requirePermission } = (await import('@authframework/express')) as unknown as {
+      requirePermission(...r: string[]): RequestHandler
+    }
+    app.get('/', requirePermission(REQUIRED_PERMISSION), handler)
+  } else {
+    app.get('/', handler)
+  }
   return new Promise((resolve) => {
     const server = app.listen(0, '127.0.0.1', () => {
       resolve({
