@@ -164,7 +164,12 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     }
     if (typeof tokenHash !== 'string') {
       let hashed: string | undefined
-      Object.defineProperty(entry, 'tokenHash', { get: () => (hashed ??= cacheKey(tokenHash.of)) })
+      Object.defineProperty(entry, 'tokenHash', {
+        get: () => {
+          if (hashed === undefined) hashed = cacheKey(tokenHash.of)
+          return hashed
+        },
+      })
     }
     if (key !== undefined) cache!.set(key, entry)
     return entry
