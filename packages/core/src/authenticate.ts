@@ -407,6 +407,25 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     )
   }
 
+  /**
+   * A guard that said no (or failed): counted, logged, and turned into the answer. A predicate
+   * that throws is a failed check, never an allow: 503, like any other dependency.
+   */
+  function refused(guard: Guard<Req>, error: unknown): AuthError {
+    metrics?.decision(guard.label, false)
+    const err = toAuthError(
+      error instanceof AuthError
+        ? error
+        : new AuthUnavailableError('The permission check failed.', {
+            cause: error,
+            dependency: 'permissions',
+          }),
+    )
+    if (err.code === 'auth_unavailable') metrics?.infrastructureError('permissions')
+    log?.failure(err, undefined)
+    return err
+  }
+
   return {
     mode: o.mode,
     toAuthError,
@@ -424,35 +443,22 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       return createGuard(requirements, realm)
     },
     authorize(guard, auth, request) {
-      const allowed = () => metrics?.decision(guard.label, true)
-      // a predicate that throws is a failed check, never an allow: 503, like any other dependency
-      const refused = (error: unknown): AuthError => {
-        metrics?.decision(guard.label, false)
-        const err = toAuthError(
-          error instanceof AuthError
-            ? error
-            : new AuthUnavailableError('The permission check failed.', {
-                cause: error,
-                dependency: 'permissions',
-              }),
-        )
-        if (err.code === 'auth_unavailable') metrics?.infrastructureError('permissions')
-        log?.failure(err, undefined)
-        return err
-      }
       let result: MaybePromise<void>
       try {
         result = guard(auth, request)
       } catch (error) {
-        throw refused(error)
+        throw refused(guard, error)
       }
       if (!isPromise(result)) {
-        allowed()
+        metrics?.decision(guard.label, true)
         return result
       }
-      return result.then(allowed, (error: unknown) => {
-        throw refused(error)
-      })
+      return result.then(
+        () => metrics?.decision(guard.label, true),
+        (error: unknown) => {
+          throw refused(guard, error)
+        },
+      )
     },
     async revoke(target) {
       const introspector = o.introspector

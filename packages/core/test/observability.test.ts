@@ -199,6 +199,52 @@ describe('security log', () => {
     })
   })
 
+  it('the other failure paths (revoked, not yet valid, session, 403, throwing predicate) leak nothing either', async () => {
+    const { lines, logger } = capture()
+    const sid = 'c2Vzc2lvbi1pZC1vZi0yNTYtYml0cy1yYW5kb20tZGF0YQ'
+    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
+    const auth = createAuth({
+      algorithms: ['HS256'],
+      secret: SECRET,
+      issuer: ISS,
+      audience: AUD,
+      logger,
+      sessions: { store: { get: async () => null } },
+    })
+    const revoked = signer.sign({ sub: 'u1' })
+    await auth.revoke({ token: revoked })
+    const early = signer.sign({ sub: 'u1', nbf: Math.floor(Date.now() / 1000) + 3600 })
+    for (const h of [`Bearer ${revoked}`, `Bearer ${early}`]) {
+      expect(await settle(() => auth.authenticate(input(h)))).toHaveProperty('code')
+    }
+    expect(
+      await settle(() => auth.authenticate(requestInput({ headers: { cookie: `sid=${sid}` } }))),
+    ).toHaveProperty('code', 'session_invalid')
+    const ctx = await auth.verify(signer.sign({ sub: 'u1', perms: ['a'] }))
+    await settle(() => auth.authorize(auth.guard('orders:write'), ctx, {}))
+    await settle(() =>
+      auth.authorize(
+        auth.guard(() => {
+          throw new Error(`lookup with ${SECRET} failed`)
+        }),
+        ctx,
+        {},
+      ),
+    )
+    expect(lines.map((l) => l.object.code ?? l.object.event)).toEqual([
+      'revocation',
+      'token_revoked',
+      'token_not_yet_valid',
+      'session_invalid',
+      'permission_denied',
+      'auth_unavailable',
+    ])
+    const text = JSON.stringify(lines)
+    for (const secretThing of [revoked.slice(0, 30), early.slice(0, 30), sid, SECRET]) {
+      expect(text).not.toContain(secretThing)
+    }
+  })
+
   it('bounds a flood of failures', async () => {
     const { lines, logger } = capture()
     let now = 1_000_000

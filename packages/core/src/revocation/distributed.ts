@@ -16,6 +16,7 @@ import type { PostgresQueryable } from '../permissions/store/postgres-source.js'
 import { withTimeout } from '../permissions/store/timeout.js'
 import { subscribeChannel } from '../pubsub/subscription.js'
 import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
+import { createWarnOnce } from '../warn-once.js'
 import {
   checkEntry,
   decodeEntry,
@@ -231,20 +232,11 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     clock,
   })
 
-  const warned = new Set<string>()
+  const warn = createWarnOnce('AUTHFRAMEWORK_REVOCATION_FAILURE')
   const report =
     options.onError ??
-    ((error: unknown, context: { readonly operation: RevocationOperation }) => {
-      if (warned.has(context.operation)) return
-      warned.add(context.operation)
-      const code = (error as { code?: unknown } | null)?.code
-      const name = (error as { name?: unknown } | null)?.name
-      process.emitWarning(
-        `Revocation list: ${context.operation} failed (${String(code ?? name ?? 'error')}). ` +
-          'Further failures of this kind are not reported.',
-        { code: 'AUTHFRAMEWORK_REVOCATION_FAILURE' },
-      )
-    })
+    ((error: unknown, { operation }: { readonly operation: RevocationOperation }) =>
+      warn(operation, error, (kind) => `Revocation list: ${operation} failed (${kind}).`))
   function safeReport(error: unknown, operation: RevocationOperation): void {
     try {
       report(error, { operation })

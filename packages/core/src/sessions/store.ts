@@ -9,6 +9,7 @@ import { AuthUnavailableError, UserInactiveError } from '../errors.js'
 import type { InvalidationListener } from '../permissions/store/layer.js'
 import { isStorableId } from '../permissions/store/record.js'
 import type { Clock, SessionSource } from '../types.js'
+import { createWarnOnce } from '../warn-once.js'
 import type { CachedSession, SessionLayer } from './layer.js'
 import { sessionMemoryLayer } from './memory-layer.js'
 import type { SessionDatabase } from './postgres-source.js'
@@ -130,21 +131,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     positive(options.touchIntervalSeconds, 'touchIntervalSeconds', d.touchIntervalSeconds) * 1000
   const maxTouched = positive(options.maxTouched, 'maxTouched', d.maxTouched)
 
-  const warned = new Set<string>()
+  const warn = createWarnOnce('AUTHFRAMEWORK_SESSION_LAYER_FAILURE')
   const report =
     options.onError ??
-    ((error: unknown, context: { layer: string; operation: string }) => {
-      const key = `${context.layer}:${context.operation}`
-      if (warned.has(key)) return
-      warned.add(key)
-      const code = (error as { code?: unknown } | null)?.code
-      const name = (error as { name?: unknown } | null)?.name
-      process.emitWarning(
-        `Session store: the ${context.layer} layer failed on ${context.operation} (${String(code ?? name ?? 'error')}); ` +
-          'the store goes on without it. Further failures of this kind are not reported.',
-        { code: 'AUTHFRAMEWORK_SESSION_LAYER_FAILURE' },
-      )
-    })
+    ((error: unknown, { layer, operation }: { layer: string; operation: string }) =>
+      warn(
+        `${layer}:${operation}`,
+        error,
+        (kind) =>
+          `Session store: the ${layer} layer failed on ${operation} (${kind}); the store goes on without it.`,
+      ))
   const safeReport = (error: unknown, layer: SessionLayer, operation: string) => {
     try {
       report(error, { layer: layer.name, operation })

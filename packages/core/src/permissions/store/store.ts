@@ -7,6 +7,7 @@
 import { AuthUnavailableError } from '../../errors.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
+import { createWarnOnce } from '../../warn-once.js'
 import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
 import { memoryLayer } from './memory-layer.js'
 import { isStorableId } from './record.js'
@@ -152,21 +153,16 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
     syncPrefix++
   }
 
-  const warned = new Set<string>()
+  const warn = createWarnOnce('AUTHFRAMEWORK_LAYER_FAILURE')
   const report =
     options.onError ??
-    ((error: unknown, context: LayerErrorContext) => {
-      const key = `${context.layer}:${context.operation}`
-      if (warned.has(key)) return
-      warned.add(key)
-      const code = (error as { code?: unknown } | null)?.code
-      const name = (error as { name?: unknown } | null)?.name
-      process.emitWarning(
-        `Permission store: the ${context.layer} layer failed on ${context.operation} (${String(code ?? name ?? 'error')}); ` +
-          'lookups go on to the next layer. Further failures of this kind are not reported.',
-        { code: 'AUTHFRAMEWORK_LAYER_FAILURE' },
-      )
-    })
+    ((error: unknown, { layer, operation }: LayerErrorContext) =>
+      warn(
+        `${layer}:${operation}`,
+        error,
+        (kind) =>
+          `Permission store: the ${layer} layer failed on ${operation} (${kind}); lookups go on to the next layer.`,
+      ))
   function safeReport(
     error: unknown,
     layer: CacheLayer,
