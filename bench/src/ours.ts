@@ -10,6 +10,10 @@ import { AUDIENCE, ISSUER } from './tokens.js'
 /** The part of the core API the benchmark uses. */
 export interface OursAuth {
   verify(token: string): Promise<{ readonly sub: string }>
+  /** What the adapters call per request: synchronous when nothing needs I/O (static keys, no store). */
+  authenticate(input: {
+    readonly authorization: string
+  }): { readonly sub: string } | Promise<{ readonly sub: string }>
 }
 
 export interface OursOptions {

@@ -5,10 +5,10 @@
  */
 import { channel } from 'node:diagnostics_channel'
 import {
-  type CacheEntry,
   cacheKey,
   createVerificationCache,
   type VerificationCache,
+  VerifiedContext,
 } from './cache/verification-cache.js'
 import {
   AuthError,
@@ -35,9 +35,8 @@ import {
 import { type RevokeTarget, revocationEntry } from './revocation/entry.js'
 import { isCanonicalBase64url } from './token/base64url.js'
 import { checkClaims } from './token/claims.js'
-import { parseCompact } from './token/compact.js'
 import { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
-import { type VerifiedJws, verifyJws } from './token/verify.js'
+import { createJwsVerifier, type VerifiedJws } from './token/verify.js'
 import type { AuthContext, RequestInput } from './types.js'
 import { deepFreeze, isPromise, type MaybePromise } from './util.js'
 
@@ -125,6 +124,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     ? createVerificationCache({ ...o.cache, clock })
     : undefined
   const log = o.logger === undefined ? undefined : createSecurityLog(o.logger, clock)
+  const verifyJws = createJwsVerifier(o.headerRules, o.resolver)
   const resolvePermissions = createPermissionResolver(o.store, o.merge, (ms) => {
     metrics?.timing('permissions', ms)
     if (permissionsChannel.hasSubscribers) permissionsChannel.publish({ durationMs: ms })
@@ -140,37 +140,38 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     return err
   }
 
-  /** Claim checks and the context of a verified token; cached when the cache is on. */
+  /** The context of uncached verifications: never looked up, so no validity is kept. */
+  const ONCE = { validUntil: 0, validFrom: 0 }
+
   /**
-   * `tokenHash`: the hash, or (cache off: the entry lives for one request) the canonical token to
-   * hash only if the revocation list asks for it.
+   * Claim checks and the context of a verified token; cached under `key` when the cache is on.
+   * `tokenHash`: the hash, or (cache off: the context lives for one request) the canonical token
+   * to hash only if the revocation list asks for it.
    */
   function finish(
     jws: VerifiedJws,
     key: string | undefined,
     tokenHash: string | { of: string },
-  ): CacheEntry {
-    const facts = checkClaims(jws.payload, o.claimRules, clock())
+  ): VerifiedContext {
+    const now = clock()
+    const facts = checkClaims(jws.payload, o.claimRules, now)
     const permissions = permissionsFromClaims(jws.payload, o.permissionsClaim)
     const claims = deepFreeze(jws.payload)
-    const entry = {
-      context: Object.freeze({ sub: facts.sub, claims, permissions, expiresAt: facts.expiresAt }),
-      validUntilMs: facts.validUntilMs,
-      validFromMs: facts.validFromMs,
-      tokenHash: typeof tokenHash === 'string' ? tokenHash : '',
-      jti: typeof claims.jti === 'string' ? claims.jti : undefined,
-      sub: facts.sub,
-      iat: typeof claims.iat === 'number' ? claims.iat : undefined,
-    }
-    if (typeof tokenHash !== 'string') {
-      let hashed: string | undefined
-      Object.defineProperty(entry, 'tokenHash', {
-        get: () => {
-          if (hashed === undefined) hashed = cacheKey(tokenHash.of)
-          return hashed
-        },
-      })
-    }
+    const validity =
+      key === undefined
+        ? ONCE
+        : {
+            validUntil: Math.min(facts.validUntil, cache!.limit(now)),
+            validFrom: facts.validFrom,
+          }
+    const entry = new VerifiedContext(
+      facts.sub,
+      claims,
+      permissions,
+      facts.expiresAt,
+      validity,
+      tokenHash,
+    )
     if (key !== undefined) cache!.set(key, entry)
     return entry
   }
@@ -183,19 +184,21 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     return credential
   }
 
-  function verifySignature(credential: string, key: string | undefined): MaybePromise<CacheEntry> {
+  function verifySignature(
+    credential: string,
+    key: string | undefined,
+  ): MaybePromise<VerifiedContext> {
     const start = performance.now()
     const jwt = canonical(credential)
-    const parts = parseCompact(jwt)
+    const jws = verifyJws(jwt)
     // for a plain token the cache key is already the hash of the canonical form
     const tokenHash = key === undefined ? { of: jwt } : jwt === credential ? key : cacheKey(jwt)
-    const jws = verifyJws(parts, o.headerRules, o.resolver)
     const done = (verified: VerifiedJws) => {
       const entry = finish(verified, key, tokenHash)
       const ms = performance.now() - start
       metrics?.timing('verify', ms)
       if (verifyChannel.hasSubscribers) {
-        verifyChannel.publish({ alg: verified.header.alg, durationMs: ms, sub: entry.context.sub })
+        verifyChannel.publish({ alg: verified.header.alg, durationMs: ms, sub: entry.sub })
       }
       return entry
     }
@@ -203,7 +206,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   }
 
   /** An opaque token: the authorization server decides; its answer goes through the same claim checks. */
-  function introspect(token: string, key: string | undefined): Promise<CacheEntry> {
+  function introspect(token: string, key: string | undefined): Promise<VerifiedContext> {
     return o.introspector!.introspect(token).then(
       (claims) => {
         if (claims === null || claims === undefined)
@@ -225,7 +228,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
    * Verification proper, through the cache. Throws `AuthError`s only. `fromHeader`: the token came
    * from `Authorization: Bearer`, whose b64token alphabet is checked here, on a cache miss only.
    */
-  function verifyToken(credential: string, fromHeader: boolean): MaybePromise<CacheEntry> {
+  function verifyToken(credential: string, fromHeader: boolean): MaybePromise<VerifiedContext> {
     if (credential.length > o.maxTokenBytes) {
       throw new TokenInvalidError(`The token is longer than ${o.maxTokenBytes} bytes.`)
     }
@@ -260,21 +263,21 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     throw new TokenInvalidError('The token is not a single RFC 6750 b64token.')
   }
 
-  function unlessRevoked(entry: CacheEntry): MaybePromise<AuthContext> {
+  function unlessRevoked(entry: VerifiedContext): MaybePromise<AuthContext> {
     let revoked: boolean | Promise<boolean>
     try {
-      revoked = o.revocation.isRevoked(entry)
+      revoked = o.revocation.isRevoked(VerifiedContext.subject(entry))
     } catch (cause) {
       throw unavailable(cause, 'The revocation list is unavailable.', 'revocation')
     }
     if (!isPromise(revoked)) {
       if (revoked) throw new TokenRevokedError()
-      return resolvePermissions(entry.context)
+      return resolvePermissions(entry)
     }
     return revoked.then(
       (yes) => {
         if (yes) throw new TokenRevokedError()
-        return resolvePermissions(entry.context)
+        return resolvePermissions(entry)
       },
       (cause: unknown) => {
         throw unavailable(cause, 'The revocation list is unavailable.', 'revocation')
@@ -468,7 +471,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
         maxTokenAgeSeconds: o.claimRules.maxTokenAgeSeconds,
         canonical,
         isOpaque: introspector === undefined ? undefined : (token) => !isJwtShaped(token),
-        knownExpiry: (tokenHash) => cache?.get(tokenHash)?.context.expiresAt,
+        knownExpiry: (tokenHash) => cache?.get(tokenHash)?.expiresAt,
       })
       await o.revocation.revoke(entry)
       log?.revoked(entry)

@@ -9,7 +9,17 @@ export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value)
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i]
+        if (item !== null && typeof item === 'object') deepFreeze(item)
+      }
+    } else {
+      for (const key of Object.keys(value)) {
+        const item = (value as Record<string, unknown>)[key]
+        if (item !== null && typeof item === 'object') deepFreeze(item)
+      }
+    }
   }
   return value
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
-import { cacheKey, createVerificationCache } from '../src/cache/verification-cache.js'
+import {
+  cacheKey,
+  createVerificationCache,
+  VerifiedContext,
+} from '../src/cache/verification-cache.js'
 import { type AuthContext, type AuthOptions, createAuth } from '../src/index.js'
 import {
   AUDIENCE,
@@ -288,12 +292,15 @@ describe('instances', () => {
 })
 
 describe('createVerificationCache', () => {
-  const context = Object.freeze({
-    sub: 'u',
-    claims: Object.freeze({}),
-    permissions: Object.freeze([]),
-  })
-  const subject = Object.freeze({ tokenHash: 'h', jti: undefined, sub: 'u', iat: undefined })
+  const entry = (validUntil: number, validFrom = 0, hash: string | { of: string } = 'h') =>
+    new VerifiedContext(
+      'u',
+      Object.freeze({}),
+      Object.freeze([]),
+      undefined,
+      { validUntil, validFrom },
+      hash,
+    )
 
   it('keys by SHA-256 of the token, never the token itself', () => {
     const token = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.AAAA'
@@ -305,15 +312,19 @@ describe('createVerificationCache', () => {
     expect(cacheKey(`${token}A`)).not.toBe(key)
   })
 
-  it('clamps validity to maxTtlSeconds and drops stale entries', () => {
+  it('caps validity at maxTtlSeconds and drops stale entries', () => {
     let now = 1_000_000
     const cache = createVerificationCache({ max: 5, maxTtlSeconds: 10, clock: () => now })
-    cache.set('a', { context, ...subject, validUntilMs: now + 60_000, validFromMs: 0 })
-    cache.set('b', { context, ...subject, validUntilMs: now + 5_000, validFromMs: 0 })
+    expect(cache.limit(now)).toBe(1_010) // whole seconds
+    const a = entry(cache.limit(now))
+    const b = entry(1_005)
+    cache.set('a', a)
+    cache.set('b', b)
+    cache.set('too-long', entry(1_011)) // beyond maxTtl from now: not cached
     expect(cache.size).toBe(2)
     now += 4_999
-    expect(cache.get('a')?.context).toBe(context)
-    expect(cache.get('b')?.context).toBe(context)
+    expect(cache.get('a')).toBe(a)
+    expect(cache.get('b')).toBe(b)
     now += 1
     expect(cache.get('b')).toBeUndefined()
     expect(cache.size).toBe(1)
@@ -322,26 +333,74 @@ describe('createVerificationCache', () => {
     expect(cache.size).toBe(0)
   })
 
-  it('hides an entry before validFromMs without dropping it', () => {
+  it('hides an entry before validFrom without dropping it', () => {
     let now = 1_000_000
     const cache = createVerificationCache({ max: 5, maxTtlSeconds: 10, clock: () => now })
-    cache.set('a', { context, ...subject, validUntilMs: now + 5_000, validFromMs: now })
+    const a = entry(1_005, 1_000)
+    cache.set('a', a)
     now -= 1
     expect(cache.get('a')).toBeUndefined()
     expect(cache.size).toBe(1)
     now += 1
-    expect(cache.get('a')?.context).toBe(context)
+    expect(cache.get('a')).toBe(a)
   })
 
   it('keeps at most max entries, least recently used first out', () => {
     const cache = createVerificationCache({ max: 2, maxTtlSeconds: 10, clock: () => 0 })
-    const entry = { context, ...subject, validUntilMs: 5_000, validFromMs: 0 }
-    cache.set('a', entry)
-    cache.set('b', entry)
+    const e = entry(5)
+    cache.set('a', e)
+    cache.set('b', e)
     cache.get('a')
-    cache.set('c', entry)
+    cache.set('c', e)
     expect(cache.get('a')).toBeDefined()
     expect(cache.get('b')).toBeUndefined()
     expect(cache.get('c')).toBeDefined()
+  })
+})
+
+describe('VerifiedContext', () => {
+  it('shows callers the context only: frozen, plain to JSON, spread and keys', () => {
+    const claims = Object.freeze({ sub: 'u', jti: 'j', iat: 7 })
+    const context = new VerifiedContext(
+      'u',
+      claims,
+      Object.freeze(['a']),
+      9,
+      { validUntil: 9, validFrom: 0 },
+      'h',
+    )
+    expect(Object.isFrozen(context)).toBe(true)
+    expect(Object.keys(context)).toEqual(['sub', 'claims', 'permissions', 'expiresAt'])
+    expect(JSON.parse(JSON.stringify(context))).toEqual({
+      sub: 'u',
+      claims,
+      permissions: ['a'],
+      expiresAt: 9,
+    })
+    expect({ ...context }).toStrictEqual({ sub: 'u', claims, permissions: ['a'], expiresAt: 9 })
+    expect(VerifiedContext.subject(context)).toMatchObject({
+      tokenHash: 'h',
+      jti: 'j',
+      sub: 'u',
+      iat: 7,
+    })
+  })
+
+  it('hashes the canonical token only when revocation asks for it (cache off)', () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.AAAA'
+    const claims = Object.freeze({ sub: 'u', jti: 5, iat: 'x' })
+    const context = new VerifiedContext(
+      'u',
+      claims,
+      Object.freeze([]),
+      undefined,
+      { validUntil: 0, validFrom: 0 },
+      { of: token },
+    )
+    const subject = VerifiedContext.subject(context)
+    expect(subject.jti).toBeUndefined() // not a string
+    expect(subject.iat).toBeUndefined() // not a number
+    expect(subject.tokenHash).toBe(cacheKey(token))
+    expect(VerifiedContext.tokenHash(context)).toBe(cacheKey(token))
   })
 })

@@ -3,24 +3,90 @@ import { LRUCache } from 'lru-cache'
 import type { AuthContext, Clock, RevocationSubject } from '../types.js'
 
 /**
- * One cached verification. Only successful verifications are ever stored. The entry is also what
- * revocation is checked against on every hit (`tokenHash`, `jti`, `sub`, `iat`): one object per
- * token keeps the cache small.
+ * A verified token: the context callers see (`sub`, `claims`, `permissions`, `expiresAt`; frozen)
+ * carrying, in private fields that no caller can see or copy, what the cache and the revocation
+ * check need. One flat object per cached token keeps an entry small; its validity bounds are whole
+ * seconds, so V8 keeps them unboxed.
  */
-export interface CacheEntry extends RevocationSubject {
-  readonly context: AuthContext
-  /** Not acceptable from this instant (ms): min(now + maxTtl, exp + tolerance, iat + maxAge). */
-  readonly validUntilMs: number
-  /** Not acceptable before this instant (ms): nbf − tolerance. */
-  readonly validFromMs: number
+export class VerifiedContext implements AuthContext {
+  readonly sub: string
+  readonly claims: Readonly<Record<string, unknown>>
+  readonly permissions: readonly string[]
+  readonly expiresAt: number | undefined
+  /** Acceptable while `nowMs < #validUntil * 1000` (whole seconds, exact; see `checkClaims`). */
+  #validUntil: number
+  /** Acceptable once `nowMs >= #validFrom * 1000`. */
+  #validFrom: number
+  /** SHA-256 of the canonical token, or (cache off: the context lives for one request) the token to hash if asked. */
+  #hash: string | { readonly of: string }
+
+  constructor(
+    sub: string,
+    claims: Readonly<Record<string, unknown>>,
+    permissions: readonly string[],
+    expiresAt: number | undefined,
+    validity: { readonly validUntil: number; readonly validFrom: number },
+    hash: string | { readonly of: string },
+  ) {
+    this.sub = sub
+    this.claims = claims
+    this.permissions = permissions
+    this.expiresAt = expiresAt
+    this.#validUntil = validity.validUntil
+    this.#validFrom = validity.validFrom
+    this.#hash = hash
+    Object.freeze(this)
+  }
+
+  /** 0: acceptable at `nowMs`; 1: not yet (`nbf`); 2: no longer. */
+  static validityAt(context: VerifiedContext, nowMs: number): 0 | 1 | 2 {
+    if (nowMs >= context.#validUntil * 1000) return 2
+    return nowMs < context.#validFrom * 1000 ? 1 : 0
+  }
+
+  /** The hash revocation by token keys on (computed on first use when the cache is off). */
+  static tokenHash(context: VerifiedContext): string {
+    const hash = context.#hash
+    if (typeof hash === 'string') return hash
+    const computed = cacheKey(hash.of)
+    context.#hash = computed
+    return computed
+  }
+
+  /** What a revocation list checks: the token hash (on demand), `jti`, `sub` and `iat`. */
+  static subject(context: VerifiedContext): RevocationSubject {
+    return new Subject(context)
+  }
+}
+
+/** A verified token as a revocation list sees it; the token hash is computed on first read. */
+class Subject implements RevocationSubject {
+  readonly jti: string | undefined
+  readonly sub: string
+  readonly iat: number | undefined
+  readonly #context: VerifiedContext
+
+  constructor(context: VerifiedContext) {
+    const { jti, iat } = context.claims
+    this.jti = typeof jti === 'string' ? jti : undefined
+    this.sub = context.sub
+    this.iat = typeof iat === 'number' ? iat : undefined
+    this.#context = context
+  }
+
+  get tokenHash(): string {
+    return VerifiedContext.tokenHash(this.#context)
+  }
 }
 
 export interface VerificationCache {
   /** The entry for this exact token string, if it is still within its validity window. */
-  get(key: string): CacheEntry | undefined
-  set(key: string, entry: CacheEntry): void
+  get(key: string): VerifiedContext | undefined
+  set(key: string, entry: VerifiedContext): void
   delete(key: string): void
   clear(): void
+  /** The latest `validUntil` (whole seconds) an entry made at `nowMs` may have: `maxTtlSeconds` on. */
+  limit(nowMs: number): number
   readonly size: number
 }
 
@@ -47,29 +113,29 @@ export const cacheKey: (token: string) => string =
  * An LRU of verified contexts keyed by token hash. Entries are checked against the injected
  * clock on every hit (so `exp` and `nbf` hold even inside the TTL) and dropped once stale; the LRU
  * bound keeps memory fixed. Only the caller's successful verifications are inserted, so a flood
- * of forged tokens neither inserts nor evicts anything.
+ * of forged tokens neither inserts nor evicts anything. An entry's validity must already be
+ * capped at `limit(now)` (the verifier does it when it builds the entry); `set` refuses one that is not.
  *
  * @example
  * const cache = createVerificationCache({ max: 10_000, maxTtlSeconds: 300, clock: Date.now })
  */
 export function createVerificationCache(options: VerificationCacheOptions): VerificationCache {
-  const lru = new LRUCache<string, CacheEntry>({ max: options.max })
+  const lru = new LRUCache<string, VerifiedContext>({ max: options.max })
   const maxTtlMs = options.maxTtlSeconds * 1000
   const clock = options.clock
+  const limit = (nowMs: number) => Math.floor((nowMs + maxTtlMs) / 1000)
   return {
     get(key) {
       const entry = lru.get(key)
       if (entry === undefined) return undefined
-      const now = clock()
-      if (now >= entry.validUntilMs || now < entry.validFromMs) {
-        if (now >= entry.validUntilMs) lru.delete(key)
-        return undefined
-      }
-      return entry
+      const validity = VerifiedContext.validityAt(entry, clock())
+      if (validity === 0) return entry
+      if (validity === 2) lru.delete(key)
+      return undefined
     },
     set(key, entry) {
-      const limit = clock() + maxTtlMs
-      lru.set(key, entry.validUntilMs > limit ? { ...entry, validUntilMs: limit } : entry)
+      // an entry that outlives maxTtl from now (a caller that skipped `limit`) is not cached
+      if (VerifiedContext.validityAt(entry, clock() + maxTtlMs) === 2) lru.set(key, entry)
     },
     delete(key) {
       lru.delete(key)
@@ -77,6 +143,7 @@ export function createVerificationCache(options: VerificationCacheOptions): Veri
     clear() {
       lru.clear()
     },
+    limit,
     get size() {
       return lru.size
     },

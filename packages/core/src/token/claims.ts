@@ -14,10 +14,13 @@ export interface ClaimRules {
 export interface ClaimFacts {
   readonly sub: string
   readonly expiresAt: number | undefined
-  /** The token stops being acceptable at this instant (ms), from `exp` and `maxTokenAgeSeconds`. */
-  readonly validUntilMs: number
-  /** The token is acceptable from this instant (ms), from `nbf`. */
-  readonly validFromMs: number
+  /**
+   * Whole seconds: the token is acceptable while `nowMs < validUntil * 1000` (from `exp` and
+   * `maxTokenAgeSeconds`). Exact: with `now` in whole seconds, `now < x` holds iff `now < ceil(x)`.
+   */
+  readonly validUntil: number
+  /** Whole seconds, never below 0: the token is acceptable once `nowMs >= validFrom * 1000` (from `nbf`). */
+  readonly validFrom: number
 }
 
 function numericDate(claims: Record<string, unknown>, name: string): number | undefined {
@@ -83,7 +86,7 @@ export function checkClaims(
   return {
     sub,
     expiresAt: exp,
-    validUntilMs: validUntil * 1000,
-    validFromMs: nbf === undefined ? Number.NEGATIVE_INFINITY : (nbf - tol) * 1000,
+    validUntil: Math.ceil(validUntil),
+    validFrom: nbf === undefined ? 0 : Math.max(0, Math.ceil(nbf - tol)),
   }
 }

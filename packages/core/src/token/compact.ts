@@ -16,7 +16,7 @@ export interface CompactParts {
  * the re-encoding differ from the input. (A JavaScript scan of every character costs more than
  * decoding and encoding again, and the bytes are needed anyway.)
  */
-function decodeCanonical(token: string, start: number, end: number): Buffer | undefined {
+export function decodeCanonical(token: string, start: number, end: number): Buffer | undefined {
   const segment = token.slice(start, end)
   const bytes = Buffer.from(segment, 'base64url')
   return bytes.toString('base64url') === segment ? bytes : undefined
@@ -33,6 +33,19 @@ function decodeCanonical(token: string, start: number, end: number): Buffer | un
  */
 export function parseCompact(token: string): CompactParts {
   const dot1 = token.indexOf('.')
+  const dot2 = compactDots(token, dot1)
+  const header = decodeCanonical(token, 0, dot1)
+  const payload = header && decodeCanonical(token, dot1 + 1, dot2)
+  const signature = payload && decodeCanonical(token, dot2 + 1, token.length)
+  if (signature === undefined) throw notCanonical()
+  return { token, dot1, dot2, header: header!, payload: payload!, signature }
+}
+
+/**
+ * The structural half of the compact check: exactly three non-empty segments. Takes the first
+ * dot's index and returns the second's.
+ */
+export function compactDots(token: string, dot1: number): number {
   const dot2 = dot1 === -1 ? -1 : token.indexOf('.', dot1 + 1)
   if (dot2 === -1 || token.indexOf('.', dot2 + 1) !== -1) {
     throw new TokenInvalidError('The token is not a compact JWS of three segments.')
@@ -40,9 +53,9 @@ export function parseCompact(token: string): CompactParts {
   if (dot1 === 0 || dot2 === dot1 + 1 || dot2 === token.length - 1) {
     throw new TokenInvalidError('A segment of the token is empty.')
   }
-  const header = decodeCanonical(token, 0, dot1)
-  const payload = header && decodeCanonical(token, dot1 + 1, dot2)
-  const signature = payload && decodeCanonical(token, dot2 + 1, token.length)
-  if (signature === undefined) throw new TokenInvalidError('The token is not canonical base64url.')
-  return { token, dot1, dot2, header: header!, payload: payload!, signature }
+  return dot2
+}
+
+export function notCanonical(): TokenInvalidError {
+  return new TokenInvalidError('The token is not canonical base64url.')
 }

@@ -1,6 +1,7 @@
 import { TokenInvalidError } from '../errors.js'
+import { deepFreeze } from '../util.js'
 import type { Algorithm } from './algorithms.js'
-import type { CompactParts } from './compact.js'
+import { type CompactParts, compactDots, decodeCanonical, notCanonical } from './compact.js'
 import type { KeyResolver } from './key-resolver.js'
 import type { VerifyKey } from './keys.js'
 
@@ -36,8 +37,8 @@ function normalizeTyp(value: string): string {
 }
 
 /** Decodes and checks the protected header: allowlisted `alg`, no `crit`, no unencoded payload. */
-export function checkHeader(parts: CompactParts, rules: HeaderRules) {
-  const header = decodeJsonObject(parts.header, 'header')
+export function checkHeader(bytes: Buffer, rules: HeaderRules): SignedHeader {
+  const header = decodeJsonObject(bytes, 'header')
   const alg = header.alg
   if (typeof alg !== 'string' || !rules.algorithms.has(alg as Algorithm)) {
     throw new TokenInvalidError('The token algorithm is not allowed.')
@@ -65,10 +66,13 @@ export function expectedTyp(typ: string | undefined): string | undefined {
   return typ === undefined ? undefined : normalizeTyp(typ)
 }
 
-function checkSignature(parts: CompactParts, alg: Algorithm, keys: readonly VerifyKey[]): void {
+function checkSignature(
+  input: string,
+  signature: Buffer,
+  alg: Algorithm,
+  keys: readonly VerifyKey[],
+): void {
   if (keys.length === 0) throw new TokenInvalidError('No key can verify the token.')
-  const input = parts.token.slice(0, parts.dot2)
-  const signature = parts.signature
   for (const key of keys) {
     let ok = false
     try {
@@ -101,10 +105,10 @@ export function verifySignature(
   rules: HeaderRules,
   resolver: KeyResolver,
 ): SignedHeader | Promise<SignedHeader> {
-  const signed: SignedHeader = checkHeader(parts, rules)
+  const signed: SignedHeader = checkHeader(parts.header, rules)
   const keys = resolver.resolve(signed.alg, signed.kid)
   const finish = (found: readonly VerifyKey[]): SignedHeader => {
-    checkSignature(parts, signed.alg, found)
+    checkSignature(parts.token.slice(0, parts.dot2), parts.signature, signed.alg, found)
     return signed
   }
   return Array.isArray(keys)
@@ -132,4 +136,51 @@ export function verifyJws(
   const signed = verifySignature(parts, rules, resolver)
   // `signed` is our own object or our own promise, never token data, so `then` is trustworthy
   return 'then' in signed ? signed.then(finish) : finish(signed)
+}
+
+/** Most distinct protected headers remembered; an issuer uses a handful (one per key and `typ`). */
+const HEADER_MEMO_MAX = 32
+
+/**
+ * The verifier the pipeline runs: the strict compact check, the header rules, the signature and
+ * the payload decode of `parseCompact` + `verifyJws`, with one saving. Protected headers repeat
+ * (an issuer signs every token with the same few), so a header segment that already opened a
+ * verified token is remembered, byte for byte, with its checked result: the next token with that
+ * exact segment skips its decode, its canonical check and the header rules. Only headers of
+ * tokens whose signature verified are remembered (a forger cannot fill the memo), at most
+ * `HEADER_MEMO_MAX`, and the key is still looked up for every token (rotation holds).
+ *
+ * @example
+ * const verify = createJwsVerifier(rules, resolver)
+ * const { header, payload } = verify(token) // throws TokenInvalidError; a promise for remote keys
+ */
+export function createJwsVerifier(
+  rules: HeaderRules,
+  resolver: KeyResolver,
+): (token: string) => VerifiedJws | Promise<VerifiedJws> {
+  const memo = new Map<string, SignedHeader>()
+  return (token) => {
+    const dot1 = token.indexOf('.')
+    const dot2 = compactDots(token, dot1)
+    const segment = token.slice(0, dot1)
+    const known = memo.get(segment)
+    const header = known === undefined ? decodeCanonical(token, 0, dot1) : undefined
+    const payload =
+      (known !== undefined || header !== undefined) && decodeCanonical(token, dot1 + 1, dot2)
+    const signature = payload && decodeCanonical(token, dot2 + 1, token.length)
+    if (!signature) throw notCanonical()
+    const signed = known ?? checkHeader(header!, rules)
+    const finish = (keys: readonly VerifyKey[]): VerifiedJws => {
+      checkSignature(token.slice(0, dot2), signature, signed.alg, keys)
+      if (known === undefined) {
+        if (memo.size >= HEADER_MEMO_MAX) memo.clear()
+        memo.set(segment, Object.freeze({ ...signed, header: deepFreeze(signed.header) }))
+      }
+      return { header: signed.header, payload: decodeJsonObject(payload as Buffer, 'payload') }
+    }
+    const keys = resolver.resolve(signed.alg, signed.kid)
+    return Array.isArray(keys)
+      ? finish(keys as readonly VerifyKey[])
+      : (keys as Promise<readonly VerifyKey[]>).then(finish)
+  }
 }
