@@ -94,6 +94,34 @@ describe('cache hits', () => {
   })
 })
 
+describe('validity kept in whole seconds', () => {
+  // `now` is whole seconds in the claim checks, so a cached entry's bounds, kept as whole seconds
+  // (⌈exp + tolerance⌉, ⌈nbf − tolerance⌉), must refuse at exactly the instant the checks would.
+  it.each([false, true])(
+    'a fractional exp ends at the same millisecond (cache: %s)',
+    async (cached) => {
+      const { auth, time } = setup(cached ? {} : { cache: false })
+      const token = await signJwt(claims({ exp: NOW_S + 10.5 }), rsa.privateKey)
+      await auth.verify(token)
+      time.set(NOW_MS + 10_999)
+      expect((await auth.verify(token)).sub).toBe('user-1')
+      time.set(NOW_MS + 11_000)
+      expect((await authErrorOf(() => auth.verify(token))).code).toBe('token_expired')
+    },
+  )
+
+  it('a cached token is refused before its nbf when the clock goes back', async () => {
+    // tolerance 0: the checks accept nbf = NOW_S − 0.5 from NOW_MS (whole second NOW_S) on
+    const { auth, time } = setup()
+    const token = await signJwt(claims({ nbf: NOW_S - 0.5 }), rsa.privateKey)
+    await auth.verify(token) // cached
+    time.set(NOW_MS - 1)
+    expect((await authErrorOf(() => auth.verify(token))).code).toBe('token_not_yet_valid')
+    time.set(NOW_MS)
+    expect(await checked(() => auth.verify(token))).toBe(0) // the cached entry, valid again
+  })
+})
+
 describe('only successful verifications are cached', () => {
   it('a bad signature is checked again every time', async () => {
     const { auth } = setup()
