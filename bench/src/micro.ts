@@ -77,7 +77,7 @@ export interface MicroResult {
 }
 
 /** Sub-batches per round and contender; the fastest one is the round's sample. */
-const SUB_BATCHES = 3
+const SUB_BATCHES = 4
 
 /** Results land here so the optimiser cannot drop a call whose result is unused. */
 let sink = 0
@@ -151,18 +151,21 @@ export async function runGroup(
     }
     batch.set(c, Math.max(1, Math.round((opts.sampleMs * 1e6 * ops) / spent)))
   }
-  // Each round's sample of a contender is the fastest of SUB_BATCHES back-to-back sub-batches: on a
-  // shared machine, interference only ever adds time, and a sub-batch still spans many GC cycles.
+  // Each round's sample of a contender is the fastest of its SUB_BATCHES sub-batches: on a shared
+  // machine, interference only ever adds time, and a sub-batch still spans many GC cycles. The
+  // sub-batches of all contenders are interleaved (A B C, C B A, …) rather than run back to back,
+  // so that a slow spell of the machine falls on every contender of the round, not on one.
   const samples = new Map<Contender, number[]>(live.map((c) => [c, []]))
   for (let r = 0; r < opts.rounds; r++) {
-    for (const c of roundOrder(live, r)) {
-      const k = Math.max(1, Math.round((batch.get(c) as number) / SUB_BATCHES))
-      let best = Number.POSITIVE_INFINITY
-      for (let b = 0; b < SUB_BATCHES; b++) {
-        best = Math.min(best, (await timeBatch(c, k, (r * SUB_BATCHES + b) * k)) / k / 1000)
+    const best = new Map<Contender, number>(live.map((c) => [c, Number.POSITIVE_INFINITY]))
+    for (let b = 0; b < SUB_BATCHES; b++) {
+      for (const c of roundOrder(live, r * SUB_BATCHES + b)) {
+        const k = Math.max(1, Math.round((batch.get(c) as number) / SUB_BATCHES))
+        const us = (await timeBatch(c, k, (r * SUB_BATCHES + b) * k)) / k / 1000
+        best.set(c, Math.min(best.get(c) as number, us))
       }
-      samples.get(c)?.push(best)
     }
+    for (const c of live) samples.get(c)?.push(best.get(c) as number)
   }
   const baseline = live.find((c) => c.role === 'floor') ?? live[0]
   const base = baseline ? (samples.get(baseline) ?? []) : []
