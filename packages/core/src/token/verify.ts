@@ -95,7 +95,7 @@ export interface SignedHeader {
 /**
  * The signature layer of a compact JWS that passed the strict compact check: header rules, key
  * selection and the signature, without looking at the payload (which may be any bytes, as in a
- * detached or non-JWT JWS). `verifyJws` builds on it. Synchronous when the resolver is.
+ * detached or non-JWT JWS). Synchronous when the resolver is.
  *
  * @example
  * const { alg, kid } = verifySignature(parseCompact(token), rules, resolver) // throws TokenInvalidError
@@ -116,34 +116,12 @@ export function verifySignature(
     : (keys as Promise<readonly VerifyKey[]>).then(finish)
 }
 
-/**
- * Verifies a compact JWS that passed the strict compact check: header rules, key selection and
- * the signature (`verifySignature`), then decodes the payload as a JSON object. Synchronous when
- * the resolver is.
- *
- * @example
- * const { header, payload } = verifyJws(parseCompact(token), rules, resolver) // throws TokenInvalidError
- */
-export function verifyJws(
-  parts: CompactParts,
-  rules: HeaderRules,
-  resolver: KeyResolver,
-): VerifiedJws | Promise<VerifiedJws> {
-  const finish = ({ header }: SignedHeader): VerifiedJws => ({
-    header,
-    payload: decodeJsonObject(parts.payload, 'payload'),
-  })
-  const signed = verifySignature(parts, rules, resolver)
-  // `signed` is our own object or our own promise, never token data, so `then` is trustworthy
-  return 'then' in signed ? signed.then(finish) : finish(signed)
-}
-
 /** Most distinct protected headers remembered; an issuer uses a handful (one per key and `typ`). */
 const HEADER_MEMO_MAX = 32
 
 /**
  * The verifier the pipeline runs: the strict compact check, the header rules, the signature and
- * the payload decode of `parseCompact` + `verifyJws`, with one saving. Protected headers repeat
+ * the payload decode (`parseCompact` + `verifySignature` + a JSON object payload), with one saving. Protected headers repeat
  * (an issuer signs every token with the same few), so a header segment that already opened a
  * verified token is remembered, byte for byte, with its checked result: the next token with that
  * exact segment skips its decode, its canonical check and the header rules. Only headers of
