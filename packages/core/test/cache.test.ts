@@ -5,6 +5,7 @@ import {
   VerifiedContext,
 } from '../src/cache/verification-cache.js'
 import { type AuthContext, type AuthOptions, createAuth } from '../src/index.js'
+import { subjectKeys } from '../src/revocation/keys.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -412,6 +413,17 @@ describe('VerifiedContext', () => {
       sub: 'u',
       iat: 7,
     })
+  })
+
+  it('gives the subject of every request for one cached token the same revocation keys, derived once', () => {
+    const claims = Object.freeze({ sub: 'u', jti: 'j' })
+    const validity = { validUntil: 9, validFrom: 0 }
+    const context = new VerifiedContext('u', claims, Object.freeze([]), 9, validity, 'h')
+    const first = subjectKeys(VerifiedContext.subject(context))
+    expect(subjectKeys(VerifiedContext.subject(context))).toBe(first)
+    expect(first).toEqual({ token: 'h', jti: `jti:${cacheKey('j')}`, sub: `sub:${cacheKey('u')}` })
+    const other = new VerifiedContext('u', claims, Object.freeze([]), 9, validity, 'h2')
+    expect(subjectKeys(VerifiedContext.subject(other)).token).toBe('h2')
   })
 
   it('hashes the canonical token only when revocation asks for it (cache off)', () => {

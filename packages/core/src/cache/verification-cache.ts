@@ -59,23 +59,42 @@ export class VerifiedContext implements AuthContext {
   }
 }
 
-/** A verified token as a revocation list sees it; the token hash is computed on first read. */
+/** The object a subject stands for (its cached context), the same on every request for one token. */
+export const SUBJECT_IDENTITY = Symbol('authframework.subjectIdentity')
+
+/**
+ * A verified token as a revocation list sees it. Built on every request, so it holds only the
+ * context, and each field is read from it on demand: the embedded list reads none while it is
+ * empty. `SUBJECT_IDENTITY` gives the context, so that work derived from a subject can be
+ * memoised per cached token (see `subjectKeys`).
+ */
 class Subject implements RevocationSubject {
-  readonly jti: string | undefined
-  readonly sub: string
-  readonly iat: number | undefined
   readonly #context: VerifiedContext
 
   constructor(context: VerifiedContext) {
-    const { jti, iat } = context.claims
-    this.jti = typeof jti === 'string' ? jti : undefined
-    this.sub = context.sub
-    this.iat = typeof iat === 'number' ? iat : undefined
     this.#context = context
+  }
+
+  get [SUBJECT_IDENTITY](): object {
+    return this.#context
   }
 
   get tokenHash(): string {
     return VerifiedContext.tokenHash(this.#context)
+  }
+
+  get jti(): string | undefined {
+    const jti = this.#context.claims.jti
+    return typeof jti === 'string' ? jti : undefined
+  }
+
+  get sub(): string {
+    return this.#context.sub
+  }
+
+  get iat(): number | undefined {
+    const iat = this.#context.claims.iat
+    return typeof iat === 'number' ? iat : undefined
   }
 }
 

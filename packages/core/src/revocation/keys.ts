@@ -4,7 +4,7 @@
  * canonical form only; a `jti` and a `sub` are hashed for keys so that any value has a short,
  * pattern-free key.
  */
-import { cacheKey } from '../cache/verification-cache.js'
+import { cacheKey, SUBJECT_IDENTITY } from '../cache/verification-cache.js'
 import type { RevocationEntry, RevocationSubject } from '../types.js'
 
 /** SHA-256 (base64url) of a string: the key part of a `jti` or a `sub`. */
@@ -24,18 +24,22 @@ export interface SubjectKeys {
   readonly sub: string
 }
 
-const memo = new WeakMap<RevocationSubject, SubjectKeys>()
+const memo = new WeakMap<object, SubjectKeys>()
 
-/** Row keys of a token's revocation subject; memoised per (frozen, cached) subject. */
+/**
+ * Row keys of a token's revocation subject; memoised per cached token (the subject's
+ * `SUBJECT_IDENTITY`, or the subject itself when it has none).
+ */
 export function subjectKeys(subject: RevocationSubject): SubjectKeys {
-  let keys = memo.get(subject)
+  const identity = (subject as { [SUBJECT_IDENTITY]?: object })[SUBJECT_IDENTITY] ?? subject
+  let keys = memo.get(identity)
   if (keys === undefined) {
     keys = {
       token: subject.tokenHash,
       jti: subject.jti === undefined ? undefined : `jti:${hashPart(subject.jti)}`,
       sub: `sub:${hashPart(subject.sub)}`,
     }
-    memo.set(subject, keys)
+    memo.set(identity, keys)
   }
   return keys
 }

@@ -106,14 +106,22 @@ export function verifySignature(
   resolver: KeyResolver,
 ): SignedHeader | Promise<SignedHeader> {
   const signed: SignedHeader = checkHeader(parts.header, rules)
-  const keys = resolver.resolve(signed.alg, signed.kid)
-  const finish = (found: readonly VerifyKey[]): SignedHeader => {
-    checkSignature(parts.token.slice(0, parts.dot2), parts.signature, signed.alg, found)
+  return withKeys(resolver, signed, (keys) => {
+    checkSignature(parts.token.slice(0, parts.dot2), parts.signature, signed.alg, keys)
     return signed
-  }
+  })
+}
+
+/** Resolves the keys for a checked header and runs `then` on them: synchronously when the resolver is. */
+function withKeys<T>(
+  resolver: KeyResolver,
+  signed: SignedHeader,
+  then: (keys: readonly VerifyKey[]) => T,
+): T | Promise<T> {
+  const keys = resolver.resolve(signed.alg, signed.kid)
   return Array.isArray(keys)
-    ? finish(keys as readonly VerifyKey[])
-    : (keys as Promise<readonly VerifyKey[]>).then(finish)
+    ? then(keys as readonly VerifyKey[])
+    : (keys as Promise<readonly VerifyKey[]>).then(then)
 }
 
 /** Most distinct protected headers remembered; an issuer uses a handful (one per key and `typ`). */
@@ -148,17 +156,13 @@ export function createJwsVerifier(
     const signature = payload && decodeCanonical(token, dot2 + 1, token.length)
     if (!signature) throw notCanonical()
     const signed = known ?? checkHeader(header!, rules)
-    const finish = (keys: readonly VerifyKey[]): VerifiedJws => {
+    return withKeys(resolver, signed, (keys): VerifiedJws => {
       checkSignature(token.slice(0, dot2), signature, signed.alg, keys)
       if (known === undefined) {
         if (memo.size >= HEADER_MEMO_MAX) memo.clear()
         memo.set(segment, Object.freeze({ ...signed, header: deepFreeze(signed.header) }))
       }
       return { header: signed.header, payload: decodeJsonObject(payload as Buffer, 'payload') }
-    }
-    const keys = resolver.resolve(signed.alg, signed.kid)
-    return Array.isArray(keys)
-      ? finish(keys as readonly VerifyKey[])
-      : (keys as Promise<readonly VerifyKey[]>).then(finish)
+    })
   }
 }
