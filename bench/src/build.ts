@@ -21,6 +21,7 @@ export interface Bundles {
   readonly micro: URL
   readonly memory: URL
   readonly introspection: URL
+  readonly instructions: URL
 }
 
 const SKIP = Symbol('resolve without this plugin')
@@ -74,6 +75,7 @@ export async function buildBundles(): Promise<Bundles> {
       micro: join(BENCH_DIR, 'src/micro-child.ts'),
       memory: join(BENCH_DIR, 'src/memory-child.ts'),
       introspection: join(BENCH_DIR, 'src/introspection/child.ts'),
+      instructions: join(BENCH_DIR, 'src/instructions/child.ts'),
     },
     outdir: BUNDLE_DIR,
     outExtension: { '.js': '.mjs' },
@@ -98,5 +100,6 @@ export async function buildBundles(): Promise<Bundles> {
     micro: url('micro'),
     memory: url('memory'),
     introspection: url('introspection'),
+    instructions: url('instructions'),
   }
 }

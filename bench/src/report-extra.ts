@@ -4,6 +4,7 @@
  */
 import { fmt, fmtSigned } from './goals.js'
 import type { HttpResult } from './http/index.js'
+import { type InstructionsResult, instructionRatio } from './instructions/index.js'
 import { INTROSPECTION_SCENARIOS, type IntrospectionResult } from './introspection/index.js'
 import type { ContenderResult, GroupResult, MicroResult } from './micro.js'
 import { pairedRatio, type Summary, summarize } from './stats.js'
@@ -226,12 +227,52 @@ function introspectionSection(r: IntrospectionResult, table: Table): string[] {
   return parts
 }
 
+function instructionsSection(r: InstructionsResult, table: Table): string[] {
+  const parts = ['## Instruction counts (callgrind)', '']
+  if (r.notRun) return [...parts, `Not run: ${r.notRun}.`, '']
+  parts.push(
+    `Each contender alone in its own process under \`valgrind --tool=callgrind\` (${r.tool ?? 'valgrind'}), Node run with \`${r.nodeFlags.join(' ')}\` so that a run repeats to within 0.1 %; counters zeroed after the warm-up calls and read after the measured ones, so start-up and JIT warm-up are left out. Instructions are not time, but unlike the timings above they do not move with the machine: they tell whether ours does more work than the floor and the peer. “×” columns are ratios of instructions per call.`,
+    '',
+  )
+  for (const g of r.groups) {
+    const hit = g.id.startsWith('cache-hit')
+    const floor = hit ? 'floor-hit' : 'floor'
+    const peer = hit ? 'fast-jwt-hit' : 'fast-jwt'
+    parts.push(
+      `**${g.title}** — ${g.warmup.toLocaleString('en')} warm-up calls, ${g.measured.toLocaleString('en')} counted${hit ? '' : ', every token distinct'}`,
+      '',
+      table(
+        ['contender', 'instructions per call', '× floor', '× fast-jwt'],
+        g.rows.map((row) => {
+          if (row.perCall === undefined) return [row.name, `failed: ${row.failed ?? '?'}`, '', '']
+          const vsFloor = instructionRatio(r, g.id, row.contender, floor)
+          const vsPeer = instructionRatio(r, g.id, row.contender, peer)
+          return [
+            row.name,
+            Math.round(row.perCall).toLocaleString('en'),
+            vsFloor === undefined ? '—' : vsFloor.toFixed(3),
+            vsPeer === undefined ? '—' : vsPeer.toFixed(3),
+          ]
+        }),
+      ),
+      '',
+    )
+  }
+  return parts
+}
+
 /** The new sections, in report order. */
 export function extraSections(
-  r: { micro?: MicroResult; http?: HttpResult; introspection?: IntrospectionResult },
+  r: {
+    micro?: MicroResult
+    http?: HttpResult
+    introspection?: IntrospectionResult
+    instructions?: InstructionsResult
+  },
   table: Table,
 ): string {
   return [
+    ...(r.instructions ? instructionsSection(r.instructions, table) : []),
     ...(r.micro ? signingSection(r.micro, table) : []),
     ...(r.micro ? metricsSection(r.micro, table) : []),
     ...storeSection(r.micro, r.http, table),

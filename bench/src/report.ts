@@ -20,6 +20,7 @@ import {
   type VariantId,
   variantLabel,
 } from './http/variants.js'
+import type { InstructionsResult } from './instructions/index.js'
 import type { IntrospectionResult } from './introspection/index.js'
 import type { MemoryResult } from './memory.js'
 import type { MicroResult } from './micro.js'
@@ -39,6 +40,7 @@ export interface BenchResults {
   readonly http?: HttpResult
   readonly memory?: MemoryResult
   readonly introspection?: IntrospectionResult
+  readonly instructions?: InstructionsResult
 }
 
 export interface ReportExtras {

@@ -11,6 +11,7 @@ import { runInChild } from './child.js'
 import { describeEnvironment } from './env.js'
 import { type HttpResult, runHttp } from './http/index.js'
 import { FRAMEWORKS, type Framework, SCENARIOS, type ScenarioId } from './http/variants.js'
+import { type InstructionsResult, runInstructions } from './instructions/index.js'
 import { type IntrospectionResult, runIntrospection } from './introspection/index.js'
 import { type MemoryResult, runMemory } from './memory.js'
 import type { MicroResult } from './micro.js'
@@ -22,7 +23,8 @@ import { compressToken, generateKeyMaterial, signTokens } from './tokens.js'
 const HELP = `Usage: pnpm bench [options]
 
   --quick                 smoke run (< 60 s): tiny durations, one round; numbers are noise
-  --only <parts>          comma list of micro, http, memory, introspection (default: all)
+  --only <parts>          comma list of micro, instructions, http, memory, introspection
+                          (default: all; instructions needs valgrind)
   --rounds <n>            HTTP rounds (default 3; quick 1)
   --duration <s>          measured seconds per HTTP run (default 5; quick 0.3)
   --warmup <s>            warm-up seconds per HTTP run (default 2; quick 0.2)
@@ -115,7 +117,7 @@ async function main(): Promise<number> {
   }
   if (values.from) return rerender(values.from)
   const quick = values.quick === true
-  const PARTS = ['micro', 'http', 'memory', 'introspection']
+  const PARTS = ['micro', 'instructions', 'http', 'memory', 'introspection']
   const parts = new Set(list(values.only) ?? PARTS)
   for (const p of parts) if (!PARTS.includes(p)) throw new TypeError(`--only: unknown part ${p}`)
   const frameworks = (list(values.frameworks) ?? [...FRAMEWORKS]) as Framework[]
@@ -143,6 +145,7 @@ async function main(): Promise<number> {
   let http: HttpResult | undefined
   let memory: MemoryResult | undefined
   let introspection: IntrospectionResult | undefined
+  let instructions: InstructionsResult | undefined
   let storeStatus: string | undefined
   const problems: string[] = []
 
@@ -164,6 +167,12 @@ async function main(): Promise<number> {
           problems.push(`micro ${g.id}: ${c.name}: ${c.skipped}`)
       }
     }
+  }
+
+  if (parts.has('instructions')) {
+    log(`\nInstruction counts (callgrind${quick ? ', smoke' : ''})`)
+    instructions = await runInstructions({ entry: bundles.instructions, quick, log })
+    problems.push(...instructions.failures)
   }
 
   if (parts.has('http')) {
@@ -267,6 +276,7 @@ async function main(): Promise<number> {
     ...(http ? { http } : {}),
     ...(memory ? { memory } : {}),
     ...(introspection ? { introspection } : {}),
+    ...(instructions ? { instructions } : {}),
   }
   const resultsDir = join(BENCH_DIR, 'results')
   mkdirSync(resultsDir, { recursive: true })

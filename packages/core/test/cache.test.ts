@@ -245,14 +245,73 @@ describe('a flood of forged tokens', () => {
     expect(await auth.verify(valid)).toBe(context)
   })
 
-  it('(control) ten other valid tokens do evict it, so the probe above can fail', async () => {
+  it('(control) ten other valid tokens in use do evict it, so the probe above can fail', async () => {
     const { auth } = setup({ cache: { max: 10, maxTtlSeconds: 300 } })
     const valid = await signJwt(claims(), rsa.privateKey)
     const context = await auth.verify(valid)
-    for (let i = 0; i < 10; i++)
-      await auth.verify(await signJwt(claims({ jti: `v${i}` }), rsa.privateKey))
+    for (let i = 0; i < 10; i++) {
+      const other = await signJwt(claims({ jti: `v${i}` }), rsa.privateKey)
+      // seen twice: a full cache admits a token on its second sighting
+      await auth.verify(other)
+      await auth.verify(other)
+    }
     expect(await checked(() => auth.verify(valid))).toBe(1)
     expect(await auth.verify(valid)).not.toBe(context)
+  })
+})
+
+describe('admission when the cache is full', () => {
+  it('caches a token on its first verification while there is room', async () => {
+    const { auth } = setup({ cache: { max: 3, maxTtlSeconds: 300 } })
+    for (let i = 0; i < 3; i++) {
+      const token = await signJwt(claims({ jti: `r${i}` }), rsa.privateKey)
+      expect(await checked(() => auth.verify(token))).toBe(1)
+      expect(await checked(() => auth.verify(token))).toBe(0)
+    }
+  })
+
+  it('does not let valid tokens used once push out the tokens in use', async () => {
+    const { auth } = setup({ cache: { max: 10, maxTtlSeconds: 300 } })
+    const inUse: string[] = []
+    for (let i = 0; i < 10; i++) {
+      inUse.push(await signJwt(claims({ jti: `u${i}` }), rsa.privateKey))
+      await auth.verify(inUse[i]!)
+    }
+    // a batch job or a client that fetches a new token per call: 200 valid one-time tokens
+    const once = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => signJwt(claims({ jti: `o${i}` }), rsa.privateKey)),
+    )
+    expect(await checked(async () => Promise.all(once.map((t) => auth.verify(t))))).toBe(200)
+    expect(await checked(async () => Promise.all(inUse.map((t) => auth.verify(t))))).toBe(0)
+  })
+
+  it('admits a token seen a second time, evicting the least recently used', async () => {
+    const { auth } = setup({ cache: { max: 2, maxTtlSeconds: 300 } })
+    const [a, b, c] = await Promise.all(
+      ['a', 'b', 'c'].map((jti) => signJwt(claims({ jti }), rsa.privateKey)),
+    )
+    await auth.verify(a!)
+    await auth.verify(b!)
+    await auth.verify(a!) // b is now the least recently used
+    expect(await checked(() => auth.verify(c!))).toBe(1) // noted, not cached
+    expect(await checked(() => auth.verify(c!))).toBe(1) // admitted
+    expect(await checked(() => auth.verify(c!))).toBe(0)
+    expect(await checked(() => auth.verify(a!))).toBe(0)
+    expect(await checked(() => auth.verify(b!))).toBe(1)
+  })
+
+  it('forgets its sightings on clearCache()', async () => {
+    const { auth } = setup({ cache: { max: 1, maxTtlSeconds: 300 } })
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map((jti) => signJwt(claims({ jti }), rsa.privateKey)),
+    )
+    await auth.verify(a!)
+    await auth.verify(b!) // noted
+    auth.clearCache()
+    await auth.verify(a!) // room again: cached
+    await auth.verify(b!) // a first sighting again, not the second
+    expect(await checked(() => auth.verify(a!))).toBe(0)
+    expect(await checked(() => auth.verify(b!))).toBe(1)
   })
 })
 
@@ -380,6 +439,8 @@ describe('createVerificationCache', () => {
     cache.set('a', e)
     cache.set('b', e)
     cache.get('a')
+    cache.set('c', e)
+    expect(cache.get('c')).toBeUndefined() // full: a first sighting is not admitted
     cache.set('c', e)
     expect(cache.get('a')).toBeDefined()
     expect(cache.get('b')).toBeUndefined()

@@ -139,10 +139,12 @@ export const cacheKey: (token: string) => string =
  * const cache = createVerificationCache({ max: 10_000, maxTtlSeconds: 300, clock: Date.now })
  */
 export function createVerificationCache(options: VerificationCacheOptions): VerificationCache {
-  const lru = new LRUCache<string, VerifiedContext>({ max: options.max })
+  const max = options.max
+  const lru = new LRUCache<string, VerifiedContext>({ max })
   const maxTtlMs = options.maxTtlSeconds * 1000
   const clock = options.clock
   const limit = (nowMs: number) => Math.floor((nowMs + maxTtlMs) / 1000)
+  const door = createDoorkeeper(max)
   return {
     get(key) {
       const entry = lru.get(key)
@@ -154,17 +156,62 @@ export function createVerificationCache(options: VerificationCacheOptions): Veri
     },
     set(key, entry) {
       // an entry that outlives maxTtl from now (a caller that skipped `limit`) is not cached
-      if (VerifiedContext.validityAt(entry, clock() + maxTtlMs) === 2) lru.set(key, entry)
+      if (VerifiedContext.validityAt(entry, clock() + maxTtlMs) !== 2) return
+      // full: a token evicts another only once it has been seen twice (the first sighting is noted)
+      if (lru.size >= max && !door.seenBefore(key)) return
+      lru.set(key, entry)
     },
     delete(key) {
       lru.delete(key)
     },
     clear() {
       lru.clear()
+      door.clear()
     },
     limit,
     get size() {
       return lru.size
     },
   }
+}
+
+/** Most slots of the admission table: 64 Ki slots, 256 KiB, whatever the cache's size. */
+const MAX_DOOR_SLOTS = 1 << 16
+
+/**
+ * The admission filter of a full cache (the "doorkeeper" of TinyLFU): a fixed table of 32-bit
+ * fingerprints of token hashes, one slot per hash. The first sighting of a hash writes its
+ * fingerprint; a later sighting that still finds it there is admitted, and the slot is freed.
+ * A one-time token therefore costs a table write instead of an insertion, an eviction and a dead
+ * entry for the garbage collector, and cannot push a token that is in use out of the cache. A
+ * slot overwritten by another hash, or a rare fingerprint collision, only moves one admission.
+ */
+function createDoorkeeper(max: number) {
+  let slots = 1024
+  while (slots < max * 2 && slots < MAX_DOOR_SLOTS) slots *= 2
+  const mask = slots - 1
+  const table = new Int32Array(slots)
+  return {
+    seenBefore(key: string): boolean {
+      // the key is base64url SHA-256, so its first ten characters carry 60 uniform bits
+      const slot = mix(key, 0) & mask
+      const print = mix(key, 5) | 1 // never 0, which marks a free slot
+      if (table[slot] === print) {
+        table[slot] = 0
+        return true
+      }
+      table[slot] = print
+      return false
+    },
+    clear() {
+      table.fill(0)
+    },
+  }
+}
+
+/** 30 bits of five base64url characters from `at`, one 6-bit value per character, spread out. */
+function mix(key: string, at: number): number {
+  let h = 0
+  for (let i = at; i < at + 5; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x9e3779b1)
+  return h ^ (h >>> 16)
 }

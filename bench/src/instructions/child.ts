@@ -1,0 +1,103 @@
+/**
+ * One contender under `valgrind --tool=callgrind`: reads its job (a JSON file the parent wrote:
+ * key, tokens), builds the verifier, runs the warm-up calls, says `READY` on stdout and waits for a
+ * line on stdin (the parent zeroes the counters meanwhile), runs the measured calls, says `DONE`
+ * and waits again (the parent dumps the counters), then exits. Runs no timing of its own.
+ */
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { createVerifier } from 'fast-jwt'
+import { createFloorCache, createFloorVerifier } from '../floor.js'
+import { DEFAULT_CACHE, loadCore, oursOptions } from '../ours.js'
+import { type Algorithm, AUDIENCE, ISSUER, type KeyMaterial } from '../tokens.js'
+
+export type ContenderId =
+  | 'floor'
+  | 'fast-jwt'
+  | 'ours'
+  | 'ours-missing'
+  | 'floor-hit'
+  | 'fast-jwt-hit'
+  | 'ours-hit'
+
+export interface InstructionJob {
+  readonly alg: Algorithm
+  readonly contender: ContenderId
+  /** SPKI PEM, or the HS256 secret. */
+  readonly key: string
+  readonly tokens: readonly string[]
+  /** Calls before the counters are zeroed, and calls counted. Hits walk `tokens` again and again. */
+  readonly warmup: number
+  readonly measured: number
+}
+
+async function verifierFor(job: InstructionJob): Promise<(token: string) => unknown> {
+  const { alg, contender, key } = job
+  const verifyKey: KeyObject =
+    alg === 'HS256' ? createSecretKey(Buffer.from(key, 'utf8')) : createPublicKey(key)
+  const material = { alg, verifyKey, verifyPem: key, secret: key } as unknown as KeyMaterial
+  const fast = (cache: false | number) =>
+    createVerifier({
+      key,
+      algorithms: [alg] as never,
+      allowedIss: ISSUER,
+      allowedAud: AUDIENCE,
+      cache,
+    })
+  switch (contender) {
+    case 'floor':
+      return createFloorVerifier(alg, verifyKey)
+    case 'floor-hit':
+      return createFloorCache(createFloorVerifier(alg, verifyKey), DEFAULT_CACHE.max)
+    case 'fast-jwt':
+      return fast(false)
+    case 'fast-jwt-hit':
+      return fast(DEFAULT_CACHE.max)
+    default: {
+      const loaded = await loadCore()
+      if (!loaded.ok) throw new Error(loaded.reason)
+      const cache =
+        contender === 'ours'
+          ? false
+          : contender === 'ours-hit'
+            ? DEFAULT_CACHE
+            : // smaller than the tokens walked: full, so this is the steady state of a cache that keeps missing
+              { max: 1000, maxTtlSeconds: DEFAULT_CACHE.maxTtlSeconds }
+      const auth = loaded.value.createAuth(oursOptions(material, cache)) as unknown as {
+        authenticate(input: { authorization: string }): unknown
+      }
+      // as the adapters call it: the Authorization header, built once per token
+      const inputs = new Map(job.tokens.map((t) => [t, { authorization: `Bearer ${t}` }]))
+      return (t) => auth.authenticate(inputs.get(t) as { authorization: string })
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as InstructionJob
+  const verify = await verifierFor(job)
+  const { tokens } = job
+  const n = tokens.length
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+  let ok = 0
+  const run = (from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      const result = verify(tokens[i % n] as string) as { sub?: unknown } | undefined
+      if (result instanceof Promise) throw new Error('a promise: not the synchronous path')
+      if (typeof result?.sub === 'string') ok++
+    }
+  }
+  run(0, job.warmup)
+  process.stdout.write('READY\n')
+  await lines.next()
+  run(job.warmup, job.measured)
+  process.stdout.write(`DONE ${ok}\n`)
+  await lines.next()
+  process.exit(0)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+  process.exit(1)
+})
