@@ -4,8 +4,9 @@
  * Timings on a shared two-core machine move by ±30 % between rounds; an instruction count does
  * not. Each contender runs alone in its own process under callgrind, with V8 made deterministic
  * (one thread, fixed hash and random seeds, no memory reducer, a predictable GC schedule), so the
- * same code on the same tokens counts the same instructions to within 0.1 % from run to run, and
- * whatever else the machine is doing. The count is not time (a cache miss and a division cost
+ * same code counts nearly the same instructions from run to run, whatever else the machine is
+ * doing: within 0.05 % for every contender in two full runs but one (ours, RS256, uncached, which
+ * moved by up to 5 % between runs, unexplained). The count is not time (a cache miss and a division cost
  * more than an add), but "does ours do more work than the floor or fast-jwt" becomes a question
  * with one answer. The counters are zeroed after the warm-up and read after the measured calls
  * (`callgrind_control`), so start-up and JIT warm-up are left out; the warm-up itself runs
