@@ -1,5 +1,4 @@
 /** The seed's targets, the issue's goals and its reference figures, checked against one run. */
-
 import { cellOf, contenderOf, microRatio, scenarioDelta, versus } from './analysis.js'
 import type { HttpResult } from './http/index.js'
 import {
@@ -136,7 +135,6 @@ export function seedTargets({ micro, http, memory }: Inputs): Row[] {
 
 const KEEP: Record<Framework, number> = { fastify: 0.85, koa: 0.9, express: 0.97 }
 
-/** The issue's goal table. */
 /** "; instructions ×0.95 of X" from the callgrind counts, when they were taken. */
 function instructionNote(
   r: InstructionsResult | undefined,
@@ -152,6 +150,7 @@ function instructionNote(
   return parts.length ? `; instructions: ${parts.join(', ')}` : ''
 }
 
+/** The issue's goal table. */
 export function issueGoals({ micro, http, memory, instructions }: Inputs): Row[] {
   const rows: Row[] = []
   // Cached hit.

@@ -127,10 +127,9 @@ function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
     child.stderr?.on('data', (d: string) => {
       stderr = (stderr + d).slice(-4000)
     })
-    const control = (flag: string) => {
-      const args = flag === '-i' ? ['-i', 'on', String(child.pid)] : [flag, String(child.pid)]
-      const r = spawnSync('callgrind_control', args, { encoding: 'utf8' })
-      if (r.status !== 0) throw new Error(`callgrind_control ${flag} failed: ${r.stderr}`)
+    const control = (...args: string[]) => {
+      const r = spawnSync('callgrind_control', [...args, String(child.pid)], { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`callgrind_control ${args.join(' ')} failed: ${r.stderr}`)
     }
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
@@ -140,12 +139,12 @@ function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
     lines(child, (line) => {
       try {
         if (line === 'READY') {
-          control('-i')
-          control('-z')
+          control('-i', 'on') // instrumentation (off during the warm-up)
+          control('-z') // zero the counters
           child.stdin?.write('go\n')
         } else if (line.startsWith('DONE')) {
           ok = Number(line.slice(5))
-          control('-d')
+          control('-d') // dump them
           child.stdin?.write('go\n')
         }
       } catch (error) {

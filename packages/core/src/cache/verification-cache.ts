@@ -101,6 +101,7 @@ class Subject implements RevocationSubject {
 export interface VerificationCache {
   /** The entry for this exact token string, if it is still within its validity window. */
   get(key: string): VerifiedContext | undefined
+  /** Caches a verified entry; when full, only a key seen before (see `createDoorkeeper`). */
   set(key: string, entry: VerifiedContext): void
   delete(key: string): void
   clear(): void
@@ -132,7 +133,8 @@ export const cacheKey: (token: string) => string =
  * An LRU of verified contexts keyed by token hash. Entries are checked against the injected
  * clock on every hit (so `exp` and `nbf` hold even inside the TTL) and dropped once stale; the LRU
  * bound keeps memory fixed. Only the caller's successful verifications are inserted, so a flood
- * of forged tokens neither inserts nor evicts anything. An entry's validity must already be
+ * of forged tokens neither inserts nor evicts anything; once full, a key is admitted on its second
+ * `set` only, so valid one-time tokens do not evict either. An entry's validity must already be
  * capped at `limit(now)` (the verifier does it when it builds the entry); `set` refuses one that is not.
  *
  * @example
@@ -209,7 +211,7 @@ function createDoorkeeper(max: number) {
   }
 }
 
-/** 30 bits of five base64url characters from `at`, one 6-bit value per character, spread out. */
+/** Five base64url characters from `at` (30 bits of the hash), mixed into a 32-bit integer. */
 function mix(key: string, at: number): number {
   let h = 0
   for (let i = at; i < at + 5; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x9e3779b1)
