@@ -6,13 +6,13 @@
  * round to round, and ratios are taken within a round before taking the median across rounds.
  */
 import { hrtime } from 'node:process'
-import { createVerifier } from 'fast-jwt'
 import { jwtVerify } from 'jose'
 import jsonwebtoken from 'jsonwebtoken'
 import { createFloorCache, createFloorVerifier, decodeCompressedFloor } from './floor.js'
 import { runMetricsCost, runSigning } from './micro-extra.js'
 import { runStoreLookups } from './micro-store.js'
-import { DEFAULT_CACHE, loadCore, type OursCore, oursOptions } from './ours.js'
+import { authenticateRunner, DEFAULT_CACHE, loadCore, type OursCore, oursOptions } from './ours.js'
+import { fastJwt } from './peers.js'
 import { pairedRatio, roundOrder, type Summary, summarize } from './stats.js'
 import {
   ALGORITHMS,
@@ -201,20 +201,6 @@ export async function runGroup(
   return { id, title, note, baseline: baseline?.name ?? '', contenders: results }
 }
 
-function peerKey(m: KeyMaterial): string {
-  return m.alg === 'HS256' ? (m.secret as string) : m.verifyPem
-}
-
-function fastJwt(m: KeyMaterial, cache: false | number) {
-  return createVerifier({
-    key: peerKey(m),
-    algorithms: [m.alg] as never,
-    allowedIss: ISSUER,
-    allowedAud: AUDIENCE,
-    cache,
-  })
-}
-
 function oursContender(
   core: OursCore,
   name: string,
@@ -235,10 +221,8 @@ function oursContender(
       subOf: payloadSub,
     }
   }
-  // The adapters' entry point, given what a framework hands it: the Authorization header as the
-  // request carries it (built once per token, as Node parses it once per request).
-  const inputs = new Map(tokens.map((t) => [t, { authorization: `Bearer ${t}` }]))
-  const run = (t: string) => auth.authenticate(inputs.get(t) as { authorization: string })
+  // The adapters' entry point.
+  const run = authenticateRunner(auth, tokens)
   return {
     name,
     role: 'ours',

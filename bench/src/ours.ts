@@ -110,3 +110,15 @@ export async function smokeCheck(
   const result = await auth.verify(token)
   if (result.sub !== expectedSub) throw new Error(`ours returned sub ${String(result.sub)}`)
 }
+
+/**
+ * `auth.authenticate` as the adapters call it, given what a framework hands it: the Authorization
+ * header as the request carries it, built once per token (Node parses it once per request).
+ */
+export function authenticateRunner(
+  auth: OursAuth,
+  tokens: readonly string[],
+): (token: string) => ReturnType<OursAuth['authenticate']> {
+  const inputs = new Map(tokens.map((t) => [t, { authorization: `Bearer ${t}` }]))
+  return (t) => auth.authenticate(inputs.get(t) as { authorization: string })
+}

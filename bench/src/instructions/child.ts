@@ -7,10 +7,10 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { createVerifier } from 'fast-jwt'
 import { createFloorCache, createFloorVerifier } from '../floor.js'
-import { DEFAULT_CACHE, loadCore, oursOptions } from '../ours.js'
-import { type Algorithm, AUDIENCE, ISSUER, type KeyMaterial } from '../tokens.js'
+import { authenticateRunner, DEFAULT_CACHE, loadCore, oursOptions } from '../ours.js'
+import { fastJwt } from '../peers.js'
+import type { Algorithm, KeyMaterial } from '../tokens.js'
 
 export type ContenderId =
   | 'floor'
@@ -37,23 +37,15 @@ async function verifierFor(job: InstructionJob): Promise<(token: string) => unkn
   const verifyKey: KeyObject =
     alg === 'HS256' ? createSecretKey(Buffer.from(key, 'utf8')) : createPublicKey(key)
   const material = { alg, verifyKey, verifyPem: key, secret: key } as unknown as KeyMaterial
-  const fast = (cache: false | number) =>
-    createVerifier({
-      key,
-      algorithms: [alg] as never,
-      allowedIss: ISSUER,
-      allowedAud: AUDIENCE,
-      cache,
-    })
   switch (contender) {
     case 'floor':
       return createFloorVerifier(alg, verifyKey)
     case 'floor-hit':
       return createFloorCache(createFloorVerifier(alg, verifyKey), DEFAULT_CACHE.max)
     case 'fast-jwt':
-      return fast(false)
+      return fastJwt(material, false)
     case 'fast-jwt-hit':
-      return fast(DEFAULT_CACHE.max)
+      return fastJwt(material, DEFAULT_CACHE.max)
     default: {
       const loaded = await loadCore()
       if (!loaded.ok) throw new Error(loaded.reason)
@@ -64,12 +56,7 @@ async function verifierFor(job: InstructionJob): Promise<(token: string) => unkn
             ? DEFAULT_CACHE
             : // smaller than the tokens walked: full, so this is the steady state of a cache that keeps missing
               { max: 1000, maxTtlSeconds: DEFAULT_CACHE.maxTtlSeconds }
-      const auth = loaded.value.createAuth(oursOptions(material, cache)) as unknown as {
-        authenticate(input: { authorization: string }): unknown
-      }
-      // as the adapters call it: the Authorization header, built once per token
-      const inputs = new Map(job.tokens.map((t) => [t, { authorization: `Bearer ${t}` }]))
-      return (t) => auth.authenticate(inputs.get(t) as { authorization: string })
+      return authenticateRunner(loaded.value.createAuth(oursOptions(material, cache)), job.tokens)
     }
   }
 }

@@ -12,10 +12,11 @@
  * (`callgrind_control`), so start-up and JIT warm-up are left out; the warm-up itself runs
  * uninstrumented.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { signPool } from '../sign-pool.js'
 import { ALGORITHMS, type Algorithm, generateKeyMaterial } from '../tokens.js'
@@ -85,20 +86,6 @@ function valgrindVersion(): string | undefined {
   return v.stdout.trim()
 }
 
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-  let buffered = ''
-  child.stdout?.setEncoding('utf8')
-  child.stdout?.on('data', (chunk: string) => {
-    buffered += chunk
-    let nl = buffered.indexOf('\n')
-    while (nl !== -1) {
-      onLine(buffered.slice(0, nl))
-      buffered = buffered.slice(nl + 1)
-      nl = buffered.indexOf('\n')
-    }
-  })
-}
-
 /** Runs one job under callgrind; resolves with instructions per measured call. */
 function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
   const tag = `${job.alg}-${job.contender}`
@@ -136,7 +123,7 @@ function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
       reject(new Error(`no answer within ${CONTENDER_TIMEOUT_MS / 1000} s`))
     }, CONTENDER_TIMEOUT_MS)
     let ok = -1
-    lines(child, (line) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       try {
         if (line === 'READY') {
           control('-i', 'on') // instrumentation (off during the warm-up)
