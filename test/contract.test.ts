@@ -809,6 +809,9 @@ describe.each(ADAPTERS)('contract: %s', (adapter: AdapterName) => {
     if (c.www !== undefined) expect(res.headers['www-authenticate'] ?? null).toBe(c.www)
     if (c.code !== undefined) {
       expect(res.headers['content-type']).toBe('application/problem+json')
+      // a sized body, never chunked, on every adapter
+      expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)))
+      expect(res.headers['transfer-encoding']).toBeUndefined()
       expect(res.body).toEqual({
         type: `urn:authframework:error:${c.code}`,
         title: expect.any(String),

@@ -10,20 +10,23 @@ export interface ErrorResponse {
 
 /**
  * The HTTP answer for an `AuthError`: RFC 6750 `WWW-Authenticate` (or `Retry-After` for 503)
- * and an RFC 9457 `application/problem+json` body.
+ * and an RFC 9457 `application/problem+json` body, with its `Content-Length` (written with
+ * `writeHead`, a body of unknown length would go out chunked).
  *
  * @example
  * const { status, headers, body } = errorResponse(err)
  * res.writeHead(status, headers).end(body)
  */
 export function errorResponse(error: AuthError): ErrorResponse {
+  const body = JSON.stringify(error.toProblem())
   return {
     status: error.status,
     headers: {
       ...error.headers,
       'content-type': PROBLEM_CONTENT_TYPE,
+      'content-length': String(Buffer.byteLength(body)),
       'cache-control': 'no-store',
     },
-    body: JSON.stringify(error.toProblem()),
+    body,
   }
 }

@@ -248,6 +248,7 @@ describe('errorResponse', () => {
       'www-authenticate':
         'Bearer realm="api", error="insufficient_scope", error_description="The token does not grant the required permissions.", scope="orders:read"',
       'content-type': PROBLEM_CONTENT_TYPE,
+      'content-length': String(Buffer.byteLength(response.body)),
       'cache-control': 'no-store',
     })
     expect(JSON.parse(response.body)).toEqual({
@@ -261,9 +262,11 @@ describe('errorResponse', () => {
   })
 
   it('sends Retry-After for 503', () => {
-    expect(errorResponse(new AuthUnavailableError()).headers).toEqual({
+    const response = errorResponse(new AuthUnavailableError())
+    expect(response.headers).toEqual({
       'retry-after': '1',
       'content-type': 'application/problem+json',
+      'content-length': String(Buffer.byteLength(response.body)),
       'cache-control': 'no-store',
     })
   })
