@@ -22,6 +22,7 @@ export interface Bundles {
   readonly memory: URL
   readonly introspection: URL
   readonly instructions: URL
+  readonly instructionsHttp: URL
 }
 
 const SKIP = Symbol('resolve without this plugin')
@@ -76,6 +77,7 @@ export async function buildBundles(): Promise<Bundles> {
       memory: join(BENCH_DIR, 'src/memory-child.ts'),
       introspection: join(BENCH_DIR, 'src/introspection/child.ts'),
       instructions: join(BENCH_DIR, 'src/instructions/child.ts'),
+      instructionsHttp: join(BENCH_DIR, 'src/instructions/http-child.ts'),
     },
     outdir: BUNDLE_DIR,
     outExtension: { '.js': '.mjs' },
@@ -101,5 +103,6 @@ export async function buildBundles(): Promise<Bundles> {
     memory: url('memory'),
     introspection: url('introspection'),
     instructions: url('instructions'),
+    instructionsHttp: url('instructionsHttp'),
   }
 }

@@ -4,7 +4,7 @@
  */
 import { fmt, fmtSigned } from './goals.js'
 import type { HttpResult } from './http/index.js'
-import { type InstructionsResult, instructionRatio } from './instructions/index.js'
+import { type InstructionsResult, instructionRatio, instructionsOf } from './instructions/index.js'
 import { INTROSPECTION_SCENARIOS, type IntrospectionResult } from './introspection/index.js'
 import type { ContenderResult, GroupResult, MicroResult } from './micro.js'
 import { pairedRatio, type Summary, summarize } from './stats.js'
@@ -235,6 +235,7 @@ function instructionsSection(r: InstructionsResult, table: Table): string[] {
     '',
   )
   for (const g of r.groups) {
+    if (g.http) continue
     const hit = g.id.startsWith('cache-hit')
     const floor = hit ? 'floor-hit' : 'floor'
     const peer = hit ? 'fast-jwt-hit' : 'fast-jwt'
@@ -261,6 +262,55 @@ function instructionsSection(r: InstructionsResult, table: Table): string[] {
   return parts
 }
 
+/** Thousands of instructions, signed: "+28.2k". */
+const kSigned = (n: number) => `${n >= 0 ? '+' : '−'}${(Math.abs(n) / 1000).toFixed(1)}k`
+
+function httpInstructionsSection(r: InstructionsResult, table: Table): string[] {
+  const groups = r.groups.filter((g) => g.http)
+  if (groups.length === 0) return []
+  const parts = [
+    '### Whole requests, in-memory connection',
+    '',
+    'The HTTP part’s own apps, each alone under callgrind, but with no network: the app’s `http.Server` is handed one in-memory connection and requests are written to it as raw HTTP/1.1, one at a time, so Node’s HTTP parser, the framework and the middleware run as in the real server and only the kernel and the load generator are left out (a listening server’s counts moved by ±5–8 % between identical runs; these repeat to within 0.5 %). RS256. Instructions per request are user-space work only: the kernel’s share of a real request (sockets, `epoll`) is not in them, so “bare ÷ this” overstates what a middleware costs a real server. SHA-256 runs in software under valgrind (no SHA instructions), so ours’ cache key weighs more here (≈ 18k of ours’ extra in (a)) than on hardware that has them. “÷ ours”: this variant’s instructions over ours’, the throughput ours would have over it if time followed instructions.',
+    '',
+  ]
+  for (const scenario of ['a', 'c'] as const) {
+    const rows: string[][] = []
+    let title = ''
+    for (const g of groups.filter((x) => x.http?.scenario === scenario)) {
+      title = `${g.title.replace(/, \w+$/, '')} — ${g.warmup.toLocaleString('en')} warm-up requests, ${g.measured.toLocaleString('en')} counted`
+      const framework = g.http?.framework ?? ''
+      const bare = instructionsOf(r, g.id, 'bare')
+      const ours = instructionsOf(r, g.id, 'ours')
+      for (const row of g.rows) {
+        if (row.perCall === undefined) {
+          rows.push([framework, row.name, `failed: ${row.failed ?? '?'}`, '', '', ''])
+          continue
+        }
+        rows.push([
+          framework,
+          row.name,
+          Math.round(row.perCall).toLocaleString('en'),
+          bare === undefined || row.contender === 'bare' ? '—' : kSigned(row.perCall - bare),
+          bare === undefined ? '—' : (bare / row.perCall).toFixed(2),
+          ours === undefined ? '—' : (row.perCall / ours).toFixed(2),
+        ])
+      }
+    }
+    if (rows.length === 0) continue
+    parts.push(
+      `**${title}**`,
+      '',
+      table(
+        ['framework', 'variant', 'instructions per request', 'over bare', 'bare ÷ this', '÷ ours'],
+        rows,
+      ),
+      '',
+    )
+  }
+  return parts
+}
+
 /** The new sections, in report order. */
 export function extraSections(
   r: {
@@ -273,6 +323,7 @@ export function extraSections(
 ): string {
   return [
     ...(r.instructions ? instructionsSection(r.instructions, table) : []),
+    ...(r.instructions ? httpInstructionsSection(r.instructions, table) : []),
     ...(r.micro ? signingSection(r.micro, table) : []),
     ...(r.micro ? metricsSection(r.micro, table) : []),
     ...storeSection(r.micro, r.http, table),

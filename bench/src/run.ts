@@ -159,6 +159,7 @@ async function main(): Promise<number> {
     quick && parts.has('instructions')
       ? runInstructions({
           entry: bundles.instructions,
+          httpEntry: bundles.instructionsHttp,
           quick,
           log: (line) => smokeLines.push(line),
         })
@@ -184,7 +185,12 @@ async function main(): Promise<number> {
 
   if (parts.has('instructions') && !smoke) {
     log('\nInstruction counts (callgrind)')
-    instructions = await runInstructions({ entry: bundles.instructions, quick, log })
+    instructions = await runInstructions({
+      entry: bundles.instructions,
+      httpEntry: bundles.instructionsHttp,
+      quick,
+      log,
+    })
     problems.push(...instructions.failures)
   }
 

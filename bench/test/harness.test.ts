@@ -1,5 +1,14 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { createFloorCache, createFloorVerifier, decodeCompressedFloor } from '../src/floor.js'
+import { FRAMEWORKS, type Framework, type VariantId } from '../src/http/variants.js'
+import type { HttpInstructionJob } from '../src/instructions/http-child.js'
+import { TSX } from '../src/sign-pool.js'
 import { median, pairedRatio, quantile, roundOrder, summarize } from '../src/stats.js'
 import { escapeXml, linearTicks, logTicks, renderBarChart } from '../src/svg.js'
 import { ALGORITHMS, compressToken, generateKeyMaterial, signTokens } from '../src/tokens.js'
@@ -85,4 +94,54 @@ describe('svg', () => {
     expect(svg).toContain('n/a')
     expect(svg).toContain('stroke-dasharray')
   })
+})
+
+describe('instruction counts: the in-memory HTTP driver', () => {
+  /** Runs the HTTP child natively through its protocol; resolves with the requests answered 200. */
+  async function answered(job: HttpInstructionJob): Promise<number> {
+    const dir = mkdtempSync(join(tmpdir(), 'authframework-http-child-'))
+    const file = join(dir, 'job.json')
+    writeFileSync(file, JSON.stringify(job))
+    const child = spawn(process.execPath, ['--import', TSX, HTTP_CHILD, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    try {
+      let ok = -1
+      for await (const line of createInterface({ input: child.stdout })) {
+        if (line === 'READY') child.kill('SIGUSR2')
+        else if (line.startsWith('DONE ')) ok = Number(line.slice(5))
+      }
+      return ok
+    } finally {
+      child.kill()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+
+  const HTTP_CHILD = fileURLToPath(new URL('../src/instructions/http-child.ts', import.meta.url))
+  const material = generateKeyMaterial('RS256')
+  const tokens = signTokens(material, 3)
+  const job = (framework: Framework, variant: VariantId, carried = tokens) => ({
+    framework,
+    variant,
+    publicKeyPem: material.verifyPem,
+    tokens: carried,
+    warmup: 20,
+    measured: 10,
+  })
+
+  it.each(FRAMEWORKS)(
+    'drives %s, bare and ours, through the real app on one keep-alive connection',
+    async (framework) => {
+      const [bare, ours, forged] = await Promise.all([
+        answered(job(framework, 'bare')),
+        answered(job(framework, 'ours')),
+        // a signature from another key: ours answers 401, and the driver must see it
+        answered(job(framework, 'ours', signTokens(generateKeyMaterial('RS256'), 1))),
+      ])
+      expect(bare).toBe(30)
+      expect(ours).toBe(30)
+      expect(forged).toBe(0)
+    },
+  )
 })

@@ -1,16 +1,16 @@
 /**
  * One contender under `valgrind --tool=callgrind`: reads its job (a JSON file the parent wrote:
- * key, tokens), builds the verifier, runs the warm-up calls, says `READY` on stdout and waits for a
- * line on stdin (the parent zeroes the counters meanwhile), runs the measured calls, says `DONE`
- * and waits again (the parent dumps the counters), then exits. Runs no timing of its own.
+ * key, tokens), builds the verifier, runs the warm-up calls, says `READY` and waits for the parent
+ * (which zeroes the counters meanwhile; `handshake.ts`), runs the measured calls, says `DONE` and
+ * waits again (the parent dumps the counters), then exits. Runs no timing of its own.
  */
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createInterface } from 'node:readline'
 import { createFloorCache, createFloorVerifier } from '../floor.js'
 import { authenticateRunner, DEFAULT_CACHE, loadCore, oursOptions } from '../ours.js'
 import { fastJwt } from '../peers.js'
 import type { Algorithm, KeyMaterial } from '../tokens.js'
+import { countFrom, countTo, done, ready, SETTLE_CALLS } from './handshake.js'
 
 export type ContenderId =
   | 'floor'
@@ -66,7 +66,6 @@ async function main(): Promise<void> {
   const verify = await verifierFor(job)
   const { tokens } = job
   const n = tokens.length
-  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
   let ok = 0
   const run = (from: number, count: number) => {
     for (let i = from; i < from + count; i++) {
@@ -75,12 +74,14 @@ async function main(): Promise<void> {
       if (typeof result?.sub === 'string') ok++
     }
   }
-  run(0, job.warmup)
-  process.stdout.write('READY\n')
-  await lines.next()
+  const settle = Math.min(SETTLE_CALLS.micro, Math.floor(job.warmup / 2))
+  run(0, job.warmup - settle)
+  await ready()
+  run(job.warmup - settle, settle)
+  countFrom()
   run(job.warmup, job.measured)
-  process.stdout.write(`DONE ${ok}\n`)
-  await lines.next()
+  countTo()
+  done(ok)
   process.exit(0)
 }
 

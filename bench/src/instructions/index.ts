@@ -18,9 +18,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { FRAMEWORKS, type Framework, type VariantId, variantLabel } from '../http/variants.js'
 import { signPool } from '../sign-pool.js'
-import { ALGORITHMS, type Algorithm, generateKeyMaterial } from '../tokens.js'
+import { ALGORITHMS, type Algorithm, generateKeyMaterial, signTokens } from '../tokens.js'
 import type { ContenderId, InstructionJob } from './child.js'
+import { SPAN_FLAGS } from './handshake.js'
+import type { HttpInstructionJob } from './http-child.js'
 
 /** V8 flags that make a run repeatable instruction for instruction. */
 export const DETERMINISTIC_FLAGS = [
@@ -31,7 +34,9 @@ export const DETERMINISTIC_FLAGS = [
   '--predictable-gc-schedule',
 ] as const
 
-const CONTENDER_NAMES: Record<ContenderId, { name: string; role: 'floor' | 'peer' | 'ours' }> = {
+type Role = 'floor' | 'peer' | 'ours' | 'control'
+
+const CONTENDER_NAMES: Record<ContenderId, { name: string; role: Role }> = {
   floor: { name: 'floor (node:crypto)', role: 'floor' },
   'fast-jwt': { name: 'fast-jwt', role: 'peer' },
   ours: { name: 'ours (cache: false)', role: 'ours' },
@@ -42,10 +47,12 @@ const CONTENDER_NAMES: Record<ContenderId, { name: string; role: 'floor' | 'peer
 }
 
 export interface InstructionRow {
-  readonly contender: ContenderId
+  /** A micro contender, or (HTTP groups) the app variant. */
+  readonly contender: ContenderId | VariantId
   readonly name: string
-  readonly role: 'floor' | 'peer' | 'ours'
-  /** Instructions per call over the measured calls. */
+  /** `control`: bare and the no-op middleware of the HTTP groups. */
+  readonly role: Role
+  /** Instructions per call (HTTP groups: per request) over the measured calls. */
   readonly perCall?: number
   readonly failed?: string
 }
@@ -55,6 +62,8 @@ export interface InstructionGroup {
   readonly title: string
   readonly warmup: number
   readonly measured: number
+  /** HTTP groups: the framework and the scenario of the HTTP part. */
+  readonly http?: { readonly framework: Framework; readonly scenario: 'a' | 'c' }
   readonly rows: readonly InstructionRow[]
 }
 
@@ -69,10 +78,15 @@ export interface InstructionsResult {
 
 export interface InstructionsOptions {
   readonly entry: URL
+  /** The HTTP child (`http-child.ts`); without it, only the micro contenders are counted. */
+  readonly httpEntry?: URL
   readonly log: (line: string) => void
   /** Contenders counted at once (each is one busy process). */
   readonly parallel?: number
-  /** Smoke run: ours on HS256 only, a few hundred calls: proves the harness runs, counts nothing useful. */
+  /**
+   * Smoke run: ours on HS256 only and ours on Fastify (a), a few hundred calls: proves the
+   * harnesses run, counts nothing useful.
+   */
   readonly quick?: boolean
 }
 
@@ -86,9 +100,23 @@ function valgrindVersion(): string | undefined {
   return v.stdout.trim()
 }
 
-/** Runs one job under callgrind; resolves with instructions per measured call. */
-function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
-  const tag = `${job.alg}-${job.contender}`
+/** What `count` needs of a job; the rest is the child's. */
+interface CountedJob {
+  readonly warmup: number
+  readonly measured: number
+}
+
+/**
+ * Runs one job under callgrind; resolves with instructions per measured call. `tag` names its
+ * files in `dir`.
+ */
+export function count(
+  entry: URL,
+  job: CountedJob,
+  dir: string,
+  tag: string,
+  extraNodeFlags?: readonly string[],
+): Promise<number> {
   const jobFile = join(dir, `${tag}.json`)
   const outFile = join(dir, `${tag}.callgrind`)
   writeFileSync(jobFile, JSON.stringify(job))
@@ -99,11 +127,14 @@ function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
         '--tool=callgrind',
         // V8 writes machine code at run time
         '--smc-check=all-non-file',
-        // the warm-up runs uninstrumented (several times faster); counting starts at READY
+        // the warm-up runs uninstrumented (several times faster) until READY
         '--instr-atstart=no',
+        // the counted span: from countFrom() to countTo() in the child
+        ...SPAN_FLAGS,
         `--callgrind-out-file=${outFile}`,
         process.execPath,
         ...DETERMINISTIC_FLAGS,
+        ...(extraNodeFlags ?? []),
         fileURLToPath(entry),
         jobFile,
       ],
@@ -127,12 +158,9 @@ function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
       try {
         if (line === 'READY') {
           control('-i', 'on') // instrumentation (off during the warm-up)
-          control('-z') // zero the counters
-          child.stdin?.write('go\n')
+          child.kill('SIGUSR2')
         } else if (line.startsWith('DONE')) {
           ok = Number(line.slice(5))
-          control('-d') // dump them
-          child.stdin?.write('go\n')
         }
       } catch (error) {
         child.kill('SIGKILL')
@@ -167,7 +195,88 @@ function count(entry: URL, job: InstructionJob, dir: string): Promise<number> {
 
 interface Planned {
   readonly group: string
-  readonly job: InstructionJob
+  readonly entry: URL
+  readonly tag: string
+  readonly label: string
+  readonly row: Omit<InstructionRow, 'perCall' | 'failed'>
+  readonly job: InstructionJob | HttpInstructionJob
+}
+
+/** Scenario (a): bare, the no-op control, ours and the framework's strongest peer. */
+const HTTP_ONE_TOKEN: Record<Framework, readonly VariantId[]> = {
+  fastify: ['bare', 'noop', 'ours', 'peer-cache'],
+  koa: ['bare', 'noop', 'ours', 'peer'],
+  express: ['bare', 'noop', 'ours', 'peer'],
+}
+/** Scenario (c): ours with and without its cache against the peer without one. */
+const HTTP_FRESH: readonly VariantId[] = ['bare', 'ours', 'ours-nocache', 'peer']
+
+function roleOf(variant: VariantId): Role {
+  if (variant === 'bare' || variant === 'noop') return 'control'
+  return variant.startsWith('peer') ? 'peer' : 'ours'
+}
+
+/**
+ * The HTTP groups: every framework in scenarios (a) and (c), each app driven through an in-memory
+ * connection (`http-child.ts`). RS256, like the HTTP part.
+ */
+async function httpPlan(
+  entry: URL,
+  quick: boolean | undefined,
+  groups: Map<string, InstructionGroup & { rows: InstructionRow[] }>,
+): Promise<Planned[]> {
+  const plan: Planned[] = []
+  const m = generateKeyMaterial('RS256')
+  // 20,000 warm-up requests (the last 3,000 counted but outside the span): with 6,000 or 10,000,
+  // Fastify's handleRequest and Node's processHeader were still being compiled for the first
+  // time inside the span (`--trace-opt`), ≈ 20k–35k instructions per request of TurboFan
+  const one = quick ? { warmup: 300, measured: 100 } : { warmup: 20_000, measured: 3000 }
+  const fresh = { warmup: 20_000, measured: 2000 }
+  const oneToken = signTokens(m, 1, 0)
+  const freshTokens = quick ? [] : await signPool(m, fresh.warmup + fresh.measured, 1)
+  const scenarios = [
+    { scenario: 'a', title: '(a) one valid token, repeated', counts: one, tokens: oneToken },
+    {
+      scenario: 'c',
+      title: '(c) a new token on every request',
+      counts: fresh,
+      tokens: freshTokens,
+    },
+  ] as const
+  for (const { scenario, title, counts, tokens } of quick ? scenarios.slice(0, 1) : scenarios) {
+    for (const framework of quick ? (['fastify'] as const) : FRAMEWORKS) {
+      const id = `http-${scenario}-${framework}`
+      groups.set(id, {
+        id,
+        title: `HTTP ${title}, ${framework}`,
+        ...counts,
+        http: { framework, scenario },
+        rows: [],
+      })
+      const variants = scenario === 'a' ? HTTP_ONE_TOKEN[framework] : HTTP_FRESH
+      for (const variant of quick ? (['ours'] as const) : variants) {
+        plan.push({
+          group: id,
+          entry,
+          tag: `${id}-${variant}`,
+          label: `${framework} (${scenario}) ${variantLabel(framework, variant)}`,
+          row: {
+            contender: variant,
+            name: variantLabel(framework, variant),
+            role: roleOf(variant),
+          },
+          job: { framework, variant, publicKeyPem: m.verifyPem, tokens, ...counts },
+        })
+      }
+    }
+  }
+  return plan
+}
+
+function microJob(entry: URL, group: string, job: InstructionJob): Planned {
+  const row = { contender: job.contender, ...CONTENDER_NAMES[job.contender] }
+  const tag = `${job.alg}-${job.contender}`
+  return { group, entry, tag, label: `${job.alg} ${row.name}`, row, job }
 }
 
 /** Counts every contender of every group, `parallel` processes at a time. */
@@ -198,7 +307,7 @@ export async function runInstructions(opts: InstructionsOptions): Promise<Instru
       const id = `uncached-${alg}`
       groups.set(id, { id, title: `Uncached verification, ${alg}`, ...uncached, rows: [] })
       for (const contender of uncachedContenders)
-        plan.push({ group: id, job: { alg, contender, key, tokens: fresh, ...uncached } })
+        plan.push(microJob(opts.entry, id, { alg, contender, key, tokens: fresh, ...uncached }))
       if (!opts.quick && (alg === 'RS256' || alg === 'HS256')) {
         const hid = `cache-hit-${alg}`
         const pool = fresh.slice(0, hits.pool)
@@ -210,30 +319,28 @@ export async function runInstructions(opts: InstructionsOptions): Promise<Instru
           rows: [],
         })
         for (const contender of ['floor-hit', 'fast-jwt-hit', 'ours-hit'] as const) {
-          plan.push({
-            group: hid,
-            job: {
+          plan.push(
+            microJob(opts.entry, hid, {
               alg,
               contender,
               key,
               tokens: pool,
               warmup: hits.warmup,
               measured: hits.measured,
-            },
-          })
+            }),
+          )
         }
       }
     }
+    if (opts.httpEntry) plan.push(...(await httpPlan(opts.httpEntry, opts.quick, groups)))
     const failures: string[] = []
     let next = 0
     const worker = async () => {
       while (next < plan.length) {
-        const { group, job } = plan[next++] as Planned
-        const label = `${job.alg} ${CONTENDER_NAMES[job.contender].name}`
-        const row = { contender: job.contender, ...CONTENDER_NAMES[job.contender] }
+        const { group, entry, tag, label, row, job } = plan[next++] as Planned
         const rows = (groups.get(group) as { rows: InstructionRow[] }).rows
         try {
-          const perCall = await count(opts.entry, job, dir)
+          const perCall = await count(entry, job, dir, tag)
           rows.push({ ...row, perCall })
           opts.log(
             `  ${label.padEnd(52)} ${Math.round(perCall).toLocaleString('en')} instructions/call`,
@@ -249,7 +356,7 @@ export async function runInstructions(opts: InstructionsOptions): Promise<Instru
     await Promise.all(Array.from({ length: opts.parallel ?? 2 }, worker))
     // rows in plan order, whatever order the workers finished in
     for (const g of groups.values()) {
-      const order = plan.filter((p) => p.group === g.id).map((p) => p.job.contender)
+      const order = plan.filter((p) => p.group === g.id).map((p) => p.row.contender)
       g.rows.sort((a, b) => order.indexOf(a.contender) - order.indexOf(b.contender))
     }
     return { tool, nodeFlags, groups: [...groups.values()], failures }
@@ -258,15 +365,24 @@ export async function runInstructions(opts: InstructionsOptions): Promise<Instru
   }
 }
 
+/** Instructions per call (HTTP groups: per request) of one row, if it was counted. */
+export function instructionsOf(
+  r: InstructionsResult | undefined,
+  group: string,
+  contender: ContenderId | VariantId,
+): number | undefined {
+  return r?.groups.find((g) => g.id === group)?.rows.find((row) => row.contender === contender)
+    ?.perCall
+}
+
 /** Instructions per call of `a` over `b` in one group, if both were counted. */
 export function instructionRatio(
   r: InstructionsResult | undefined,
   group: string,
-  a: ContenderId,
-  b: ContenderId,
+  a: ContenderId | VariantId,
+  b: ContenderId | VariantId,
 ): number | undefined {
-  const rows = r?.groups.find((g) => g.id === group)?.rows
-  const x = rows?.find((row) => row.contender === a)?.perCall
-  const y = rows?.find((row) => row.contender === b)?.perCall
+  const x = instructionsOf(r, group, a)
+  const y = instructionsOf(r, group, b)
   return x !== undefined && y !== undefined ? x / y : undefined
 }

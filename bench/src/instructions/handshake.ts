@@ -1,0 +1,57 @@
+/**
+ * The children's side of the counting protocol, and where the counted span begins and ends.
+ *
+ * The warm-up runs uninstrumented. The child then says `READY` and waits for the parent's
+ * `SIGUSR2` (the parent switches instrumentation on meanwhile). Saying so and being answered
+ * touches code the warm-up never ran (a signal listener on `process`, a tick from a signal), and
+ * V8 deoptimises and recompiles a few shared functions in the next hundreds of calls (≈ 20
+ * TurboFan compilations, ≈ 200M instructions, seen with a line on stdin as the go-ahead, and half
+ * that with the signal). So the child runs a few hundred more calls to settle, and only then opens
+ * the counted span, with no I/O at all: `os.uptime()` and `os.loadavg()`, whose native functions
+ * callgrind is told to zero the counters before and to dump them before
+ * (`--zero-before`, `--dump-before`; `SPAN_FLAGS`). Nothing else in the children calls either.
+ */
+import { writeSync } from 'node:fs'
+import { loadavg, uptime } from 'node:os'
+
+/** callgrind options that make `countFrom()` and `countTo()` the ends of the counted span. */
+export const SPAN_FLAGS = [
+  '--zero-before=node::os::GetUptime*',
+  '--dump-before=node::os::GetLoadAvg*',
+] as const
+
+/**
+ * Calls run after the go-ahead and before the counted span. An HTTP app needs more: the
+ * recompilations after the go-ahead were over within 3,000 requests (`--trace-opt`), and with
+ * 20,000 warm-up requests none started inside the span.
+ */
+export const SETTLE_CALLS = { micro: 500, http: 3000 } as const
+
+/** After the warm-up: resolves once instrumentation is on. */
+export function ready(): Promise<void> {
+  const go = new Promise<void>((resolve) => {
+    // a signal listener does not keep Node running; the micro child has nothing else that does
+    const alive = setInterval(() => {}, 60_000)
+    process.once('SIGUSR2', () => {
+      clearInterval(alive)
+      resolve()
+    })
+  })
+  writeSync(1, 'READY\n')
+  return go
+}
+
+/** Zeroes the counters (callgrind: `--zero-before`). */
+export function countFrom(): void {
+  uptime()
+}
+
+/** Dumps the counters (callgrind: `--dump-before`). */
+export function countTo(): void {
+  loadavg()
+}
+
+/** The last line: how many of all the calls succeeded. The child exits after it. */
+export function done(ok: number): void {
+  writeSync(1, `DONE ${ok}\n`)
+}
