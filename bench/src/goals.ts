@@ -153,8 +153,8 @@ function instructionNote(
 /** An instruction note on its own (the timing part was not run), or n/a. */
 const orNa = (note: string) => (note ? `timing n/a${note}` : 'n/a')
 
-/** Thousands of instructions, signed. */
-const kSigned = (n: number) => `${n >= 0 ? '+' : '−'}${(Math.abs(n) / 1000).toFixed(1)}k`
+/** Thousands of instructions, signed: "+28.2k". */
+export const kSigned = (n: number) => `${n >= 0 ? '+' : '−'}${(Math.abs(n) / 1000).toFixed(1)}k`
 
 /** "; instructions: +28.2k per request over bare, …" for scenario (a), when counted. */
 function httpInstructionNoteA(r: InstructionsResult | undefined, f: Framework): string {

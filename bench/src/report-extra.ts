@@ -2,7 +2,7 @@
  * Report sections for signing (issue 5), metrics recording cost (issue 7), permission lookups per
  * layer and HTTP scenario (e) (issue 3), and introspection (issue 8).
  */
-import { fmt, fmtSigned } from './goals.js'
+import { fmt, fmtSigned, kSigned } from './goals.js'
 import type { HttpResult } from './http/index.js'
 import { type InstructionsResult, instructionRatio, instructionsOf } from './instructions/index.js'
 import { INTROSPECTION_SCENARIOS, type IntrospectionResult } from './introspection/index.js'
@@ -231,7 +231,7 @@ function instructionsSection(r: InstructionsResult, table: Table): string[] {
   const parts = ['## Instruction counts (callgrind)', '']
   if (r.notRun) return [...parts, `Not run: ${r.notRun}.`, '']
   parts.push(
-    `Each contender alone in its own process under \`valgrind --tool=callgrind\` (${r.tool ?? 'valgrind'}), Node run with \`${r.nodeFlags.join(' ')}\` so that runs repeat closely (two full runs agreed within 0.05 % for every contender but ours RS256 uncached, which moved by up to 5 %); counters zeroed after the warm-up calls and read after the measured ones, so start-up and JIT warm-up are left out. Instructions are not time, but unlike the timings above they do not move with the machine: they tell whether ours does more work than the floor and the peer. “×” columns are ratios of instructions per call.`,
+    `Each contender alone in its own process under \`valgrind --tool=callgrind\` (${r.tool ?? 'valgrind'}), Node run with \`${r.nodeFlags.join(' ')}\` so that runs repeat closely (two full runs agreed within 0.14 % for every micro contender); the counted span opens after the warm-up and a settling period and closes after the measured calls, so start-up and JIT warm-up are left out. Instructions are not time, but unlike the timings above they do not move with the machine: they tell whether ours does more work than the floor and the peer. “×” columns are ratios of instructions per call.`,
     '',
   )
   for (const g of r.groups) {
@@ -261,9 +261,6 @@ function instructionsSection(r: InstructionsResult, table: Table): string[] {
   }
   return parts
 }
-
-/** Thousands of instructions, signed: "+28.2k". */
-const kSigned = (n: number) => `${n >= 0 ? '+' : '−'}${(Math.abs(n) / 1000).toFixed(1)}k`
 
 function httpInstructionsSection(r: InstructionsResult, table: Table): string[] {
   const groups = r.groups.filter((g) => g.http)

@@ -3,8 +3,8 @@
  * port and reports its CPU time between a `start` and a `stop` message from the parent. Exits when
  * the parent says so, when the IPC channel closes, or after a hard lifetime limit.
  */
-import type { BuildApp } from './apps/common.js'
 import { closers, counter } from './apps/common.js'
+import { loadBuilder } from './apps/index.js'
 import type { Command, Event, ServerConfig } from './variants.js'
 
 const MAX_LIFETIME_MS = 30 * 60 * 1000
@@ -15,12 +15,7 @@ function send(event: Event): void {
 
 async function main(cfg: ServerConfig): Promise<void> {
   // Only the chosen framework (and its peer) is loaded.
-  const { build }: { build: BuildApp } =
-    cfg.framework === 'express'
-      ? await import('./apps/express.js')
-      : cfg.framework === 'koa'
-        ? await import('./apps/koa.js')
-        : await import('./apps/fastify.js')
+  const build = await loadBuilder(cfg.framework)
   const { port, close } = await build(cfg)
   let cpu0 = process.cpuUsage()
   const shutdown = () => {

@@ -10,7 +10,7 @@ import { createFloorCache, createFloorVerifier } from '../floor.js'
 import { authenticateRunner, DEFAULT_CACHE, loadCore, oursOptions } from '../ours.js'
 import { fastJwt } from '../peers.js'
 import type { Algorithm, KeyMaterial } from '../tokens.js'
-import { countFrom, countTo, done, ready, SETTLE_CALLS } from './handshake.js'
+import { measure, runChild, SETTLE_CALLS } from './handshake.js'
 
 export type ContenderId =
   | 'floor'
@@ -66,26 +66,15 @@ async function main(): Promise<void> {
   const verify = await verifierFor(job)
   const { tokens } = job
   const n = tokens.length
-  let ok = 0
-  const run = (from: number, count: number) => {
+  await measure(job, SETTLE_CALLS.micro, (from, count) => {
+    let ok = 0
     for (let i = from; i < from + count; i++) {
       const result = verify(tokens[i % n] as string) as { sub?: unknown } | undefined
       if (result instanceof Promise) throw new Error('a promise: not the synchronous path')
       if (typeof result?.sub === 'string') ok++
     }
-  }
-  const settle = Math.min(SETTLE_CALLS.micro, Math.floor(job.warmup / 2))
-  run(0, job.warmup - settle)
-  await ready()
-  run(job.warmup - settle, settle)
-  countFrom()
-  run(job.warmup, job.measured)
-  countTo()
-  done(ok)
-  process.exit(0)
+    return ok
+  })
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
-  process.exit(1)
-})
+runChild(main)

@@ -28,7 +28,7 @@ export const SPAN_FLAGS = [
 export const SETTLE_CALLS = { micro: 500, http: 3000 } as const
 
 /** After the warm-up: resolves once instrumentation is on. */
-export function ready(): Promise<void> {
+function ready(): Promise<void> {
   const go = new Promise<void>((resolve) => {
     // a signal listener does not keep Node running; the micro child has nothing else that does
     const alive = setInterval(() => {}, 60_000)
@@ -42,16 +42,45 @@ export function ready(): Promise<void> {
 }
 
 /** Zeroes the counters (callgrind: `--zero-before`). */
-export function countFrom(): void {
+function countFrom(): void {
   uptime()
 }
 
 /** Dumps the counters (callgrind: `--dump-before`). */
-export function countTo(): void {
+function countTo(): void {
   loadavg()
 }
 
 /** The last line: how many of all the calls succeeded. The child exits after it. */
-export function done(ok: number): void {
+function done(ok: number): void {
   writeSync(1, `DONE ${ok}\n`)
+}
+
+/**
+ * The whole protocol for `warmup + measured` calls of `run(from, count)` (which returns how many
+ * of its calls succeeded): the warm-up less `settle` calls uninstrumented, `READY`, the `settle`
+ * calls, the counted span around the measured calls, `DONE <ok>`, exit.
+ */
+export async function measure(
+  job: { readonly warmup: number; readonly measured: number },
+  settleCalls: number,
+  run: (from: number, count: number) => number | Promise<number>,
+): Promise<never> {
+  const settle = Math.min(settleCalls, Math.floor(job.warmup / 2))
+  let ok = await run(0, job.warmup - settle)
+  await ready()
+  ok += await run(job.warmup - settle, settle)
+  countFrom()
+  ok += await run(job.warmup, job.measured)
+  countTo()
+  done(ok)
+  process.exit(0)
+}
+
+/** Runs a child's `main`; any failure is one line on stderr and exit code 1. */
+export function runChild(main: () => Promise<unknown>): void {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  })
 }

@@ -11,9 +11,9 @@
 import { readFileSync } from 'node:fs'
 import { Server } from 'node:http'
 import { Duplex } from 'node:stream'
-import type { BuildApp } from '../http/apps/common.js'
+import { loadBuilder } from '../http/apps/index.js'
 import type { Framework, VariantId } from '../http/variants.js'
-import { countFrom, countTo, done, ready, SETTLE_CALLS } from './handshake.js'
+import { measure, runChild, SETTLE_CALLS } from './handshake.js'
 
 export interface HttpInstructionJob {
   readonly framework: Framework
@@ -86,12 +86,7 @@ function connect(server: Server): (request: Buffer) => Promise<number> {
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as HttpInstructionJob
   const servers = captureServers()
-  const { build }: { build: BuildApp } =
-    job.framework === 'express'
-      ? await import('../http/apps/express.js')
-      : job.framework === 'koa'
-        ? await import('../http/apps/koa.js')
-        : await import('../http/apps/fastify.js')
+  const build = await loadBuilder(job.framework)
   await build({ framework: job.framework, variant: job.variant, publicKeyPem: job.publicKeyPem })
   const server = servers[0]
   if (server === undefined) throw new Error('the app did not listen')
@@ -102,24 +97,13 @@ async function main(): Promise<void> {
       'latin1',
     ),
   )
-  let ok = 0
-  const run = async (from: number, count: number) => {
+  await measure(job, SETTLE_CALLS.http, async (from, count) => {
+    let ok = 0
     for (let i = from; i < from + count; i++) {
       if ((await send(requests[i % requests.length] as Buffer)) === 200) ok++
     }
-  }
-  const settle = Math.min(SETTLE_CALLS.http, Math.floor(job.warmup / 2))
-  await run(0, job.warmup - settle)
-  await ready()
-  await run(job.warmup - settle, settle)
-  countFrom()
-  await run(job.warmup, job.measured)
-  countTo()
-  done(ok)
-  process.exit(0)
+    return ok
+  })
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
-  process.exit(1)
-})
+runChild(main)

@@ -1,16 +1,15 @@
 /**
- * Instruction counts of the micro-benchmark contenders under `valgrind --tool=callgrind`.
+ * Instruction counts under `valgrind --tool=callgrind`: the micro-benchmark contenders
+ * (`child.ts`) and whole HTTP requests (`http-child.ts`).
  *
  * Timings on a shared two-core machine move by ±30 % between rounds; an instruction count does
  * not. Each contender runs alone in its own process under callgrind, with V8 made deterministic
  * (one thread, fixed hash and random seeds, no memory reducer, a predictable GC schedule), so the
  * same code counts nearly the same instructions from run to run, whatever else the machine is
- * doing: within 0.05 % for every contender in two full runs but one (ours, RS256, uncached, which
- * moved by up to 5 % between runs, unexplained). The count is not time (a cache miss and a division cost
- * more than an add), but "does ours do more work than the floor or fast-jwt" becomes a question
- * with one answer. The counters are zeroed after the warm-up and read after the measured calls
- * (`callgrind_control`), so start-up and JIT warm-up are left out; the warm-up itself runs
- * uninstrumented.
+ * doing: micro counts within 0.14 % over two full runs. The count is not time (a cache miss and
+ * a division cost more than an add), but "does ours do more work than the floor or fast-jwt"
+ * becomes a question with one answer. The warm-up runs uninstrumented and the counted span covers
+ * the measured calls only (`handshake.ts`), so start-up and JIT warm-up are left out.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
