@@ -23,6 +23,7 @@ export interface Bundles {
   readonly introspection: URL
   readonly instructions: URL
   readonly instructionsHttp: URL
+  readonly inMemory: URL
 }
 
 const SKIP = Symbol('resolve without this plugin')
@@ -78,6 +79,7 @@ export async function buildBundles(): Promise<Bundles> {
       introspection: join(BENCH_DIR, 'src/introspection/child.ts'),
       instructions: join(BENCH_DIR, 'src/instructions/child.ts'),
       instructionsHttp: join(BENCH_DIR, 'src/instructions/http-child.ts'),
+      inMemory: join(BENCH_DIR, 'src/http/in-memory-child.ts'),
     },
     outdir: BUNDLE_DIR,
     outExtension: { '.js': '.mjs' },
@@ -104,5 +106,6 @@ export async function buildBundles(): Promise<Bundles> {
     introspection: url('introspection'),
     instructions: url('instructions'),
     instructionsHttp: url('instructionsHttp'),
+    inMemory: url('inMemory'),
   }
 }

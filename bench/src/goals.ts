@@ -1,5 +1,6 @@
 /** The seed's targets, the issue's goals and its reference figures, checked against one run. */
 import { cellOf, contenderOf, microRatio, scenarioDelta, versus } from './analysis.js'
+import { type InMemoryResult, inMemoryCell, inMemorySeries } from './http/in-memory-run.js'
 import type { HttpResult } from './http/index.js'
 import {
   FRAMEWORK_NAME,
@@ -12,7 +13,7 @@ import type { ContenderId } from './instructions/child.js'
 import { type InstructionsResult, instructionRatio, instructionsOf } from './instructions/index.js'
 import type { MemoryResult } from './memory.js'
 import type { MicroResult } from './micro.js'
-import type { Summary } from './stats.js'
+import { pairedDelta, type Summary } from './stats.js'
 import { ALGORITHMS } from './tokens.js'
 
 export type Status = 'met' | 'not met' | 'not measured'
@@ -29,6 +30,7 @@ export interface Inputs {
   readonly instructions?: InstructionsResult
   readonly http?: HttpResult
   readonly memory?: MemoryResult
+  readonly inMemory?: InMemoryResult
 }
 
 /** "12.3 (11.8–13.0)" — median with the min–max over rounds. */
@@ -179,8 +181,26 @@ function httpInstructionNoteC(r: InstructionsResult | undefined, f: Framework): 
   return `; instructions: cache on − off ${kSigned(ours - off)} per request${vsPeer === undefined ? '' : `, ×${vsPeer.toFixed(2)} the peer`}`
 }
 
+/** "; in-memory: +3.1 µs (…) over bare (no-op …), keeps ×…, ×… the peer" for scenario (a). */
+function inMemoryNoteA(r: InMemoryResult | undefined, f: Framework): string {
+  const ours = inMemoryCell(r, f, 'a', 'ours')
+  if (!ours) return ''
+  const noop = inMemoryCell(r, f, 'a', 'noop')
+  const peer = inMemoryCell(r, f, 'a', f === 'fastify' ? 'peer-cache' : 'peer')
+  return `; in-memory timing: ${fmtSigned(ours.overBare, 1, ' µs')} over bare${noop ? ` (no-op ${fmtSigned(noop.overBare, 1, ' µs')})` : ''}, keeps ×${fmt(ours.keepsOfBare, 2)} of bare${peer ? `, ×${fmt(peer.vsOurs, 2)} the peer` : ''}`
+}
+
+/** "; in-memory timing: cache on − off +2.0 µs, ×1.10 the peer" for scenario (c). */
+function inMemoryNoteC(r: InMemoryResult | undefined, f: Framework): string {
+  const ours = inMemorySeries(r, f, 'c', 'ours')
+  if (!ours.some(Number.isFinite)) return ''
+  const machinery = pairedDelta(ours, inMemorySeries(r, f, 'c', 'ours-nocache'))
+  const peer = inMemoryCell(r, f, 'c', 'peer')
+  return `; in-memory timing: cache on − off ${fmtSigned(machinery, 1, ' µs')}${peer ? `, ×${fmt(peer.vsOurs, 2)} the peer` : ''}`
+}
+
 /** The issue's goal table. */
-export function issueGoals({ micro, http, memory, instructions }: Inputs): Row[] {
+export function issueGoals({ micro, http, memory, instructions, inMemory }: Inputs): Row[] {
   const rows: Row[] = []
   // Cached hit.
   {
@@ -211,8 +231,8 @@ export function issueGoals({ micro, http, memory, instructions }: Inputs): Row[]
       measure: `extra CPU per request over bare, (a), ${FRAMEWORK_NAME[f]}`,
       goal: `≤ 5 µs, ≥ ${KEEP[f]}× of bare, ≥ 1.6× the peer`,
       measured: c
-        ? `${fmtSigned(c.extraCpuUs, 1, ' µs')}; keeps ×${fmt(c.capacityVsBare, 2)} of bare (req/s ×${fmt(c.throughputVsBare, 2)}); ×${fmt(vs?.capacity, 2)} the peer${peer === 'peer-cache' ? ' with its cache' : ''}${noop ? `; a no-op middleware: ${fmtSigned(noop.extraCpuUs, 1, ' µs')}` : ''}${httpInstructionNoteA(instructions, f)}`
-        : orNa(httpInstructionNoteA(instructions, f)),
+        ? `${fmtSigned(c.extraCpuUs, 1, ' µs')}; keeps ×${fmt(c.capacityVsBare, 2)} of bare (req/s ×${fmt(c.throughputVsBare, 2)}); ×${fmt(vs?.capacity, 2)} the peer${peer === 'peer-cache' ? ' with its cache' : ''}${noop ? `; a no-op middleware: ${fmtSigned(noop.extraCpuUs, 1, ' µs')}` : ''}${httpInstructionNoteA(instructions, f)}${inMemoryNoteA(inMemory, f)}`
+        : orNa(`${httpInstructionNoteA(instructions, f)}${inMemoryNoteA(inMemory, f)}`),
       status: ok(
         c
           ? all(
@@ -241,8 +261,8 @@ export function issueGoals({ micro, http, memory, instructions }: Inputs): Row[]
       goal: 'cache adds ≤ 10 µs over plain verification; ≥ 1.1× the peer without cache',
       measured:
         machinery || vsPeer
-          ? `cache on − cache off: ${fmtSigned(machinery?.cpuDelta, 1, ' µs')}; ×${fmt(vsPeer?.capacity, 2)} the peer (req/s ×${fmt(vsPeer?.throughput, 2)})${httpInstructionNoteC(instructions, f)}`
-          : orNa(httpInstructionNoteC(instructions, f)),
+          ? `cache on − cache off: ${fmtSigned(machinery?.cpuDelta, 1, ' µs')}; ×${fmt(vsPeer?.capacity, 2)} the peer (req/s ×${fmt(vsPeer?.throughput, 2)})${httpInstructionNoteC(instructions, f)}${inMemoryNoteC(inMemory, f)}`
+          : orNa(`${httpInstructionNoteC(instructions, f)}${inMemoryNoteC(inMemory, f)}`),
       status: ok(
         machinery && vsPeer
           ? machinery.cpuDelta.median <= 10 && vsPeer.capacity.median >= 1.1

@@ -3,7 +3,9 @@
  * layer and HTTP scenario (e) (issue 3), and introspection (issue 8).
  */
 import { fmt, fmtSigned, kSigned } from './goals.js'
+import { type InMemoryResult, inMemoryCell } from './http/in-memory-run.js'
 import type { HttpResult } from './http/index.js'
+import { variantLabel } from './http/variants.js'
 import { type InstructionsResult, instructionRatio, instructionsOf } from './instructions/index.js'
 import { INTROSPECTION_SCENARIOS, type IntrospectionResult } from './introspection/index.js'
 import type { ContenderResult, GroupResult, MicroResult } from './micro.js'
@@ -308,6 +310,55 @@ function httpInstructionsSection(r: InstructionsResult, table: Table): string[] 
   return parts
 }
 
+function inMemorySection(r: InMemoryResult, table: Table): string[] {
+  if (r.samples.length === 0) return []
+  const parts = [
+    '### Whole requests, in-memory connections, timed',
+    '',
+    `The same apps, natively (no valgrind), each alone in a fresh process, with ${r.connections} in-memory keep-alive connections (as many as autocannon opens) each sending one request after the other: Node’s parser, the framework and the middleware run as in the real server; the kernel and the load generator do not. The kernel’s share of a real request is the same for every variant (same request and response bytes, one \`writev\` each), so differences between variants are the server’s own; with autocannon on the same two cores those moved by ±15 µs between rounds. CPU µs per request (process CPU, all threads): median over ${r.rounds} rounds (range), variants alternating within each round; “over bare”, “bare ÷ this” and “÷ ours” are paired within a round. RS256.`,
+    '',
+  ]
+  for (const scenario of ['a', 'c'] as const) {
+    const c = r.counts[scenario]
+    const rows: string[][] = []
+    const frameworks = [
+      ...new Set(r.samples.filter((x) => x.scenario === scenario).map((x) => x.framework)),
+    ]
+    for (const framework of frameworks) {
+      const variants = [
+        ...new Set(
+          r.samples
+            .filter((x) => x.scenario === scenario && x.framework === framework)
+            .map((x) => x.variant),
+        ),
+      ]
+      for (const variant of variants) {
+        const cell = inMemoryCell(r, framework, scenario, variant)
+        if (!cell) continue
+        rows.push([
+          framework,
+          variantLabel(framework, variant),
+          fmt(cell.cpuUs, 1),
+          variant === 'bare' ? '—' : fmtSigned(cell.overBare, 1),
+          variant === 'bare' ? '—' : fmt(cell.keepsOfBare, 2),
+          variant === 'ours' ? '—' : fmt(cell.vsOurs, 2),
+        ])
+      }
+    }
+    if (rows.length === 0) continue
+    parts.push(
+      `**${scenario === 'a' ? '(a) one valid token, repeated' : '(c) a new token on every request'} — ${c.warmup.toLocaleString('en')} requests before timing, then ${c.batches} batches of ${c.batchSize.toLocaleString('en')} (median batch per process)**`,
+      '',
+      table(
+        ['framework', 'variant', 'CPU µs per request', 'over bare (µs)', 'bare ÷ this', '÷ ours'],
+        rows,
+      ),
+      '',
+    )
+  }
+  return parts
+}
+
 /** The new sections, in report order. */
 export function extraSections(
   r: {
@@ -315,12 +366,14 @@ export function extraSections(
     http?: HttpResult
     introspection?: IntrospectionResult
     instructions?: InstructionsResult
+    inMemory?: InMemoryResult
   },
   table: Table,
 ): string {
   return [
     ...(r.instructions ? instructionsSection(r.instructions, table) : []),
     ...(r.instructions ? httpInstructionsSection(r.instructions, table) : []),
+    ...(r.inMemory ? inMemorySection(r.inMemory, table) : []),
     ...(r.micro ? signingSection(r.micro, table) : []),
     ...(r.micro ? metricsSection(r.micro, table) : []),
     ...storeSection(r.micro, r.http, table),

@@ -11,6 +11,7 @@ import {
   type Status,
   seedTargets,
 } from './goals.js'
+import type { InMemoryResult } from './http/in-memory-run.js'
 import type { HttpResult } from './http/index.js'
 import {
   FRAMEWORK_NAME,
@@ -41,6 +42,7 @@ export interface BenchResults {
   readonly memory?: MemoryResult
   readonly introspection?: IntrospectionResult
   readonly instructions?: InstructionsResult
+  readonly inMemory?: InMemoryResult
 }
 
 export interface ReportExtras {

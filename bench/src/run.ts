@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { buildBundles } from './build.js'
 import { runInChild } from './child.js'
 import { describeEnvironment } from './env.js'
+import { type InMemoryResult, runInMemory } from './http/in-memory-run.js'
 import { type HttpResult, runHttp } from './http/index.js'
 import { FRAMEWORKS, type Framework, SCENARIOS, type ScenarioId } from './http/variants.js'
 import { type InstructionsResult, runInstructions } from './instructions/index.js'
@@ -23,7 +24,8 @@ import { compressToken, generateKeyMaterial, signTokens } from './tokens.js'
 const HELP = `Usage: pnpm bench [options]
 
   --quick                 smoke run (< 60 s): tiny durations, one round; numbers are noise
-  --only <parts>          comma list of micro, instructions, http, memory, introspection
+  --only <parts>          comma list of micro, instructions, inmemory, http, memory,
+                          introspection
                           (default: all; instructions needs valgrind)
   --rounds <n>            HTTP rounds (default 3; quick 1)
   --duration <s>          measured seconds per HTTP run (default 5; quick 0.3)
@@ -117,7 +119,7 @@ async function main(): Promise<number> {
   }
   if (values.from) return rerender(values.from)
   const quick = values.quick === true
-  const PARTS = ['micro', 'instructions', 'http', 'memory', 'introspection']
+  const PARTS = ['micro', 'instructions', 'inmemory', 'http', 'memory', 'introspection']
   const parts = new Set(list(values.only) ?? PARTS)
   for (const p of parts) if (!PARTS.includes(p)) throw new TypeError(`--only: unknown part ${p}`)
   const frameworks = (list(values.frameworks) ?? [...FRAMEWORKS]) as Framework[]
@@ -146,6 +148,7 @@ async function main(): Promise<number> {
   let memory: MemoryResult | undefined
   let introspection: IntrospectionResult | undefined
   let instructions: InstructionsResult | undefined
+  let inMemory: InMemoryResult | undefined
   let storeStatus: string | undefined
   const problems: string[] = []
 
@@ -192,6 +195,18 @@ async function main(): Promise<number> {
       log,
     })
     problems.push(...instructions.failures)
+  }
+
+  if (parts.has('inmemory')) {
+    log('\nHTTP apps on in-memory connections, timed')
+    inMemory = await runInMemory({
+      entry: bundles.inMemory,
+      frameworks,
+      rounds: quick ? 1 : 9,
+      quick,
+      log,
+    })
+    problems.push(...inMemory.failures)
   }
 
   if (parts.has('http')) {
@@ -303,6 +318,7 @@ async function main(): Promise<number> {
     ...(memory ? { memory } : {}),
     ...(introspection ? { introspection } : {}),
     ...(instructions ? { instructions } : {}),
+    ...(inMemory ? { inMemory } : {}),
   }
   const resultsDir = join(BENCH_DIR, 'results')
   mkdirSync(resultsDir, { recursive: true })

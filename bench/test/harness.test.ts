@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { createFloorCache, createFloorVerifier, decodeCompressedFloor } from '../src/floor.js'
+import type { InMemoryJob, InMemoryTiming } from '../src/http/in-memory-child.js'
 import { FRAMEWORKS, type Framework, type VariantId } from '../src/http/variants.js'
 import type { HttpInstructionJob } from '../src/instructions/http-child.js'
 import { TSX } from '../src/sign-pool.js'
@@ -144,4 +145,59 @@ describe('instruction counts: the in-memory HTTP driver', () => {
       expect(forged).toBe(0)
     },
   )
+})
+
+describe('in-memory timing: the child that times whole requests natively', () => {
+  const CHILD = fileURLToPath(new URL('../src/http/in-memory-child.ts', import.meta.url))
+  const material = generateKeyMaterial('RS256')
+  const tokens = signTokens(material, 2)
+
+  /** Runs the child on one job; resolves with its `RESULT` line. */
+  async function timed(job: InMemoryJob): Promise<InMemoryTiming> {
+    const dir = mkdtempSync(join(tmpdir(), 'authframework-inmem-child-'))
+    const file = join(dir, 'job.json')
+    writeFileSync(file, JSON.stringify(job))
+    const child = spawn(process.execPath, ['--import', TSX, CHILD, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    try {
+      for await (const line of createInterface({ input: child.stdout })) {
+        if (line.startsWith('RESULT ')) return JSON.parse(line.slice(7)) as InMemoryTiming
+      }
+      throw new Error('the child printed no RESULT line')
+    } finally {
+      child.kill()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+
+  const job = (variant: VariantId, carried = tokens, connections = 1): InMemoryJob => ({
+    framework: 'fastify',
+    variant,
+    publicKeyPem: material.verifyPem,
+    tokens: carried,
+    warmup: 12,
+    batches: 3,
+    batchSize: 6,
+    connections,
+  })
+
+  it('answers every request on one or many connections, and times each batch', async () => {
+    const [bare, ours, many] = await Promise.all([
+      timed(job('bare')),
+      timed(job('ours')),
+      timed(job('ours', tokens, 5)),
+    ])
+    for (const t of [bare, ours, many]) {
+      expect(t.ok).toBe(30)
+      expect(t.cpuUs).toHaveLength(3)
+      expect(t.wallUs).toHaveLength(3)
+      for (const us of [...t.cpuUs, ...t.wallUs]) expect(us).toBeGreaterThan(0)
+    }
+  })
+
+  it('counts a forged token as not answered, so a broken app cannot pass for a fast one', async () => {
+    const forged = await timed(job('ours', signTokens(generateKeyMaterial('RS256'), 1), 3))
+    expect(forged.ok).toBe(0)
+  })
 })

@@ -16,6 +16,19 @@ export type VariantId =
   | 'ours-store'
   | 'ours-store-redis'
 
+/**
+ * The variants the in-process views of the HTTP apps (instruction counts, in-memory timing) take
+ * in scenario (a): bare, the no-op control, ours and the framework's strongest peer.
+ */
+export const IN_PROCESS_ONE_TOKEN: Record<Framework, readonly VariantId[]> = {
+  fastify: ['bare', 'noop', 'ours', 'peer-cache'],
+  koa: ['bare', 'noop', 'ours', 'peer'],
+  express: ['bare', 'noop', 'ours', 'peer'],
+}
+
+/** …and in scenario (c): ours with and without its cache against the peer without one. */
+export const IN_PROCESS_FRESH: readonly VariantId[] = ['bare', 'ours', 'ours-nocache', 'peer']
+
 export const PEER_NAME: Record<Framework, string> = {
   express: 'express-jwt',
   koa: 'koa-jwt',

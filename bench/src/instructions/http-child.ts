@@ -1,17 +1,12 @@
 /**
- * One HTTP app (framework × variant) under `valgrind --tool=callgrind`, without a network: the
- * same app module the HTTP benchmark listens with, but its `http.Server` is handed one in-memory
- * connection (`connection` event with a `Duplex`), exactly as a socket would be after `accept`.
- * Requests are written to it as raw HTTP/1.1, one at a time on one keep-alive connection, so
- * Node's own parser, `IncomingMessage`/`ServerResponse` and the framework all run as in the real
- * server; only the kernel and the load generator are left out, and with them what made counts
- * of the listening server move by ±5–8 % between identical runs. Same protocol as `child.ts`
+ * One HTTP app (framework × variant) under `valgrind --tool=callgrind`, without a network
+ * (`../http/in-memory.ts`): one request at a time on one in-memory keep-alive connection, so
+ * only the kernel and the load generator are left out, and with them what made counts of the
+ * listening server move by ±5–8 % between identical runs. Same protocol as `child.ts`
  * (`handshake.ts`): warm-up, `READY`, measured requests, `DONE <ok>`, exit.
  */
 import { readFileSync } from 'node:fs'
-import { Server } from 'node:http'
-import { Duplex } from 'node:stream'
-import { loadBuilder } from '../http/apps/index.js'
+import { openInMemory } from '../http/in-memory.js'
 import type { Framework, VariantId } from '../http/variants.js'
 import { measure, runChild, SETTLE_CALLS } from './handshake.js'
 
@@ -23,87 +18,20 @@ export interface HttpInstructionJob {
   readonly tokens: readonly string[]
   readonly warmup: number
   readonly measured: number
-}
-
-/** The server an app module listens with: captured at `listen`, then driven without its socket. */
-function captureServers(): Server[] {
-  const servers: Server[] = []
-  const listen = Server.prototype.listen
-  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
-    servers.push(this)
-    return (listen as (...a: unknown[]) => Server).apply(this, args)
-  } as typeof Server.prototype.listen
-  return servers
-}
-
-/** Whether `received` holds one whole response: sized by `Content-Length`, or chunked. */
-function complete(received: Buffer): { status: number } | undefined {
-  const end = received.indexOf('\r\n\r\n')
-  if (end === -1) return undefined
-  const head = received.subarray(0, end).toString('latin1')
-  const status = Number(head.slice(9, 12))
-  const length = /\r\ncontent-length: *(\d+)/i.exec(head)
-  if (length) return received.length >= end + 4 + Number(length[1]) ? { status } : undefined
-  if (/\r\ntransfer-encoding: *chunked/i.test(head))
-    return received.subarray(-5).toString('latin1') === '0\r\n\r\n' ? { status } : undefined
-  throw new Error(`a response of unknown length: ${head.split('\r\n')[0]}`)
-}
-
-/**
- * One keep-alive connection into `server`; `send(request)` resolves with the status code once
- * the whole response has come back.
- */
-function connect(server: Server): (request: Buffer) => Promise<number> {
-  let received: Buffer = Buffer.alloc(0)
-  let waiting: { resolve(status: number): void; reject(error: unknown): void } | undefined
-  const socket = new Duplex({
-    read() {},
-    write(chunk: Buffer, _encoding, callback) {
-      received = received.length === 0 ? chunk : Buffer.concat([received, chunk])
-      let done: { status: number } | undefined
-      try {
-        done = complete(received)
-      } catch (error) {
-        waiting?.reject(error)
-      }
-      if (done) {
-        received = Buffer.alloc(0)
-        const answer = waiting
-        waiting = undefined
-        answer?.resolve(done.status)
-      }
-      callback()
-    },
-  })
-  server.emit('connection', socket)
-  return (request) =>
-    new Promise((resolve, reject) => {
-      waiting = { resolve, reject }
-      socket.push(request)
-    })
+  /** In-memory connections, each sending one request after the other (default 1). */
+  readonly connections?: number
 }
 
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as HttpInstructionJob
-  const servers = captureServers()
-  const build = await loadBuilder(job.framework)
-  await build({ framework: job.framework, variant: job.variant, publicKeyPem: job.publicKeyPem })
-  const server = servers[0]
-  if (server === undefined) throw new Error('the app did not listen')
-  const send = connect(server)
-  const requests = job.tokens.map((token) =>
-    Buffer.from(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-      'latin1',
-    ),
+  const app = await openInMemory(
+    job.framework,
+    job.variant,
+    job.publicKeyPem,
+    job.tokens,
+    job.connections,
   )
-  await measure(job, SETTLE_CALLS.http, async (from, count) => {
-    let ok = 0
-    for (let i = from; i < from + count; i++) {
-      if ((await send(requests[i % requests.length] as Buffer)) === 200) ok++
-    }
-    return ok
-  })
+  await measure(job, SETTLE_CALLS.http, (from, count) => app.run(from, count))
 }
 
 runChild(main)

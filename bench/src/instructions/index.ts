@@ -17,7 +17,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { FRAMEWORKS, type Framework, type VariantId, variantLabel } from '../http/variants.js'
+import {
+  FRAMEWORKS,
+  type Framework,
+  IN_PROCESS_FRESH,
+  IN_PROCESS_ONE_TOKEN,
+  type VariantId,
+  variantLabel,
+} from '../http/variants.js'
 import { signPool } from '../sign-pool.js'
 import { ALGORITHMS, type Algorithm, generateKeyMaterial, signTokens } from '../tokens.js'
 import type { ContenderId, InstructionJob } from './child.js'
@@ -201,15 +208,6 @@ interface Planned {
   readonly job: InstructionJob | HttpInstructionJob
 }
 
-/** Scenario (a): bare, the no-op control, ours and the framework's strongest peer. */
-const HTTP_ONE_TOKEN: Record<Framework, readonly VariantId[]> = {
-  fastify: ['bare', 'noop', 'ours', 'peer-cache'],
-  koa: ['bare', 'noop', 'ours', 'peer'],
-  express: ['bare', 'noop', 'ours', 'peer'],
-}
-/** Scenario (c): ours with and without its cache against the peer without one. */
-const HTTP_FRESH: readonly VariantId[] = ['bare', 'ours', 'ours-nocache', 'peer']
-
 function roleOf(variant: VariantId): Role {
   if (variant === 'bare' || variant === 'noop') return 'control'
   return variant.startsWith('peer') ? 'peer' : 'ours'
@@ -252,7 +250,7 @@ async function httpPlan(
         http: { framework, scenario },
         rows: [],
       })
-      const variants = scenario === 'a' ? HTTP_ONE_TOKEN[framework] : HTTP_FRESH
+      const variants = scenario === 'a' ? IN_PROCESS_ONE_TOKEN[framework] : IN_PROCESS_FRESH
       for (const variant of quick ? (['ours'] as const) : variants) {
         plan.push({
           group: id,

@@ -1,0 +1,118 @@
+/**
+ * An HTTP app of the bench served without a network: the same app module the HTTP benchmark
+ * listens with, but its `http.Server` is handed one in-memory connection (`connection` event with
+ * a `Duplex`), exactly as a socket would be after `accept`. Requests are written to it as raw
+ * HTTP/1.1, one at a time on one keep-alive connection, so Node's own parser,
+ * `IncomingMessage`/`ServerResponse` and the framework all run as in the real server; only the
+ * kernel and the load generator are left out. Used by the instruction-count child
+ * (`instructions/http-child.ts`) and the in-memory timing child (`in-memory-child.ts`).
+ */
+import { Server } from 'node:http'
+import { Duplex } from 'node:stream'
+import { loadBuilder } from './apps/index.js'
+import type { Framework, VariantId } from './variants.js'
+
+/** The server an app module listens with: captured at `listen`, then driven without its socket. */
+function captureServers(): Server[] {
+  const servers: Server[] = []
+  const listen = Server.prototype.listen
+  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
+    servers.push(this)
+    return (listen as (...a: unknown[]) => Server).apply(this, args)
+  } as typeof Server.prototype.listen
+  return servers
+}
+
+/** Whether `received` holds one whole response: sized by `Content-Length`, or chunked. */
+function complete(received: Buffer): { status: number } | undefined {
+  const end = received.indexOf('\r\n\r\n')
+  if (end === -1) return undefined
+  const head = received.subarray(0, end).toString('latin1')
+  const status = Number(head.slice(9, 12))
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head)
+  if (length) return received.length >= end + 4 + Number(length[1]) ? { status } : undefined
+  if (/\r\ntransfer-encoding: *chunked/i.test(head))
+    return received.subarray(-5).toString('latin1') === '0\r\n\r\n' ? { status } : undefined
+  throw new Error(`a response of unknown length: ${head.split('\r\n')[0]}`)
+}
+
+/**
+ * One keep-alive connection into `server`; `send(request)` resolves with the status code once
+ * the whole response has come back.
+ */
+function connect(server: Server): (request: Buffer) => Promise<number> {
+  let received: Buffer = Buffer.alloc(0)
+  let waiting: { resolve(status: number): void; reject(error: unknown): void } | undefined
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk])
+      let done: { status: number } | undefined
+      try {
+        done = complete(received)
+      } catch (error) {
+        waiting?.reject(error)
+      }
+      if (done) {
+        received = Buffer.alloc(0)
+        const answer = waiting
+        waiting = undefined
+        answer?.resolve(done.status)
+      }
+      callback()
+    },
+  })
+  server.emit('connection', socket)
+  return (request) =>
+    new Promise((resolve, reject) => {
+      waiting = { resolve, reject }
+      socket.push(request)
+    })
+}
+
+export interface InMemoryApp {
+  /**
+   * Sends requests `from .. from + count - 1`, request `i` with `tokens[i % tokens.length]` as
+   * its Bearer token, each connection one request after the other; resolves with how many were
+   * answered 200.
+   */
+  run(from: number, count: number): Promise<number>
+}
+
+/** Builds the app `framework` × `variant` and opens `connections` in-memory connections into it. */
+export async function openInMemory(
+  framework: Framework,
+  variant: VariantId,
+  publicKeyPem: string,
+  tokens: readonly string[],
+  connections = 1,
+): Promise<InMemoryApp> {
+  const servers = captureServers()
+  const build = await loadBuilder(framework)
+  await build({ framework, variant, publicKeyPem })
+  const server = servers[0]
+  if (server === undefined) throw new Error('the app did not listen')
+  const sends = Array.from({ length: connections }, () => connect(server))
+  const requests = tokens.map((token) =>
+    Buffer.from(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+      'latin1',
+    ),
+  )
+  return {
+    async run(from, count) {
+      let ok = 0
+      let next = from
+      const end = from + count
+      await Promise.all(
+        sends.map(async (send) => {
+          while (next < end) {
+            const i = next++
+            if ((await send(requests[i % requests.length] as Buffer)) === 200) ok++
+          }
+        }),
+      )
+      return ok
+    },
+  }
+}
