@@ -22,8 +22,11 @@ export interface AdapterOptions<Req = unknown> {
 /** What an adapter needs from its options, resolved once when the middleware is created. */
 export interface AdapterSetup<Req> {
   readonly auth: Auth<Req>
-  /** True for requests that skip authentication (`unless`, CORS preflights). */
-  readonly skip: (request: Req, method: string, path: string, preflight: boolean) => boolean
+  /**
+   * True for requests that skip authentication: CORS preflights (`preflight`, from
+   * {@link isPreflight}) and the `unless` rules.
+   */
+  readonly skip: (request: Req, path: string, preflight: boolean) => boolean
   /** The mode for this request: `optional` on the `optional` routes, else the instance's. */
   readonly modeOf: (request: Req, path: string) => 'required' | 'optional'
   readonly propagate: boolean
@@ -84,13 +87,25 @@ export function setupAdapter<Req>(
     propagate: errors === 'propagate',
     usesPath: Array.isArray(adapter.unless) || Array.isArray(adapter.optional),
     // CORS preflights carry no credentials by design; they are never authenticated.
-    skip: (request, method, path, preflight) =>
-      (method === 'OPTIONS' && preflight) || skipRequest?.(request, path) === true,
+    skip: (request, path, preflight) => preflight || skipRequest?.(request, path) === true,
     modeOf:
       optionalRequest === undefined
         ? () => mode
         : (request, path) => (optionalRequest(request, path) ? 'optional' : mode),
   }
+}
+
+/**
+ * True for a CORS preflight: an `OPTIONS` request with `Access-Control-Request-Method`. The header
+ * is looked at first, so the method is read only for the few requests that carry it: on Express,
+ * whose requests change hidden class on every request, each property read of `req` is an inline
+ * cache miss (≈ 2k instructions; bench/NOTES.md).
+ */
+export function isPreflight(
+  raw: { readonly method?: string | undefined },
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): boolean {
+  return headers['access-control-request-method'] !== undefined && raw.method === 'OPTIONS'
 }
 
 export { isPromise } from './util.js'

@@ -379,10 +379,15 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     }
   }
 
-  /** Runs a pipeline step: errors become `AuthError`s with the realm; the outcome is observed. */
+  /**
+   * Runs a pipeline step: errors become `AuthError`s with the realm; the outcome is observed. The
+   * peer address is read on a synchronous failure, and before waiting on an asynchronous step
+   * (a client that hangs up meanwhile still has its address logged); never on a synchronous
+   * success, the hot path.
+   */
   function settle<T extends AuthContext | undefined>(
     work: () => MaybePromise<T>,
-    clientAddress?: string,
+    input?: RequestInput,
   ): MaybePromise<T> {
     const start = performance.now()
     let result: MaybePromise<T>
@@ -390,16 +395,17 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       result = work()
     } catch (error) {
       const err = toAuthError(error)
-      observe(start, undefined, err, clientAddress)
+      observe(start, undefined, err, input?.clientAddress)
       throw err
     }
     if (!isPromise(result)) {
-      observe(start, result, undefined, clientAddress)
+      observe(start, result, undefined)
       return result
     }
+    const clientAddress = input?.clientAddress
     return result.then(
       (context) => {
-        observe(start, context, undefined, clientAddress)
+        observe(start, context, undefined)
         return context
       },
       (error: unknown) => {
@@ -440,7 +446,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       }
     },
     authenticate(input, mode = o.mode) {
-      return settle(() => authenticateRequest(input, mode), input.clientAddress)
+      return settle(() => authenticateRequest(input, mode), input)
     },
     guard(...requirements) {
       return createGuard(requirements, realm)

@@ -1,4 +1,10 @@
-export { type AdapterOptions, type AdapterSetup, isPromise, setupAdapter } from './adapter.js'
+export {
+  type AdapterOptions,
+  type AdapterSetup,
+  isPreflight,
+  isPromise,
+  setupAdapter,
+} from './adapter.js'
 export { type AuditSink, type AuditSinkOptions, createAuditSink } from './audit/sink.js'
 export { type Auth, CHANNELS, createAuth } from './authenticate.js'
 export {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { createAuth, createPathMatcher, isPromise, setupAdapter } from '../src/index.js'
+import {
+  createAuth,
+  createPathMatcher,
+  isPreflight,
+  isPromise,
+  setupAdapter,
+} from '../src/index.js'
 import { AUDIENCE, rsaKeyPair } from './helpers.js'
 
 const rsa = rsaKeyPair()
@@ -48,8 +54,8 @@ describe('setupAdapter', () => {
     })
     expect(typeof setup.auth.authenticate).toBe('function')
     expect(setup.propagate).toBe(true)
-    expect(setup.skip({}, 'GET', '/health', false)).toBe(true)
-    expect(setup.skip({}, 'GET', '/orders', false)).toBe(false)
+    expect(setup.skip({}, '/health', false)).toBe(true)
+    expect(setup.skip({}, '/orders', false)).toBe(false)
   })
 
   it('takes a prebuilt instance as is', () => {
@@ -57,8 +63,8 @@ describe('setupAdapter', () => {
     const setup = setupAdapter(auth, { unless: (req: { public?: boolean }) => req.public === true })
     expect(setup.auth).toBe(auth)
     expect(setup.propagate).toBe(false)
-    expect(setup.skip({ public: true }, 'GET', '/x', false)).toBe(true)
-    expect(setup.skip({}, 'GET', '/x', false)).toBe(false)
+    expect(setup.skip({ public: true }, '/x', false)).toBe(true)
+    expect(setup.skip({}, '/x', false)).toBe(false)
   })
 
   it('only skips when an unless function returns exactly true', () => {
@@ -67,14 +73,17 @@ describe('setupAdapter', () => {
       algorithms: ['RS256'],
       unless: () => 'yes' as unknown as boolean,
     })
-    expect(setup.skip({}, 'GET', '/x', false)).toBe(false)
+    expect(setup.skip({}, '/x', false)).toBe(false)
   })
 
   it('skips CORS preflights, not other OPTIONS requests', () => {
     const setup = setupAdapter({ ...CORE, algorithms: ['RS256'] })
-    expect(setup.skip({}, 'OPTIONS', '/orders', true)).toBe(true)
-    expect(setup.skip({}, 'OPTIONS', '/orders', false)).toBe(false)
-    expect(setup.skip({}, 'GET', '/orders', true)).toBe(false)
+    const preflight = { 'access-control-request-method': 'GET' }
+    expect(isPreflight({ method: 'OPTIONS' }, preflight)).toBe(true)
+    expect(isPreflight({ method: 'OPTIONS' }, {})).toBe(false)
+    expect(isPreflight({ method: 'GET' }, preflight)).toBe(false)
+    expect(setup.skip({}, '/orders', true)).toBe(true)
+    expect(setup.skip({}, '/orders', false)).toBe(false)
   })
 
   it('checks its options at construction', () => {

@@ -199,6 +199,67 @@ describe('security log', () => {
     })
   })
 
+  it('logs the peer address of an asynchronous failure even when the client hung up meanwhile', async () => {
+    const { lines, logger } = capture()
+    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
+    let release: () => void = () => {}
+    const auth = createAuth({
+      algorithms: ['HS256'],
+      secret: SECRET,
+      issuer: ISS,
+      audience: AUD,
+      logger,
+      permissions: {
+        store: () =>
+          new Promise((_, reject) => {
+            release = () => reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }))
+          }),
+      },
+    })
+    const socket: { remoteAddress?: string } = { remoteAddress: '198.51.100.20' }
+    const token = signer.sign({ sub: 'u1' })
+    const pending = settle(() =>
+      auth.authenticate(
+        requestInput({
+          headers: { authorization: `Bearer ${token}` },
+          rawHeaders: ['Authorization', `Bearer ${token}`],
+          socket,
+        }),
+      ),
+    )
+    // a destroyed socket no longer knows its peer
+    delete socket.remoteAddress
+    release()
+    expect(await pending).toHaveProperty('code', 'auth_unavailable')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]!.object).toMatchObject({
+      code: 'auth_unavailable',
+      clientAddress: '198.51.100.20',
+    })
+  })
+
+  it('reads the peer address only when a failure is logged', async () => {
+    const auth = createAuth({ algorithms: ['HS256'], secret: SECRET, issuer: ISS, audience: AUD })
+    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
+    const token = signer.sign({ sub: 'u1' })
+    let reads = 0
+    const socket = {
+      get remoteAddress() {
+        reads++
+        return '198.51.100.21'
+      },
+    }
+    const headers = { authorization: `Bearer ${token}` }
+    await auth.authenticate(
+      requestInput({ headers, rawHeaders: ['authorization', headers.authorization], socket }),
+    )
+    expect(reads).toBe(0)
+    await settle(() =>
+      auth.authenticate(requestInput({ headers: { authorization: 'Bearer x' }, socket })),
+    )
+    expect(reads).toBe(1)
+  })
+
   it('the other failure paths (revoked, not yet valid, session, 403, throwing predicate) leak nothing either', async () => {
     const { lines, logger } = capture()
     const sid = 'c2Vzc2lvbi1pZC1vZi0yNTYtYml0cy1yYW5kb20tZGF0YQ'

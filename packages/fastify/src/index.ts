@@ -4,6 +4,7 @@ import {
   type AuthContext,
   type AuthOptions,
   errorResponse,
+  isPreflight,
   isPromise,
   type Requirement,
   requestInput,
@@ -88,20 +89,14 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
     const url = request.url
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
-    if (
-      skip(
-        request,
-        request.method,
-        path,
-        request.headers['access-control-request-method'] !== undefined,
-      )
-    ) {
-      return next()
-    }
+    // Node's request directly: Fastify's `request.method` and `request.headers` are getters over it
+    const raw = request.raw
+    const headers = raw.headers
+    if (skip(request, path, isPreflight(raw, headers))) return next()
     let result: AuthContext | undefined | Promise<AuthContext | undefined>
     try {
       const mode = routeAuth === 'optional' ? 'optional' : modeOf(request, path)
-      result = auth.authenticate(requestInput(request.raw, request), mode)
+      result = auth.authenticate(requestInput(raw, request, headers), mode)
     } catch (error) {
       return fail(error, reply, next)
     }

@@ -5,6 +5,7 @@ import {
   type AuthOptions,
   createGuard,
   errorResponse,
+  isPreflight,
   isPromise,
   type Requirement,
   requestInput,
@@ -54,11 +55,12 @@ export function authMiddleware(
   return async function authenticate(ctx: Tagged, next: Next) {
     ctx[kAuth] = handle
     const path = usesPath ? ctx.path : '' // the path getter costs; only rules need it
-    if (skip(ctx, ctx.method, path, ctx.headers['access-control-request-method'] !== undefined)) {
-      return next()
-    }
+    // Node's request directly: Koa's `ctx.method` and `ctx.headers` are getters over it
+    const req = ctx.req
+    const headers = req.headers
+    if (skip(ctx, path, isPreflight(req, headers))) return next()
     try {
-      const result = auth.authenticate(requestInput(ctx.req, ctx), modeOf(ctx, path))
+      const result = auth.authenticate(requestInput(req, ctx, headers), modeOf(ctx, path))
       ctx.state.auth = isPromise(result) ? await result : result
     } catch (error) {
       return fail(error, ctx)

@@ -109,32 +109,61 @@ function isAuthorization(name: string): boolean {
 }
 
 /**
+ * A Node request's credentials. The peer address is read only when asked for (a failure's
+ * security log): on Express every property read of `req` costs an inline cache miss.
+ */
+class NodeRequestInput implements RequestInput {
+  readonly authorization: string | string[] | undefined
+  readonly cookie: string | undefined
+  readonly request: unknown
+  readonly #raw: NodeRequestLike
+
+  constructor(
+    raw: NodeRequestLike,
+    authorization: string | string[] | undefined,
+    cookie: string | undefined,
+    request: unknown,
+  ) {
+    this.authorization = authorization
+    this.cookie = cookie
+    this.request = request
+    this.#raw = raw
+  }
+
+  get clientAddress(): string | undefined {
+    return this.#raw.socket?.remoteAddress
+  }
+}
+
+/**
  * Reads the credential headers of a Node request for `authenticate`. Node keeps only the first of
  * repeated `Authorization` headers in `headers`, so `rawHeaders` is scanned to see repeats.
+ * `headers` defaults to `raw.headers`; an adapter that has read them already passes them in.
  *
  * @example
  * const ctx = await auth.authenticate(requestInput(req, req))
  */
-export function requestInput(raw: NodeRequestLike, request?: unknown): RequestInput {
-  const first = raw.headers.authorization
+export function requestInput(
+  raw: NodeRequestLike,
+  request?: unknown,
+  headers: NodeRequestLike['headers'] = raw.headers,
+): RequestInput {
+  const first = headers.authorization
   let authorization: string | string[] | undefined = first
-  const rawHeaders = raw.rawHeaders
-  if (first !== undefined && rawHeaders !== undefined) {
-    let count = 0
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      if (isAuthorization(rawHeaders[i]!)) count++
-    }
-    if (count > 1) {
-      authorization = []
+  if (first !== undefined) {
+    const rawHeaders = raw.rawHeaders
+    if (rawHeaders !== undefined) {
+      let count = 0
       for (let i = 0; i < rawHeaders.length; i += 2) {
-        if (isAuthorization(rawHeaders[i]!)) authorization.push(rawHeaders[i + 1]!)
+        if (isAuthorization(rawHeaders[i]!)) count++
+      }
+      if (count > 1) {
+        authorization = []
+        for (let i = 0; i < rawHeaders.length; i += 2) {
+          if (isAuthorization(rawHeaders[i]!)) authorization.push(rawHeaders[i + 1]!)
+        }
       }
     }
   }
-  return {
-    authorization,
-    cookie: raw.headers.cookie,
-    request,
-    clientAddress: raw.socket?.remoteAddress,
-  }
+  return new NodeRequestInput(raw, authorization, headers.cookie, request)
 }
