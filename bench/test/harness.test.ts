@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,26 @@ import { TSX } from '../src/sign-pool.js'
 import { median, pairedRatio, quantile, roundOrder, summarize } from '../src/stats.js'
 import { escapeXml, linearTicks, logTicks, renderBarChart } from '../src/svg.js'
 import { ALGORITHMS, compressToken, generateKeyMaterial, signTokens } from '../src/tokens.js'
+
+/** Runs a bench child (under tsx) on a job file; `onLine` sees each line it prints until it exits. */
+async function runJob(
+  entry: string,
+  job: unknown,
+  onLine: (line: string, child: ChildProcess) => void,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'authframework-bench-child-'))
+  const file = join(dir, 'job.json')
+  writeFileSync(file, JSON.stringify(job))
+  const child = spawn(process.execPath, ['--import', TSX, entry, file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  try {
+    for await (const line of createInterface({ input: child.stdout })) onLine(line, child)
+  } finally {
+    child.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 describe('stats', () => {
   it('takes medians, quantiles and paired ratios', () => {
@@ -100,23 +120,12 @@ describe('svg', () => {
 describe('instruction counts: the in-memory HTTP driver', () => {
   /** Runs the HTTP child natively through its protocol; resolves with the requests answered 200. */
   async function answered(job: HttpInstructionJob): Promise<number> {
-    const dir = mkdtempSync(join(tmpdir(), 'authframework-http-child-'))
-    const file = join(dir, 'job.json')
-    writeFileSync(file, JSON.stringify(job))
-    const child = spawn(process.execPath, ['--import', TSX, HTTP_CHILD, file], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    let ok = -1
+    await runJob(HTTP_CHILD, job, (line, child) => {
+      if (line === 'READY') child.kill('SIGUSR2')
+      else if (line.startsWith('DONE ')) ok = Number(line.slice(5))
     })
-    try {
-      let ok = -1
-      for await (const line of createInterface({ input: child.stdout })) {
-        if (line === 'READY') child.kill('SIGUSR2')
-        else if (line.startsWith('DONE ')) ok = Number(line.slice(5))
-      }
-      return ok
-    } finally {
-      child.kill()
-      rmSync(dir, { recursive: true, force: true })
-    }
+    return ok
   }
 
   const HTTP_CHILD = fileURLToPath(new URL('../src/instructions/http-child.ts', import.meta.url))
@@ -154,21 +163,12 @@ describe('in-memory timing: the child that times whole requests natively', () =>
 
   /** Runs the child on one job; resolves with its `RESULT` line. */
   async function timed(job: InMemoryJob): Promise<InMemoryTiming> {
-    const dir = mkdtempSync(join(tmpdir(), 'authframework-inmem-child-'))
-    const file = join(dir, 'job.json')
-    writeFileSync(file, JSON.stringify(job))
-    const child = spawn(process.execPath, ['--import', TSX, CHILD, file], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    let result: InMemoryTiming | undefined
+    await runJob(CHILD, job, (line) => {
+      if (line.startsWith('RESULT ')) result = JSON.parse(line.slice(7)) as InMemoryTiming
     })
-    try {
-      for await (const line of createInterface({ input: child.stdout })) {
-        if (line.startsWith('RESULT ')) return JSON.parse(line.slice(7)) as InMemoryTiming
-      }
-      throw new Error('the child printed no RESULT line')
-    } finally {
-      child.kill()
-      rmSync(dir, { recursive: true, force: true })
-    }
+    if (result === undefined) throw new Error('the child printed no RESULT line')
+    return result
   }
 
   const job = (variant: VariantId, carried = tokens, connections = 1): InMemoryJob => ({

@@ -8,20 +8,12 @@
 import { readFileSync, writeSync } from 'node:fs'
 import { cpuUsage, hrtime } from 'node:process'
 import { runChild } from '../instructions/handshake.js'
-import { openInMemory } from './in-memory.js'
-import type { Framework, VariantId } from './variants.js'
+import { type InMemoryAppSpec, openInMemory } from './in-memory.js'
 
-export interface InMemoryJob {
-  readonly framework: Framework
-  readonly variant: VariantId
-  readonly publicKeyPem: string
-  /** Request `i` carries `tokens[i % tokens.length]`. */
-  readonly tokens: readonly string[]
+export interface InMemoryJob extends InMemoryAppSpec {
   readonly warmup: number
   readonly batches: number
   readonly batchSize: number
-  /** In-memory connections, each sending one request after the other (default 1). */
-  readonly connections?: number
 }
 
 export interface InMemoryTiming {
@@ -35,13 +27,7 @@ export interface InMemoryTiming {
 
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as InMemoryJob
-  const app = await openInMemory(
-    job.framework,
-    job.variant,
-    job.publicKeyPem,
-    job.tokens,
-    job.connections,
-  )
+  const app = await openInMemory(job)
   let ok = await app.run(0, job.warmup)
   const wallUs: number[] = []
   const cpuUs: number[] = []

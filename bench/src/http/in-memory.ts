@@ -79,14 +79,25 @@ export interface InMemoryApp {
   run(from: number, count: number): Promise<number>
 }
 
+/** What an in-memory app is built from: the part every job of the in-memory children shares. */
+export interface InMemoryAppSpec {
+  readonly framework: Framework
+  readonly variant: VariantId
+  readonly publicKeyPem: string
+  /** Request `i` carries `tokens[i % tokens.length]`. */
+  readonly tokens: readonly string[]
+  /** In-memory connections, each sending one request after the other (default 1). */
+  readonly connections?: number
+}
+
 /** Builds the app `framework` × `variant` and opens `connections` in-memory connections into it. */
-export async function openInMemory(
-  framework: Framework,
-  variant: VariantId,
-  publicKeyPem: string,
-  tokens: readonly string[],
+export async function openInMemory({
+  framework,
+  variant,
+  publicKeyPem,
+  tokens,
   connections = 1,
-): Promise<InMemoryApp> {
+}: InMemoryAppSpec): Promise<InMemoryApp> {
   const servers = captureServers()
   const build = await loadBuilder(framework)
   await build({ framework, variant, publicKeyPem })

@@ -6,31 +6,17 @@
  * (`handshake.ts`): warm-up, `READY`, measured requests, `DONE <ok>`, exit.
  */
 import { readFileSync } from 'node:fs'
-import { openInMemory } from '../http/in-memory.js'
-import type { Framework, VariantId } from '../http/variants.js'
+import { type InMemoryAppSpec, openInMemory } from '../http/in-memory.js'
 import { measure, runChild, SETTLE_CALLS } from './handshake.js'
 
-export interface HttpInstructionJob {
-  readonly framework: Framework
-  readonly variant: VariantId
-  readonly publicKeyPem: string
-  /** Request `i` carries `tokens[i % tokens.length]`. */
-  readonly tokens: readonly string[]
+export interface HttpInstructionJob extends InMemoryAppSpec {
   readonly warmup: number
   readonly measured: number
-  /** In-memory connections, each sending one request after the other (default 1). */
-  readonly connections?: number
 }
 
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as HttpInstructionJob
-  const app = await openInMemory(
-    job.framework,
-    job.variant,
-    job.publicKeyPem,
-    job.tokens,
-    job.connections,
-  )
+  const app = await openInMemory(job)
   await measure(job, SETTLE_CALLS.http, (from, count) => app.run(from, count))
 }
 
