@@ -9,7 +9,7 @@ import { variantLabel } from './http/variants.js'
 import { type InstructionsResult, instructionRatio, instructionsOf } from './instructions/index.js'
 import { INTROSPECTION_SCENARIOS, type IntrospectionResult } from './introspection/index.js'
 import type { ContenderResult, GroupResult, MicroResult } from './micro.js'
-import { pairedRatio, type Summary, summarize } from './stats.js'
+import { pairedDelta, pairedRatio, type Summary, summarize } from './stats.js'
 import { ALGORITHMS } from './tokens.js'
 
 type Table = (head: readonly string[], rows: readonly (readonly string[])[]) => string
@@ -19,12 +19,6 @@ const byName = (g: GroupResult | undefined, name: string): ContenderResult | und
 
 const opsPerSec = (c: ContenderResult | undefined): Summary | undefined =>
   c?.rounds.length ? summarize(c.rounds.map((us) => 1e6 / us)) : undefined
-
-/** Paired difference a − b (µs), per round. */
-function pairedDelta(a: readonly number[], b: readonly number[]): Summary {
-  const n = Math.min(a.length, b.length)
-  return summarize(Array.from({ length: n }, (_, i) => (a[i] as number) - (b[i] as number)))
-}
 
 const SIGNERS = ['ours createSigner', 'fast-jwt createSigner', 'jose SignJWT', 'jsonwebtoken']
 
