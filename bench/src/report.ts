@@ -501,6 +501,8 @@ export function renderReport(r: BenchResults, extras: ReportExtras = {}): Render
     '',
     '## Goals (issue 6)',
     '',
+    'Each status is judged on the figures the issue names: the micro-benchmarks, and for HTTP, the server’s CPU per request under autocannon on sockets. Where a row adds instruction counts or in-memory timings (whole requests without the kernel and the load generator, resolved to a few tenths of a µs), those are shown to settle what the socket figures cannot, and do not change the status. “Where the time goes” below says, goal by goal, what is missed and why.',
+    '',
     goalTable(issueGoals(r)),
     '',
     '## Reference figures',
