@@ -61,6 +61,25 @@ let redis: Redis | undefined
 const redisPrefix = `aftest:${runId()}:contract:`
 const storeProxy = { lookup: (sub: string) => realStore!.lookup(sub) }
 
+// the security log of the LOGGED app, emptied by the test that reads it
+const logged: Record<string, unknown>[] = []
+const logger = {
+  info: (object: Record<string, unknown>) => logged.push(object),
+  warn: (object: Record<string, unknown>) => logged.push(object),
+  error: (object: Record<string, unknown>) => logged.push(object),
+}
+
+/** Options of the app the security-log test starts: a store that fails for `user-down`. */
+const LOGGED = {
+  logger,
+  permissions: {
+    store: async (sub: string) => {
+      if (sub === 'user-down') throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
+      return { permissions: [] }
+    },
+  },
+}
+
 /** Option sets the cases run under; each adapter starts one app per set. */
 const VARIANTS = {
   default: {},
@@ -495,6 +514,21 @@ const CASES: Case[] = [
     statusNot: 401,
     www: null,
   },
+  {
+    name: 'a GET with Access-Control-Request-Method is no preflight: authenticated',
+    headers: [['Access-Control-Request-Method', 'GET']],
+    status: 401,
+    code: 'credentials_missing',
+    www: REALM,
+  },
+  {
+    name: 'OPTIONS without Access-Control-Request-Method is authenticated',
+    method: 'OPTIONS',
+    headers: [['Origin', 'https://app.example']],
+    status: 401,
+    code: 'credentials_missing',
+    www: REALM,
+  },
   // an optional route in required mode
   {
     name: 'optional route: anonymous',
@@ -826,6 +860,24 @@ describe.each(ADAPTERS)('contract: %s', (adapter: AdapterName) => {
     if (c.status >= 400) {
       for (const [, v] of c.headers ?? [])
         if (v.length > 40) expect(res.text).not.toContain(v.slice(7, 40))
+    }
+  })
+})
+
+describe.each(ADAPTERS)('security log through %s', (adapter: AdapterName) => {
+  it('names the peer address of a failure, synchronous or after a store call', async () => {
+    const app = await startApp(adapter, { ...baseOptions(), ...LOGGED })
+    try {
+      logged.length = 0
+      expect((await app.request('/me', bearer('not-a-jwt'))).status).toBe(401)
+      const down = token({ claims: { sub: 'user-down' } })
+      expect((await app.request('/me', bearer(down))).status).toBe(503)
+      expect(logged).toEqual([
+        expect.objectContaining({ code: 'token_invalid', clientAddress: '127.0.0.1' }),
+        expect.objectContaining({ code: 'auth_unavailable', clientAddress: '127.0.0.1' }),
+      ])
+    } finally {
+      await app.close()
     }
   })
 })

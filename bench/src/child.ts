@@ -1,4 +1,4 @@
-/** Runs one job in a child process and resolves with its single `{ ok, ... }` answer. */
+/** One job in a child process, one `{ ok, ... }` answer back: both sides. */
 import { fork, type Serializable } from 'node:child_process'
 
 type Answer<T> = { ok: true } & T
@@ -32,5 +32,22 @@ export function runInChild<T extends object>(
       reject(new Error(`${entry.pathname} exited with code ${code} before answering`))
     })
     child.send(job)
+  })
+}
+
+/**
+ * The child's side of {@link runInChild}: takes the one job it is sent, answers
+ * `{ ok: true, ...result }` or `{ ok: false, reason }`, and exits.
+ */
+export function serveOneJob<J, R extends object>(work: (job: J) => Promise<R>): void {
+  process.once('message', (job: J) => {
+    work(job).then(
+      (result) => process.send?.({ ok: true, ...result }, () => process.exit(0)),
+      (error: unknown) =>
+        process.send?.(
+          { ok: false, reason: error instanceof Error ? error.message : String(error) },
+          () => process.exit(0),
+        ),
+    )
   })
 }

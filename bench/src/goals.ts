@@ -6,6 +6,7 @@ import {
   FRAMEWORK_NAME,
   FRAMEWORKS,
   type Framework,
+  IN_PROCESS_ONE_TOKEN,
   type ScenarioId,
   type VariantId,
 } from './http/variants.js'
@@ -186,7 +187,8 @@ function inMemoryNoteA(r: InMemoryResult | undefined, f: Framework): string {
   const ours = inMemoryCell(r, f, 'a', 'ours')
   if (!ours) return ''
   const noop = inMemoryCell(r, f, 'a', 'noop')
-  const peer = inMemoryCell(r, f, 'a', f === 'fastify' ? 'peer-cache' : 'peer')
+  const peerId = IN_PROCESS_ONE_TOKEN[f].find((v) => v.startsWith('peer'))
+  const peer = peerId && inMemoryCell(r, f, 'a', peerId)
   return `; in-memory timing: ${fmtSigned(ours.overBare, 1, ' µs')} over bare${noop ? ` (no-op ${fmtSigned(noop.overBare, 1, ' µs')})` : ''}, keeps ×${fmt(ours.keepsOfBare, 2)} of bare${peer ? `, ×${fmt(peer.vsOurs, 2)} the peer` : ''}`
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { createVerifier } from 'fast-jwt'
+import { serveOneJob } from './child.js'
 import { createFloorCache, createFloorVerifier } from './floor.js'
 import { loadCore } from './ours.js'
 import {
@@ -102,13 +103,4 @@ async function measure(job: MemoryJob): Promise<MemoryReport> {
   }
 }
 
-process.once('message', (job: MemoryJob) => {
-  measure(job).then(
-    (report) => process.send?.({ ok: true, report }, () => process.exit(0)),
-    (error: unknown) =>
-      process.send?.(
-        { ok: false, reason: error instanceof Error ? error.message : String(error) },
-        () => process.exit(0),
-      ),
-  )
-})
+serveOneJob(async (job: MemoryJob) => ({ report: await measure(job) }))

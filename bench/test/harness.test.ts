@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { runInChild } from '../src/child.js'
 import { createFloorCache, createFloorVerifier, decodeCompressedFloor } from '../src/floor.js'
 import type { InMemoryJob, InMemoryTiming } from '../src/http/in-memory-child.js'
 import { FRAMEWORKS, type Framework, type VariantId } from '../src/http/variants.js'
@@ -13,26 +14,6 @@ import { TSX } from '../src/sign-pool.js'
 import { median, pairedRatio, quantile, roundOrder, summarize } from '../src/stats.js'
 import { escapeXml, linearTicks, logTicks, renderBarChart } from '../src/svg.js'
 import { ALGORITHMS, compressToken, generateKeyMaterial, signTokens } from '../src/tokens.js'
-
-/** Runs a bench child (under tsx) on a job file; `onLine` sees each line it prints until it exits. */
-async function runJob(
-  entry: string,
-  job: unknown,
-  onLine: (line: string, child: ChildProcess) => void,
-): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'authframework-bench-child-'))
-  const file = join(dir, 'job.json')
-  writeFileSync(file, JSON.stringify(job))
-  const child = spawn(process.execPath, ['--import', TSX, entry, file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  try {
-    for await (const line of createInterface({ input: child.stdout })) onLine(line, child)
-  } finally {
-    child.kill()
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
 
 describe('stats', () => {
   it('takes medians, quantiles and paired ratios', () => {
@@ -120,12 +101,23 @@ describe('svg', () => {
 describe('instruction counts: the in-memory HTTP driver', () => {
   /** Runs the HTTP child natively through its protocol; resolves with the requests answered 200. */
   async function answered(job: HttpInstructionJob): Promise<number> {
-    let ok = -1
-    await runJob(HTTP_CHILD, job, (line, child) => {
-      if (line === 'READY') child.kill('SIGUSR2')
-      else if (line.startsWith('DONE ')) ok = Number(line.slice(5))
+    const dir = mkdtempSync(join(tmpdir(), 'authframework-http-child-'))
+    const file = join(dir, 'job.json')
+    writeFileSync(file, JSON.stringify(job))
+    const child = spawn(process.execPath, ['--import', TSX, HTTP_CHILD, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     })
-    return ok
+    try {
+      let ok = -1
+      for await (const line of createInterface({ input: child.stdout })) {
+        if (line === 'READY') child.kill('SIGUSR2')
+        else if (line.startsWith('DONE ')) ok = Number(line.slice(5))
+      }
+      return ok
+    } finally {
+      child.kill()
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
 
   const HTTP_CHILD = fileURLToPath(new URL('../src/instructions/http-child.ts', import.meta.url))
@@ -157,18 +149,16 @@ describe('instruction counts: the in-memory HTTP driver', () => {
 })
 
 describe('in-memory timing: the child that times whole requests natively', () => {
-  const CHILD = fileURLToPath(new URL('../src/http/in-memory-child.ts', import.meta.url))
+  const CHILD = new URL('../src/http/in-memory-child.ts', import.meta.url)
   const material = generateKeyMaterial('RS256')
   const tokens = signTokens(material, 2)
 
-  /** Runs the child on one job; resolves with its `RESULT` line. */
+  /** Runs the child on one job through its IPC protocol (`runInChild`, under tsx). */
   async function timed(job: InMemoryJob): Promise<InMemoryTiming> {
-    let result: InMemoryTiming | undefined
-    await runJob(CHILD, job, (line) => {
-      if (line.startsWith('RESULT ')) result = JSON.parse(line.slice(7)) as InMemoryTiming
+    const answer = await runInChild<{ timing: InMemoryTiming }>(CHILD, job, {
+      execArgv: ['--import', TSX],
     })
-    if (result === undefined) throw new Error('the child printed no RESULT line')
-    return result
+    return answer.timing
   }
 
   const job = (variant: VariantId, carried = tokens, connections = 1): InMemoryJob => ({
@@ -189,7 +179,7 @@ describe('in-memory timing: the child that times whole requests natively', () =>
       timed(job('ours', tokens, 5)),
     ])
     for (const t of [bare, ours, many]) {
-      expect(t.ok).toBe(30)
+      expect(t.answered).toBe(30)
       expect(t.cpuUs).toHaveLength(3)
       expect(t.wallUs).toHaveLength(3)
       for (const us of [...t.cpuUs, ...t.wallUs]) expect(us).toBeGreaterThan(0)
@@ -198,6 +188,6 @@ describe('in-memory timing: the child that times whole requests natively', () =>
 
   it('counts a forged token as not answered, so a broken app cannot pass for a fast one', async () => {
     const forged = await timed(job('ours', signTokens(generateKeyMaterial('RS256'), 1), 3))
-    expect(forged.ok).toBe(0)
+    expect(forged.answered).toBe(0)
   })
 })

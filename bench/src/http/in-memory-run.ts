@@ -11,11 +11,7 @@
  * fresh process, variants alternate within each round (`roundOrder`), and every figure is a
  * median over rounds with its range; differences and ratios are paired within a round.
  */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { runInChild } from '../child.js'
 import { signPool } from '../sign-pool.js'
 import { median, pairedDelta, pairedRatio, roundOrder, type Summary, summarize } from '../stats.js'
 import { generateKeyMaterial, signTokens } from '../tokens.js'
@@ -64,29 +60,6 @@ const CONNECTIONS = 50
 /** A child that has not answered in this long is killed. */
 const CHILD_TIMEOUT_MS = 120_000
 
-function runChild(entry: URL, jobFile: string): Promise<InMemoryTiming> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(entry), jobFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d
-    })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr = (stderr + d).slice(-4000)
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))
-      if (code === 0 && line) return resolve(JSON.parse(line.slice(7)) as InMemoryTiming)
-      reject(new Error(stderr.trim().split('\n').pop() || `exited with code ${code}`))
-    })
-  })
-}
-
 /** Times every app of (a) and (c) on every framework, `rounds` times, variants alternating. */
 export async function runInMemory(opts: InMemoryOptions): Promise<InMemoryResult> {
   const material = generateKeyMaterial('RS256')
@@ -118,51 +91,47 @@ export async function runInMemory(opts: InMemoryOptions): Promise<InMemoryResult
               : IN_PROCESS_FRESH,
         })),
   )
-  const dir = mkdtempSync(join(tmpdir(), 'af-inmem-'))
   const samples: InMemorySample[] = []
   const failures: string[] = []
-  try {
-    for (let round = 0; round < opts.rounds; round++) {
-      opts.log(`  round ${round + 1}/${opts.rounds}`)
-      for (const { scenario, framework, variants } of plan) {
-        const cells: string[] = []
-        for (const variant of roundOrder(variants, round)) {
-          const label = `${framework} (${scenario}) ${variantLabel(framework, variant)}`
-          const job: InMemoryJob = {
-            framework,
-            variant,
-            publicKeyPem: material.verifyPem,
-            tokens: scenario === 'a' ? one : fresh,
-            connections: CONNECTIONS,
-            ...counts[scenario],
-          }
-          const jobFile = join(dir, 'job.json')
-          writeFileSync(jobFile, JSON.stringify(job))
-          try {
-            const t = await runChild(opts.entry, jobFile)
-            const expected = job.warmup + job.batches * job.batchSize
-            if (t.ok !== expected) throw new Error(`${t.ok} of ${expected} requests answered 200`)
-            const sample = {
-              round,
-              framework,
-              scenario,
-              variant,
-              cpuUs: median(t.cpuUs),
-              wallUs: median(t.wallUs),
-            }
-            samples.push(sample)
-            cells.push(`${variant} ${sample.cpuUs.toFixed(1)}`)
-          } catch (error) {
-            const reason = error instanceof Error ? error.message : String(error)
-            failures.push(`in-memory ${label}, round ${round + 1}: ${reason}`)
-            cells.push(`${variant} failed`)
-          }
+  for (let round = 0; round < opts.rounds; round++) {
+    opts.log(`  round ${round + 1}/${opts.rounds}`)
+    for (const { scenario, framework, variants } of plan) {
+      const cells: string[] = []
+      for (const variant of roundOrder(variants, round)) {
+        const label = `${framework} (${scenario}) ${variantLabel(framework, variant)}`
+        const job: InMemoryJob = {
+          framework,
+          variant,
+          publicKeyPem: material.verifyPem,
+          tokens: scenario === 'a' ? one : fresh,
+          connections: CONNECTIONS,
+          ...counts[scenario],
         }
-        opts.log(`    ${framework} (${scenario}) µs CPU/request: ${cells.join(', ')}`)
+        try {
+          const { timing: t } = await runInChild<{ timing: InMemoryTiming }>(opts.entry, job, {
+            timeoutMs: CHILD_TIMEOUT_MS,
+          })
+          const expected = job.warmup + job.batches * job.batchSize
+          if (t.answered !== expected)
+            throw new Error(`${t.answered} of ${expected} requests answered 200`)
+          const sample = {
+            round,
+            framework,
+            scenario,
+            variant,
+            cpuUs: median(t.cpuUs),
+            wallUs: median(t.wallUs),
+          }
+          samples.push(sample)
+          cells.push(`${variant} ${sample.cpuUs.toFixed(1)}`)
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error)
+          failures.push(`in-memory ${label}, round ${round + 1}: ${reason}`)
+          cells.push(`${variant} failed`)
+        }
       }
+      opts.log(`    ${framework} (${scenario}) µs CPU/request: ${cells.join(', ')}`)
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
   }
   return { rounds: opts.rounds, connections: CONNECTIONS, counts, samples, failures }
 }

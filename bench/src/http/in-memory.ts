@@ -1,8 +1,8 @@
 /**
  * An HTTP app of the bench served without a network: the same app module the HTTP benchmark
- * listens with, but its `http.Server` is handed one in-memory connection (`connection` event with
- * a `Duplex`), exactly as a socket would be after `accept`. Requests are written to it as raw
- * HTTP/1.1, one at a time on one keep-alive connection, so Node's own parser,
+ * listens with, but its `http.Server` is handed in-memory connections (`connection` event with
+ * a `Duplex`), exactly as sockets would be after `accept`. Requests are written to them as raw
+ * HTTP/1.1, one after the other on each keep-alive connection, so Node's own parser,
  * `IncomingMessage`/`ServerResponse` and the framework all run as in the real server; only the
  * kernel and the load generator are left out. Used by the instruction-count child
  * (`instructions/http-child.ts`) and the in-memory timing child (`in-memory-child.ts`).

@@ -23,10 +23,12 @@ export interface AdapterOptions<Req = unknown> {
 export interface AdapterSetup<Req> {
   readonly auth: Auth<Req>
   /**
-   * True for requests that skip authentication: CORS preflights (`preflight`, from
-   * {@link isPreflight}) and the `unless` rules.
+   * True for requests that skip authentication: CORS preflights and the `unless` rules. `raw` is
+   * Node's request and `headers` its headers, read once by the adapter and passed on to
+   * `requestInput` too: on Express each property read of `req` is an inline cache miss, because
+   * its requests change hidden class on every request (≈ 2k instructions; bench/NOTES.md).
    */
-  readonly skip: (request: Req, path: string, preflight: boolean) => boolean
+  readonly skip: (request: Req, path: string, raw: NodeRequestHead, headers: NodeHeaders) => boolean
   /** The mode for this request: `optional` on the `optional` routes, else the instance's. */
   readonly modeOf: (request: Req, path: string) => 'required' | 'optional'
   readonly propagate: boolean
@@ -87,7 +89,8 @@ export function setupAdapter<Req>(
     propagate: errors === 'propagate',
     usesPath: Array.isArray(adapter.unless) || Array.isArray(adapter.optional),
     // CORS preflights carry no credentials by design; they are never authenticated.
-    skip: (request, path, preflight) => preflight || skipRequest?.(request, path) === true,
+    skip: (request, path, raw, headers) =>
+      isPreflight(raw, headers) || skipRequest?.(request, path) === true,
     modeOf:
       optionalRequest === undefined
         ? () => mode
@@ -95,16 +98,18 @@ export function setupAdapter<Req>(
   }
 }
 
+/** What the adapters pass of Node's request: its method, read only for would-be preflights. */
+export interface NodeRequestHead {
+  readonly method?: string | undefined
+}
+
+export type NodeHeaders = Readonly<Record<string, string | string[] | undefined>>
+
 /**
- * True for a CORS preflight: an `OPTIONS` request with `Access-Control-Request-Method`. The header
- * is looked at first, so the method is read only for the few requests that carry it: on Express,
- * whose requests change hidden class on every request, each property read of `req` is an inline
- * cache miss (≈ 2k instructions; bench/NOTES.md).
+ * A CORS preflight: `OPTIONS` with `Access-Control-Request-Method`. The header is looked at
+ * first, so that `method` is read only for the few requests that carry it.
  */
-export function isPreflight(
-  raw: { readonly method?: string | undefined },
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-): boolean {
+function isPreflight(raw: NodeRequestHead, headers: NodeHeaders): boolean {
   return headers['access-control-request-method'] !== undefined && raw.method === 'OPTIONS'
 }
 

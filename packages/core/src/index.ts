@@ -1,7 +1,6 @@
 export {
   type AdapterOptions,
   type AdapterSetup,
-  isPreflight,
   isPromise,
   setupAdapter,
 } from './adapter.js'

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import {
-  createAuth,
-  createPathMatcher,
-  isPreflight,
-  isPromise,
-  setupAdapter,
-} from '../src/index.js'
+import { createAuth, createPathMatcher, isPromise, setupAdapter } from '../src/index.js'
 import { AUDIENCE, rsaKeyPair } from './helpers.js'
 
 const rsa = rsaKeyPair()
+const GET = { method: 'GET' }
 const CORE = { algorithms: ['RS256'], publicKey: rsa.publicPem, audience: AUDIENCE } as const
 
 describe('createPathMatcher', () => {
@@ -54,8 +49,8 @@ describe('setupAdapter', () => {
     })
     expect(typeof setup.auth.authenticate).toBe('function')
     expect(setup.propagate).toBe(true)
-    expect(setup.skip({}, '/health', false)).toBe(true)
-    expect(setup.skip({}, '/orders', false)).toBe(false)
+    expect(setup.skip({}, '/health', GET, {})).toBe(true)
+    expect(setup.skip({}, '/orders', GET, {})).toBe(false)
   })
 
   it('takes a prebuilt instance as is', () => {
@@ -63,8 +58,8 @@ describe('setupAdapter', () => {
     const setup = setupAdapter(auth, { unless: (req: { public?: boolean }) => req.public === true })
     expect(setup.auth).toBe(auth)
     expect(setup.propagate).toBe(false)
-    expect(setup.skip({ public: true }, '/x', false)).toBe(true)
-    expect(setup.skip({}, '/x', false)).toBe(false)
+    expect(setup.skip({ public: true }, '/x', GET, {})).toBe(true)
+    expect(setup.skip({}, '/x', GET, {})).toBe(false)
   })
 
   it('only skips when an unless function returns exactly true', () => {
@@ -73,17 +68,15 @@ describe('setupAdapter', () => {
       algorithms: ['RS256'],
       unless: () => 'yes' as unknown as boolean,
     })
-    expect(setup.skip({}, '/x', false)).toBe(false)
+    expect(setup.skip({}, '/x', GET, {})).toBe(false)
   })
 
   it('skips CORS preflights, not other OPTIONS requests', () => {
     const setup = setupAdapter({ ...CORE, algorithms: ['RS256'] })
     const preflight = { 'access-control-request-method': 'GET' }
-    expect(isPreflight({ method: 'OPTIONS' }, preflight)).toBe(true)
-    expect(isPreflight({ method: 'OPTIONS' }, {})).toBe(false)
-    expect(isPreflight({ method: 'GET' }, preflight)).toBe(false)
-    expect(setup.skip({}, '/orders', true)).toBe(true)
-    expect(setup.skip({}, '/orders', false)).toBe(false)
+    expect(setup.skip({}, '/orders', { method: 'OPTIONS' }, preflight)).toBe(true)
+    expect(setup.skip({}, '/orders', { method: 'OPTIONS' }, {})).toBe(false)
+    expect(setup.skip({}, '/orders', GET, preflight)).toBe(false)
   })
 
   it('checks its options at construction', () => {

@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { describe, expect, it } from 'vitest'
 import {
   type AuthError,
+  type AuthOptions,
   allOf,
   CHANNELS,
   createAuth,
@@ -14,6 +15,11 @@ import {
 const ISS = 'https://issuer.example'
 const AUD = 'orders-api'
 const SECRET = 'an-hmac-secret-of-more-than-thirty-two-bytes!!'
+const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
+
+/** The HS256 instance the tests start from, with their own options on top. */
+const hsAuth = (extra: Omit<AuthOptions, 'algorithms' | 'secret'> = {}) =>
+  createAuth({ algorithms: ['HS256'], secret: SECRET, issuer: ISS, audience: AUD, ...extra })
 
 function capture() {
   const lines: { level: string; object: Record<string, unknown>; message?: string }[] = []
@@ -43,13 +49,8 @@ const settle = async (call: () => unknown) => {
 
 describe('metrics', () => {
   it('counts outcomes, cache hits, decisions and infrastructure errors, and measures latency', async () => {
-    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
     const metrics = createMetrics()
-    const auth = createAuth({
-      algorithms: ['HS256'],
-      secret: SECRET,
-      issuer: ISS,
-      audience: AUD,
+    const auth = hsAuth({
       metrics,
     })
     const token = signer.sign({ sub: 'u1', perms: ['orders:read'] })
@@ -61,11 +62,7 @@ describe('metrics', () => {
     await settle(() => auth.authorize(guard, ctx, {}))
     await settle(() => auth.authorize(auth.guard('orders:read'), ctx, {}))
 
-    const down = createAuth({
-      algorithms: ['HS256'],
-      secret: SECRET,
-      issuer: ISS,
-      audience: AUD,
+    const down = hsAuth({
       metrics,
       permissions: { store: () => Promise.reject(new Error('ECONNREFUSED')) },
     })
@@ -136,12 +133,7 @@ describe('security log', () => {
   it('logs failures with code and client address, and never a token, secret, password or header', async () => {
     const { lines, logger } = capture()
     const password = 'correct horse battery staple'
-    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
-    const auth = createAuth({
-      algorithms: ['HS256'],
-      secret: SECRET,
-      issuer: ISS,
-      audience: AUD,
+    const auth = hsAuth({
       logger,
       basic: { verify: async ({ password: p }) => (p === 'nope' ? { sub: 'x' } : null) },
       permissions: {
@@ -201,13 +193,8 @@ describe('security log', () => {
 
   it('logs the peer address of an asynchronous failure even when the client hung up meanwhile', async () => {
     const { lines, logger } = capture()
-    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
     let release: () => void = () => {}
-    const auth = createAuth({
-      algorithms: ['HS256'],
-      secret: SECRET,
-      issuer: ISS,
-      audience: AUD,
+    const auth = hsAuth({
       logger,
       permissions: {
         store: () =>
@@ -239,8 +226,7 @@ describe('security log', () => {
   })
 
   it('reads the peer address only when a failure is logged', async () => {
-    const auth = createAuth({ algorithms: ['HS256'], secret: SECRET, issuer: ISS, audience: AUD })
-    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
+    const auth = hsAuth()
     const token = signer.sign({ sub: 'u1' })
     let reads = 0
     const socket = {
@@ -263,12 +249,7 @@ describe('security log', () => {
   it('the other failure paths (revoked, not yet valid, session, 403, throwing predicate) leak nothing either', async () => {
     const { lines, logger } = capture()
     const sid = 'c2Vzc2lvbi1pZC1vZi0yNTYtYml0cy1yYW5kb20tZGF0YQ'
-    const signer = createSigner({ algorithm: 'HS256', secret: SECRET, issuer: ISS, audience: AUD })
-    const auth = createAuth({
-      algorithms: ['HS256'],
-      secret: SECRET,
-      issuer: ISS,
-      audience: AUD,
+    const auth = hsAuth({
       logger,
       sessions: { store: { get: async () => null } },
     })

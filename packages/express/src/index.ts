@@ -5,7 +5,6 @@ import {
   type AuthOptions,
   createGuard,
   errorResponse,
-  isPreflight,
   isPromise,
   type Requirement,
   requestInput,
@@ -62,7 +61,7 @@ export function authMiddleware(
     // every request): `headers` is read once, `method` only for would-be preflights
     const headers = req.headers
     const path = usesPath ? req.path : '' // the path getter costs; only rules need it
-    if (skip(req, path, isPreflight(req, headers))) return next()
+    if (skip(req, path, req, headers)) return next()
     let result: AuthContext | undefined | Promise<AuthContext | undefined>
     try {
       result = auth.authenticate(requestInput(req, req, headers), modeOf(req, path))

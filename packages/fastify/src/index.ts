@@ -4,7 +4,6 @@ import {
   type AuthContext,
   type AuthOptions,
   errorResponse,
-  isPreflight,
   isPromise,
   type Requirement,
   requestInput,
@@ -92,7 +91,7 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
     // Node's request directly: Fastify's `request.method` and `request.headers` are getters over it
     const raw = request.raw
     const headers = raw.headers
-    if (skip(request, path, isPreflight(raw, headers))) return next()
+    if (skip(request, path, raw, headers)) return next()
     let result: AuthContext | undefined | Promise<AuthContext | undefined>
     try {
       const mode = routeAuth === 'optional' ? 'optional' : modeOf(request, path)

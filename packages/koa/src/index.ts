@@ -5,7 +5,6 @@ import {
   type AuthOptions,
   createGuard,
   errorResponse,
-  isPreflight,
   isPromise,
   type Requirement,
   requestInput,
@@ -58,7 +57,7 @@ export function authMiddleware(
     // Node's request directly: Koa's `ctx.method` and `ctx.headers` are getters over it
     const req = ctx.req
     const headers = req.headers
-    if (skip(ctx, path, isPreflight(req, headers))) return next()
+    if (skip(ctx, path, req, headers)) return next()
     try {
       const result = auth.authenticate(requestInput(req, ctx, headers), modeOf(ctx, path))
       ctx.state.auth = isPromise(result) ? await result : result
