@@ -109,6 +109,10 @@ const VARIANTS = {
     },
   },
   revocation: { revocation: revocationList },
+  tokenWildcards: { tokenWildcards: true },
+  union: {
+    permissions: { store: async () => ({ permissions: ['orders:read'] }), merge: 'union' },
+  },
   realStore: { permissions: { store: storeProxy, merge: 'store' } },
   sessions: {
     sessions: {
@@ -448,14 +452,54 @@ const CASES: Case[] = [
     www: insufficientScope('orders:write'),
   },
   {
-    name: 'wildcard grants',
+    name: "a token's wildcard grants nothing by default",
+    path: '/orders/write',
+    headers: bearer(withPerms('orders:*')),
+    status: 403,
+    code: 'permission_denied',
+    www: insufficientScope('orders:write'),
+  },
+  {
+    name: "a token's star grants nothing by default",
+    path: '/admin',
+    headers: bearer(withPerms('*', 'orders:read')),
+    status: 403,
+    code: 'permission_denied',
+    www: insufficientScope('admin orders:write invoices:write'),
+  },
+  {
+    name: "a token's star is not among its permissions by default",
+    path: '/me',
+    headers: bearer(withPerms('*')),
+    status: 200,
+    body: (b) => expect(b.auth).toMatchObject({ permissions: [] }),
+  },
+  {
+    name: "union: a token's star does not widen what the store grants",
+    variant: 'union',
+    path: '/orders/write',
+    headers: bearer(withPerms('*')),
+    status: 403,
+    code: 'permission_denied',
+    www: insufficientScope('orders:write'),
+  },
+  {
+    name: 'tokenWildcards: wildcard grants',
+    variant: 'tokenWildcards',
     path: '/orders/write',
     headers: bearer(withPerms('orders:*')),
     status: 200,
   },
-  { name: 'star grants everything', path: '/admin', headers: bearer(withPerms('*')), status: 200 },
+  {
+    name: 'tokenWildcards: star grants everything',
+    variant: 'tokenWildcards',
+    path: '/admin',
+    headers: bearer(withPerms('*')),
+    status: 200,
+  },
   {
     name: 'wildcard does not grant the bare prefix',
+    variant: 'tokenWildcards',
     path: '/orders',
     headers: bearer(withPerms('orders:read:*')),
     status: 403,
@@ -813,6 +857,7 @@ beforeAll(async () => {
     layers: [memoryLayer(), redisLayer({ client: redis, keyPrefix: redisPrefix })],
     source: postgresSource({ pool }),
   })
+  await realStore.ready()
 })
 
 afterAll(async () => {

@@ -45,6 +45,7 @@ const clients: Redis[] = []
 const stores: SessionStore[] = []
 const permissionStores: PermissionStore[] = []
 const apps = new Map<AdapterName, RunningApp>()
+const bareApps = new Map<AdapterName, RunningApp>()
 const storeOf = new Map<AdapterName, SessionStore>()
 
 beforeAll(async () => {
@@ -53,7 +54,12 @@ beforeAll(async () => {
   await migrate(pool)
   await seed(pool, {
     roles: { reader: ['orders:read'] },
-    users: [{ id: 'alice', roles: ['reader'] }, { id: 'bob' }],
+    users: [
+      { id: 'alice', roles: ['reader'] },
+      { id: 'bob' },
+      { id: 'carol', roles: ['reader'] },
+      { id: 'dave', roles: ['reader'] },
+    ],
   })
   for (const adapter of ADAPTERS) {
     const redis = await connectRedis()
@@ -80,11 +86,16 @@ beforeAll(async () => {
         permissions: { store: permissions, merge: 'store' },
       }),
     )
+    // the same instance's sessions, on an app without a permission store
+    bareApps.set(
+      adapter,
+      await startApp(adapter, { ...baseOptions(), clock, sessions: { store, cookieName: 'sid' } }),
+    )
   }
 })
 
 afterAll(async () => {
-  await Promise.allSettled([...apps.values()].map((app) => app.close()))
+  await Promise.allSettled([...apps.values(), ...bareApps.values()].map((app) => app.close()))
   await Promise.allSettled([...stores, ...permissionStores].map((store) => store.close()))
   if (clients[0]) await deleteKeys(clients[0], prefix)
   for (const client of clients) client.disconnect()
@@ -197,5 +208,44 @@ describe('session cookie through Express, Koa and Fastify', () => {
       )
       expect(Math.max(...seen)).toBeLessThan(1000)
     }
+  })
+
+  describe.each([
+    ['with a permission store', apps],
+    ['without a permission store', bareApps],
+  ])('changes made in PostgreSQL alone, %s', (_, set) => {
+    const everyone = async (id: string) =>
+      Promise.all(ADAPTERS.map((adapter) => set.get(adapter)!.request('/me', withCookie(id))))
+
+    it('a user deactivated after login is refused (401 user_inactive) once revalidateSeconds pass', async () => {
+      const session = await storeOf.get('express')!.create('carol')
+      for (const response of await everyone(session.id)) expect(response.status).toBe(200)
+      await pool.query("UPDATE users SET active = false WHERE id = 'carol'")
+      try {
+        now += 60_001 // the store's default revalidateSeconds
+        for (const response of await everyone(session.id)) {
+          expect(response.status, response.text).toBe(401)
+          expect(response.body).toMatchObject({ code: 'user_inactive' })
+          expect(response.headers['www-authenticate']).toBe(
+            'Bearer realm="api", error="invalid_token", error_description="The user is unknown or inactive."',
+          )
+        }
+        // still refused while the (refreshed) copies are trusted: the refusal is cached, not lost
+        for (const response of await everyone(session.id)) expect(response.status).toBe(401)
+      } finally {
+        await pool.query("UPDATE users SET active = true WHERE id = 'carol'")
+      }
+    })
+
+    it('a session deactivated in the table is refused (401 session_invalid) once revalidateSeconds pass', async () => {
+      const session = await storeOf.get('koa')!.create('dave')
+      for (const response of await everyone(session.id)) expect(response.status).toBe(200)
+      await pool.query('UPDATE sessions SET active = false WHERE id = $1', [session.id])
+      now += 60_001
+      for (const response of await everyone(session.id)) {
+        expect(response.status, response.text).toBe(401)
+        expect(response.body).toMatchObject({ code: 'session_invalid' })
+      }
+    })
   })
 })

@@ -225,7 +225,10 @@ export function demoBanner(demo: Demo, url: string, framework: string): string {
   const reader = demo.signer.sign({ sub: 'user-42', perms: ['orders:read'] })
   // With the permission store, a token's sub must be an active user of the users table.
   const store = demo.authOptions.permissions !== undefined
-  const admin = demo.signer.sign({ sub: store ? demo.user.id : 'admin-1', perms: ['*'] })
+  const admin = demo.signer.sign({
+    sub: store ? demo.user.id : 'admin-1',
+    perms: ['admin', 'orders:read', 'orders:write'],
+  })
   const many = Array.from({ length: 60 }, (_, i) => `orders:region-${i}:read`)
   const compressed = demo.signer.sign({ sub: 'user-42', perms: ['orders:read', ...many] })
   const credentials = JSON.stringify({ username: demo.user.username, password: demo.user.password })
@@ -267,7 +270,7 @@ Try it:
   curl -i -X POST -H "Authorization: Bearer ${reader}" ${url}/orders   # 403, needs orders:write
   curl -i -H "Authorization: Bearer ${reader}" ${url}/users/user-42/orders   # 200, the owner
   curl -i -H "Authorization: Bearer ${reader}" ${url}/users/user-7/orders    # 403, not the owner
-  curl -i -X POST -H "Authorization: Bearer ${admin}" ${url}/orders   # 201, the admin token has *
+  curl -i -X POST -H "Authorization: Bearer ${admin}" ${url}/orders   # 201, the admin token has orders:write
   curl -i -H "Authorization: Bearer ${compressed}" ${url}/orders   # 200, a compressed: token
   curl -i ${url}/catalog                                                    # 200, optional auth: the public catalog
   curl -i -H "Authorization: Bearer ${reader}" ${url}/catalog   # 200, { items, for: "user-42" }

@@ -18,6 +18,7 @@ import {
   SessionInvalidError,
   TokenInvalidError,
   TokenRevokedError,
+  UserInactiveError,
 } from './errors.js'
 import { assertBearerToken, isBearerToken } from './extract/authorization.js'
 import type { BasicCredentials } from './extract/basic.js'
@@ -35,6 +36,7 @@ import {
 import { type RevokeTarget, revocationEntry } from './revocation/entry.js'
 import { isCanonicalBase64url } from './token/base64url.js'
 import { checkClaims } from './token/claims.js'
+import { signingInput } from './token/compact.js'
 import { COMPRESSED_PREFIX, decodeCompressed } from './token/compressed.js'
 import { createJwsVerifier, type VerifiedJws } from './token/verify.js'
 import type { AuthContext, RequestInput } from './types.js'
@@ -73,7 +75,7 @@ export interface Auth<Req = unknown> {
   /** Runs a guard for a request, with this instance's realm and decision metrics. */
   authorize(guard: Guard<Req>, auth: AuthContext | undefined, request: Req): MaybePromise<void>
   /**
-   * Revokes a token (every re-encoding of it), a `jti`, or every token of a subject issued up to
+   * Revokes a token (every re-encoding and re-signature of it), a `jti`, or every token of a subject issued up to
    * `before` (seconds; default now): "log out everywhere". Revoked tokens get 401 `token_revoked`.
    */
   revoke(target: RevokeTarget): Promise<void>
@@ -145,7 +147,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
 
   /**
    * Claim checks and the context of a verified token; cached under `key` when the cache is on.
-   * `tokenHash`: the hash, or (cache off: the context lives for one request) the canonical token
+   * `tokenHash`: the revocation hash, or (uncached: the context lives for one request) the string
    * to hash only if the revocation list asks for it.
    */
   function finish(
@@ -155,7 +157,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   ): VerifiedContext {
     const now = clock()
     const facts = checkClaims(jws.payload, o.claimRules, now)
-    const permissions = permissionsFromClaims(jws.payload, o.permissionsClaim)
+    const permissions = permissionsFromClaims(jws.payload, o.permissionsClaim, o.tokenWildcards)
     const claims = deepFreeze(jws.payload)
     const validity =
       key === undefined
@@ -191,8 +193,10 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     const start = performance.now()
     const jwt = canonical(credential)
     const jws = verifyJws(jwt)
-    // for a plain token the cache key is already the hash of the canonical form
-    const tokenHash = key === undefined ? { of: jwt } : jwt === credential ? key : cacheKey(jwt)
+    // Revocation keys on what the signature covers, never on the signature: a cached entry keeps
+    // only the hash (never the token), an uncached one hashes on demand.
+    const signed = signingInput(jwt)
+    const tokenHash = key === undefined ? { of: signed } : cacheKey(signed)
     const done = (verified: VerifiedJws) => {
       const entry = finish(verified, key, tokenHash)
       const ms = performance.now() - start
@@ -205,8 +209,12 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     return isPromise(jws) ? jws.then(done) : done(jws)
   }
 
-  /** An opaque token: the authorization server decides; its answer goes through the same claim checks. */
-  function introspect(token: string, key: string | undefined): Promise<VerifiedContext> {
+  /**
+   * An opaque token: the authorization server decides; its answer goes through the same claim
+   * checks. It is never put in the verification cache: the introspector's own cache (its
+   * `maxTtlSeconds`, `cache: false`, `evict`) alone decides how long an answer may be reused.
+   */
+  function introspect(token: string): Promise<VerifiedContext> {
     return o.introspector!.introspect(token).then(
       (claims) => {
         if (claims === null || claims === undefined)
@@ -216,7 +224,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
             dependency: 'introspection',
           })
         }
-        return finish({ header: {}, payload: { ...claims } }, key, key ?? cacheKey(token))
+        return finish({ header: {}, payload: { ...claims } }, undefined, { of: token })
       },
       (cause: unknown) => {
         throw unavailable(cause, 'The token could not be introspected.', 'introspection')
@@ -244,8 +252,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     // to tell a malformed header (400) from a malformed token (401) once that check has failed.
     if (credential.startsWith(COMPRESSED_PREFIX) || !isJwtShaped(credential)) {
       checkAlphabet(credential, fromHeader)
-      if (o.introspector !== undefined && !isJwtShaped(credential))
-        return introspect(credential, key)
+      if (o.introspector !== undefined && !isJwtShaped(credential)) return introspect(credential)
       return verifySignature(credential, key)
     }
     try {
@@ -305,6 +312,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     if (record === null || record === undefined || !(record.expiresAt > clock())) {
       throw new SessionInvalidError()
     }
+    if (record.userActive === false) throw new UserInactiveError()
     const context: AuthContext = Object.freeze({
       sub: record.userId,
       claims: Object.freeze({ sub: record.userId, sid: sessionId }),
@@ -477,13 +485,11 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
         maxTokenAgeSeconds: o.claimRules.maxTokenAgeSeconds,
         canonical,
         isOpaque: introspector === undefined ? undefined : (token) => !isJwtShaped(token),
-        knownExpiry: (tokenHash) => cache?.get(tokenHash)?.expiresAt,
       })
       await o.revocation.revoke(entry)
       log?.revoked(entry)
       if (introspector !== undefined && entry.kind === 'token' && 'token' in target) {
         // the shared introspection cache (memory and Redis) must not answer for it either
-        cache?.delete(entry.tokenHash)
         const token = target.token.trim()
         if (!isJwtShaped(token)) await introspector.evict?.(token)
       }

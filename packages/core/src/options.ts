@@ -85,6 +85,13 @@ export interface AuthOptions<Req = unknown> {
   cache?: false | { max?: number; maxTtlSeconds?: number }
   /** The claim that carries granted permissions. Default `perms`. */
   permissionsClaim?: PermissionsClaim
+  /**
+   * Honour wildcards (`*`, `orders:*`) in a token's permissions. Default false: a token's
+   * wildcard grants nothing (it is dropped), so a token cannot claim everything, and with
+   * `merge: 'union'` cannot widen what the store grants. Wildcards from a permission store, a
+   * session store or `basic.verify` (your own records) always count.
+   */
+  tokenWildcards?: boolean
   /** A permission store (or a lookup function) and how its permissions merge with the token's. */
   permissions?: {
     store: PermissionSource | ((subject: string) => Promise<PermissionRecord | null>)
@@ -137,6 +144,7 @@ export interface ResolvedOptions<Req = unknown> {
   readonly mode: 'required' | 'optional'
   readonly cache: { readonly max: number; readonly maxTtlSeconds: number } | undefined
   readonly permissionsClaim: PermissionsClaim
+  readonly tokenWildcards: boolean
   readonly store: PermissionSource | undefined
   readonly merge: PermissionMerge
   readonly realm: string
@@ -211,6 +219,7 @@ export const OPTION_NAMES: readonly (keyof AuthOptions)[] = Object.freeze(
     mode: true,
     cache: true,
     permissionsClaim: true,
+    tokenWildcards: true,
     permissions: true,
     realm: true,
     cookie: true,
@@ -408,6 +417,8 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   if (!['perms', 'permissions', 'scope'].includes(permissionsClaim)) {
     fail('permissionsClaim', 'expected "perms", "permissions" or "scope"')
   }
+  const tokenWildcards = options.tokenWildcards ?? false
+  if (typeof tokenWildcards !== 'boolean') fail('tokenWildcards', 'expected true or false')
   let store: PermissionSource | undefined
   let merge: PermissionMerge = 'claims'
   if (options.permissions !== undefined) {
@@ -501,6 +512,7 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
     mode,
     cache,
     permissionsClaim,
+    tokenWildcards,
     store,
     merge,
     realm,

@@ -47,7 +47,12 @@ export interface RequestInput {
  * What revocation keys on: what cannot be varied by re-encoding a token. Never the raw token.
  */
 export interface RevocationSubject {
-  /** SHA-256 (base64url) of the canonical compact JWT: after `compressed:` decoding and the strict check. */
+  /**
+   * SHA-256 (base64url) of what the token's signature covers: the JWS Signing Input
+   * (`header.payload`) of the canonical compact JWT, after `compressed:` decoding and the strict
+   * check; for an introspected opaque token, of the token itself. Every valid signature of one
+   * token has the same hash.
+   */
   readonly tokenHash: string
   readonly jti: string | undefined
   readonly sub: string
@@ -55,7 +60,7 @@ export interface RevocationSubject {
   readonly iat: number | undefined
 }
 
-/** One revocation: a token (by its canonical hash), a `jti`, or every token of a subject issued before a time. */
+/** One revocation: a token (by the hash of what its signature covers), a `jti`, or every token of a subject issued before a time. */
 export type RevocationEntry =
   | {
       readonly kind: 'token'
@@ -89,6 +94,8 @@ export interface SessionRecord {
   readonly expiresAt: number
   /** Permissions, when the session store keeps them. */
   readonly permissions?: readonly string[]
+  /** `false`: the session is live but its user has been deactivated (401 `user_inactive`). */
+  readonly userActive?: boolean
 }
 
 /** Reads sessions for the session-cookie credential. `null`: unknown, expired or destroyed. */

@@ -13,7 +13,7 @@ import {
   summary,
 } from './helpers.js'
 
-const SOURCES = { cookie: undefined, getToken: undefined }
+const SOURCES = { cookie: undefined, getToken: undefined, maxTokenBytes: 8192 }
 
 /**
  * The header grammar is enforced in two places: its structure (scheme, one token) when the header
@@ -116,7 +116,7 @@ describe('extractToken', () => {
   })
 
   it('refuses credentials in two places (header and getter)', () => {
-    const sources = { cookie: undefined, getToken: () => 'xyz' }
+    const sources = { ...SOURCES, getToken: () => 'xyz' }
     expect(() => extractToken({ authorization: 'Bearer abc' }, sources)).toThrow(
       InvalidRequestError,
     )
@@ -125,7 +125,7 @@ describe('extractToken', () => {
 
   it('ignores a getter that finds nothing', () => {
     for (const empty of [undefined, null, '']) {
-      const sources = { cookie: undefined, getToken: () => empty }
+      const sources = { ...SOURCES, getToken: () => empty }
       expect(extractToken({ authorization: 'Bearer abc' }, sources)).toBe('abc')
     }
   })

@@ -10,6 +10,7 @@ import {
   type Requirement,
 } from '../src/index.js'
 import { grantsOf } from '../src/permissions/match.js'
+import { permissionsFromClaims } from '../src/permissions/resolve.js'
 import { authErrorOf } from './helpers.js'
 
 function ctx(...permissions: string[]): AuthContext {
@@ -222,5 +223,29 @@ describe('createGuard', () => {
       ),
     ).rejects.toBe(boom)
     await expect(createGuard([async () => Promise.reject(boom)])(ctx(), {})).rejects.toBe(boom)
+  })
+})
+
+describe("a token's wildcards", () => {
+  it('are dropped unless tokenWildcards is set, from every permissions claim', () => {
+    const perms = Object.freeze(['*', 'orders:*', 'orders:read', 'a:*:b', ':*'])
+    expect(permissionsFromClaims({ perms }, 'perms')).toEqual(['orders:read', 'a:*:b', ':*'])
+    expect(permissionsFromClaims({ permissions: perms }, 'permissions')).toEqual([
+      'orders:read',
+      'a:*:b',
+      ':*',
+    ])
+    expect(permissionsFromClaims({ scope: 'orders:read * billing:*' }, 'scope')).toEqual([
+      'orders:read',
+    ])
+    expect(permissionsFromClaims({ perms }, 'perms', true)).toBe(perms)
+    // nothing to drop: the claim's own frozen array, no copy
+    const plain = Object.freeze(['orders:read'])
+    expect(permissionsFromClaims({ perms: plain }, 'perms')).toBe(plain)
+    // what is dropped grants nothing; what is left matches literally
+    const grants = compileGrants(permissionsFromClaims({ perms }, 'perms'))
+    expect(grants.has('orders:write')).toBe(false)
+    expect(grants.has('anything')).toBe(false)
+    expect(grants.has('a:*:b')).toBe(true)
   })
 })

@@ -17,7 +17,7 @@ export class VerifiedContext implements AuthContext {
   #validUntil: number
   /** Acceptable once `nowMs >= #validFrom * 1000`. */
   #validFrom: number
-  /** SHA-256 of the canonical token, or (cache off: the context lives for one request) the token to hash if asked. */
+  /** The revocation hash (see `RevocationSubject.tokenHash`), or (uncached: the context lives for one request) the string to hash if asked. */
   #hash: string | { readonly of: string }
 
   constructor(

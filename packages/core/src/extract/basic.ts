@@ -1,4 +1,4 @@
-import { InvalidRequestError } from '../errors.js'
+import { CredentialsInvalidError, InvalidRequestError } from '../errors.js'
 
 /** Decoded `Basic` credentials (RFC 7617). */
 export interface BasicCredentials {
@@ -38,12 +38,17 @@ function hasControl(bytes: Uint8Array, start: number, end: number): boolean {
 /**
  * Decodes the token68 of a `Basic` header: padded standard base64 of `user-id ":" password`,
  * UTF-8, no control characters (RFC 7617 section 2). The decoded bytes are the only copy made.
- * Anything else is a 400 `invalid_request`; the message never repeats the credentials.
+ * Credentials longer than `maxBytes` are refused (401 `credentials_invalid`) before they are
+ * decoded, like an oversized bearer token: no verifier ever sees them. Anything malformed is a 400
+ * `invalid_request`; the message never repeats the credentials.
  *
  * @example
  * parseBasic('dXNlcjpwYXNz') // { username: 'user', password: 'pass' }
  */
-export function parseBasic(token68: string): BasicCredentials {
+export function parseBasic(token68: string, maxBytes = 8192): BasicCredentials {
+  if (token68.length > maxBytes) {
+    throw new CredentialsInvalidError(`The Basic credentials are longer than ${maxBytes} bytes.`)
+  }
   if (!isStandardBase64(token68)) throw new InvalidRequestError('Malformed Basic credentials.')
   const bytes = Buffer.from(token68, 'base64')
   const colon = bytes.indexOf(0x3a)

@@ -12,6 +12,8 @@ export interface CredentialSources<Req> {
   readonly basic?: unknown
   /** The session cookie, when sessions are configured. */
   readonly sessions?: { readonly cookieName: string } | undefined
+  /** Longest credential: Basic credentials over it are refused before they are decoded. */
+  readonly maxTokenBytes: number
 }
 
 /** A session cookie's value. */
@@ -19,7 +21,6 @@ export interface SessionCredential {
   readonly sessionId: string
 }
 
-/** The one credential of a request: a token, Basic credentials or a session id. */
 /** A token from a cookie or a custom getter (a header token is a plain string). */
 export interface OtherToken {
   readonly token: string
@@ -56,7 +57,7 @@ export function extractCredential<Req>(
     const parsed = parseAuthorization(header)
     if (parsed.scheme === 'bearer') token = parsed.token
     else if (parsed.scheme === 'basic' && sources.basic !== undefined) {
-      basic = parseBasic(parsed.credentials)
+      basic = parseBasic(parsed.credentials, sources.maxTokenBytes)
     }
   }
   if (sources.cookie !== undefined && input.cookie !== undefined) {

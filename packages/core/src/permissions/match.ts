@@ -12,6 +12,11 @@ export interface GrantSet {
 const ALL: GrantSet = { has: () => true }
 const NONE: GrantSet = { has: () => false }
 
+/** True for a grant that covers more than itself: `*` or a prefix ending in `:*`. */
+export function isWildcard(permission: string): boolean {
+  return permission === '*' || (permission.length > 2 && permission.endsWith(':*'))
+}
+
 /** Compiles granted permissions once, so each check is a `Set` lookup and a short prefix scan. */
 export function compileGrants(granted: readonly string[]): GrantSet {
   if (granted.length === 0) return NONE
@@ -19,7 +24,7 @@ export function compileGrants(granted: readonly string[]): GrantSet {
   const prefixes: string[] = []
   for (const permission of granted) {
     if (permission === '*') return ALL
-    if (permission.length > 2 && permission.endsWith(':*')) {
+    if (isWildcard(permission)) {
       prefixes.push(permission.slice(0, -1)) // keep the ':'
     } else {
       exact.add(permission)

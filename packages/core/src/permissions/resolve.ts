@@ -2,26 +2,35 @@ import { AuthError, AuthUnavailableError, TokenInvalidError, UserInactiveError }
 import type { PermissionMerge } from '../options.js'
 import type { AuthContext, PermissionRecord, PermissionSource } from '../types.js'
 import type { MaybePromise } from '../util.js'
+import { isWildcard } from './match.js'
 import { toPermissionRecord } from './store/record.js'
 
 export const NO_PERMISSIONS: readonly string[] = Object.freeze([])
 
-/** Granted permissions from the configured claim: an array of strings, or `scope` (space-delimited). */
+/**
+ * Granted permissions from the configured claim: an array of strings, or `scope`
+ * (space-delimited). Wildcard grants (`*`, `x:*`) are dropped unless `wildcards` is true: a token
+ * is not trusted to claim everything (see `tokenWildcards`).
+ */
 export function permissionsFromClaims(
   claims: Record<string, unknown>,
   claim: string,
+  wildcards = false,
 ): readonly string[] {
   const value = claims[claim]
   if (value === undefined) return NO_PERMISSIONS
+  let granted: readonly string[]
   if (claim === 'scope') {
     if (typeof value !== 'string')
       throw new TokenInvalidError('The "scope" claim must be a string.')
-    return Object.freeze(value.split(' ').filter((s) => s !== ''))
-  }
-  if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) {
+    granted = Object.freeze(value.split(' ').filter((s) => s !== ''))
+  } else if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) {
     throw new TokenInvalidError(`The "${claim}" claim must be an array of strings.`)
+  } else {
+    granted = value as string[] // frozen with the claims
   }
-  return value as string[] // frozen with the claims
+  if (wildcards || !granted.some(isWildcard)) return granted
+  return Object.freeze(granted.filter((p) => !isWildcard(p)))
 }
 
 /**

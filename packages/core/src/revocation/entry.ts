@@ -1,6 +1,7 @@
 import { cacheKey } from '../cache/verification-cache.js'
 import { parseCompact } from '../token/compact.js'
 import type { RevocationEntry } from '../types.js'
+import { tokenHashOf } from './keys.js'
 
 /** What `auth.revoke` takes. Times are seconds since the epoch. */
 export type RevokeTarget =
@@ -23,8 +24,6 @@ export interface EntryContext {
   readonly canonical: (token: string) => string
   /** True for tokens this instance introspects (opaque, not JWT-shaped): keyed by their hash as sent. */
   readonly isOpaque?: (token: string) => boolean
-  /** The `exp` (seconds) of a token hash, when this instance knows it (from its cache). */
-  readonly knownExpiry?: (tokenHash: string) => number | undefined
 }
 
 function withoutWhitespace(token: string): string {
@@ -35,9 +34,10 @@ function withoutWhitespace(token: string): string {
 
 /**
  * Turns `auth.revoke(target)` into a revocation entry. A token is decoded (whitespace removed,
- * `compressed:` inflated, the strict compact check applied) and keyed by the hash of its canonical
- * form, so every re-encoding of it is covered; its signature is not checked (only the caller's
- * server code revokes), and its `exp` bounds how long the revocation is kept.
+ * `compressed:` inflated, the strict compact check applied) and keyed by the hash of its JWS
+ * Signing Input, what every valid signature of it covers, so every re-encoding and re-signature of
+ * it is covered; its signature is not checked (only the caller's server code revokes), and its
+ * `exp` bounds how long the revocation is kept.
  */
 export function revocationEntry(target: RevokeTarget, ctx: EntryContext): RevocationEntry {
   const lifetime =
@@ -50,8 +50,7 @@ export function revocationEntry(target: RevokeTarget, ctx: EntryContext): Revoca
     const token = withoutWhitespace(target.token)
     if (ctx.isOpaque?.(token) === true) {
       // an opaque token has no canonical form but itself, and no readable `exp`
-      const tokenHash = cacheKey(token)
-      return { kind: 'token', tokenHash, expiresAt: ctx.knownExpiry?.(tokenHash) ?? fallback }
+      return { kind: 'token', tokenHash: cacheKey(token), expiresAt: fallback }
     }
     const jwt = ctx.canonical(token)
     const parts = parseCompact(jwt)
@@ -61,7 +60,7 @@ export function revocationEntry(target: RevokeTarget, ctx: EntryContext): Revoca
     } catch {}
     const exp = typeof payload?.exp === 'number' ? payload.exp + ctx.toleranceSeconds : fallback
     const sub = typeof payload?.sub === 'string' ? payload.sub : undefined
-    return { kind: 'token', tokenHash: cacheKey(jwt), expiresAt: exp, ...(sub ? { sub } : {}) }
+    return { kind: 'token', tokenHash: tokenHashOf(jwt), expiresAt: exp, ...(sub ? { sub } : {}) }
   }
   if ('jti' in target) {
     if (typeof target.jti !== 'string' || target.jti === '') {

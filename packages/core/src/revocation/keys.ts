@@ -5,10 +5,19 @@
  * pattern-free key.
  */
 import { cacheKey, SUBJECT_IDENTITY } from '../cache/verification-cache.js'
+import { signingInput } from '../token/compact.js'
 import type { RevocationEntry, RevocationSubject } from '../types.js'
 
 /** SHA-256 (base64url) of a string: the key part of a `jti` or a `sub`. */
 export const hashPart: (value: string) => string = cacheKey
+
+/**
+ * The token hash of a canonical compact JWT: SHA-256 of its JWS Signing Input (see
+ * `RevocationSubject.tokenHash`), the same for every valid signature of it.
+ */
+export function tokenHashOf(jwt: string): string {
+  return hashPart(signingInput(jwt))
+}
 
 /** `tokens.token_hash` of an entry: the token hash itself, `jti:<hash>` or `sub:<hash>`. */
 export function rowKey(entry: RevocationEntry): string {

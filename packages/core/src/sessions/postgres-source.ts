@@ -14,7 +14,10 @@ export interface DestroyedSession {
 export interface SessionDatabase {
   /** Stores a new session; resolves `false` when its user is unknown or inactive. */
   insert(session: Session): Promise<boolean>
-  /** The session if it is active and not expired at `nowMs`, else `null`. */
+  /**
+   * The session if it is active and not expired at `nowMs`, else `null`; `userActive` says whether
+   * its user is active now (`checkedAt` is set by the store).
+   */
   get(id: string, nowMs: number): Promise<Session | null>
   /** Sets `last_activity` to `nowMs` unless it is already later than `notBeforeMs`; resolves whether it wrote. */
   touch(id: string, nowMs: number, notBeforeMs: number): Promise<boolean>
@@ -27,7 +30,7 @@ export interface SessionDatabase {
 /** The names of the prepared statements. */
 export const SESSION_STATEMENTS = Object.freeze({
   insert: 'authframework_session_insert_v1',
-  get: 'authframework_session_get_v1',
+  get: 'authframework_session_get_v2',
   touch: 'authframework_session_touch_v1',
   deactivate: 'authframework_session_deactivate_v1',
   deactivateUser: 'authframework_session_deactivate_user_v1',
@@ -40,8 +43,11 @@ const at = (param: string) => `to_timestamp(${param}::float8 / 1000)`
 export const SESSION_INSERT_QUERY = `INSERT INTO sessions (id, user_id, created_at, expires_at, last_activity, active)
 SELECT $1, u.id, ${at('$3')}, ${at('$4')}, ${at('$3')}, true FROM users u WHERE u.id = $2 AND u.active`
 
-export const SESSION_GET_QUERY = `SELECT id, user_id, ${ms('created_at')} AS created_at, ${ms('expires_at')} AS expires_at
-FROM sessions WHERE id = $1 AND active AND expires_at > ${at('$2')}`
+/** A live session and whether its user is active (a user row that is gone counts as inactive). */
+export const SESSION_GET_QUERY = `SELECT s.id, s.user_id, ${ms('s.created_at')} AS created_at, ${ms('s.expires_at')} AS expires_at,
+coalesce(u.active, false) AS user_active
+FROM sessions s LEFT JOIN users u ON u.id = s.user_id
+WHERE s.id = $1 AND s.active AND s.expires_at > ${at('$2')}`
 
 export const SESSION_TOUCH_QUERY = `UPDATE sessions SET last_activity = ${at('$2')}
 WHERE id = $1 AND active AND last_activity <= ${at('$3')}`
@@ -57,6 +63,7 @@ interface Row {
   user_id: string
   created_at: number
   expires_at: number
+  user_active: boolean
 }
 
 export interface PostgresSessionSourceOptions {
@@ -113,6 +120,8 @@ export function postgresSessionSource(options: PostgresSessionSourceOptions): Se
         userId: row.user_id,
         createdAt: Number(row.created_at),
         expiresAt: Number(row.expires_at),
+        checkedAt: nowMs,
+        userActive: row.user_active === true,
       })
       if (session === undefined) {
         throw new AuthUnavailableError('The session database returned an unexpected row.')

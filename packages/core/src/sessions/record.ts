@@ -1,6 +1,8 @@
 /**
  * Session records as the session store hands them out (frozen) and keeps them in shared caches.
- * A record never changes after creation; a destroyed session is a tombstone (`null`).
+ * A destroyed session is a tombstone (`null`). A record carries when the database last confirmed
+ * it (and its user) active, so that no cache serves it for longer than the store's
+ * `revalidateSeconds` without asking again.
  */
 import type { SessionRecord } from '../types.js'
 
@@ -11,6 +13,10 @@ export interface Session extends SessionRecord {
   readonly userId: string
   readonly createdAt: number
   readonly expiresAt: number
+  /** When the database last confirmed the session and its user (0: never; to be confirmed). */
+  readonly checkedAt: number
+  /** Whether the session's user is active (the database's answer at `checkedAt`). */
+  readonly userActive: boolean
 }
 
 /** Session ids are 43 base64url characters (32 random bytes); anything else is no session of ours. */
@@ -21,17 +27,34 @@ export function isSessionId(id: unknown): id is string {
   return typeof id === 'string' && SESSION_ID.test(id)
 }
 
-/** Checks an untrusted value and returns a frozen {@link Session}, or `undefined`. */
+const isTime = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value)
+
+/**
+ * Checks an untrusted value and returns a frozen {@link Session}, or `undefined`. A missing
+ * `checkedAt` is 0 (confirmed never: the store asks the database before serving it); a missing
+ * `userActive` is true.
+ */
 export function toSession(value: unknown): Session | undefined {
   if (typeof value !== 'object' || value === null) return undefined
-  const { id, userId, createdAt, expiresAt } = value as Record<string, unknown>
+  const {
+    id,
+    userId,
+    createdAt,
+    expiresAt,
+    checkedAt = 0,
+    userActive = true,
+  } = value as Record<string, unknown>
   if (!isSessionId(id) || typeof userId !== 'string' || userId === '') return undefined
-  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined
-  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined
-  return Object.freeze({ id, userId, createdAt, expiresAt })
+  if (!isTime(createdAt) || !isTime(expiresAt) || !isTime(checkedAt)) return undefined
+  if (typeof userActive !== 'boolean') return undefined
+  return Object.freeze({ id, userId, createdAt, expiresAt, checkedAt, userActive })
 }
 
-/** Compact JSON for Redis: `{"i","u","c","e"}`, or `null` for a destroyed or unknown session. */
+/**
+ * Compact JSON for Redis: `{"i","u","c","e","k","a"}`, or `null` for a destroyed or unknown
+ * session.
+ */
 export function encodeSession(session: Session | null): string {
   if (session === null) return 'null'
   return JSON.stringify({
@@ -39,6 +62,8 @@ export function encodeSession(session: Session | null): string {
     u: session.userId,
     c: session.createdAt,
     e: session.expiresAt,
+    k: session.checkedAt,
+    a: session.userActive,
   })
 }
 
@@ -52,6 +77,6 @@ export function decodeSession(text: string): Session | null | undefined {
   }
   if (parsed === null) return null
   if (typeof parsed !== 'object') return undefined
-  const { i, u, c, e } = parsed as Record<string, unknown>
-  return toSession({ id: i, userId: u, createdAt: c, expiresAt: e })
+  const { i, u, c, e, k, a } = parsed as Record<string, unknown>
+  return toSession({ id: i, userId: u, createdAt: c, expiresAt: e, checkedAt: k, userActive: a })
 }

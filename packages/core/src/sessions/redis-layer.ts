@@ -57,6 +57,11 @@ export interface SessionRedisLayer extends SessionLayer {
   readonly channel: string
 }
 
+/** SET key value EX ttl, unless the key holds a tombstone (`null`). */
+const FILL_UNLESS_TOMBSTONE = `if redis.call('GET', KEYS[1]) == 'null' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`
+
 function positiveInteger(value: unknown, name: string, example: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new TypeError(`sessionRedisLayer: ${name} must be a positive integer, e.g. ${example}.`)
@@ -142,8 +147,11 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     async fill(id, value) {
       const ttl = value === null ? negativeTtlSeconds : ttlUntil(value.expiresAt)
       if (ttl === 0) return
-      // NX: a tombstone written by a destroy in the meantime wins over this (older) read.
-      await guarded('SET NX', () => client.set(keyOf(id), encodeSession(value), 'EX', ttl, 'NX'))
+      // A fresher read replaces a copy due for confirmation, but never a tombstone: a destroy
+      // written in the meantime wins over this (older) read.
+      await guarded('EVAL fill', () =>
+        client.eval(FILL_UNLESS_TOMBSTONE, 1, keyOf(id), encodeSession(value), ttl),
+      )
     },
     async delete(id) {
       await guarded('DEL', () => client.del(keyOf(id)))

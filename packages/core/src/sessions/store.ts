@@ -25,6 +25,14 @@ export interface SessionStoreOptions {
   readonly source: SessionDatabase
   /** Lifetime of a new session. Default 86 400 (24 h). */
   readonly ttlSeconds?: number
+  /**
+   * Longest a cached session is served before the database confirms it again (still active, its
+   * user still active): the bound on how long a user deactivated in PostgreSQL, or a session
+   * deactivated there directly, keeps working. While the database cannot answer, a session past
+   * this bound is refused (503), never served on old news. `destroy` and `destroyAll` act at once.
+   * Default 60.
+   */
+  readonly revalidateSeconds?: number
   /** `touch` writes `last_activity` at most this often per session (across instances). Default 60. */
   readonly touchIntervalSeconds?: number
   /** Sessions whose last write of `last_activity` is remembered, for throttling. Default 100 000. */
@@ -41,6 +49,7 @@ export interface SessionStoreOptions {
 /** Default options of {@link createSessionStore}. */
 export const SESSION_STORE_DEFAULTS = Object.freeze({
   ttlSeconds: 86_400,
+  revalidateSeconds: 60,
   touchIntervalSeconds: 60,
   maxTouched: 100_000,
 })
@@ -53,7 +62,11 @@ export interface SessionStore extends SessionSource {
    * unknown or inactive user, `AuthUnavailableError` when the database cannot be reached.
    */
   create(userId: string, options?: { readonly ttlSeconds?: number }): Promise<Session>
-  /** The live session, or `null` (unknown, expired, destroyed). Rejects when no layer has it and the database is unreachable. */
+  /**
+   * The live session (`userActive: false` when its user has been deactivated), or `null`
+   * (unknown, expired, destroyed). Rejects when no layer has a copy confirmed within
+   * `revalidateSeconds` and the database is unreachable.
+   */
   get(id: string): Promise<Session | null>
   /** Records activity: at most one database write per session per `touchIntervalSeconds`. */
   touch(id: string): void | Promise<void>
@@ -127,6 +140,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   })
   const d = SESSION_STORE_DEFAULTS
   const defaultTtlSeconds = positive(options.ttlSeconds, 'ttlSeconds', d.ttlSeconds)
+  const revalidateMs =
+    positive(options.revalidateSeconds, 'revalidateSeconds', d.revalidateSeconds) * 1000
   const touchIntervalMs =
     positive(options.touchIntervalSeconds, 'touchIntervalSeconds', d.touchIntervalSeconds) * 1000
   const maxTouched = positive(options.maxTouched, 'maxTouched', d.maxTouched)
@@ -201,6 +216,10 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const live = (value: Session | null, now: number): Session | null =>
     value !== null && value.expiresAt > now ? value : null
 
+  /** A cached answer that may be served: a tombstone, or a session the database confirmed lately. */
+  const trusted = (value: CachedSession, now: number): value is Session | null =>
+    value === null || (value !== undefined && now - value.checkedAt < revalidateMs)
+
   async function load(id: string, flight: Flight): Promise<Session | null> {
     for (let depth = 0; depth < layers.length; depth++) {
       const layer = layers[depth]!
@@ -211,12 +230,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         safeReport(error, layer, 'read')
         continue
       }
-      if (value !== undefined) {
+      const now = clock()
+      if (trusted(value, now)) {
         fillAbove(id, value, depth, flight)
-        return live(value, clock())
+        return live(value, now)
       }
     }
-    const value = await source.get(id, clock())
+    const now = clock()
+    const found = await source.get(id, now)
+    // the store stamps the confirmation, whatever the source: it is what bounds every cached copy
+    const value = found === null ? null : Object.freeze({ ...found, checkedAt: now })
     fillAbove(id, value, layers.length, flight)
     return value
   }
@@ -236,7 +259,9 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     for (const layer of layers) {
       if (typeof layer.getSync !== 'function') break
       const value = layer.getSync(id)
-      if (value !== undefined) return Promise.resolve(live(value, now))
+      if (value === undefined) continue
+      if (trusted(value, now)) return Promise.resolve(live(value, now))
+      break // a copy due for confirmation: the layers below or the database answer
     }
     const running = flights.get(id)
     if (running !== undefined) return running.promise
@@ -288,6 +313,9 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         userId,
         createdAt: now,
         expiresAt: now + ttlSeconds * 1000,
+        // the insert below succeeds only for an active user
+        checkedAt: now,
+        userActive: true,
       })
       // The id is unknown to anyone until this resolves, so writing the caches before the
       // database commits exposes nothing.

@@ -56,6 +56,15 @@ export function compactDots(token: string, dot1: number): number {
   return dot2
 }
 
+/**
+ * The JWS Signing Input of a compact JWS (`header.payload`, RFC 7515 section 5.2): what every valid
+ * signature of the token covers. Revocation keys on its hash, so that no re-signature (an ECDSA
+ * `(r, n − s)`, a fresh signature by the key holder) or re-encoding escapes a revoked token.
+ */
+export function signingInput(jwt: string): string {
+  return jwt.slice(0, jwt.lastIndexOf('.'))
+}
+
 export function notCanonical(): TokenInvalidError {
   return new TokenInvalidError('The token is not canonical base64url.')
 }

@@ -5,14 +5,13 @@
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { cacheKey } from '../../src/cache/verification-cache.js'
 import { errorResponse, migrate } from '../../src/index.js'
 import {
   REVOCATION_STATEMENTS,
   SWEEP_QUERIES,
   sweepExpiredRevocations,
 } from '../../src/revocation/index.js'
-import { hashPart } from '../../src/revocation/keys.js'
+import { hashPart, tokenHashOf } from '../../src/revocation/keys.js'
 import {
   connectRedis,
   countQueries,
@@ -90,12 +89,12 @@ describe('distributed revocation list (local mode)', () => {
     const { rows } = await pool.query(
       `SELECT t.*, extract(epoch FROM expires_at)::float8 AS exp, row_to_json(t)::text AS json
        FROM tokens t WHERE token_hash = $1`,
-      [cacheKey(token)],
+      [tokenHashOf(token)],
     )
     expect(rows).toHaveLength(1)
     expect(rows[0]).toMatchObject({ kind: 'token', user_id: 'stored-1', revoked: true, exp })
     expect(rows[0].json).not.toContain(token.split('.')[2]) // no part of the token either
-    const key = a.list.keyOf({ kind: 'token', tokenHash: cacheKey(token), expiresAt: exp })
+    const key = a.list.keyOf({ kind: 'token', tokenHash: tokenHashOf(token), expiresAt: exp })
     expect(await direct.get(key)).toBe('1')
     const ttl = await direct.ttl(key)
     expect(Math.abs(ttl - (exp - Date.now() / 1000))).toBeLessThan(3)
@@ -191,7 +190,7 @@ describe('distributed revocation list (local mode)', () => {
     expect(await codeOf(b.auth.verify(token))).toBe('ok')
     await pool.query(
       `INSERT INTO tokens (token_hash, user_id, expires_at, revoked) VALUES ($1, 'sql-writer', now() + interval '1 hour', true)`,
-      [cacheKey(token)],
+      [tokenHashOf(token)],
     )
     expect(await b.list.sync()).toBeGreaterThanOrEqual(1)
     expect(await codeOf(b.auth.verify(token))).toBe('token_revoked')
@@ -230,7 +229,7 @@ describe('distributed revocation list (strict mode)', () => {
     delete (pool as { query?: unknown }).query // stop counting
     // the denylist is rebuilt from PostgreSQL, then Redis answers again
     await until(async () => (await direct.exists(`${prefix}rev-meta:complete`)) === 1)
-    const key = a.list.keyOf({ kind: 'token', tokenHash: cacheKey(token), expiresAt: 0 })
+    const key = a.list.keyOf({ kind: 'token', tokenHash: tokenHashOf(token), expiresAt: 0 })
     expect(await direct.get(key)).toBe('1')
   })
 })

@@ -161,6 +161,44 @@ describe('get', () => {
     await until(async () => (await direct.exists(`${prefix}sess:${session.id}`)) === 1)
   })
 
+  it('asks PostgreSQL again once a cached copy is revalidateSeconds old, and repairs Redis (never a tombstone)', async () => {
+    const a = await instance()
+    const b = await instance()
+    const session = await a.store.create('alice')
+    const key = `${prefix}sess:${session.id}`
+    const queries = countQueries(pool)
+    try {
+      expect(await b.store.get(session.id)).toMatchObject({ userActive: true })
+      expect(queries.byName.get(SESSION_STATEMENTS.get)).toBeUndefined()
+      await pool.query("UPDATE users SET active = false WHERE id = 'alice'")
+      now += 60_000 // exactly revalidateSeconds: no copy is trusted any more
+      const [x, y] = await Promise.all([b.store.get(session.id), a.store.get(session.id)])
+      expect(x).toMatchObject({ userActive: false, checkedAt: now })
+      expect(y).toMatchObject({ userActive: false, checkedAt: now })
+      // Redis holds the confirmed copy, so the next instance does not ask again
+      await until(async () => JSON.parse((await direct.get(key)) ?? '{}').k === now)
+      expect(JSON.parse((await direct.get(key))!)).toMatchObject({ a: false, k: now })
+      const asked = queries.byName.get(SESSION_STATEMENTS.get)
+      expect(await (await instance()).store.get(session.id)).toMatchObject({ userActive: false })
+      expect(queries.byName.get(SESSION_STATEMENTS.get)).toBe(asked)
+      // a read that started before a destroy cannot put the session back over the tombstone
+      await a.store.destroy(session.id)
+      expect(await direct.get(key)).toBe('null')
+      const layer = sessionRedisLayer({
+        client: direct,
+        keyPrefix: prefix,
+        clock,
+        subscribe: false,
+      })
+      await layer.fill(session.id, { ...session, checkedAt: now })
+      expect(await direct.get(key)).toBe('null')
+      expect(await (await instance()).store.get(session.id)).toBeNull()
+    } finally {
+      stopCounting()
+      await pool.query("UPDATE users SET active = true WHERE id = 'alice'")
+    }
+  })
+
   it('answers null for ids that are not ours, without any lookup', async () => {
     const { store } = await instance()
     const queries = countQueries(pool)

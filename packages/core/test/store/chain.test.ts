@@ -313,6 +313,8 @@ describe('permission store on memory, Redis and PostgreSQL', () => {
       metrics,
     })
     cleanup.push(() => store.close())
+    // subscribing drops memory (invalidations before it were not heard): wait for it first
+    await store.ready()
     await store.lookup('alice') // memory miss, Redis miss, PostgreSQL
     await store.lookup('alice') // memory hit
     const snap = metrics.snapshot()
