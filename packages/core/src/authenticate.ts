@@ -125,6 +125,8 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const cache: VerificationCache | undefined = o.cache
     ? createVerificationCache({ ...o.cache, clock })
     : undefined
+  // a rotated key set may have dropped the key a cached verification rests on
+  if (cache !== undefined) o.resolver.onKeysChanged?.(() => cache.clear())
   const log = o.logger === undefined ? undefined : createSecurityLog(o.logger, clock)
   const verifyJws = createJwsVerifier(o.headerRules, o.resolver)
   const resolvePermissions = createPermissionResolver(o.store, o.merge, (ms) => {

@@ -166,6 +166,27 @@ describe('unknown kid', () => {
     expect(hits).toHaveLength(2)
   })
 
+  it('drops cached verifications when a refetch finds the set changed (a key withdrawn)', async () => {
+    const { auth, time } = setup({ cacheMaxAgeMs: 5_000 }, { cache: { maxTtlSeconds: 300 } })
+    handler = json({ keys: [jwk(k1, 'k1'), jwk(k2, 'k2')] })
+    const withdrawn = await token(k2, 'k2')
+    const kept = await token(k1, 'k1')
+    await auth.verify(withdrawn)
+    await auth.verify(kept)
+    // a new token makes the instance refetch the aged set: the same set, the cache stays
+    time.advanceSeconds(5)
+    await auth.verify(await token(k1, 'k1', 'user-2'))
+    expect(hits).toHaveLength(2)
+    await expect(auth.verify(withdrawn)).resolves.toMatchObject({ sub: 'user-1' })
+    // k2 is withdrawn (compromised): the next refetch must not leave its tokens cached
+    handler = json({ keys: [jwk(k1, 'k1')] })
+    time.advanceSeconds(5)
+    await auth.verify(await token(k1, 'k1', 'user-3'))
+    expect(hits).toHaveLength(3)
+    await expect(auth.verify(kept)).resolves.toMatchObject({ sub: 'user-1' })
+    expect((await authErrorOf(() => auth.verify(withdrawn))).code).toBe('token_invalid')
+  })
+
   it('refetches keys older than cacheMaxAgeMs', async () => {
     const { auth, time } = setup({ cacheMaxAgeMs: 5_000 })
     const t = await token(k1, 'k1')

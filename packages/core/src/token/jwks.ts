@@ -142,6 +142,8 @@ export function createRemoteKeySet(
   const href = url.href
 
   let keys: readonly VerifyKey[] | undefined
+  let document: string | undefined
+  const changed = new Set<() => void>()
   let fetchedAt = Number.NEGATIVE_INFINITY
   let failedAt = Number.NEGATIVE_INFINITY
   let lastFailure: unknown
@@ -158,12 +160,12 @@ export function createRemoteKeySet(
         await response.body?.cancel()
         throw new Error(`JWKS endpoint answered ${response.status}`)
       }
-      keys = keysFromJwks(
-        JSON.parse(await readLimited(response, maxBytes, 'JWKS response')),
-        allowed,
-        maxKeys,
-      )
+      const text = await readLimited(response, maxBytes, 'JWKS response')
+      keys = keysFromJwks(JSON.parse(text), allowed, maxKeys)
       fetchedAt = clock()
+      const previous = document
+      document = text
+      if (previous !== undefined && previous !== text) for (const listener of changed) listener()
     } catch (cause) {
       failedAt = clock()
       lastFailure = cause
@@ -199,6 +201,9 @@ export function createRemoteKeySet(
   }
 
   return {
+    onKeysChanged(listener) {
+      changed.add(listener)
+    },
     resolve(alg, kid) {
       const now = clock()
       if (keys !== undefined && now - fetchedAt < cacheMaxAgeMs) {

@@ -7,6 +7,11 @@ export interface KeyResolver {
     alg: Algorithm,
     kid: string | undefined,
   ): readonly VerifyKey[] | Promise<readonly VerifyKey[]>
+  /**
+   * Calls `listener` whenever the key set changes after it was first loaded (a remote set that
+   * rotated): verifications cached under the old set may rest on a key that is gone.
+   */
+  onKeysChanged?(listener: () => void): void
   close?(): void
 }
 
