@@ -1,12 +1,15 @@
 /**
  * A TCP proxy for fault tests: put it between a client and Redis or PostgreSQL, then
  * - `cut()`: reset every open connection and every new one (the service is "down"),
- * - `stall()`: keep connections open but forward nothing (a network black hole; timeouts fire),
- * - `restore()`: forward again (what was held during a stall is delivered, in order).
+ * - `stall()`: keep connections open but forward nothing, holding the bytes (a congested or
+ *   paused peer; timeouts fire, and what was held arrives late, in order, on `restore()`),
+ * - `blackhole()`: keep connections open, accept new ones, and drop every byte both ways (a
+ *   network partition without resets: only deadlines and heartbeats can notice it),
+ * - `restore()`: forward again.
  */
 import * as net from 'node:net'
 
-export type ProxyMode = 'open' | 'cut' | 'stall'
+export type ProxyMode = 'open' | 'cut' | 'stall' | 'blackhole'
 
 export interface TcpProxy {
   readonly host: string
@@ -18,6 +21,7 @@ export interface TcpProxy {
   readonly open: number
   cut(): void
   stall(): void
+  blackhole(): void
   restore(): void
   close(): Promise<void>
 }
@@ -50,6 +54,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   function forward(pair: Pair, from: net.Socket, to: net.Socket): void {
     from.on('data', (chunk: Buffer) => {
       if (mode === 'stall') pair.held.push([to, chunk])
+      else if (mode === 'blackhole') return
       else if (!to.destroyed) to.write(chunk)
     })
     from.on('error', () => destroy(pair))
@@ -95,6 +100,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     stall() {
       mode = 'stall'
+    },
+    blackhole() {
+      mode = 'blackhole'
     },
     restore() {
       mode = 'open'
