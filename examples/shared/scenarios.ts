@@ -290,10 +290,11 @@ export async function runFlow(baseUrl: string, flow: Flow): Promise<string[]> {
     if (step.expect.retryAfter && !/^[1-9]\d*$/.test(res.headers.get('retry-after') ?? '')) {
       problems.push(`${where}: no Retry-After in seconds`)
     }
-    if (
-      res.status === 401 &&
-      !/^Bearer realm="api"/.test(res.headers.get('www-authenticate') ?? '')
-    ) {
+    const challenge = res.headers.get('www-authenticate')
+    if (step.path === '/login') {
+      // a login takes no bearer token: no Bearer challenge (with or without error=) on its errors
+      if (challenge !== null) problems.push(`${where}: a challenge on a login answer: ${challenge}`)
+    } else if (res.status === 401 && !/^Bearer realm="api"/.test(challenge ?? '')) {
       problems.push(`${where}: 401 without a Bearer challenge`)
     }
     if (step.expect.tokenResponse) {
