@@ -21,10 +21,10 @@ export interface BuildOptions {
 }
 
 function send(reply: FastifyReply, answer: Answer): FastifyReply {
+  // bytes: sent with the content type as given (a string would get `; charset=utf-8` added)
   return reply
     .code(answer.status)
     .headers(answer.headers)
-    // bytes: sent with the content type as given (a string would get `; charset=utf-8` added)
     .send(answer.body === '' ? undefined : Buffer.from(answer.body))
 }
 
