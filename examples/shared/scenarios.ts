@@ -1,4 +1,5 @@
 /** The behaviour every example app shows; each example's test runs this same table. */
+import { type IncomingHttpHeaders, request } from 'node:http'
 import { createSigner } from '@authframework/core'
 import { AUDIENCE, type Demo, ISSUER, PROMETHEUS_CONTENT_TYPE } from './demo.js'
 
@@ -294,10 +295,11 @@ export async function runFlow(baseUrl: string, flow: Flow): Promise<string[]> {
     if (step.expect.retryAfter && !/^[1-9]\d*$/.test(res.headers.get('retry-after') ?? '')) {
       problems.push(`${where}: no Retry-After in seconds`)
     }
-    if (
-      res.status === 401 &&
-      !/^Bearer realm="api"/.test(res.headers.get('www-authenticate') ?? '')
-    ) {
+    const challenge = res.headers.get('www-authenticate')
+    if (step.path === '/login') {
+      // a login takes no bearer token: no Bearer challenge (with or without error=) on its errors
+      if (challenge !== null) problems.push(`${where}: a challenge on a login answer: ${challenge}`)
+    } else if (res.status === 401 && !/^Bearer realm="api"/.test(challenge ?? '')) {
       problems.push(`${where}: 401 without a Bearer challenge`)
     }
     if (step.expect.tokenResponse) {
@@ -309,6 +311,189 @@ export async function runFlow(baseUrl: string, flow: Flow): Promise<string[]> {
       if (!ok) problems.push(`${where}: not a token response: ${text}`)
       else issued = body.access_token as string
     }
+  }
+  return problems
+}
+
+/** A `POST /login` sent byte for byte, and the problem that must come back. */
+export interface BadLogin {
+  readonly name: string
+  readonly headers: Readonly<Record<string, string>>
+  /** A string or bytes with a `Content-Length`; an array is sent chunked. */
+  readonly body: string | Buffer | readonly Buffer[]
+  readonly status: 400 | 401 | 413
+  readonly code: string
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+/**
+ * What an attacker sends to `POST /login` that is not a login: every one is answered with
+ * `application/problem+json`, its own status and code, no challenge and no stack trace.
+ */
+export function badLogins(): BadLogin[] {
+  const invalid = { status: 400, code: 'invalid_request' } as const
+  const tooLarge = { status: 413, code: 'payload_too_large' } as const
+  const unknown = { status: 401, code: 'credentials_invalid' } as const
+  const big = JSON.stringify({ username: 'demo', password: 'x'.repeat(65_536) })
+  return [
+    { name: 'a 64 KiB JSON body', headers: JSON_TYPE, body: big, ...tooLarge },
+    {
+      name: 'a 100 KiB body sent chunked, without Content-Length',
+      headers: JSON_TYPE,
+      body: Array.from({ length: 100 }, () => Buffer.alloc(1024, 0x20)),
+      ...tooLarge,
+    },
+    { name: 'malformed JSON', headers: JSON_TYPE, body: '{"username": "demo", ', ...invalid },
+    { name: 'an empty body', headers: JSON_TYPE, body: '', ...invalid },
+    {
+      name: 'bytes that are not UTF-8',
+      headers: JSON_TYPE,
+      body: Buffer.from([0x22, 0xff, 0x22]),
+      ...invalid,
+    },
+    { name: 'text/plain', headers: { 'content-type': 'text/plain' }, body: '{}', ...invalid },
+    {
+      name: 'a form',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=demo&password=x',
+      ...invalid,
+    },
+    {
+      name: 'no Content-Type',
+      headers: {},
+      body: '{"username":"demo","password":"x"}',
+      ...invalid,
+    },
+    {
+      name: 'a malformed Content-Type',
+      headers: { 'content-type': 'json/' },
+      body: '{}',
+      ...invalid,
+    },
+    {
+      name: 'a charset other than UTF-8',
+      headers: { 'content-type': 'application/json; charset=latin1' },
+      body: '{}',
+      ...invalid,
+    },
+    {
+      name: 'gzip Content-Encoding',
+      headers: { ...JSON_TYPE, 'content-encoding': 'gzip' },
+      body: Buffer.from([0x1f, 0x8b, 0x08, 0x00]),
+      ...invalid,
+    },
+    { name: 'a JSON array', headers: JSON_TYPE, body: '[]', ...invalid },
+    { name: 'JSON null', headers: JSON_TYPE, body: 'null', ...invalid },
+    { name: 'a JSON string', headers: JSON_TYPE, body: '"demo"', ...invalid },
+    { name: 'a JSON number', headers: JSON_TYPE, body: '42', ...invalid },
+    { name: 'no password', headers: JSON_TYPE, body: '{"username":"demo"}', ...invalid },
+    {
+      name: 'a number as password',
+      headers: JSON_TYPE,
+      body: '{"username":"demo","password":1}',
+      ...invalid,
+    },
+    {
+      name: 'an object as username',
+      headers: JSON_TYPE,
+      body: '{"username":{"$ne":""},"password":"x"}',
+      ...invalid,
+    },
+    {
+      name: 'a NUL in the username',
+      headers: JSON_TYPE,
+      body: '{"username":"demo\\u0000","password":"x"}',
+      ...unknown,
+    },
+    {
+      name: 'a lone surrogate in the username',
+      headers: JSON_TYPE,
+      body: '{"username":"\\ud800demo","password":"x"}',
+      ...unknown,
+    },
+    {
+      name: 'a NUL in the password',
+      headers: JSON_TYPE,
+      body: '{"username":"demo","password":"\\u0000"}',
+      ...unknown,
+    },
+  ]
+}
+
+/** A raw HTTP answer. */
+export interface RawAnswer {
+  readonly status: number
+  readonly headers: IncomingHttpHeaders
+  readonly text: string
+}
+
+/**
+ * Sends a POST with exactly these headers and body (no fetch: it would fix the framing). With
+ * `partial`, sends the headers and only the first chunk, and answers as soon as the server does.
+ */
+export function rawPost(
+  baseUrl: string,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  body: string | Buffer | readonly Buffer[],
+  partial = false,
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const framing: Record<string, string> = Array.isArray(body)
+      ? {}
+      : { 'content-length': String(Buffer.byteLength(body as string | Buffer)) }
+    const req = request(
+      new URL(path, baseUrl),
+      { method: 'POST', headers: { ...framing, ...headers }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('error', reject)
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          })
+          if (partial) req.destroy()
+        })
+      },
+    )
+    req.on('error', reject)
+    const chunks = Array.isArray(body) ? body : [body as string | Buffer]
+    if (partial) {
+      req.write(chunks[0] ?? '')
+      return
+    }
+    for (const chunk of chunks) req.write(chunk)
+    req.end()
+  })
+}
+
+/** How a login answer differs from the problem expected (empty when it matches). */
+export function problemMismatches(
+  res: RawAnswer,
+  expected: { readonly status: number; readonly code: string },
+): string[] {
+  const problems: string[] = []
+  if (res.status !== expected.status)
+    problems.push(`status ${res.status}: ${res.text.slice(0, 300)}`)
+  if (res.headers['content-type'] !== 'application/problem+json') {
+    problems.push(`content-type ${res.headers['content-type']}`)
+  }
+  if (res.headers['www-authenticate'] !== undefined) {
+    problems.push(`a challenge on a login answer: ${res.headers['www-authenticate']}`)
+  }
+  if (/<html|<!doctype|\bat \S+ \(|node:internal|\.[jt]s:\d+:\d+/i.test(res.text))
+    problems.push(`HTML or a stack trace: ${res.text.slice(0, 300)}`)
+  try {
+    const body = JSON.parse(res.text) as { status?: unknown; code?: unknown }
+    if (body.status !== expected.status || body.code !== expected.code) {
+      problems.push(`problem ${res.text}`)
+    }
+  } catch {
+    problems.push(`not JSON: ${res.text.slice(0, 300)}`)
   }
   return problems
 }

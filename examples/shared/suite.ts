@@ -4,7 +4,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDemo, type Demo } from './demo.js'
-import { loginFlows, mismatches, run, runFlow, scenarios } from './scenarios.js'
+import {
+  badLogins,
+  loginFlows,
+  mismatches,
+  problemMismatches,
+  rawPost,
+  run,
+  runFlow,
+  scenarios,
+} from './scenarios.js'
 import { type DatabaseDemo, databaseDemo } from './test-support.js'
 
 /** A listening example app: its base URL and how to stop it. */
@@ -56,6 +65,55 @@ export function exampleSuite(name: string, listen: (demo: Demo) => Promise<Liste
     it('writes login_success and login_failure rows to the audit_log in PostgreSQL', async () => {
       // two good logins; wrong password, unknown user, five guesses and the refused sixth
       expect(await db!.auditCounts()).toEqual({ login_success: 2, login_failure: 8 })
+    })
+  })
+  describe(`examples/${name}: what is not a login (issue 16)`, () => {
+    it.each(badLogins())('$name → $status $code', async (bad) => {
+      for (const url of [state.url, withDatabase!.url]) {
+        const res = await rawPost(url, '/login', bad.headers, bad.body)
+        expect(problemMismatches(res, bad), url).toEqual([])
+      }
+    })
+
+    it('a body declared larger than 1 MiB: 413 at once, before it is sent', async () => {
+      const res = await rawPost(
+        state.url,
+        '/login',
+        { 'content-type': 'application/json', 'content-length': String(8 * 1024 * 1024) },
+        [Buffer.from('{"username":"demo","password":"')],
+        true,
+      )
+      expect(problemMismatches(res, { status: 413, code: 'payload_too_large' })).toEqual([])
+      expect(res.headers.connection).toBe('close')
+    })
+
+    it('/metrics counts login outcomes, 429s included', async () => {
+      const count = async (outcome: string) => {
+        const text = await (await fetch(`${state.url}/metrics`)).text()
+        const found = new RegExp(
+          `authframework_logins_total\\{outcome="${outcome}"\\} (\\d+)`,
+        ).exec(text)
+        return Number(found?.[1] ?? Number.NaN)
+      }
+      const before = {
+        invalid: await count('credentials_invalid'),
+        limited: await count('too_many_attempts'),
+        bad: await count('invalid_request'),
+      }
+      const guess = () =>
+        rawPost(
+          state.url,
+          '/login',
+          { 'content-type': 'application/json' },
+          JSON.stringify({ username: 'metrics-probe', password: 'guess' }),
+        )
+      const statuses: number[] = []
+      for (let i = 0; i < 7; i++) statuses.push((await guess()).status)
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429])
+      await rawPost(state.url, '/login', { 'content-type': 'application/json' }, '{')
+      expect(await count('credentials_invalid')).toBe(before.invalid + 5)
+      expect(await count('too_many_attempts')).toBe(before.limited + 2)
+      expect(await count('invalid_request')).toBe(before.bad + 1)
     })
   })
   return { demo, state }

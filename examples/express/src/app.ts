@@ -5,6 +5,7 @@ import {
   type LoginService,
   metricsAnswer,
 } from '@authframework/example-shared'
+import { errorAnswer } from '@authframework/example-shared/login'
 import {
   type Auth,
   anyOf,
@@ -12,7 +13,7 @@ import {
   createAuth,
   requirePermission,
 } from '@authframework/express'
-import express, { type Express, type Request, type Response } from 'express'
+import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 
 export interface BuildOptions {
   /** An auth instance, or the core options for one. */
@@ -43,6 +44,11 @@ export function buildApp(options: BuildOptions): Express {
   const auth = 'authenticate' in options.auth ? options.auth : createAuth<Request>(options.auth)
   const { login, metrics } = options
   const app = express()
+  if (login) {
+    // Before the JSON parser: the login service reads its own body and answers every refusal
+    // (413, 400) as problem+json. The client address is read before anything awaits.
+    app.post('/login', async (req, res) => send(res, await login.login(req, req.ip, metrics)))
+  }
   app.use(express.json({ limit: '16kb' }))
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' })
@@ -54,9 +60,6 @@ export function buildApp(options: BuildOptions): Express {
     // Public so that the demo's curl line works. In production, protect it (a token with a
     // metrics permission) or serve it on an internal port that only the scraper reaches.
     app.get('/metrics', (_req, res) => send(res, metricsAnswer(metrics)))
-  }
-  if (login) {
-    app.post('/login', async (req, res) => send(res, await login.login(req.body, req.ip)))
   }
   app.use(
     authMiddleware(auth, {
@@ -85,6 +88,11 @@ export function buildApp(options: BuildOptions): Express {
   })
   app.get('/users/:userId/orders', requirePermission(ownerOrAdmin), (req, res) => {
     res.json({ user: req.params.userId, orders: [] })
+  })
+  // A body the JSON parser refused (or any other error): problem+json, never HTML or a stack trace.
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error)
+    send(res, errorAnswer(error))
   })
   return app
 }

@@ -5,6 +5,7 @@ import {
   type LoginService,
   metricsAnswer,
 } from '@authframework/example-shared'
+import { errorAnswer } from '@authframework/example-shared/login'
 import { type Auth, anyOf, authPlugin, createAuth } from '@authframework/fastify'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 
@@ -20,10 +21,11 @@ export interface BuildOptions {
 }
 
 function send(reply: FastifyReply, answer: Answer): FastifyReply {
+  // bytes: sent with the content type as given (a string would get `; charset=utf-8` added)
   return reply
     .code(answer.status)
     .headers(answer.headers)
-    .send(answer.body === '' ? undefined : answer.body)
+    .send(answer.body === '' ? undefined : Buffer.from(answer.body))
 }
 
 /** Only the user named in the path (or an admin) may read that user's orders. */
@@ -49,9 +51,17 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   const optionalRoute = { config: { auth: 'optional' as const } }
   const { login, metrics } = options
   if (login) {
-    app.post('/login', publicRoute, async (req, reply) =>
-      send(reply, await login.login(req.body, req.ip)),
-    )
+    await app.register(async (scope) => {
+      // The login service reads its own body: Fastify's parsers are left out of this route, and
+      // whatever Fastify refuses before the handler (a malformed Content-Type) is problem+json.
+      scope.removeAllContentTypeParsers()
+      scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined))
+      scope.setErrorHandler((error, _req, reply) => send(reply, errorAnswer(error)))
+      scope.post('/login', publicRoute, async (req, reply) => {
+        const clientAddress = req.ip // before anything awaits
+        return send(reply, await login.login(req.raw, clientAddress, metrics))
+      })
+    })
     app.post('/logout', async (req, reply) =>
       send(reply, await login.logout(auth, req.headers.authorization)),
     )

@@ -4,7 +4,6 @@ import {
   catalogFor,
   type LoginService,
   metricsAnswer,
-  readJson,
 } from '@authframework/example-shared'
 import { type Auth, anyOf, authMiddleware, createAuth, requirePermission } from '@authframework/koa'
 import Router from '@koa/router'
@@ -24,8 +23,8 @@ export interface BuildOptions {
 function send(ctx: Context, answer: Answer): void {
   ctx.status = answer.status
   ctx.set(answer.headers)
+  // the content type as given (`ctx.type` would append a charset to application/problem+json)
   ctx.body = answer.body === '' ? null : answer.body
-  if (answer.body !== '') ctx.type = answer.headers['content-type'] ?? 'application/json'
 }
 
 /** Only the user named in the path (or an admin) may read that user's orders. */
@@ -51,10 +50,9 @@ export function buildApp(options: BuildOptions): Koa {
   )
   if (login) {
     router.post('/login', async (ctx) => {
-      send(
-        ctx,
-        await login.login(ctx.is('application/json') ? await readJson(ctx.req) : undefined, ctx.ip),
-      )
+      // read before anything awaits: the address goes with the socket if the client leaves
+      const clientAddress = ctx.ip
+      send(ctx, await login.login(ctx.req, clientAddress, metrics))
     })
     router.post('/logout', async (ctx) => {
       send(ctx, await login.logout(auth, ctx.get('authorization')))

@@ -3,7 +3,13 @@
  * unknown users), `last_login`, rehash on parameter change, and an audit entry. The result carries
  * the claims to sign.
  */
-import { AuthUnavailableError, CredentialsInvalidError, InvalidRequestError } from '../errors.js'
+import {
+  AuthUnavailableError,
+  CredentialsInvalidError,
+  InvalidRequestError,
+  isAuthError,
+} from '../errors.js'
+import type { AuthMetrics, LoginOutcome } from '../metrics/metrics.js'
 import {
   PERMISSION_STATEMENTS,
   PERMISSIONS_QUERY,
@@ -11,7 +17,7 @@ import {
 } from '../permissions/store/postgres-source.js'
 import { withTimeout } from '../permissions/store/timeout.js'
 import { defaultPasswordHasher, type PasswordHasher } from './password.js'
-import type { RateLimiter } from './rate-limit.js'
+import type { LoginReservation, RateLimiter } from './rate-limit.js'
 
 /** What a login needs to know about a user. */
 export interface LoginUserRecord {
@@ -58,8 +64,10 @@ export interface AuthenticateUserOptions {
   readonly pool?: PostgresQueryable
   /** Instead of `pool`: a function from username to user, or a {@link UserStore}. */
   readonly lookup?: UserStore | UserStore['find']
-  /** Failed-attempt limits; none when omitted. */
+  /** Attempt limits ({@link createRateLimiter}); none when omitted. */
   readonly limiter?: RateLimiter
+  /** Counts each outcome (`authframework_logins_total{outcome}`). */
+  readonly metrics?: AuthMetrics
   /** Where audit entries go. Default: the `audit_log` table with `pool`, nowhere with `lookup`; `false` for none. */
   readonly audit?: LoginAuditSink | false
   /** Default: Argon2id at the OWASP parameters ({@link defaultPasswordHasher}). */
@@ -80,8 +88,45 @@ export interface AuthenticatedUser {
   readonly claims: { readonly sub: string; readonly perms: readonly string[] }
 }
 
-/** Longest username looked up; longer ones fail like unknown users. */
-const MAX_USERNAME_LENGTH = 256
+/** Longest username looked up, in UTF-16 code units; longer ones fail like unknown users. */
+export const MAX_USERNAME_LENGTH = 256
+
+/** C0 and C1 controls (NUL included), DEL, lone surrogates and the noncharacters U+FFFE/U+FFFF. */
+const NOT_IN_A_NAME = /[\p{Cc}\p{Cs}\uFFFE\uFFFF]/u
+
+/**
+ * True when `username` can be a stored name: 1 to {@link MAX_USERNAME_LENGTH} characters, none of
+ * them a control character (NUL included), a lone surrogate or a noncharacter. PostgreSQL refuses
+ * NUL in `text`, and a lone surrogate is not UTF-8: such names are unknown users, never looked up.
+ *
+ * @example
+ * isUsableUsername('alice')     // true
+ * isUsableUsername('ali\u0000ce') // false: answered like an unknown user
+ */
+export function isUsableUsername(username: string): boolean {
+  return (
+    typeof username === 'string' &&
+    username.length > 0 &&
+    username.length <= MAX_USERNAME_LENGTH &&
+    !NOT_IN_A_NAME.test(username)
+  )
+}
+
+/** Longest client address kept in the audit entry. */
+const MAX_AUDITED_ADDRESS = 64
+
+/**
+ * The client address as audited: what PostgreSQL's `jsonb` can store (no NUL, no lone surrogate:
+ * each character that is not printable becomes U+FFFD) and at most 64 characters.
+ */
+function auditedAddress(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined
+  const printable = address.replace(/[\p{Cc}\p{Cs}\uFFFE\uFFFF]/gu, '\uFFFD')
+  const characters = Array.from(printable) // whole code points: never half of a pair
+  return characters.length > MAX_AUDITED_ADDRESS
+    ? `${characters.slice(0, MAX_AUDITED_ADDRESS).join('')}\u2026`
+    : printable
+}
 
 const USER_QUERY = {
   name: 'authframework_login_user_v1',
@@ -164,32 +209,38 @@ function stringList(value: readonly string[] | undefined): readonly string[] {
   )
 }
 
+/** Logins with options resolved once: {@link createLogin}. */
+export interface Login {
+  /** {@link authenticateUser} with the options given to {@link createLogin}. */
+  authenticate(input: AuthenticateUserInput): Promise<AuthenticatedUser>
+}
+
+function unavailable(message: string, error: unknown): AuthUnavailableError {
+  return error instanceof AuthUnavailableError
+    ? error
+    : new AuthUnavailableError(message, { cause: error })
+}
+
 /**
- * Checks a username and password. Every path (unknown user, inactive user, wrong password, right
- * password) runs one Argon2 verification, so the answer's timing does not tell whether a username
- * exists. Before any work, the limiter may refuse with `TooManyAttemptsError` (429, `Retry-After`);
- * a failure is counted and rejects with `CredentialsInvalidError` (401 `credentials_invalid`).
- * On success `last_login` is updated, the hash is replaced when the hashing parameters changed,
- * and the username's failure counter is cleared. Each outcome is audited (never the password).
- * Database failures reject with `AuthUnavailableError` (503).
+ * Checks the options once and returns the login function. The hasher (by default the shared
+ * {@link defaultPasswordHasher}) starts making its dummy hash now, so the first request does not
+ * pay for it. See {@link authenticateUser} for what a login does.
  *
  * @example
- * const user = await authenticateUser(
- *   { username, password, clientAddress: req.ip },
- *   { pool, limiter: createRateLimiter() },
- * )
+ * const login = createLogin({ pool, limiter: createRateLimiter(), metrics })
+ * const user = await login.authenticate({ username, password, clientAddress: req.ip })
  * const token = signer.sign(user.claims)
  */
-export async function authenticateUser(
-  input: AuthenticateUserInput,
-  options: AuthenticateUserOptions,
-): Promise<AuthenticatedUser> {
-  const { pool, lookup, limiter } = options ?? {}
+export function createLogin(options: AuthenticateUserOptions): Login {
+  const { pool, lookup, limiter, metrics } = options ?? {}
   if ((pool === undefined) === (lookup === undefined)) {
     throw new TypeError('authenticateUser: pass either { pool } or { lookup }.')
   }
   if (pool !== undefined && typeof pool.query !== 'function') {
     throw new TypeError('authenticateUser: pool must be a pg Pool (new pg.Pool(config)).')
+  }
+  if (limiter !== undefined && typeof limiter.reserve !== 'function') {
+    throw new TypeError('authenticateUser: limiter must come from createRateLimiter().')
   }
   const timeoutMs = options.timeoutMs ?? 5000
   const hasher = options.hasher ?? defaultPasswordHasher()
@@ -201,87 +252,144 @@ export async function authenticateUser(
   }
   const audit: LoginAuditSink | undefined =
     options.audit === false ? undefined : (options.audit ?? db?.audit)
+  // Made now (a no-op when the hasher already has it); awaited by every login below.
+  hasher.dummyHash().catch(() => {})
 
-  const { username, password } = input ?? {}
-  if (typeof username !== 'string' || typeof password !== 'string') {
-    throw new InvalidRequestError('The username and the password must be strings.')
-  }
-  const clientAddress =
-    typeof input.clientAddress === 'string' && input.clientAddress !== ''
-      ? input.clientAddress
-      : undefined
-  const attempt = { username, clientAddress }
   const record = async (event: LoginAuditEvent) => {
     if (audit === undefined) return
     try {
       await audit(event)
     } catch (error) {
-      throw error instanceof AuthUnavailableError
-        ? error
-        : new AuthUnavailableError('The audit log is unavailable.', { cause: error })
+      throw unavailable('The audit log is unavailable.', error)
     }
   }
 
-  if (limiter !== undefined) {
+  async function attempt(input: AuthenticateUserInput): Promise<AuthenticatedUser> {
+    const { username, password } = input ?? {}
+    if (typeof username !== 'string' || typeof password !== 'string') {
+      throw new InvalidRequestError('The username and the password must be strings.')
+    }
+    const clientAddress =
+      typeof input.clientAddress === 'string' && input.clientAddress !== ''
+        ? input.clientAddress
+        : undefined
+    const audited = auditedAddress(clientAddress)
+    // Every path waits for the dummy hash, so that no answer is slower because it was not ready.
+    await hasher.dummyHash()
+
+    let reservation: LoginReservation | undefined
+    if (limiter !== undefined) {
+      try {
+        reservation = await limiter.reserve({ username, clientAddress })
+      } catch (error) {
+        await record({
+          type: 'login_failure',
+          userId: null,
+          clientAddress: audited,
+          reason: 'rate_limited',
+        })
+        throw error
+      }
+    }
     try {
-      await limiter.check(attempt)
-    } catch (error) {
-      await record({ type: 'login_failure', userId: null, clientAddress, reason: 'rate_limited' })
-      throw error
+      let user: LoginUserRecord | null = null
+      // A name that cannot be stored is an unknown user: never sent to the database.
+      if (isUsableUsername(username)) {
+        let found: unknown
+        try {
+          found = await store.find(username)
+        } catch (error) {
+          throw unavailable('The user lookup failed.', error)
+        }
+        user = checkRecord(found)
+        if (user !== null && user.active === false) user = null
+      }
+
+      // The same single verification whether or not the user exists (a dummy hash otherwise).
+      const check = await hasher.verify(user?.passwordHash ?? null, password)
+      if (user === null || !check.ok) {
+        await reservation?.failed()
+        await record({
+          type: 'login_failure',
+          userId: user?.id ?? null,
+          clientAddress: audited,
+          reason: user === null ? 'unknown_user' : 'bad_password',
+        })
+        throw new CredentialsInvalidError('The username or password is not valid.')
+      }
+
+      const newHash = check.needsRehash ? await hasher.hash(password) : undefined
+      try {
+        await store.recordLogin?.(user.id, newHash === undefined ? {} : { passwordHash: newHash })
+      } catch (error) {
+        throw unavailable('Recording the login failed.', error)
+      }
+      await reservation?.succeeded()
+      await record({
+        type: 'login_success',
+        userId: user.id,
+        clientAddress: audited,
+        rehashed: newHash !== undefined,
+      })
+
+      const granted = db === undefined ? user : await db.permissions(user.id)
+      const permissions = stringList(granted.permissions)
+      return Object.freeze({
+        id: user.id,
+        username: user.username,
+        permissions,
+        roles: stringList(granted.roles),
+        rehashed: newHash !== undefined,
+        claims: Object.freeze({ sub: user.id, perms: permissions }),
+      })
+    } finally {
+      // Ended before a verdict (the database failed): no password was judged, give it back.
+      await reservation?.release()
     }
   }
 
-  let user: LoginUserRecord | null = null
-  if (username !== '' && username.length <= MAX_USERNAME_LENGTH) {
-    let found: unknown
-    try {
-      found = await store.find(username)
-    } catch (error) {
-      throw error instanceof AuthUnavailableError
-        ? error
-        : new AuthUnavailableError('The user lookup failed.', { cause: error })
-    }
-    user = checkRecord(found)
-    if (user !== null && user.active === false) user = null
+  return {
+    async authenticate(input) {
+      try {
+        const user = await attempt(input)
+        metrics?.login?.('ok')
+        return user
+      } catch (error) {
+        if (isAuthError(error)) metrics?.login?.(error.code as LoginOutcome)
+        throw error
+      }
+    },
   }
+}
 
-  // The same single verification whether or not the user exists (a dummy hash otherwise).
-  const check = await hasher.verify(user?.passwordHash ?? null, password)
-  if (user === null || !check.ok) {
-    await limiter?.recordFailure(attempt)
-    await record({
-      type: 'login_failure',
-      userId: user?.id ?? null,
-      clientAddress,
-      reason: user === null ? 'unknown_user' : 'bad_password',
-    })
-    throw new CredentialsInvalidError('The username or password is not valid.')
-  }
-
-  const newHash = check.needsRehash ? await hasher.hash(password) : undefined
+/**
+ * Checks a username and password. Every path (unknown user, inactive user, unusable username,
+ * wrong password, right password) runs one Argon2 verification, so the answer's timing does not
+ * tell whether a username exists. Before any lookup or password work the limiter reserves the
+ * attempt or refuses it with `TooManyAttemptsError` (429, `Retry-After`); a failure keeps its
+ * reservation as the counted failure and rejects with `CredentialsInvalidError` (401
+ * `credentials_invalid`). A username that cannot be stored (empty, longer than 256, a control
+ * character such as NUL, a lone surrogate) is an unknown user, never looked up. On success
+ * `last_login` is updated, the hash is replaced when the hashing parameters changed, and the
+ * username's finished failures are cleared. Each outcome is audited (never the password) and
+ * counted in `metrics`. Database failures reject with `AuthUnavailableError` (503).
+ *
+ * Resolves the options on each call: prefer {@link createLogin} in a server.
+ *
+ * @example
+ * const user = await authenticateUser(
+ *   { username, password, clientAddress: req.ip },
+ *   { pool, limiter: createRateLimiter() },
+ * )
+ * const token = signer.sign(user.claims)
+ */
+export function authenticateUser(
+  input: AuthenticateUserInput,
+  options: AuthenticateUserOptions,
+): Promise<AuthenticatedUser> {
   try {
-    await store.recordLogin?.(user.id, newHash === undefined ? {} : { passwordHash: newHash })
+    return createLogin(options).authenticate(input)
   } catch (error) {
-    throw error instanceof AuthUnavailableError
-      ? error
-      : new AuthUnavailableError('Recording the login failed.', { cause: error })
+    return Promise.reject(error)
   }
-  await limiter?.recordSuccess(attempt)
-  await record({
-    type: 'login_success',
-    userId: user.id,
-    clientAddress,
-    rehashed: newHash !== undefined,
-  })
-
-  const granted = db === undefined ? user : await db.permissions(user.id)
-  const permissions = stringList(granted.permissions)
-  return Object.freeze({
-    id: user.id,
-    username: user.username,
-    permissions,
-    roles: stringList(granted.roles),
-    rehashed: newHash !== undefined,
-    claims: Object.freeze({ sub: user.id, perms: permissions }),
-  })
 }

@@ -1,14 +1,21 @@
 /** Login: password hashing, failed-attempt limits and `authenticateUser`. Re-exported by the core entry. */
+
+export { LOGIN_OUTCOMES, type LoginOutcome } from '../metrics/metrics.js'
 export {
   type AuthenticatedUser,
   type AuthenticateUserInput,
   type AuthenticateUserOptions,
   authenticateUser,
+  createLogin,
+  isUsableUsername,
+  type Login,
   type LoginAuditEvent,
   type LoginAuditSink,
   type LoginUserRecord,
+  MAX_USERNAME_LENGTH,
   type UserStore,
 } from './authenticate-user.js'
+export { clientAddressGroup } from './client-address.js'
 export { loginErrorResponse, TooManyAttemptsError } from './errors.js'
 export {
   type Argon2Params,
@@ -26,6 +33,7 @@ export {
 export {
   createRateLimiter,
   type LoginAttempt,
+  type LoginReservation,
   RATE_LIMIT_DEFAULTS,
   type RateLimiter,
   type RateLimiterOptions,

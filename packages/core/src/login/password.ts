@@ -68,7 +68,10 @@ export interface PasswordHasher {
   verify(hash: string | null | undefined, password: string): Promise<PasswordCheck>
   /** True when `hash` is not an Argon2id hash with the current parameters. */
   needsRehash(hash: string): boolean
-  /** A hash of a random password with the current parameters, made once; verified for unknown users. */
+  /**
+   * A hash of a random password with the current parameters, verified for unknown users. Made
+   * once, when the hasher is created (the first unknown user must not pay for it).
+   */
   dummyHash(): Promise<string>
   readonly params: Argon2Params
 }
@@ -142,8 +145,9 @@ function encodePassword(password: unknown): Buffer | undefined {
 }
 
 /**
- * Creates a hasher with fixed Argon2id parameters. Use it to raise the parameters: hashes made
- * with the old ones still verify, and report `needsRehash` until they are replaced.
+ * Creates a hasher with fixed Argon2id parameters, and starts making its dummy hash (for unknown
+ * users) at once. Use it to raise the parameters: hashes made with the old ones still verify, and
+ * report `needsRehash` until they are replaced.
  *
  * @example
  * const hasher = createPasswordHasher({ params: { memoryKiB: 47_104, iterations: 1 } })
@@ -191,14 +195,19 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   }
 
   function dummyHash(): Promise<string> {
-    dummy ??= loadArgon2().then((argon2) =>
-      argon2.hash(randomBytes(32), { ...argonOptions, salt: randomBytes(16) }),
-    )
-    dummy.catch(() => {
-      dummy = undefined
-    })
+    if (dummy === undefined) {
+      const made = loadArgon2().then((argon2) =>
+        limited(() => argon2.hash(randomBytes(32), { ...argonOptions, salt: randomBytes(16) })),
+      )
+      dummy = made
+      made.catch(() => {
+        if (dummy === made) dummy = undefined // tried again on next use
+      })
+    }
     return dummy
   }
+  // Made now, not on the first unknown user (whose answer would take twice as long as the others).
+  dummyHash().catch(() => {})
 
   function needsRehash(stored: string): boolean {
     const found = parseArgon2idHash(stored)

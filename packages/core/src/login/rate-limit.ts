@@ -1,6 +1,12 @@
 /**
- * Failed-login limits per username and per client address: fixed windows counted in memory
- * (bounded LRU) and, when configured, in Redis so that every instance shares them.
+ * Login attempt limits per username and per client address (IPv6 by /64): fixed windows counted
+ * in memory (bounded LRU) and, when configured, in Redis so that every instance shares them.
+ *
+ * An attempt is reserved before any password work, in one atomic step for the username and the
+ * address together (a synchronous update in memory, one Lua script in Redis), and refused when
+ * either is full. So a burst of N concurrent attempts runs at most `maxFailures` password checks
+ * per window, whatever N. A failure keeps its reservation as the counted failure; a success gives
+ * its own back and clears the username's finished failures, not the attempts still in flight.
  */
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
@@ -11,9 +17,13 @@ import {
 } from '../permissions/store/circuit-breaker.js'
 import { withTimeout } from '../permissions/store/timeout.js'
 import type { Clock } from '../types.js'
+import { clientAddressGroup } from './client-address.js'
 import { TooManyAttemptsError } from './errors.js'
 
-/** At most `maxFailures` failed attempts per `windowSeconds`, counted from the first failure. */
+/**
+ * At most `maxFailures` attempts that failed or are still running per `windowSeconds`, counted
+ * from the first reservation.
+ */
 export interface RateLimitRule {
   readonly maxFailures: number
   readonly windowSeconds: number
@@ -28,7 +38,10 @@ export interface LoginAttempt {
 export interface RateLimiterOptions {
   /** Failures per username. Default 5 per 900 s. */
   readonly username?: RateLimitRule
-  /** Failures per client address (many users may share one: NAT, proxies). Default 50 per 900 s. */
+  /**
+   * Failures per client address, IPv6 addresses grouped by /64 (many users may share one: NAT,
+   * proxies). Default 50 per 900 s.
+   */
   readonly clientAddress?: RateLimitRule
   /** Most counters kept in memory (least recently used dropped first). Default 100 000. */
   readonly maxEntries?: number
@@ -61,14 +74,27 @@ export const RATE_LIMIT_DEFAULTS = Object.freeze({
   timeoutMs: 250,
 })
 
-/** Failed-attempt counters for logins. */
+/** What {@link RateLimiter.reserve} hands out: settle it once with the attempt's outcome. */
+export interface LoginReservation {
+  /** The password check failed: the reservation stays, as the counted failure. */
+  failed(): Promise<void>
+  /**
+   * The login succeeded: gives this reservation back and clears the username's finished failures
+   * (the attempts still in flight keep theirs); the address keeps its other failures.
+   */
+  succeeded(): Promise<void>
+  /** The attempt ended without a password check (e.g. the user database failed): gives it back. */
+  release(): Promise<void>
+}
+
+/** Login attempt limits. */
 export interface RateLimiter {
-  /** Rejects with {@link TooManyAttemptsError} (429, `Retry-After`) when a limit is reached. */
-  check(attempt: LoginAttempt): Promise<void>
-  /** Counts one failed attempt for the username and the client address. */
-  recordFailure(attempt: LoginAttempt): Promise<void>
-  /** Clears the username's counter (not the address's: one good account must not reset it). */
-  recordSuccess(attempt: LoginAttempt): Promise<void>
+  /**
+   * Reserves one attempt for the username and the client address together, before any password
+   * work; rejects with {@link TooManyAttemptsError} (429, `Retry-After`) and reserves nothing when
+   * either is full.
+   */
+  reserve(attempt: LoginAttempt): Promise<LoginReservation>
   /** `'redis'` when Redis is configured, else `'memory'`. */
   readonly backend: 'memory' | 'redis'
   /** The Redis keys of an attempt (for operations and tests). */
@@ -76,7 +102,10 @@ export interface RateLimiter {
 }
 
 interface Counter {
+  /** Failures plus attempts in flight. */
   count: number
+  /** Attempts in flight. */
+  pending: number
   resetAt: number
 }
 
@@ -84,6 +113,8 @@ interface Slot {
   readonly key: string
   readonly rule: RateLimitRule
 }
+
+type Outcome = 'failed' | 'succeeded' | 'release'
 
 function checkRule(name: string, rule: RateLimitRule): RateLimitRule {
   if (!Number.isInteger(rule?.maxFailures) || rule.maxFailures < 1) {
@@ -105,16 +136,101 @@ function digest(value: string): string {
 }
 
 /**
- * Creates the failed-login limiter. In memory by default; with `redis`, counters are shared
- * (`SET key 0 EX window NX` + `INCR key` in one pipeline per failure, `GET` + `PTTL` per check).
+ * KEYS: the slots (username first); ARGV: maxFailures and window ms of each. A hash per slot:
+ * `n` failures plus attempts in flight, `p` attempts in flight. Refuses (answers the longest
+ * remaining block in ms) when any slot is full, else reserves in all of them and answers 0.
+ * A key of another type (a counter of an older version) is dropped.
+ */
+const RESERVE_SCRIPT = `local blocked = 0
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key)['ok']
+  if kind ~= 'none' and kind ~= 'hash' then redis.call('DEL', key) end
+  local n = tonumber(redis.call('HGET', key, 'n') or '0')
+  if n >= tonumber(ARGV[2 * i - 1]) then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      ttl = tonumber(ARGV[2 * i])
+      redis.call('PEXPIRE', key, ttl)
+    end
+    if ttl > blocked then blocked = ttl end
+  end
+end
+if blocked > 0 then return blocked end
+for i, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, 'n', 1)
+  redis.call('HINCRBY', key, 'p', 1)
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
+end
+return 0`
+
+/**
+ * KEYS: the slots of a reservation (username first); ARGV[1]: failed, succeeded or release.
+ * Every outcome ends one attempt in flight; a success sets the username's count to the attempts
+ * still in flight; a success (other slots) or a release gives the reservation back.
+ */
+const SETTLE_SCRIPT = `for i, key in ipairs(KEYS) do
+  if redis.call('TYPE', key)['ok'] == 'hash' then
+    local p = math.max(tonumber(redis.call('HGET', key, 'p') or '0') - 1, 0)
+    local n = tonumber(redis.call('HGET', key, 'n') or '0')
+    if ARGV[1] == 'succeeded' and i == 1 then n = p
+    elseif ARGV[1] ~= 'failed' then n = math.max(n - 1, 0) end
+    redis.call('HSET', key, 'n', n, 'p', p)
+  end
+end
+return 1`
+
+interface Script {
+  readonly text: string
+  readonly sha: string
+}
+
+function script(text: string): Script {
+  return { text, sha: createHash('sha1').update(text).digest('hex') }
+}
+
+const RESERVE = script(RESERVE_SCRIPT)
+const SETTLE = script(SETTLE_SCRIPT)
+
+/** EVALSHA, loading the script with EVAL when Redis does not know it (yet, or after a flush). */
+async function evalScript(
+  client: Redis,
+  { text, sha }: Script,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(sha, keys.length, ...keys, ...args)
+  } catch (error) {
+    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error
+    return client.eval(text, keys.length, ...keys, ...args)
+  }
+}
+
+/** Applies an outcome to the in-memory counters an attempt holds (username first). */
+function settleCounters(counters: readonly Counter[], outcome: Outcome): void {
+  counters.forEach((counter, i) => {
+    counter.pending = Math.max(counter.pending - 1, 0)
+    if (outcome === 'succeeded' && i === 0) counter.count = counter.pending
+    else if (outcome !== 'failed') counter.count = Math.max(counter.count - 1, 0)
+  })
+}
+
+/**
+ * Creates the login limiter. In memory by default; with `redis`, counters are shared: one Lua
+ * script (`EVALSHA`) reserves an attempt for the username and the address at once, another one
+ * settles it.
  *
- * Redis outages neither lock everyone out nor allow unlimited guessing: every failure is also
+ * Redis outages neither lock everyone out nor allow unlimited guessing: every reservation is also
  * counted in memory, and while Redis is failing each instance enforces the same limits on its
  * own counters (so the effective limit is at most `maxFailures` times the number of instances).
+ * With Redis Cluster, put a hash tag in `keyPrefix` (e.g. `'{af:login}:'`): the script needs the
+ * username's and the address's key in one slot.
  *
  * @example
  * const limiter = createRateLimiter({ redis: { client: new Redis(url, { enableOfflineQueue: false }) } })
- * await limiter.check({ username, clientAddress }) // throws TooManyAttemptsError when over
+ * const reservation = await limiter.reserve({ username, clientAddress }) // TooManyAttemptsError when full
+ * const ok = await checkPassword()
+ * await (ok ? reservation.succeeded() : reservation.failed())
  */
 export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
   const userRule = checkRule('username', options.username ?? RATE_LIMIT_DEFAULTS.username)
@@ -128,7 +244,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   }
   const clock = options.clock ?? Date.now
   const redis = options.redis
-  if (redis !== undefined && typeof redis.client?.pipeline !== 'function') {
+  if (redis !== undefined && typeof redis.client?.evalsha !== 'function') {
     throw new TypeError(
       'createRateLimiter: redis.client must be an ioredis client (new Redis(url)).',
     )
@@ -143,12 +259,13 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
 
   function keysOf(attempt: LoginAttempt) {
     const name = attempt.username.normalize('NFKC').toLowerCase()
+    const address =
+      typeof attempt.clientAddress === 'string' && attempt.clientAddress.trim() !== ''
+        ? clientAddressGroup(attempt.clientAddress)
+        : undefined
     return {
       username: `${keyPrefix}u:${digest(name)}`,
-      clientAddress:
-        attempt.clientAddress === undefined || attempt.clientAddress === ''
-          ? undefined
-          : `${keyPrefix}a:${digest(attempt.clientAddress)}`,
+      clientAddress: address === undefined ? undefined : `${keyPrefix}a:${digest(address)}`,
     }
   }
 
@@ -162,20 +279,40 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     return out
   }
 
-  /** Remaining block in ms of one in-memory counter (0 when not blocked). */
-  function memoryBlock(slot: Slot, now: number): number {
-    const counter = memory.get(slot.key)
-    if (counter === undefined || counter.resetAt <= now) return 0
-    return counter.count >= slot.rule.maxFailures ? counter.resetAt - now : 0
+  /** The live in-memory counter of a slot (a new one when absent or past its window). */
+  function counterOf(slot: Slot, now: number): Counter {
+    let counter = memory.get(slot.key)
+    if (counter === undefined || counter.resetAt <= now) {
+      counter = { count: 0, pending: 0, resetAt: now + slot.rule.windowSeconds * 1000 }
+      memory.set(slot.key, counter)
+    }
+    return counter
   }
 
-  function memoryFail(slot: Slot, now: number): void {
-    const counter = memory.get(slot.key)
-    if (counter === undefined || counter.resetAt <= now) {
-      memory.set(slot.key, { count: 1, resetAt: now + slot.rule.windowSeconds * 1000 })
-    } else {
-      counter.count += 1
+  /**
+   * Reserves in memory, synchronously (nothing else runs in between): when `enforce`, answers the
+   * block in ms if a slot is full; else counts the attempt in every slot and answers its counters.
+   */
+  function memoryReserve(list: readonly Slot[], enforce: boolean): Counter[] | number {
+    const now = clock()
+    if (enforce) {
+      let blockMs = 0
+      for (const slot of list) {
+        const counter = memory.get(slot.key)
+        if (counter !== undefined && counter.resetAt > now) {
+          if (counter.count >= slot.rule.maxFailures) {
+            blockMs = Math.max(blockMs, counter.resetAt - now)
+          }
+        }
+      }
+      if (blockMs > 0) return blockMs
     }
+    return list.map((slot) => {
+      const counter = counterOf(slot, now)
+      counter.count += 1
+      counter.pending += 1
+      return counter
+    })
   }
 
   /** Runs a Redis call under the deadline and the breaker; undefined when Redis failed. */
@@ -193,61 +330,46 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     }
   }
 
-  type PipelineResult = Array<[Error | null, unknown]> | null
-
-  function unwrap(results: PipelineResult): unknown[] {
-    if (results === null) throw new Error('Redis pipeline was discarded.')
-    return results.map(([error, value]) => {
-      if (error) throw error
-      return value
-    })
+  function reservation(counters: Counter[], redisKeys: string[] | undefined): LoginReservation {
+    let settled = false
+    const settle = async (outcome: Outcome) => {
+      if (settled) return
+      settled = true
+      settleCounters(counters, outcome)
+      if (redisKeys !== undefined) {
+        await viaRedis((client) => evalScript(client, SETTLE, redisKeys, [outcome]))
+      }
+    }
+    return {
+      failed: () => settle('failed'),
+      succeeded: () => settle('succeeded'),
+      release: () => settle('release'),
+    }
   }
 
   return {
     backend: redis === undefined ? 'memory' : 'redis',
     keysOf,
-    async check(attempt) {
+    async reserve(attempt) {
       const list = slots(attempt)
-      let blockMs = 0
-      const shared = await viaRedis(async (client) => {
-        const pipeline = client.pipeline()
-        for (const slot of list) pipeline.get(slot.key).pttl(slot.key)
-        return unwrap(await pipeline.exec())
-      })
-      if (shared === undefined) {
+      const keys = list.map((slot) => slot.key)
+      const args = list.flatMap((slot) => [slot.rule.maxFailures, slot.rule.windowSeconds * 1000])
+      const answer = await viaRedis((client) => evalScript(client, RESERVE, keys, args))
+      const shared = answer === undefined ? undefined : Number(answer)
+      let blockMs: number
+      if (shared === undefined || !Number.isFinite(shared)) {
         // No Redis (or Redis failing): this instance's own counters decide.
-        const now = clock()
-        for (const slot of list) blockMs = Math.max(blockMs, memoryBlock(slot, now))
+        const local = memoryReserve(list, true)
+        if (typeof local !== 'number') return reservation(local, undefined)
+        blockMs = local
       } else {
-        // Redis answers for every instance (a success elsewhere may have cleared a counter).
-        list.forEach((slot, i) => {
-          const count = Number(shared[i * 2] ?? 0)
-          const pttl = Number(shared[i * 2 + 1])
-          if (count >= slot.rule.maxFailures) {
-            // -1: a key without expiry (not ours); block for a whole window rather than forever.
-            blockMs = Math.max(blockMs, pttl > 0 ? pttl : slot.rule.windowSeconds * 1000)
-          }
-        })
-      }
-      if (blockMs > 0) throw new TooManyAttemptsError(blockMs / 1000)
-    },
-    async recordFailure(attempt) {
-      const list = slots(attempt)
-      const now = clock()
-      for (const slot of list) memoryFail(slot, now)
-      await viaRedis(async (client) => {
-        const pipeline = client.pipeline()
-        for (const slot of list) {
-          pipeline.set(slot.key, 0, 'EX', slot.rule.windowSeconds, 'NX').incr(slot.key)
+        blockMs = shared
+        if (blockMs <= 0) {
+          // Reserved for every instance; counted here too, for when Redis fails.
+          return reservation(memoryReserve(list, false) as Counter[], keys)
         }
-        return unwrap(await pipeline.exec())
-      })
-    },
-    async recordSuccess(attempt) {
-      const [user] = slots(attempt)
-      if (user === undefined) return
-      memory.delete(user.key)
-      await viaRedis((client) => client.del(user.key))
+      }
+      throw new TooManyAttemptsError(blockMs / 1000)
     },
   }
 }

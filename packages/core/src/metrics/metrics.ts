@@ -15,6 +15,28 @@ export type Dependency =
 /** How one authentication ended: `ok`, `anonymous` (optional mode) or an error code. */
 export type Outcome = 'ok' | 'anonymous' | AuthErrorCode
 
+/**
+ * How one login (`authenticateUser`, an example's `POST /login`) ended: `ok` or the code of its
+ * answer. `payload_too_large` is a body refused before any login work (HTTP 413).
+ */
+export type LoginOutcome =
+  | 'ok'
+  | 'credentials_invalid'
+  | 'too_many_attempts'
+  | 'invalid_request'
+  | 'payload_too_large'
+  | 'auth_unavailable'
+
+/** Every {@link LoginOutcome}: the fixed label set of `authframework_logins_total`. */
+export const LOGIN_OUTCOMES: readonly LoginOutcome[] = Object.freeze([
+  'ok',
+  'credentials_invalid',
+  'too_many_attempts',
+  'invalid_request',
+  'payload_too_large',
+  'auth_unavailable',
+])
+
 /** Names of the latency histograms. */
 export type Timing = 'authenticate' | 'verify' | 'permissions' | 'redis' | 'postgres'
 
@@ -26,6 +48,8 @@ export interface LayerCounts {
 /** A plain, JSON-serializable snapshot: `auth.metrics()`. */
 export interface AuthMetricsSnapshot {
   readonly authentications: Readonly<Record<Outcome, number>>
+  /** Logins by outcome (429s included), counted apart from token authentications. */
+  readonly logins: Readonly<Record<LoginOutcome, number>>
   readonly verificationCache: LayerCounts
   /** Permission and session layers: `memory`, `redis`, `postgres`, ... */
   readonly layers: Readonly<Record<string, LayerCounts>>
@@ -48,6 +72,8 @@ export interface AuthMetricsSnapshot {
  */
 export interface AuthMetrics {
   authenticated(outcome: Outcome, ms: number): void
+  /** One login ended (optional, for metrics objects made before logins were counted). */
+  login?(outcome: LoginOutcome): void
   timing(name: Timing, ms: number): void
   verificationCache(hit: boolean): void
   layer(name: string, hit: boolean): void
@@ -82,6 +108,7 @@ function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
 
 export function createMetrics(): AuthMetrics {
   const outcomes = zeros(OUTCOMES)
+  const logins = zeros(LOGIN_OUTCOMES)
   const dependencies = zeros(DEPENDENCIES)
   const histograms = {} as Record<Timing, Histogram>
   for (const t of TIMINGS) histograms[t] = createHistogram()
@@ -93,6 +120,10 @@ export function createMetrics(): AuthMetrics {
     authenticated(outcome, ms) {
       outcomes[outcome]++
       histograms.authenticate.record(ms)
+    },
+    login(outcome) {
+      // a fixed label set: anything else is not counted
+      if (Object.hasOwn(logins, outcome)) logins[outcome]++
     },
     timing(name, ms) {
       histograms[name].record(ms)
@@ -129,6 +160,7 @@ export function createMetrics(): AuthMetrics {
       for (const t of TIMINGS) latency[t] = histograms[t].snapshot()
       return {
         authentications: { ...outcomes },
+        logins: { ...logins },
         verificationCache: { ...cache },
         layers: Object.fromEntries([...layers].map(([k, v]) => [k, { ...v }])),
         decisions: Object.fromEntries([...decisions].map(([k, v]) => [k, { ...v }])),
@@ -141,6 +173,7 @@ export function createMetrics(): AuthMetrics {
     },
     reset() {
       for (const k of OUTCOMES) outcomes[k] = 0
+      for (const k of LOGIN_OUTCOMES) logins[k] = 0
       for (const k of DEPENDENCIES) dependencies[k] = 0
       for (const t of TIMINGS) histograms[t].reset()
       cache.hits = 0

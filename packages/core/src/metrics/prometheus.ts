@@ -45,6 +45,15 @@ export function metricFamilies(metrics: AuthMetrics): Family[] {
       })),
     },
     {
+      name: 'authframework_logins_total',
+      help: 'Logins by outcome: ok, or the code of the answer (too_many_attempts for a 429).',
+      type: 'counter',
+      values: Object.entries(snap.logins).map(([outcome, value]) => ({
+        labels: { outcome },
+        value,
+      })),
+    },
+    {
       name: 'authframework_verification_cache_total',
       help: 'Verification cache lookups by result.',
       type: 'counter',

@@ -13,7 +13,7 @@ import {
 // The real module, with its `verify` observed (not replaced).
 vi.mock('@node-rs/argon2', async (importOriginal) => {
   const real = await importOriginal<typeof import('@node-rs/argon2')>()
-  return { ...real, verify: vi.fn(real.verify) }
+  return { ...real, verify: vi.fn(real.verify), hash: vi.fn(real.hash) }
 })
 
 const PASSWORD = 'correct horse battery staple'
@@ -121,6 +121,17 @@ describe('rehash', () => {
 })
 
 describe('unknown users take the same path', () => {
+  it('the dummy hash is made when the hasher is created, not by the first unknown user', async () => {
+    vi.mocked(argon2.hash).mockClear()
+    const hasher = createPasswordHasher()
+    // nothing asked for it yet: the hasher started it on its own
+    await vi.waitFor(() => expect(argon2.hash).toHaveBeenCalledTimes(1))
+    const dummy = await hasher.dummyHash()
+    expect(await hasher.verify(null, PASSWORD)).toEqual({ ok: false, needsRehash: false })
+    expect(argon2.hash).toHaveBeenCalledTimes(1)
+    expect(vi.mocked(argon2.verify).mock.calls.map((c) => c[0])).toEqual([dummy])
+  })
+
   it('verifies against the dummy hash when there is no stored hash', async () => {
     const hasher = createPasswordHasher()
     const dummy = await hasher.dummyHash()
