@@ -57,6 +57,7 @@ describe('migrate', () => {
     )
     expect(rows.map((row) => row.table_name)).toEqual([
       'audit_log',
+      'changes',
       'permissions',
       'role_permissions',
       'roles',
@@ -84,6 +85,7 @@ describe('migrate', () => {
       [
         'audit_log USING btree (event_type, "timestamp" DESC)',
         'audit_log USING btree (user_id, "timestamp" DESC)',
+        'changes USING btree (changed_at)',
         'role_permissions USING btree (role_id)',
         'sessions USING btree (expires_at) WHERE active',
         'sessions USING btree (expires_at) WHERE (NOT active)',
@@ -111,7 +113,7 @@ describe('migrate', () => {
   it('is idempotent and safe to run concurrently (advisory lock)', async () => {
     expect(await migrate(pool)).toEqual({
       applied: [],
-      skipped: ['0001_initial', '0002_revocations'],
+      skipped: ['0001_initial', '0002_revocations', '0003_changes'],
     })
     const fresh = await createTestSchema()
     try {
@@ -120,9 +122,14 @@ describe('migrate', () => {
       expect(results.flatMap((result) => result.applied)).toEqual([
         '0001_initial',
         '0002_revocations',
+        '0003_changes',
       ])
       const { rows } = await other.query('SELECT version FROM schema_migrations ORDER BY 1')
-      expect(rows).toEqual([{ version: '0001_initial' }, { version: '0002_revocations' }])
+      expect(rows).toEqual([
+        { version: '0001_initial' },
+        { version: '0002_revocations' },
+        { version: '0003_changes' },
+      ])
     } finally {
       await fresh.drop()
     }

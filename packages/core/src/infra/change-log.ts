@@ -1,0 +1,266 @@
+/**
+ * The change log: PostgreSQL's `changes` table (migration 0003) read by every instance. A change
+ * (a user's permissions invalidated, a session destroyed, a token revoked) is appended in the
+ * transaction that makes it; each instance reads what came after its cursor every
+ * `pollIntervalMs`, whatever Redis is doing, and tells the caches that subscribed to the topic.
+ * Cached copies carry the log's version at the time they were read from the database
+ * (`stamped`), and `isCurrent` tells whether a copy is older than the latest change of its key.
+ */
+import type { Clock } from '../types.js'
+
+/** What may change: the caches that listen. */
+export type ChangeTopic = 'permissions' | 'sessions' | 'revocations'
+
+/** The part of a `pg` pool or client the log uses. */
+export interface ChangeLogQueryable {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(config: {
+    name?: string
+    text: string
+    values?: unknown[]
+  }): Promise<{ rows: R[] }>
+}
+
+export interface ChangeLogOptions {
+  /** A `pg` pool on the migrated schema; never ended here. */
+  readonly pool: ChangeLogQueryable
+  /** How often the log is read. Default 250: a change is seen within about twice this. */
+  readonly pollIntervalMs?: number
+  /**
+   * How far back the latest change of each key is remembered. A cached copy stamped before this
+   * window is treated as out of date. Keep it at least as long as the longest cache TTL (the Redis
+   * layers': 1800 s and 3600 s by default). Default 3600.
+   */
+  readonly historySeconds?: number
+  /** Most keys remembered; past it the oldest are forgotten (and copies stamped before them are out of date). Default 200 000. */
+  readonly maxKeys?: number
+  /** Rows read per query. Default 1000. */
+  readonly batchSize?: number
+  /** Called when a read of the log fails (it is retried on the next period). */
+  readonly onError?: (error: unknown) => void
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  readonly clock?: Clock
+}
+
+/** Default options of {@link createChangeLog}. */
+export const CHANGE_LOG_DEFAULTS = Object.freeze({
+  pollIntervalMs: 250,
+  historySeconds: 3600,
+  maxKeys: 200_000,
+  batchSize: 1000,
+})
+
+export type ChangeListener = (key: string, version: number) => void
+
+export interface ChangeLog {
+  /**
+   * Appends a change and resolves its version. Pass the client of an open transaction to make
+   * the change part of it (it is then seen once that transaction commits).
+   */
+  append(topic: ChangeTopic, key: string, client?: ChangeLogQueryable): Promise<number>
+  /** Calls `listener` for every change of `topic` read from now on; returns the unsubscribe function. */
+  subscribe(topic: ChangeTopic, listener: ChangeListener): () => void
+  /**
+   * True when a copy of `key` read from the database at log version `stamp` is still current as
+   * far as this instance knows: no later change of the key has been read, and the stamp is not
+   * older than what this instance remembers.
+   */
+  isCurrent(topic: ChangeTopic, key: string, stamp: number): boolean
+  /** Reads the log now (what a subscriber should see before it goes on); resolves the new cursor. */
+  poll(): Promise<number>
+  /** The highest version read so far (0 before the first read). */
+  readonly version: number
+  /** Milliseconds since the log was last read successfully (Infinity before the first read). */
+  readonly lagMs: number
+  /** Resolves once the log's history has been read (or the log is closed); reads are retried until then. */
+  ready(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * The SQL fragment that stamps a read: the log's version in the same snapshot as the data, so a
+ * copy stamped N reflects every change up to N.
+ */
+export const CHANGE_VERSION_SQL = '(SELECT coalesce(max(version), 0) FROM changes)'
+
+const APPEND = {
+  name: 'authframework_change_append_v1',
+  text: 'SELECT authframework_change($1, $2)::float8 AS version',
+}
+const HEAD = {
+  name: 'authframework_change_head_v1',
+  text: `SELECT coalesce(max(version), 0)::float8 AS head,
+  coalesce(min(version) FILTER (WHERE changed_at > now() - make_interval(secs => $1)), max(version) + 1, 1)::float8 AS since
+FROM changes`,
+}
+const AFTER = {
+  name: 'authframework_change_after_v1',
+  text: 'SELECT version::float8 AS version, topic, key FROM changes WHERE version > $1 ORDER BY version LIMIT $2',
+}
+
+interface Row extends Record<string, unknown> {
+  version: number
+  topic: ChangeTopic
+  key: string
+}
+
+function positiveInteger(value: unknown, name: string, example: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`createChangeLog: ${name} must be a positive integer, e.g. ${example}.`)
+  }
+  return value
+}
+
+/**
+ * Creates the change log reader and writer of one instance. It starts reading at once and keeps
+ * reading every `pollIntervalMs` until `close()`.
+ *
+ * @example
+ * const changes = createChangeLog({ pool })
+ * await changes.ready()
+ * const store = createPermissionStore({ layers, source: postgresSource({ pool }), changes })
+ */
+export function createChangeLog(options: ChangeLogOptions): ChangeLog {
+  const pool = options?.pool
+  if (typeof pool?.query !== 'function') {
+    throw new TypeError('createChangeLog: pool must be a pg Pool (new pg.Pool(config)).')
+  }
+  const d = CHANGE_LOG_DEFAULTS
+  const pollIntervalMs = positiveInteger(
+    options.pollIntervalMs ?? d.pollIntervalMs,
+    'pollIntervalMs',
+    d.pollIntervalMs,
+  )
+  const historySeconds = positiveInteger(
+    options.historySeconds ?? d.historySeconds,
+    'historySeconds',
+    d.historySeconds,
+  )
+  const maxKeys = positiveInteger(options.maxKeys ?? d.maxKeys, 'maxKeys', d.maxKeys)
+  const batchSize = positiveInteger(options.batchSize ?? d.batchSize, 'batchSize', d.batchSize)
+  const clock = options.clock ?? Date.now
+
+  /** `topic\0key` → the version of its latest change, oldest first (re-inserted on each change). */
+  const latest = new Map<string, number>()
+  const listeners = new Map<ChangeTopic, Set<ChangeListener>>()
+  /** Copies stamped below `floor - 1` may predate a change this instance does not remember. */
+  let floor = Number.POSITIVE_INFINITY
+  let cursor = 0
+  let loaded = false
+  let readAt = Number.NEGATIVE_INFINITY
+  let closed = false
+  let timer: NodeJS.Timeout | undefined
+  let reading: Promise<number> | undefined
+  let again = false
+
+  function remember(topic: ChangeTopic, key: string, version: number): void {
+    const id = `${topic}\u0000${key}`
+    latest.delete(id)
+    latest.set(id, version)
+    if (latest.size > maxKeys) {
+      const [oldest, at] = latest.entries().next().value as [string, number]
+      latest.delete(oldest)
+      floor = Math.max(floor, at + 1)
+    }
+  }
+
+  async function readAll(): Promise<number> {
+    if (!loaded) {
+      const { rows } = await pool.query<{ head: number; since: number }>({
+        ...HEAD,
+        values: [historySeconds],
+      })
+      const head = Number(rows[0]?.head ?? 0)
+      floor = Number(rows[0]?.since ?? head + 1)
+      cursor = Math.max(floor - 1, 0)
+    }
+    for (;;) {
+      const { rows } = await pool.query<Row>({ ...AFTER, values: [cursor, batchSize] })
+      for (const row of rows) {
+        const version = Number(row.version)
+        remember(row.topic, row.key, version)
+        cursor = version
+        // history read at start-up informs isCurrent only; listeners hear what is new
+        if (loaded)
+          for (const listener of listeners.get(row.topic) ?? []) listener(row.key, version)
+      }
+      if (rows.length < batchSize) break
+    }
+    loaded = true
+    markLoaded()
+    readAt = clock()
+    return cursor
+  }
+
+  function poll(): Promise<number> {
+    if (closed) return Promise.resolve(cursor)
+    if (reading !== undefined) {
+      // a read is under way, but it may have begun before what the caller wants to see
+      again = true
+      return reading.then(() => poll())
+    }
+    reading = readAll()
+      .catch((error: unknown) => {
+        try {
+          options.onError?.(error)
+        } catch {}
+        throw error
+      })
+      .finally(() => {
+        reading = undefined
+        schedule()
+      })
+    return reading
+  }
+
+  function schedule(): void {
+    clearTimeout(timer)
+    if (closed) return
+    const delay = again ? 0 : pollIntervalMs
+    again = false
+    timer = setTimeout(() => poll().catch(() => {}), delay)
+    timer.unref()
+  }
+
+  let markLoaded: () => void = () => {}
+  const whenLoaded = new Promise<void>((resolve) => {
+    markLoaded = resolve
+  })
+  poll().catch(() => {})
+
+  return {
+    async append(topic, key, client) {
+      const { rows } = await (client ?? pool).query<{ version: number }>({
+        ...APPEND,
+        values: [topic, key],
+      })
+      return Number(rows[0]!.version)
+    },
+    subscribe(topic, listener) {
+      let set = listeners.get(topic)
+      if (set === undefined) listeners.set(topic, (set = new Set()))
+      set.add(listener)
+      return () => {
+        set.delete(listener)
+      }
+    },
+    isCurrent(topic, key, stamp) {
+      if (!loaded || stamp < floor - 1) return false
+      const changed = latest.get(`${topic}\u0000${key}`)
+      return changed === undefined || changed <= stamp
+    },
+    poll,
+    get version() {
+      return cursor
+    },
+    get lagMs() {
+      return clock() - readAt
+    },
+    ready: () => whenLoaded,
+    async close() {
+      closed = true
+      clearTimeout(timer)
+      markLoaded()
+      await reading?.catch(() => {})
+    },
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The change log against the real PostgreSQL: versions commit in order, every instance hears what
+ * others append, copies stamped before a change are out of date, and history survives a restart.
+ */
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { migrate } from '../../src/index.js'
+import { type ChangeLog, createChangeLog } from '../../src/infra/change-log.js'
+import { createTestSchema, type TestSchema } from '../support/services.js'
+
+let schema: TestSchema
+let pool: pg.Pool
+const logs: ChangeLog[] = []
+
+beforeAll(async () => {
+  schema = await createTestSchema()
+  pool = schema.pool({ max: 6 })
+  await migrate(pool)
+})
+
+afterEach(async () => {
+  await Promise.all(logs.splice(0).map((log) => log.close()))
+})
+
+afterAll(async () => {
+  await schema?.drop()
+})
+
+async function open(options: Partial<Parameters<typeof createChangeLog>[0]> = {}) {
+  const log = createChangeLog({ pool, pollIntervalMs: 20, ...options })
+  logs.push(log)
+  await log.ready()
+  return log
+}
+
+async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const start = performance.now()
+  while (!check()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`not true within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe('the change log', () => {
+  it('gives increasing versions, in commit order, even to concurrent writers', async () => {
+    const log = await open()
+    const versions = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => log.append('permissions', `user-${i}`)),
+    )
+    expect(new Set(versions).size).toBe(40)
+    const { rows } = await pool.query('SELECT version FROM changes ORDER BY version')
+    const all = rows.map((row) => Number(row.version))
+    expect(all).toEqual([...all].sort((a, b) => a - b))
+    expect(Math.max(...versions)).toBe(all.at(-1))
+  })
+
+  it('tells every instance what any instance appended, and marks older copies out of date', async () => {
+    const a = await open()
+    const b = await open()
+    const heard: string[] = []
+    b.subscribe('sessions', (key) => heard.push(key))
+    const stamp = b.version
+    expect(b.isCurrent('sessions', 'sid-1', stamp)).toBe(true)
+    const version = await a.append('sessions', 'sid-1')
+    await until(() => heard.includes('sid-1'))
+    expect(b.version).toBeGreaterThanOrEqual(version)
+    expect(b.isCurrent('sessions', 'sid-1', stamp)).toBe(false) // read before the change
+    expect(b.isCurrent('sessions', 'sid-1', version)).toBe(true) // read after it
+    expect(b.isCurrent('permissions', 'sid-1', stamp)).toBe(true) // another topic
+    expect(b.isCurrent('sessions', 'sid-2', stamp)).toBe(true) // another key
+  })
+
+  it('a change made inside a transaction is heard once it commits, never if it rolls back', async () => {
+    const a = await open()
+    const heard: string[] = []
+    a.subscribe('revocations', (key) => heard.push(key))
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      await a.append('revocations', 'rolled-back', client)
+      await client.query('ROLLBACK')
+      await client.query('BEGIN')
+      await a.append('revocations', 'committed', client)
+      await a.poll()
+      expect(heard).toEqual([])
+      await client.query('COMMIT')
+    } finally {
+      client.release()
+    }
+    await a.poll()
+    expect(heard).toEqual(['committed'])
+  })
+
+  it('a new instance remembers the recent history, and distrusts copies older than it', async () => {
+    const a = await open()
+    const before = a.version
+    const version = await a.append('permissions', 'alice')
+    const late = await open({ historySeconds: 3600 })
+    expect(late.isCurrent('permissions', 'alice', before)).toBe(false)
+    expect(late.isCurrent('permissions', 'alice', version)).toBe(true)
+    // a copy stamped before everything this instance remembers may predate a forgotten change
+    await pool.query("UPDATE changes SET changed_at = now() - interval '2 hours'")
+    await a.append('permissions', 'bob')
+    const fresh = await open({ historySeconds: 3600 })
+    expect(fresh.isCurrent('permissions', 'carol', before)).toBe(false)
+    // what the window still covers is known: nothing changed carol after alice's change
+    expect(fresh.isCurrent('permissions', 'carol', version)).toBe(true)
+    expect(fresh.isCurrent('permissions', 'carol', fresh.version)).toBe(true)
+  })
+
+  it('remembers at most maxKeys keys, and distrusts copies older than what it forgot', async () => {
+    const a = await open({ maxKeys: 3 })
+    const stamp = a.version
+    for (const key of ['k1', 'k2', 'k3', 'k4']) await a.append('permissions', key)
+    await a.poll()
+    expect(a.isCurrent('permissions', 'k9', stamp)).toBe(false) // k1 was forgotten
+    expect(a.isCurrent('permissions', 'k9', a.version)).toBe(true)
+  })
+})
