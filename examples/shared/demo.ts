@@ -142,7 +142,12 @@ export async function startDemo(
     }
     return { demo: createDemo({ user, signer }), close: async () => {} }
   }
-  const pool = createPostgresPool({ connectionString: env.DATABASE_URL, min: 0, max: 10 })
+  // a pg.Pool; the core types it by the calls it makes, so that pg's types stay optional
+  const pool = createPostgresPool({
+    connectionString: env.DATABASE_URL,
+    min: 0,
+    max: 10,
+  }) as pg.Pool
   const metrics = createMetrics()
   let services: SharedServices | undefined
   try {

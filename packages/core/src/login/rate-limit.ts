@@ -3,8 +3,8 @@
  * (bounded LRU) and, when configured, in Redis so that every instance shares them.
  */
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { LRUCache } from 'lru-cache'
+import type { Redis } from '../peer-types.js'
 import {
   type CircuitBreakerOptions,
   createCircuitBreaker,
