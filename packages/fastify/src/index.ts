@@ -129,7 +129,7 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
  * await app.register(authPlugin, { algorithms: ['RS256'], publicKey: pem, audience: 'orders-api' })
  * app.get('/orders', { preHandler: app.requirePermission('orders:read') }, async (req) => req.auth)
  */
-export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: '5.x' })
+export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: '4.x || 5.x' })
 export default authPlugin
 
 export {
