@@ -45,6 +45,26 @@ describe('types', () => {
     })
   })
 
+  it('options beside a prebuilt instance are a type error', async () => {
+    const app = Fastify()
+    const auth = createAuth<FastifyRequest>({
+      algorithms: ['RS256'],
+      jwksUri: 'https://i.example/jwks',
+    })
+    await app.register(authPlugin, { auth, unless: ['/health'], errors: 'propagate' })
+    // @ts-expect-error: a core option belongs to createAuth()
+    await app.register(authPlugin, { auth, issuer: 'https://good.example' })
+    // @ts-expect-error: a misspelt adapter option
+    await app.register(authPlugin, { auth, unles: ['/health'] })
+    const expressAuth = createAuth<Request>({
+      algorithms: ['RS256'],
+      jwksUri: 'https://i.example/jwks',
+    })
+    authMiddleware(expressAuth, { unless: ['/health'] })
+    // @ts-expect-error: a core option belongs to createAuth()
+    authMiddleware(expressAuth, { issuer: 'https://good.example' })
+  })
+
   it('the context is read-only', () => {
     expectTypeOf<AuthContext['permissions']>().toEqualTypeOf<readonly string[]>()
     expectTypeOf<AuthContext['claims']>().toEqualTypeOf<Readonly<Record<string, unknown>>>()

@@ -2,6 +2,7 @@ export {
   type AdapterOptions,
   type AdapterSetup,
   isPromise,
+  type PrebuiltAuthOptions,
   setupAdapter,
 } from './adapter.js'
 export { type AuditSink, type AuditSinkOptions, createAuditSink } from './audit/sink.js'
