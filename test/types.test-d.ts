@@ -1,5 +1,12 @@
 /** What users see in their editors: the context types reach every framework's request. */
-import type { AuthContext, AuthError, AuthOptions, Requirement } from '@authframework/core'
+import type {
+  AuthClaims,
+  AuthContext,
+  AuthError,
+  AuthOptions,
+  ClaimsOf,
+  Requirement,
+} from '@authframework/core'
 import { allOf, anyOf, createAuth, not } from '@authframework/core'
 import { authMiddleware, requirePermission } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
@@ -63,6 +70,22 @@ describe('types', () => {
     authMiddleware(expressAuth, { unless: ['/health'] })
     // @ts-expect-error: a core option belongs to createAuth()
     authMiddleware(expressAuth, { issuer: 'https://good.example' })
+  })
+
+  it('claims are typed once per app (AuthClaims) or per use (AuthContext<Claims>)', () => {
+    // declaration merging of AuthClaims is checked against the published declarations, in a
+    // consumer of the packed tarballs (scripts/packed-install/consumer.ts): merging it here would
+    // retype the core's own sources, which build contexts from any verified payload
+    expectTypeOf<AuthClaims>().toEqualTypeOf<{}>()
+    expectTypeOf<AuthContext>().toEqualTypeOf<AuthContext<AuthClaims>>()
+    type Mine = { email: string; tenant?: string }
+    expectTypeOf<AuthContext<Mine>['claims']['email']>().toEqualTypeOf<string>()
+    expectTypeOf<AuthContext<Mine>['claims']['tenant']>().toEqualTypeOf<string | undefined>()
+    // undeclared claims stay readable, as unknown
+    expectTypeOf<AuthContext<Mine>['claims']['other']>().toEqualTypeOf<unknown>()
+    expectTypeOf<ClaimsOf<Mine>>().toEqualTypeOf<Readonly<Record<string, unknown> & Mine>>()
+    // a context with declared claims is still a context
+    expectTypeOf<AuthContext<Mine>>().toExtend<AuthContext>()
   })
 
   it('the context is read-only', () => {

@@ -16,6 +16,14 @@ import express from 'express'
 import Fastify from 'fastify'
 import Koa from 'koa'
 
+// the app's claims, declared once: every adapter's auth context sees them
+declare module '@authframework/core' {
+  interface AuthClaims {
+    email: string
+    tenant?: string
+  }
+}
+
 const signer = createSigner({ algorithm: 'ES256', issuer: 'https://issuer.example' })
 const options = {
   algorithms: ['ES256'] as const,
@@ -27,14 +35,18 @@ const app = express()
 app.use(expressAuth({ ...options, algorithms: ['ES256'], unless: ['/health'] }))
 app.get('/orders', requirePermission('orders:read'), (req, res) => {
   const auth: AuthContext | undefined = req.auth
-  res.json({ sub: auth?.sub })
+  const email: string | undefined = req.auth?.claims.email
+  // @ts-expect-error: a declared claim keeps its type
+  const wrong: number | undefined = req.auth?.claims.email
+  res.json({ sub: auth?.sub, email, wrong })
 })
 
 const koa = new Koa()
 koa.use(koaAuth({ ...options, algorithms: ['ES256'] }))
 koa.use((ctx) => {
   const sub: string | undefined = ctx.state.auth?.sub
-  ctx.body = sub
+  const tenant: string | undefined = ctx.state.auth?.claims.tenant
+  ctx.body = { sub, tenant }
 })
 
 const fastify = Fastify()

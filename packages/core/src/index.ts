@@ -92,7 +92,9 @@ export {
   type SignerOptions,
 } from './token/sign.js'
 export type {
+  AuthClaims,
   AuthContext,
+  ClaimsOf,
   Clock,
   PermissionRecord,
   PermissionSource,
