@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The packages as a user gets them from the registry: packs every package (prepack builds it),
-# checks the tarballs, installs them with npm into an app outside the workspace, and there runs
-# the ESM and CommonJS smoke tests on every supported framework major (Express 4/5, Koa 2/3,
-# Fastify 4/5), type-checks a consumer (strict, skipLibCheck false; node16, bundler, and CommonJS
-# under node20) without the optional peers, and runs publint and @arethetypeswrong/cli.
-# Exits non-zero on the first failure. Usage: bash scripts/packed-install.sh
+# checks the tarballs and runs the publish dry run, publint and @arethetypeswrong/cli on them,
+# installs them with npm into an app outside the workspace, and there checks that the READMEs
+# import what the packages export, runs the ESM and CommonJS smoke tests on every supported
+# framework major (Express 4/5, Koa 2/3, Fastify 4/5), and type-checks a consumer (strict,
+# skipLibCheck false; node16, bundler, and CommonJS under node20) without the optional peers.
+# Exits non-zero on the first failure. Usage: bash scripts/packed-install.sh (or pnpm packed-install)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/scripts/packed-install"
@@ -17,7 +18,7 @@ mkdir -p "$packs" "$app"
 step() { printf -- '-- %s\n' "$*"; }
 
 step "pack (prepack builds each package)"
-(cd "$root" && pnpm -r --filter './packages/*' pack --pack-destination "$packs" >/dev/null)
+(cd "$root" && pnpm -r --workspace-concurrency=8 --filter './packages/*' pack --pack-destination "$packs" >/dev/null)
 node "$here/check-tarballs.mjs" "$packs" "$root/LICENSE"
 
 step "publish dry run (the release command, without publishing)"
@@ -39,7 +40,7 @@ echo "publint and attw: no problems"
 
 step "npm install the tarballs into $app"
 cp "$here"/smoke.mjs "$here"/smoke.cjs "$here"/smoke-shared.cjs "$here"/consumer.ts \
-  "$here"/consumer.cts "$here"/tsconfig.*.json "$app/"
+  "$here"/consumer.cts "$here"/readme-imports.mjs "$here"/tsconfig.*.json "$app/"
 cat >"$app/package.json" <<'JSON'
 { "name": "packed-install-app", "private": true, "type": "module" }
 JSON
@@ -56,6 +57,10 @@ step "the CLI from the tarball"
 (cd "$app" && npx --no-install authframework --version && npx --no-install authframework keygen --alg ES256 --out "$work/keys" >/dev/null &&
   npx --no-install authframework sign --key "$work/keys/private.pem" --sub user-42 >/dev/null) ||
   { echo "the installed CLI failed"; exit 1; }
+
+step "the READMEs import what the packages export"
+cp "$root/README.md" "$app/REPOSITORY-README.md"
+(cd "$app" && node readme-imports.mjs REPOSITORY-README.md)
 
 step "smoke tests (ESM, CommonJS), no warnings"
 for smoke in smoke.mjs smoke.cjs; do
