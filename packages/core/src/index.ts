@@ -59,6 +59,15 @@ export {
   type PermissionMerge,
   type PermissionsClaim,
 } from './options.js'
+export type {
+  ChainableCommander as RedisBatch,
+  Pool as PgPool,
+  PoolClient as PgPoolClient,
+  PoolConfig as PgPoolConfig,
+  PostgresPool,
+  QueryResult as PgQueryResult,
+  Redis as RedisClient,
+} from './peer-types.js'
 export { createGuard, type Guard } from './permissions/guard.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'
 export {
