@@ -1,9 +1,9 @@
 // Prints the closing line of CI ("N passed, N failed") from vitest's JSON report, and fails the
 // run when a test failed, was skipped (integration tests must never be skipped silently), or when
-// vitest or the benchmark smoke run exited non-zero.
+// vitest, the benchmark smoke run or the packed-install job exited non-zero.
 import { readFileSync } from 'node:fs'
 
-const [file, testStatus, benchStatus] = process.argv.slice(2)
+const [file, testStatus, benchStatus, packedStatus = '0'] = process.argv.slice(2)
 let report
 try {
   report = JSON.parse(readFileSync(file, 'utf8'))
@@ -25,7 +25,10 @@ if (skipped > 0) {
   }
 }
 const benchFailed = Number(benchStatus) !== 0 ? 1 : 0
+const packedFailed = Number(packedStatus) !== 0 ? 1 : 0
+if (packedFailed) console.error('the packed-install job failed (scripts/packed-install.sh)')
+const jobsFailed = benchFailed + packedFailed
 console.log(
-  `${passed} passed, ${failed + benchFailed} failed${skipped ? `, ${skipped} skipped` : ''}`,
+  `${passed} passed, ${failed + jobsFailed} failed${skipped ? `, ${skipped} skipped` : ''}`,
 )
-process.exit(failed || skipped || benchFailed || Number(testStatus) !== 0 ? 1 : 0)
+process.exit(failed || skipped || jobsFailed || Number(testStatus) !== 0 ? 1 : 0)

@@ -1,6 +1,7 @@
 /**
- * The cross-adapter contract: one table of cases, run against Express, Koa and Fastify. Every
- * case asserts the status, the problem `code` and the exact `WWW-Authenticate` header.
+ * The cross-adapter contract: one table of cases, run against Express 4 and 5, Koa 2 and 3,
+ * Fastify 4 and 5. Every case asserts the status, the problem `code` and the exact
+ * `WWW-Authenticate` header.
  */
 import { deflateRawSync } from 'node:zlib'
 import {
@@ -27,6 +28,9 @@ import {
   ADAPTERS,
   type AdapterName,
   baseOptions,
+  FRAMEWORK_MAJORS,
+  type FrameworkMajor,
+  installedMajor,
   type RunningApp,
   startApp,
 } from './support/apps.js'
@@ -869,7 +873,13 @@ afterAll(async () => {
   await schema?.drop()
 })
 
-describe.each(ADAPTERS)('contract: %s', (adapter: AdapterName) => {
+describe('framework majors', () => {
+  it.each(FRAMEWORK_MAJORS)('%s is the major installed', (name) => {
+    expect(installedMajor(name)).toBe(Number(name.split('@')[1]))
+  })
+})
+
+describe.each(FRAMEWORK_MAJORS)('contract: %s', (adapter: FrameworkMajor) => {
   const apps = new Map<string, RunningApp>()
   beforeAll(async () => {
     for (const [variant, extra] of Object.entries(VARIANTS)) {

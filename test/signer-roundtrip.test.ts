@@ -1,6 +1,6 @@
 /**
  * Every token `createSigner` issues verifies through every adapter configured for the same key:
- * each algorithm, as a plain compact JWT and as a `compressed:` one (above the threshold).
+ * each algorithm, as a plain compact JWT and as a `compressed:` one (opted into, above its threshold).
  */
 import { type Algorithm, createSigner } from '@authframework/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,8 +16,8 @@ describe.each(ALGORITHMS)('sign → verify: %s', (algorithm) => {
   const hmac = algorithm === 'HS256'
   const signer = createSigner(
     hmac
-      ? { algorithm, secret: SECRET, issuer: ISS, audience: AUD }
-      : { algorithm, issuer: ISS, audience: AUD },
+      ? { algorithm, secret: SECRET, issuer: ISS, audience: AUD, compressAboveBytes: 1024 }
+      : { algorithm, issuer: ISS, audience: AUD, compressAboveBytes: 1024 },
   )
   const plain = signer.sign({ sub: 'user-1', perms: ['orders:read'] })
   const compressed = signer.sign({ sub: 'user-1', perms: ['orders:read', ...many] })

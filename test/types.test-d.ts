@@ -1,5 +1,12 @@
 /** What users see in their editors: the context types reach every framework's request. */
-import type { AuthContext, AuthError, AuthOptions, Requirement } from '@authframework/core'
+import type {
+  AuthClaims,
+  AuthContext,
+  AuthError,
+  AuthOptions,
+  ClaimsOf,
+  Requirement,
+} from '@authframework/core'
 import { allOf, anyOf, createAuth, not } from '@authframework/core'
 import { authMiddleware, requirePermission } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
@@ -43,6 +50,42 @@ describe('types', () => {
     app.get('/x', { config: { auth: false } }, async (req) => {
       expectTypeOf(req.auth).toEqualTypeOf<AuthContext | undefined>()
     })
+  })
+
+  it('options beside a prebuilt instance are a type error', async () => {
+    const app = Fastify()
+    const auth = createAuth<FastifyRequest>({
+      algorithms: ['RS256'],
+      jwksUri: 'https://i.example/jwks',
+    })
+    await app.register(authPlugin, { auth, unless: ['/health'], errors: 'propagate' })
+    // @ts-expect-error: a core option belongs to createAuth()
+    await app.register(authPlugin, { auth, issuer: 'https://good.example' })
+    // @ts-expect-error: a misspelt adapter option
+    await app.register(authPlugin, { auth, unles: ['/health'] })
+    const expressAuth = createAuth<Request>({
+      algorithms: ['RS256'],
+      jwksUri: 'https://i.example/jwks',
+    })
+    authMiddleware(expressAuth, { unless: ['/health'] })
+    // @ts-expect-error: a core option belongs to createAuth()
+    authMiddleware(expressAuth, { issuer: 'https://good.example' })
+  })
+
+  it('claims are typed once per app (AuthClaims) or per use (AuthContext<Claims>)', () => {
+    // declaration merging of AuthClaims is checked against the published declarations, in a
+    // consumer of the packed tarballs (scripts/packed-install/consumer.ts): merging it here would
+    // retype the core's own sources, which build contexts from any verified payload
+    expectTypeOf<AuthClaims>().toEqualTypeOf<{}>()
+    expectTypeOf<AuthContext>().toEqualTypeOf<AuthContext<AuthClaims>>()
+    type Mine = { email: string; tenant?: string }
+    expectTypeOf<AuthContext<Mine>['claims']['email']>().toEqualTypeOf<string>()
+    expectTypeOf<AuthContext<Mine>['claims']['tenant']>().toEqualTypeOf<string | undefined>()
+    // undeclared claims stay readable, as unknown
+    expectTypeOf<AuthContext<Mine>['claims']['other']>().toEqualTypeOf<unknown>()
+    expectTypeOf<ClaimsOf<Mine>>().toEqualTypeOf<Readonly<Record<string, unknown> & Mine>>()
+    // a context with declared claims is still a context
+    expectTypeOf<AuthContext<Mine>>().toExtend<AuthContext>()
   })
 
   it('the context is read-only', () => {

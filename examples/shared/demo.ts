@@ -6,6 +6,7 @@
  * Redis and PostgreSQL (see `services.ts`).
  */
 import type { KeyObject } from 'node:crypto'
+import type { Server } from 'node:http'
 import {
   type AuthContext,
   type AuthMetrics,
@@ -142,7 +143,12 @@ export async function startDemo(
     }
     return { demo: createDemo({ user, signer }), close: async () => {} }
   }
-  const pool = createPostgresPool({ connectionString: env.DATABASE_URL, min: 0, max: 10 })
+  // a pg.Pool; the core types it by the calls it makes, so that pg's types stay optional
+  const pool = createPostgresPool({
+    connectionString: env.DATABASE_URL,
+    min: 0,
+    max: 10,
+  }) as pg.Pool
   const metrics = createMetrics()
   let services: SharedServices | undefined
   try {
@@ -280,6 +286,47 @@ Try it:
 ${shared}
 ${login}
 `
+}
+
+/**
+ * Starts listening through `listen`; when that fails (the port is taken, not allowed), prints one
+ * clear line, runs `cleanup` and exits with code 1, instead of printing a banner for a server that
+ * is not there.
+ *
+ * @example
+ * await listenOrExit(() => app.listen({ port, host: '127.0.0.1' }), port, close)
+ */
+export async function listenOrExit(
+  listen: () => Promise<unknown>,
+  port: number,
+  cleanup: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    await listen()
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const reason =
+      code === 'EADDRINUSE'
+        ? 'the port is in use (another demo?); stop it or choose another port, e.g. PORT=3001 pnpm demo'
+        : code === 'EACCES'
+          ? 'permission denied; choose a port above 1023, e.g. PORT=3001 pnpm demo'
+          : String((error as Error).message ?? error)
+    console.error(`Cannot listen on http://127.0.0.1:${port}: ${reason}`)
+    await cleanup().catch(() => {})
+    process.exit(1)
+  }
+}
+
+/** `listen` for {@link listenOrExit} over a Node server: resolves once listening, rejects on `error`. */
+export function listenServer(server: Server, port: number): () => Promise<void> {
+  return () =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
 }
 
 /**

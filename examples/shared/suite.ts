@@ -2,6 +2,11 @@
  * The test suite every example runs, whatever its framework: the shared scenario table, the JWK
  * Set, and the login flows against embedded users and against a fresh PostgreSQL schema.
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDemo, type Demo } from './demo.js'
 import {
@@ -117,4 +122,39 @@ export function exampleSuite(name: string, listen: (demo: Demo) => Promise<Liste
     })
   })
   return { demo, state }
+}
+
+/**
+ * The example's entry point (`src/index.ts`, what `pnpm demo` runs) on a port that is taken: one
+ * clear line on stderr and exit code 1, never a banner for a server that is not there.
+ */
+export function portTakenTest(entry: URL): void {
+  it('exits 1 with a clear message when its port is taken', async () => {
+    const taken = createServer()
+    taken.listen(0, '127.0.0.1')
+    await once(taken, 'listening')
+    const port = (taken.address() as AddressInfo).port
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(entry)], {
+        cwd: fileURLToPath(new URL('..', entry)),
+        // the embedded demo: no database or Redis to wait for
+        env: { ...process.env, PORT: String(port), DATABASE_URL: '', REDIS_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk
+      })
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk
+      })
+      const [code] = (await once(child, 'exit')) as [number | null]
+      expect(stderr).toContain(`Cannot listen on http://127.0.0.1:${port}: the port is in use`)
+      expect(code).toBe(1)
+      expect(stdout).not.toContain('listening on')
+    } finally {
+      taken.close()
+    }
+  })
 }

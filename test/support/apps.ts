@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { createServer, request as httpRequest, type Server } from 'node:http'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { type AuthOptions, allOf, anyOf, not, type Predicate } from '@authframework/core'
 import {
@@ -10,8 +11,11 @@ import { authPlugin } from '@authframework/fastify'
 import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
 import Router from '@koa/router'
 import express from 'express'
+import express4 from 'express4'
 import Fastify from 'fastify'
+import Fastify4 from 'fastify4'
 import Koa from 'koa'
+import Koa2 from 'koa2'
 import { AUDIENCE, ISSUER, NOW, publicPem } from './tokens.js'
 
 /** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
@@ -19,6 +23,53 @@ const MAX_HEADER = 65_536
 
 export const ADAPTERS = ['express', 'koa', 'fastify'] as const
 export type AdapterName = (typeof ADAPTERS)[number]
+
+/**
+ * Every supported framework major (the README names them): the current one under the framework's
+ * own name, the previous one under an npm alias (`express4`, `koa2`, `fastify4`). A bare adapter
+ * name means its current major.
+ */
+export const FRAMEWORK_MAJORS = [
+  'express@5',
+  'express@4',
+  'koa@3',
+  'koa@2',
+  'fastify@5',
+  'fastify@4',
+] as const
+export type FrameworkMajor = (typeof FRAMEWORK_MAJORS)[number]
+
+const FRAMEWORKS = {
+  'express@5': express,
+  'express@4': express4,
+  'koa@3': Koa,
+  'koa@2': Koa2,
+  'fastify@5': Fastify,
+  // Fastify 4's types differ from 5's; the app below is the same code for both
+  'fastify@4': Fastify4 as unknown as typeof Fastify,
+} as const
+
+/** The major version of the framework module `startApp` uses for `name`, read from its package.json. */
+export function installedMajor(name: FrameworkMajor): number {
+  const [framework, major] = name.split('@') as [string, string]
+  const module =
+    framework === 'koa'
+      ? major === '3'
+        ? 'koa'
+        : 'koa2'
+      : major === '5'
+        ? framework
+        : `${framework}4`
+  const { version } = createRequire(import.meta.url)(`${module}/package.json`) as {
+    version: string
+  }
+  return Number(version.split('.')[0])
+}
+
+function frameworkOf(name: AdapterName | FrameworkMajor) {
+  const major = (name.includes('@') ? name : `${name}@${name === 'koa' ? 3 : 5}`) as FrameworkMajor
+  return { adapter: major.slice(0, major.indexOf('@')) as AdapterName, major }
+}
 
 /** The options every contract app shares; cases may add more. */
 export function baseOptions(): AuthOptions<never> {
@@ -106,13 +157,14 @@ function send(
 
 /** Builds and starts one framework's app with the contract routes and the given options. */
 export async function startApp(
-  name: AdapterName,
+  name: AdapterName | FrameworkMajor,
   options: Record<string, unknown>,
 ): Promise<RunningApp> {
   let server: Server
   let stop: () => Promise<void>
-  if (name === 'express') {
-    const app = express()
+  const { adapter, major } = frameworkOf(name)
+  if (adapter === 'express') {
+    const app = (FRAMEWORKS[major] as typeof express)()
     app.get('/public', (_req, res) => {
       res.json({ public: true })
     })
@@ -129,8 +181,8 @@ export async function startApp(
     server = createServer({ maxHeaderSize: MAX_HEADER }, app)
     await listen(server)
     stop = () => new Promise((r) => server.close(() => r()))
-  } else if (name === 'koa') {
-    const app = new Koa()
+  } else if (adapter === 'koa') {
+    const app = new (FRAMEWORKS[major] as typeof Koa)()
     const router = new Router()
     app.use(koaAuth({ ...options, unless: ['/public'], optional: ['/catalog'] } as never))
     router.get('/catalog', (ctx) => {
@@ -150,7 +202,7 @@ export async function startApp(
     await listen(server)
     stop = () => new Promise((r) => server.close(() => r()))
   } else {
-    const app = Fastify({
+    const app = (FRAMEWORKS[major] as typeof Fastify)({
       serverFactory: (handler) => createServer({ maxHeaderSize: MAX_HEADER }, handler),
     })
     await app.register(authPlugin, options as never)

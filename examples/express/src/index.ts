@@ -1,5 +1,8 @@
+import { createServer } from 'node:http'
 import {
   demoBanner,
+  listenOrExit,
+  listenServer,
   logSlowAuthentications,
   onSignal,
   startDemo,
@@ -20,13 +23,17 @@ const app = buildApp({
   metrics: demo.metrics,
 })
 const port = Number(process.env.PORT ?? 3000)
-const server = app.listen(port, '127.0.0.1', () => {
-  console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Express'))
-})
-
-onSignal(async () => {
-  await new Promise((resolve) => server.close(resolve))
+const server = createServer(app)
+const release = async () => {
   stopLogging()
   await auth.close()
   await close() // the permission store, the revocation list, Redis and PostgreSQL, when in use
+}
+// a port already in use is one clear line and exit code 1, not a banner
+await listenOrExit(listenServer(server, port), port, release)
+console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Express'))
+
+onSignal(async () => {
+  await new Promise((resolve) => server.close(resolve))
+  await release()
 })

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { type Demo, logSlowAuthentications } from '@authframework/example-shared'
-import { exampleSuite, type Listening } from '@authframework/example-shared/suite'
+import { exampleSuite, type Listening, portTakenTest } from '@authframework/example-shared/suite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDemo } from '../../shared/demo.js'
 import { type ServicesEnv, servicesEnv } from '../../shared/test-support.js'
@@ -146,3 +146,5 @@ describe('examples/express with REDIS_URL and DATABASE_URL', () => {
     }
   })
 })
+
+portTakenTest(new URL('../src/index.ts', import.meta.url))

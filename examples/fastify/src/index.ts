@@ -1,5 +1,6 @@
 import {
   demoBanner,
+  listenOrExit,
   logSlowAuthentications,
   onSignal,
   startDemo,
@@ -25,6 +26,11 @@ app.addHook('onClose', async () => {
   await close() // the permission store, the revocation list, Redis and PostgreSQL, when in use
 })
 const port = Number(process.env.PORT ?? 3000)
-await app.listen({ port, host: '127.0.0.1' })
+// a port already in use is one clear line and exit code 1, not a stack trace
+await listenOrExit(
+  () => app.listen({ port, host: '127.0.0.1' }),
+  port,
+  () => app.close(),
+)
 console.log(demoBanner(demo, `http://127.0.0.1:${port}`, 'Fastify'))
 onSignal(() => app.close())

@@ -1,4 +1,4 @@
-import { exampleSuite } from '@authframework/example-shared/suite'
+import { exampleSuite, portTakenTest } from '@authframework/example-shared/suite'
 import { buildApp } from '../src/app.js'
 
 exampleSuite('fastify', async (demo) => {
@@ -10,3 +10,5 @@ exampleSuite('fastify', async (demo) => {
   })
   return { url: await app.listen({ port: 0, host: '127.0.0.1' }), close: () => app.close() }
 })
+
+portTakenTest(new URL('../src/index.ts', import.meta.url))

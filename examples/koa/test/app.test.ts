@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { exampleSuite } from '@authframework/example-shared/suite'
+import { exampleSuite, portTakenTest } from '@authframework/example-shared/suite'
 import { buildApp } from '../src/app.js'
 
 exampleSuite('koa', async (demo) => {
@@ -17,3 +17,5 @@ exampleSuite('koa', async (demo) => {
     close: () => new Promise((resolve) => server.close(resolve)),
   }
 })
+
+portTakenTest(new URL('../src/index.ts', import.meta.url))

@@ -51,15 +51,20 @@ export function parse<T extends { positionals: string[] }>(
   return parsed
 }
 
-/** Parses `15m`, `900`, `900s`, `2h`, `1d` into seconds. */
-export function parseDuration(value: string, option: string): number {
-  const match = /^(\d{1,9})(s|m|h|d)?$/.exec(value.trim())
-  if (match === null) {
+/** Parses `15m`, `900`, `900s`, `2h`, `1d` into seconds; with `negative`, `-5m` too (a past time). */
+export function parseDuration(
+  value: string,
+  option: string,
+  { negative = false }: { negative?: boolean } = {},
+): number {
+  const match = /^(-?)(\d{1,9})(s|m|h|d)?$/.exec(value.trim())
+  if (match === null || (match[1] === '-' && !negative)) {
     throw new UsageError(`${option}: expected a duration such as 900, 15m, 2h or 1d`)
   }
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd']
-  const seconds = Number(match[1]) * unit
-  if (seconds <= 0) throw new UsageError(`${option}: must be longer than 0 seconds`)
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[(match[3] ?? 's') as 's' | 'm' | 'h' | 'd']
+  const seconds = Number(match[2]) * unit * (match[1] === '-' ? -1 : 1)
+  if (seconds === 0) throw new UsageError(`${option}: must not be 0`)
+  if (seconds < 0 && !negative) throw new UsageError(`${option}: must be longer than 0 seconds`)
   return seconds
 }
 

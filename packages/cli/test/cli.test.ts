@@ -13,6 +13,7 @@ import { promisify } from 'node:util'
 import { createSigner } from '@authframework/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, DATABASE_URL } from '../../core/test/support/services.js'
+import { parseClaims, parseExp } from '../src/commands/sign.js'
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url))
 const SOURCE = join(PACKAGE, 'src/cli.ts')
@@ -202,6 +203,50 @@ describe('sign', () => {
       /--ttl: expected a duration/,
     )
     expectOneLineError(await cli(['sign', '--bogus']), 2, /Unknown option '--bogus'/)
+  })
+
+  it('makes expired tokens for tests: --ttl=-5m, or --exp in the past', async () => {
+    const key = ['--key', join(keys, 'private.pem'), '--sub', 'u', '--aud', 'orders-api']
+    const expired = await cli(['sign', ...key, '--ttl=-5m'])
+    expect(expired.code).toBe(0)
+    expect(expired.stderr).toContain('note: this token expired 300 seconds ago')
+    const claims = JSON.parse(Buffer.from(expired.stdout.split('.')[1]!, 'base64url').toString())
+    expect(claims.exp - claims.iat).toBe(-300)
+    const jwks = join(keys, 'jwks.json')
+    expectOneLineError(
+      await cli(['verify', expired.stdout.trim(), '--key', jwks, '--aud', 'orders-api']),
+      1,
+      /^token_expired: /,
+    )
+    const at = await cli([
+      'sign',
+      ...key,
+      '--exp',
+      '2030-01-01T00:00:00Z',
+      '--claim',
+      'tenant=acme',
+    ])
+    const future = JSON.parse(Buffer.from(at.stdout.split('.')[1]!, 'base64url').toString())
+    expect(future).toMatchObject({ exp: 1893456000, tenant: 'acme' })
+    expectOneLineError(
+      await cli(['sign', ...key, '--ttl', '1h', '--exp', '1893456000']),
+      2,
+      /give --ttl or --exp, not both/,
+    )
+  })
+
+  it('--claim k=v: JSON values when they parse, strings otherwise; own options refused', () => {
+    expect(
+      parseClaims(['email=ada@example.com', 'admin=true', 'n=42', 'roles=["a","b"]', 'empty=']),
+    ).toEqual({ email: 'ada@example.com', admin: true, n: 42, roles: ['a', 'b'], empty: '' })
+    expect(() => parseClaims(['sub=x'])).toThrow(/--claim sub: use --sub/)
+    expect(() => parseClaims(['exp=1'])).toThrow(/use --exp or --ttl/)
+    expect(() => parseClaims(['novalue'])).toThrow(/expected name=value/)
+    expect(() => parseClaims(['a=1', 'a=2'])).toThrow(/given twice/)
+    expect(parseExp('1893456000')).toBe(1893456000)
+    expect(parseExp('2030-01-01T00:00:00Z')).toBe(1893456000)
+    expect(() => parseExp('tomorrow')).toThrow(/--exp: expected/)
+    expect(() => parseExp('2030-01-01')).toThrow(/--exp: expected/) // no time zone: ambiguous
   })
 })
 

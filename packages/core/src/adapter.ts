@@ -1,5 +1,5 @@
 import { type Auth, createAuth } from './authenticate.js'
-import type { AuthOptions } from './options.js'
+import { type AuthOptions, OPTION_NAMES } from './options.js'
 import { createPathMatcher, type PathRule } from './skip.js'
 
 /** Options every adapter takes besides the core's. */
@@ -19,9 +19,25 @@ export interface AdapterOptions<Req = unknown> {
   errors?: 'respond' | 'propagate'
 }
 
+/** The names of {@link AdapterOptions}: the only options accepted beside a prebuilt instance. */
+const ADAPTER_OPTION_NAMES: ReadonlySet<string> = new Set(['unless', 'optional', 'errors'])
+
+/**
+ * A prebuilt `createAuth` instance with adapter options (Fastify's `register(authPlugin, { auth })`).
+ * The core options belong to `createAuth`: beside an instance they are a type error, and a
+ * TypeError at run time, instead of being dropped silently.
+ */
+export type PrebuiltAuthOptions<Req = unknown> = {
+  readonly auth: Auth<Req>
+} & AdapterOptions<Req> & {
+    readonly [K in keyof AuthOptions<Req>]?: never
+  }
+
 /** What an adapter needs from its options, resolved once when the middleware is created. */
 export interface AdapterSetup<Req> {
   readonly auth: Auth<Req>
+  /** True when the adapter built the instance from options: then closing it is the adapter's job. */
+  readonly owned: boolean
   /**
    * True for requests that skip authentication: CORS preflights and the `unless` rules. `raw` is
    * Node's request and `headers` its headers, read once by the adapter and passed on to
@@ -57,15 +73,40 @@ function compileRule<Req>(
 }
 
 /**
- * Accepts either a prebuilt `createAuth` instance (plus adapter options) or the core options with
- * the adapter options mixed in, and resolves both once.
+ * Refuses anything but adapter options where only they are accepted: beside a prebuilt instance
+ * (`where` names the place), or in the adapter options argument.
+ */
+function checkAdapterOnly(options: object, where: string): void {
+  for (const name of Object.keys(options)) {
+    if (ADAPTER_OPTION_NAMES.has(name)) continue
+    throw new TypeError(
+      (OPTION_NAMES as readonly string[]).includes(name)
+        ? `authMiddleware: ${name}: a core option cannot be given ${where}; pass it to createAuth(), or pass the options instead of the instance.`
+        : `authMiddleware: ${name}: unknown option ${where}; the options accepted there are unless, optional and errors.`,
+    )
+  }
+}
+
+/**
+ * Accepts a prebuilt `createAuth` instance (plus adapter options, as a second argument or as
+ * `{ auth, ...adapterOptions }`) or the core options with the adapter options mixed in, and
+ * resolves both once. Core options beside an instance are a TypeError, never silently dropped.
  */
 export function setupAdapter<Req>(
-  input: Auth<Req> | (AuthOptions<Req> & AdapterOptions<Req>),
+  input: Auth<Req> | PrebuiltAuthOptions<Req> | (AuthOptions<Req> & AdapterOptions<Req>),
   extra?: AdapterOptions<Req>,
 ): AdapterSetup<Req> {
   let auth: Auth<Req>
   let adapter: AdapterOptions<Req>
+  let owned = false
+  if (extra !== undefined) {
+    if (extra === null || typeof extra !== 'object') {
+      throw new TypeError(
+        'authMiddleware: adapter options: expected an object, e.g. { unless: [...] }',
+      )
+    }
+    checkAdapterOnly(extra, 'in the adapter options')
+  }
   if (isAuth(input)) {
     auth = input as Auth<Req>
     adapter = extra ?? {}
@@ -73,9 +114,20 @@ export function setupAdapter<Req>(
     if (input === null || typeof input !== 'object') {
       throw new TypeError('authMiddleware: expected options or a createAuth() instance')
     }
-    const { unless, optional, errors, ...core } = input
-    auth = createAuth<Req>(core)
-    adapter = { unless, optional, errors, ...extra }
+    if ('auth' in input && input.auth !== undefined) {
+      const { auth: instance, ...rest } = input as PrebuiltAuthOptions<Req>
+      if (!isAuth(instance)) {
+        throw new TypeError('authMiddleware: auth: expected a createAuth() instance')
+      }
+      checkAdapterOnly(rest, 'beside a prebuilt instance (auth)')
+      auth = instance
+      adapter = { ...rest, ...extra }
+    } else {
+      const { unless, optional, errors, ...core } = input as AuthOptions<Req> & AdapterOptions<Req>
+      auth = createAuth<Req>(core)
+      owned = true
+      adapter = { unless, optional, errors, ...extra }
+    }
   }
   const errors = adapter.errors ?? 'respond'
   if (errors !== 'respond' && errors !== 'propagate') {
@@ -86,6 +138,7 @@ export function setupAdapter<Req>(
   const mode = auth.mode
   return {
     auth,
+    owned,
     propagate: errors === 'propagate',
     usesPath: Array.isArray(adapter.unless) || Array.isArray(adapter.optional),
     // CORS preflights carry no credentials by design; they are never authenticated.

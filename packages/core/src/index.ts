@@ -2,6 +2,7 @@ export {
   type AdapterOptions,
   type AdapterSetup,
   isPromise,
+  type PrebuiltAuthOptions,
   setupAdapter,
 } from './adapter.js'
 export { type AuditSink, type AuditSinkOptions, createAuditSink } from './audit/sink.js'
@@ -58,6 +59,15 @@ export {
   type PermissionMerge,
   type PermissionsClaim,
 } from './options.js'
+export type {
+  ChainableCommander as RedisBatch,
+  Pool as PgPool,
+  PoolClient as PgPoolClient,
+  PoolConfig as PgPoolConfig,
+  PostgresPool,
+  QueryResult as PgQueryResult,
+  Redis as RedisClient,
+} from './peer-types.js'
 export { createGuard, type Guard } from './permissions/guard.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'
 export {
@@ -91,7 +101,9 @@ export {
   type SignerOptions,
 } from './token/sign.js'
 export type {
+  AuthClaims,
   AuthContext,
+  ClaimsOf,
   Clock,
   PermissionRecord,
   PermissionSource,

@@ -1,9 +1,35 @@
 /** What a verified request carries: `req.auth`, `ctx.state.auth`, `request.auth`. Deeply frozen. */
-export interface AuthContext {
+/**
+ * The claims your tokens carry, declared once for the whole app by declaration merging (like
+ * @fastify/jwt's `FastifyJWT`): `req.auth.claims`, `ctx.state.auth.claims` and
+ * `request.auth.claims` then have these types. Nothing is checked at run time: declare what your
+ * issuer puts in every token, and mark optional what some credentials (sessions, Basic) lack.
+ *
+ * @example
+ * declare module '@authframework/core' {
+ *   interface AuthClaims {
+ *     email: string
+ *     tenant?: string
+ *   }
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: empty until the user merges their claims into it
+export interface AuthClaims {}
+
+/** The type of `AuthContext['claims']`: every claim, with the declared ones typed. */
+export type ClaimsOf<Claims extends object> = keyof Claims extends never
+  ? Readonly<Record<string, unknown>>
+  : Readonly<Record<string, unknown> & Claims>
+
+/**
+ * The verified caller. `Claims` defaults to {@link AuthClaims} (declare your claims there once);
+ * `AuthContext<MyClaims>` types one place only.
+ */
+export interface AuthContext<Claims extends object = AuthClaims> {
   /** The token's `sub` claim (or the store's user id). */
   readonly sub: string
   /** Every claim of the token, deeply frozen. */
-  readonly claims: Readonly<Record<string, unknown>>
+  readonly claims: ClaimsOf<Claims>
   /** Granted permissions: from the token's claim, the permission store, or both. */
   readonly permissions: readonly string[]
   /** Roles, when a permission store supplies them. */

@@ -97,6 +97,39 @@ describe('setupAdapter', () => {
   })
 })
 
+describe('options beside a prebuilt instance', () => {
+  const auth = createAuth({ ...CORE, algorithms: ['RS256'] })
+
+  it('accepts { auth } with adapter options, and does not own the instance', () => {
+    const setup = setupAdapter({ auth, unless: ['/health'], errors: 'propagate' })
+    expect(setup.auth).toBe(auth)
+    expect(setup.owned).toBe(false)
+    expect(setup.propagate).toBe(true)
+    expect(setup.skip({}, '/health', GET, {})).toBe(true)
+    expect(setupAdapter({ ...CORE, algorithms: ['RS256'] }).owned).toBe(true)
+  })
+
+  it.each([
+    ['a core option', { issuer: 'https://good.example' }, /issuer: a core option cannot be given/],
+    ['a misspelt option', { unles: ['/x'] }, /unles: unknown option/],
+  ])('refuses %s beside { auth }', (_, extra, message) => {
+    expect(() => setupAdapter({ auth, ...extra } as never)).toThrow(TypeError)
+    expect(() => setupAdapter({ auth, ...extra } as never)).toThrow(message)
+  })
+
+  it.each([
+    ['a core option', { audience: 'orders-api' }, /audience: a core option cannot be given/],
+    ['a misspelt option', { optinal: ['/x'] }, /optinal: unknown option/],
+  ])('refuses %s in the adapter options argument', (_, extra, message) => {
+    expect(() => setupAdapter(auth, extra as never)).toThrow(message)
+    expect(() => setupAdapter({ ...CORE, algorithms: ['RS256'] }, extra as never)).toThrow(message)
+  })
+
+  it('refuses an auth that is not an instance', () => {
+    expect(() => setupAdapter({ auth: {} } as never)).toThrow(/auth: expected a createAuth/)
+  })
+})
+
 describe('isPromise', () => {
   it('recognizes thenables only', () => {
     expect(isPromise(Promise.resolve(1))).toBe(true)

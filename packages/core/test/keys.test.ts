@@ -1,4 +1,4 @@
-import { createSecretKey, randomBytes } from 'node:crypto'
+import { createPublicKey, createSecretKey, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { type AuthOptions, createAuth } from '../src/index.js'
 import {
@@ -248,6 +248,21 @@ describe('public keys', () => {
       /could not be parsed/,
     )
     configError({ algorithms: ['RS256'], publicKey: 42 as never }, /expected a PEM string/)
+  })
+
+  it('says what to do with a JWK Set given as publicKey (keygen writes jwks.json)', () => {
+    const jwk = createPublicKey(rsa.publicPem).export({ format: 'jwk' })
+    const jwks = { keys: [{ ...jwk, kid: 'k1', alg: 'RS256', use: 'sig' }] }
+    configError(
+      { algorithms: ['RS256'], publicKey: jwks as never },
+      /publicKey: this is a JWK Set \(\{ keys: \[\.\.\.\] \}\), not one key; pass its keys as `keys: jwks\.keys`.*`jwksUri`/,
+    )
+    configError(
+      { algorithms: ['RS256'], publicKey: JSON.stringify(jwks) },
+      /publicKey: this is JSON, not a PEM;.*`keys: jwks\.keys`/,
+    )
+    // and the hint is right: the same set as `keys` verifies
+    expect(() => createAuth({ algorithms: ['RS256'], keys: jwks.keys })).not.toThrow()
   })
 })
 

@@ -27,7 +27,16 @@ describe('createSigner', () => {
     },
   )
 
-  it('compresses only long tokens, and only when that is shorter', async () => {
+  it('issues standard compact JWTs by default, however long', () => {
+    const signer = createSigner({ algorithm: 'ES256' })
+    const perms = Array.from({ length: 80 }, (_, i) => `orders:item-${i}:read`)
+    const long = signer.sign({ sub: 'u', perms })
+    expect(long.length).toBeGreaterThan(1024)
+    expect(long.split('.')).toHaveLength(3)
+    expect(long.startsWith('compressed:')).toBe(false)
+  })
+
+  it('with compressAboveBytes, compresses only long tokens, and only when that is shorter', async () => {
     const signer = createSigner({
       algorithm: 'ES256',
       issuer: ISS,

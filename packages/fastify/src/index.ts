@@ -1,10 +1,11 @@
 import {
   type AdapterOptions,
-  type Auth,
+  type AdapterSetup,
   type AuthContext,
   type AuthOptions,
   errorResponse,
   isPromise,
+  type PrebuiltAuthOptions,
   type Requirement,
   requestInput,
   setupAdapter,
@@ -34,24 +35,23 @@ declare module 'fastify' {
   }
 }
 
-/** Plugin options: the core options, or `{ auth }` with a prebuilt instance; plus adapter options. */
-export type FastifyAuthOptions = (AuthOptions<FastifyRequest> | { auth: Auth<FastifyRequest> }) &
-  AdapterOptions<FastifyRequest>
+/**
+ * Plugin options: the core options plus adapter options, or `{ auth }` with a prebuilt instance
+ * plus adapter options only (core options beside an instance are a type error and a TypeError).
+ */
+export type FastifyAuthOptions =
+  | (AuthOptions<FastifyRequest> & AdapterOptions<FastifyRequest>)
+  | PrebuiltAuthOptions<FastifyRequest>
 
 const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) => {
-  const {
-    auth: instance,
-    unless,
-    optional,
-    errors,
-    ...core
-  } = options as FastifyAuthOptions & {
-    auth?: Auth<FastifyRequest>
+  let setup: AdapterSetup<FastifyRequest>
+  try {
+    setup = setupAdapter<FastifyRequest>(options)
+  } catch (error) {
+    // a configuration mistake fails `register` (avvio does not catch a throwing callback plugin)
+    return done(error as Error)
   }
-  const { auth, skip, modeOf, propagate } = setupAdapter<FastifyRequest>(
-    instance ?? (core as AuthOptions<FastifyRequest>),
-    { unless, optional, errors },
-  )
+  const { auth, owned, skip, modeOf, propagate } = setup
 
   function fail(error: unknown, reply: FastifyReply, next: HookHandlerDoneFunction): void {
     const err = auth.toAuthError(error)
@@ -114,7 +114,7 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
 
   app.addHook('onClose', (_instance: FastifyInstance, closed) => {
     // an instance passed in is the caller's to close
-    if (instance === undefined) auth.close().then(() => closed(), closed)
+    if (owned) auth.close().then(() => closed(), closed)
     else closed()
   })
   done()
@@ -129,7 +129,7 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
  * await app.register(authPlugin, { algorithms: ['RS256'], publicKey: pem, audience: 'orders-api' })
  * app.get('/orders', { preHandler: app.requirePermission('orders:read') }, async (req) => req.auth)
  */
-export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: '5.x' })
+export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: '4.x || 5.x' })
 export default authPlugin
 
 export {

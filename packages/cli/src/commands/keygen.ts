@@ -32,7 +32,8 @@ Creates a private key and the public JWK Set that verifies its tokens.
   --kid <id>    the key id (default: the RFC 7638 thumbprint of the public key)
   --force       replace existing files
 
-Serve jwks.json at /.well-known/jwks.json; keep private.pem secret.
+Serve jwks.json at /.well-known/jwks.json; keep private.pem secret and out of version control
+(add it to .gitignore).
 Example: authframework keygen --alg ES256 --out ./keys`,
   async run(args, io) {
     const { values } = parse(
@@ -76,7 +77,7 @@ Example: authframework keygen --alg ES256 --out ./keys`,
       values.force,
     )
     io.out(`${alg} key ${signer.keyId}
-  private key: ${keyPath} (mode 0600, keep it secret)
+  private key: ${keyPath} (mode 0600, keep it secret; never commit it)
   public JWK Set: ${jwksPath}`)
     return 0
   },

@@ -237,7 +237,10 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
     },
     subscribe(topic, listener) {
       let set = listeners.get(topic)
-      if (set === undefined) listeners.set(topic, (set = new Set()))
+      if (set === undefined) {
+        set = new Set()
+        listeners.set(topic, set)
+      }
       set.add(listener)
       return () => {
         set.delete(listener)

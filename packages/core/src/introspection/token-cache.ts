@@ -3,8 +3,9 @@
  * every instance. Keys are SHA-256 hashes of tokens; the token itself is never stored. Entries
  * carry the instant they stop being valid and are never served after it.
  */
-import type { Redis } from 'ioredis'
+
 import { LRUCache } from 'lru-cache'
+import type { Redis } from '../peer-types.js'
 import {
   CircuitOpenError,
   type CircuitState,

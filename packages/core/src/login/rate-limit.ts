@@ -9,8 +9,8 @@
  * its own back and clears the username's finished failures, not the attempts still in flight.
  */
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { LRUCache } from 'lru-cache'
+import type { Redis } from '../peer-types.js'
 import {
   type CircuitBreakerOptions,
   createCircuitBreaker,

@@ -3,7 +3,7 @@
  * so that the owner knows when messages may have been missed (the pattern of the permission
  * store's Redis layer, shared by the revocation list and the session store).
  */
-import type { Redis } from 'ioredis'
+import type { Redis } from '../peer-types.js'
 
 export interface SubscriptionHandlers {
   /** A message on the channel. */

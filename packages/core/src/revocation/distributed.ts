@@ -9,8 +9,9 @@
  * - `strict` mode: every check not already answered by the memory list asks Redis; the checks of
  *   one tick share one `MGET`. Redis unreachable: the check rejects (503).
  */
-import type { ChainableCommander, Redis } from 'ioredis'
+
 import { AuthUnavailableError } from '../errors.js'
+import type { ChainableCommander, Redis } from '../peer-types.js'
 import { createCircuitBreaker, guardedCall } from '../permissions/store/circuit-breaker.js'
 import type { PostgresQueryable } from '../permissions/store/postgres-source.js'
 import { withTimeout } from '../permissions/store/timeout.js'

@@ -3,7 +3,7 @@
  * destroyed sessions become tombstones that a late read-through write cannot replace; destroys
  * reach every instance over pub/sub.
  */
-import type { Redis } from 'ioredis'
+import type { Redis } from '../peer-types.js'
 import { createCircuitBreaker, guardedCall } from '../permissions/store/circuit-breaker.js'
 import type { InvalidationListener } from '../permissions/store/layer.js'
 import { subscribeChannel } from '../pubsub/subscription.js'

@@ -36,6 +36,10 @@ export interface ImportedKey {
   readonly algorithms: readonly Algorithm[]
 }
 
+/** What to pass instead of a JWK Set where one key is expected. */
+const JWKS_HINT =
+  'pass its keys as `keys: jwks.keys` (rotation by kid), or its URL as `jwksUri` when it is served'
+
 function fail(option: string, message: string): never {
   throw new TypeError(`${option}: ${message}`)
 }
@@ -108,6 +112,12 @@ export function importPublicKey(
   } else if (typeof input === 'string') {
     let start = 0
     while (start < input.length && isWhitespace(input.charCodeAt(start))) start++
+    if (input.startsWith('{', start)) {
+      fail(
+        option,
+        `this is JSON, not a PEM; pass the parsed JWK, or for a JWK Set (keygen's jwks.json) ${JWKS_HINT}`,
+      )
+    }
     if (!input.startsWith('-----BEGIN', start)) {
       fail(option, 'a PEM key must start with "-----BEGIN"; remove anything before it')
     }
@@ -130,6 +140,12 @@ export function importPublicKey(
     }
     jwkAlg = input.alg
     if (kid === undefined && typeof input.kid === 'string') kid = input.kid
+  } else if (
+    input !== null &&
+    typeof input === 'object' &&
+    Array.isArray((input as { keys?: unknown }).keys)
+  ) {
+    return fail(option, `this is a JWK Set ({ keys: [...] }), not one key; ${JWKS_HINT}`)
   } else {
     return fail(option, 'expected a PEM string, a public JWK or a KeyObject')
   }

@@ -35,7 +35,12 @@ export interface SignerOptions {
   ttlSeconds?: number
   /** The `kid` header; default the RFC 7638 thumbprint of the public key. */
   keyId?: string
-  /** Compress tokens longer than this when the `compressed:` form is really shorter. Default 1024; `false` never. */
+  /**
+   * Opt-in: issue the `compressed:` form for tokens longer than this many bytes, when it is really
+   * shorter (e.g. 1024). Default `false`: standard compact JWTs only. Only AuthFramework's own
+   * verifier (`createAuth`, `compressed` option) reads `compressed:` tokens; other JWT libraries
+   * and gateways do not, so enable it only where every verifier is AuthFramework.
+   */
   compressAboveBytes?: number | false
   clock?: () => number
 }
@@ -134,8 +139,9 @@ function rawSigner(algorithm: Algorithm, key: KeyObject): RawSign {
 }
 
 /**
- * Issues tokens that `createAuth` with the matching key verifies: short claim names, a random
- * `jti`, and the `compressed:` form when a token is long and compression really shortens it.
+ * Issues standard compact JWTs that `createAuth` with the matching key (or any JWT library)
+ * verifies: short claim names and a random `jti`. The `compressed:` form only when asked for
+ * (`compressAboveBytes`).
  *
  * @example
  * const signer = createSigner({ algorithm: 'ES256', issuer: 'https://issuer.example', audience: 'orders-api' })
@@ -178,7 +184,7 @@ export function createSigner(options: SignerOptions = {}): Signer {
   const ttlSeconds = options.ttlSeconds ?? 900
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
     fail('ttlSeconds', 'expected a positive integer')
-  const compressAbove = options.compressAboveBytes ?? 1024
+  const compressAbove = options.compressAboveBytes ?? false
   const clock = options.clock ?? Date.now
   const header = b64json(
     keyId === undefined

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import type { Pool } from 'pg'
+import type { Pool } from '../../peer-types.js'
 
 /** The pool-like object `migrate` needs: `pg.Pool` or a pg-pool `Pool`. */
 export type MigrationPool = Pick<Pool, 'connect'>

@@ -1,6 +1,6 @@
 /** A `pg` pool with production defaults, loaded only when asked for (`pg` is an optional peer). */
 import { createRequire } from 'node:module'
-import type { Pool, PoolConfig } from 'pg'
+import type { PostgresPool as Pool, PoolConfig } from '../../peer-types.js'
 
 /**
  * Pool defaults used when the library creates the pool. Times are in the units `pg` expects:

@@ -1,6 +1,7 @@
 /** The PostgreSQL permission source: one round trip per user, or per batch of users. */
-import type { Pool, QueryResult } from 'pg'
+
 import { AuthUnavailableError } from '../../errors.js'
+import type { Pool, QueryResult } from '../../peer-types.js'
 import type { PermissionRecord } from '../../types.js'
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js'
 import { isStorableId, toPermissionRecord } from './record.js'
