@@ -33,6 +33,7 @@ export {
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
 } from './http.js'
+export * from './infra/index.js'
 export * from './introspection/index.js'
 export type { SecurityLogger } from './logging.js'
 export * from './login/index.js'

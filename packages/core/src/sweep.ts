@@ -2,7 +2,7 @@
  * Expiry sweeps of the `tokens` and `sessions` tables: batched deletes through the `expires_at`
  * partial indexes, run only when called (no timer of their own).
  */
-import type { PostgresQueryable } from './permissions/store/postgres-source.js'
+import type { PostgresQueryable } from './infra/postgres.js'
 
 export interface SweepOptions {
   /** Rows deleted per statement. Default 1000. */

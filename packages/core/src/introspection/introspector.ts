@@ -9,7 +9,7 @@ import {
   CircuitOpenError,
   type CircuitState,
   createCircuitBreaker,
-} from '../permissions/store/circuit-breaker.js'
+} from '../infra/circuit-breaker.js'
 import type { Clock, TokenIntrospector } from '../types.js'
 import {
   basicClientAuth,

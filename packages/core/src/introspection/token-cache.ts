@@ -5,13 +5,13 @@
  */
 
 import { LRUCache } from 'lru-cache'
-import type { Redis } from '../peer-types.js'
 import {
   CircuitOpenError,
   type CircuitState,
   createCircuitBreaker,
-} from '../permissions/store/circuit-breaker.js'
-import { withTimeout } from '../permissions/store/timeout.js'
+} from '../infra/circuit-breaker.js'
+import { withTimeout } from '../infra/deadline.js'
+import type { Redis } from '../peer-types.js'
 import type { Clock } from '../types.js'
 
 /** The claims of an active token, deeply frozen. */

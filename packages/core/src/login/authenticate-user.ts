@@ -9,13 +9,10 @@ import {
   InvalidRequestError,
   isAuthError,
 } from '../errors.js'
+import { withTimeout } from '../infra/deadline.js'
+import type { PostgresQueryable } from '../infra/postgres.js'
 import type { AuthMetrics, LoginOutcome } from '../metrics/metrics.js'
-import {
-  PERMISSION_STATEMENTS,
-  PERMISSIONS_QUERY,
-  type PostgresQueryable,
-} from '../permissions/store/postgres-source.js'
-import { withTimeout } from '../permissions/store/timeout.js'
+import { PERMISSION_STATEMENTS, PERMISSIONS_QUERY } from '../permissions/store/postgres-source.js'
 import { defaultPasswordHasher, type PasswordHasher } from './password.js'
 import type { LoginReservation, RateLimiter } from './rate-limit.js'
 

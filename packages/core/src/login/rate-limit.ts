@@ -10,12 +10,9 @@
  */
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
+import { type CircuitBreakerOptions, createCircuitBreaker } from '../infra/circuit-breaker.js'
+import { withTimeout } from '../infra/deadline.js'
 import type { Redis } from '../peer-types.js'
-import {
-  type CircuitBreakerOptions,
-  createCircuitBreaker,
-} from '../permissions/store/circuit-breaker.js'
-import { withTimeout } from '../permissions/store/timeout.js'
 import type { Clock } from '../types.js'
 import { clientAddressGroup } from './client-address.js'
 import { TooManyAttemptsError } from './errors.js'

@@ -11,11 +11,11 @@
  */
 
 import { AuthUnavailableError } from '../errors.js'
+import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
+import { withTimeout } from '../infra/deadline.js'
+import type { PostgresQueryable } from '../infra/postgres.js'
+import { subscribeChannel } from '../infra/subscription.js'
 import type { ChainableCommander, Redis } from '../peer-types.js'
-import { createCircuitBreaker, guardedCall } from '../permissions/store/circuit-breaker.js'
-import type { PostgresQueryable } from '../permissions/store/postgres-source.js'
-import { withTimeout } from '../permissions/store/timeout.js'
-import { subscribeChannel } from '../pubsub/subscription.js'
 import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
 import { createWarnOnce } from '../warn-once.js'
 import {

@@ -5,8 +5,8 @@
  * rows in batches (see `sweep.ts`).
  */
 import { AuthUnavailableError } from '../errors.js'
-import type { PostgresQueryable } from '../permissions/store/postgres-source.js'
-import { withTimeout } from '../permissions/store/timeout.js'
+import { withTimeout } from '../infra/deadline.js'
+import type { PostgresQueryable } from '../infra/postgres.js'
 import type { RevocationEntry } from '../types.js'
 import { checkEntry, rowKey } from './keys.js'
 

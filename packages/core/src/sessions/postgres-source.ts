@@ -1,7 +1,7 @@
 /** Sessions in PostgreSQL: the `sessions` table of migration 0001, one named statement per call. */
 import { AuthUnavailableError } from '../errors.js'
-import type { PostgresQueryable } from '../permissions/store/postgres-source.js'
-import { withTimeout } from '../permissions/store/timeout.js'
+import { withTimeout } from '../infra/deadline.js'
+import type { PostgresQueryable } from '../infra/postgres.js'
 import { type Session, toSession } from './record.js'
 
 /** What a destroy returns: the session's id and expiry (for the tombstone). */

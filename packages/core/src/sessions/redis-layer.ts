@@ -3,10 +3,11 @@
  * destroyed sessions become tombstones that a late read-through write cannot replace; destroys
  * reach every instance over pub/sub.
  */
+
+import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
+import { subscribeChannel } from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
-import { createCircuitBreaker, guardedCall } from '../permissions/store/circuit-breaker.js'
 import type { InvalidationListener } from '../permissions/store/layer.js'
-import { subscribeChannel } from '../pubsub/subscription.js'
 import type { Clock } from '../types.js'
 import type { CachedSession, SessionLayer } from './layer.js'
 import { decodeSession, encodeSession, isSessionId, type Session } from './record.js'

@@ -6,6 +6,7 @@ import {
   CredentialsInvalidError,
   InvalidRequestError,
 } from '../../src/errors.js'
+import { migrate } from '../../src/index.js'
 import {
   authenticateUser,
   createLogin,
@@ -21,7 +22,6 @@ import {
 } from '../../src/login/index.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { prometheusText } from '../../src/metrics/prometheus.js'
-import { migrate } from '../../src/permissions/store/index.js'
 import {
   connectRedis,
   countQueries,

@@ -5,7 +5,6 @@
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createMetrics } from '../../src/metrics/metrics.js'
 import {
   createPermissionStore,
   type MemoryLayer,
@@ -16,7 +15,8 @@ import {
   postgresSource,
   type RedisLayer,
   redisLayer,
-} from '../../src/permissions/store/index.js'
+} from '../../src/index.js'
+import { createMetrics } from '../../src/metrics/metrics.js'
 import type { PermissionRecord } from '../../src/types.js'
 import {
   connectRedis,

@@ -14,7 +14,7 @@ import {
   type PermissionStore,
   postgresSource,
   redisLayer,
-} from '../../src/permissions/store/index.js'
+} from '../../src/index.js'
 import {
   connectRedis,
   countRedisCommands,

@@ -13,7 +13,7 @@ import {
   POSTGRES_POOL_DEFAULTS,
   postgresSource,
   resolvePostgresPoolConfig,
-} from '../../src/permissions/store/index.js'
+} from '../../src/index.js'
 import {
   countQueries,
   createTestSchema,

@@ -1,15 +1,7 @@
 /**
- * The permission store: memory and Redis cache layers over a PostgreSQL (or function) source,
- * the schema migrations, and the pieces they are made of. Re-exported by the core entry.
+ * The permission store: memory and Redis cache layers over a PostgreSQL (or function) source.
+ * Re-exported by the core entry.
  */
-export {
-  CIRCUIT_BREAKER_DEFAULTS,
-  type CircuitBreaker,
-  type CircuitBreakerOptions,
-  CircuitOpenError,
-  type CircuitState,
-  createCircuitBreaker,
-} from './circuit-breaker.js'
 export type { CachedValue, CacheLayer, InvalidationListener, MaybePromise } from './layer.js'
 export {
   MEMORY_LAYER_DEFAULTS,
@@ -18,25 +10,10 @@ export {
   memoryLayer,
 } from './memory-layer.js'
 export {
-  MIGRATION_LOCK_KEY,
-  MIGRATIONS_DIRECTORY,
-  type MigrateOptions,
-  type MigrateResult,
-  type MigrationPool,
-  migrate,
-} from './migrate.js'
-export {
-  createPostgresPool,
-  POSTGRES_POOL_DEFAULTS,
-  type PostgresPoolOptions,
-  resolvePostgresPoolConfig,
-} from './postgres-pool.js'
-export {
   PERMISSION_STATEMENTS,
   PERMISSIONS_MANY_QUERY,
   PERMISSIONS_QUERY,
   POSTGRES_SOURCE_DEFAULTS,
-  type PostgresQueryable,
   type PostgresSource,
   type PostgresSourceOptions,
   postgresSource,
@@ -56,4 +33,3 @@ export {
   type PermissionStore,
   type PermissionStoreOptions,
 } from './store.js'
-export { TimeoutError } from './timeout.js'

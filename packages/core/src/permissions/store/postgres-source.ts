@@ -1,15 +1,16 @@
 /** The PostgreSQL permission source: one round trip per user, or per batch of users. */
 
 import { AuthUnavailableError } from '../../errors.js'
+import { withTimeout } from '../../infra/deadline.js'
+import {
+  createPostgresPool,
+  type PostgresPoolOptions,
+  type PostgresQueryable,
+} from '../../infra/postgres.js'
 import type { Pool, QueryResult } from '../../peer-types.js'
 import type { PermissionRecord } from '../../types.js'
-import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js'
 import { isStorableId, toPermissionRecord } from './record.js'
 import type { BatchPermissionSource } from './source.js'
-import { withTimeout } from './timeout.js'
-
-/** The pool-like object the source needs: `pg.Pool` or a pg-pool `Pool`. */
-export type PostgresQueryable = Pick<Pool, 'query'>
 
 export type PostgresSourceOptions = {
   /** Most time a lookup may take, acquire and query included. Default 5000. */

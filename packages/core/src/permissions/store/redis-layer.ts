@@ -2,9 +2,14 @@
  * The shared L2: permission records in Redis (ioredis), with a per-call deadline, a circuit
  * breaker, and cross-instance invalidation over pub/sub on a duplicate connection.
  */
+
+import {
+  type CircuitState,
+  createCircuitBreaker,
+  guardedCall,
+} from '../../infra/circuit-breaker.js'
 import type { Redis } from '../../peer-types.js'
 import type { Clock, PermissionRecord } from '../../types.js'
-import { type CircuitState, createCircuitBreaker, guardedCall } from './circuit-breaker.js'
 import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
 import { decodeRecord, encodeRecord } from './record.js'
 

@@ -1,6 +1,6 @@
 /** A `pg` pool with production defaults, loaded only when asked for (`pg` is an optional peer). */
 import { createRequire } from 'node:module'
-import type { PostgresPool as Pool, PoolConfig } from '../../peer-types.js'
+import type { PostgresPool as Pool, PoolConfig } from '../peer-types.js'
 
 /**
  * Pool defaults used when the library creates the pool. Times are in the units `pg` expects:
@@ -26,6 +26,9 @@ export const POSTGRES_POOL_DEFAULTS = Object.freeze({
   idle_in_transaction_session_timeout: 60_000,
   allowExitOnIdle: true,
 } satisfies PoolConfig)
+
+/** What every PostgreSQL user of the core needs of a pool: `pg.Pool` or a pg-pool `Pool`. */
+export type PostgresQueryable = Pick<Pool, 'query'>
 
 /** Any `pg` pool option; each one overrides the matching {@link POSTGRES_POOL_DEFAULTS} entry. */
 export type PostgresPoolOptions = PoolConfig

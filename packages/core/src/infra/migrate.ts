@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import type { Pool } from '../../peer-types.js'
+import type { Pool } from '../peer-types.js'
 
 /** The pool-like object `migrate` needs: `pg.Pool` or a pg-pool `Pool`. */
 export type MigrationPool = Pick<Pool, 'connect'>
@@ -19,8 +19,8 @@ export interface MigrateResult {
   readonly skipped: readonly string[]
 }
 
-/** `src/permissions/store/` and `dist/permissions/store/` both sit three levels below the package. */
-export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL('../../../migrations/', import.meta.url))
+/** `src/infra/` and `dist/infra/` both sit two levels below the package. */
+export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL('../../migrations/', import.meta.url))
 
 /** The key of the session-level advisory lock held while migrating (the same in every schema). */
 export const MIGRATION_LOCK_KEY = 'authframework:migrations'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createCircuitBreaker } from '../../src/permissions/store/index.js'
+import { createCircuitBreaker } from '../../src/infra/circuit-breaker.js'
 
 describe('createCircuitBreaker', () => {
   it('opens after the threshold of consecutive failures, probes once when half-open, closes on success', () => {

@@ -3,8 +3,8 @@
  * refuses calls for `openMs`, so callers stop paying a dead dependency's timeout on every request.
  * Then one probe call is let through (half-open): success closes the circuit, failure opens it again.
  */
-import type { Clock } from '../../types.js'
-import { withTimeout } from './timeout.js'
+import type { Clock } from '../types.js'
+import { withTimeout } from './deadline.js'
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 

@@ -1,0 +1,37 @@
+/**
+ * What the stores share: deadlines, circuit breakers, PostgreSQL pools and migrations, the Redis
+ * subscription and the change log. Re-exported by the core entry.
+ */
+export {
+  CHANGE_LOG_DEFAULTS,
+  CHANGE_VERSION_SQL,
+  type ChangeListener,
+  type ChangeLog,
+  type ChangeLogOptions,
+  type ChangeTopic,
+  createChangeLog,
+} from './change-log.js'
+export {
+  CIRCUIT_BREAKER_DEFAULTS,
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  CircuitOpenError,
+  type CircuitState,
+  createCircuitBreaker,
+} from './circuit-breaker.js'
+export { TimeoutError } from './deadline.js'
+export {
+  MIGRATION_LOCK_KEY,
+  MIGRATIONS_DIRECTORY,
+  type MigrateOptions,
+  type MigrateResult,
+  type MigrationPool,
+  migrate,
+} from './migrate.js'
+export {
+  createPostgresPool,
+  POSTGRES_POOL_DEFAULTS,
+  type PostgresPoolOptions,
+  type PostgresQueryable,
+  resolvePostgresPoolConfig,
+} from './postgres.js'
