@@ -1,10 +1,11 @@
 /**
  * The change log: PostgreSQL's `changes` table (migration 0003) read by every instance. A change
- * (a user's permissions invalidated, a session destroyed, a token revoked) is appended in the
- * transaction that makes it; each instance reads what came after its cursor every
- * `pollIntervalMs`, whatever Redis is doing, and tells the caches that subscribed to the topic.
- * Cached copies carry the log's version at the time they were read from the database
- * (`stamped`), and `isCurrent` tells whether a copy is older than the latest change of its key.
+ * (a user's permissions or active flag, a session destroyed, a token revoked) is appended by a
+ * trigger in the transaction that makes it, whoever the writer is; each instance numbers what has
+ * committed and reads what came after its cursor every `pollIntervalMs`, whatever Redis is doing,
+ * and tells the caches that subscribed to the topic.
+ * A cached copy is stamped with `version` as it was before the copy was read from the database,
+ * and `isCurrent` tells whether a copy is older than the latest change of its key.
  */
 import type { Clock } from '../types.js'
 
@@ -53,16 +54,17 @@ export type ChangeListener = (key: string, version: number) => void
 
 export interface ChangeLog {
   /**
-   * Appends a change and resolves its version. Pass the client of an open transaction to make
-   * the change part of it (it is then seen once that transaction commits).
+   * Appends a change that no trigger records (a source other than the migrated tables). Pass the
+   * client of an open transaction to make the change part of it (it is then seen once that
+   * transaction commits).
    */
-  append(topic: ChangeTopic, key: string, client?: ChangeLogQueryable): Promise<number>
+  append(topic: ChangeTopic, key: string, client?: ChangeLogQueryable): Promise<void>
   /** Calls `listener` for every change of `topic` read from now on; returns the unsubscribe function. */
   subscribe(topic: ChangeTopic, listener: ChangeListener): () => void
   /**
-   * True when a copy of `key` read from the database at log version `stamp` is still current as
-   * far as this instance knows: no later change of the key has been read, and the stamp is not
-   * older than what this instance remembers.
+   * True when a copy of `key` read from the database after the log was read up to `stamp` is
+   * still current as far as this instance knows: no later change of the key has been read, and
+   * the stamp is not older than what this instance remembers.
    */
   isCurrent(topic: ChangeTopic, key: string, stamp: number): boolean
   /** Reads the log now (what a subscriber should see before it goes on); resolves the new cursor. */
@@ -76,15 +78,13 @@ export interface ChangeLog {
   close(): Promise<void>
 }
 
-/**
- * The SQL fragment that stamps a read: the log's version in the same snapshot as the data, so a
- * copy stamped N reflects every change up to N.
- */
-export const CHANGE_VERSION_SQL = '(SELECT coalesce(max(version), 0) FROM changes)'
-
 const APPEND = {
   name: 'authframework_change_append_v1',
-  text: 'SELECT authframework_change($1, $2)::float8 AS version',
+  text: 'SELECT authframework_change($1, $2)',
+}
+const NUMBER = {
+  name: 'authframework_change_number_v1',
+  text: 'SELECT authframework_number_changes()',
 }
 const HEAD = {
   name: 'authframework_change_head_v1',
@@ -164,6 +164,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
   }
 
   async function readAll(): Promise<number> {
+    await pool.query(NUMBER)
     if (!loaded) {
       const { rows } = await pool.query<{ head: number; since: number }>({
         ...HEAD,
@@ -229,11 +230,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
 
   return {
     async append(topic, key, client) {
-      const { rows } = await (client ?? pool).query<{ version: number }>({
-        ...APPEND,
-        values: [topic, key],
-      })
-      return Number(rows[0]!.version)
+      await (client ?? pool).query({ ...APPEND, values: [topic, key] })
     },
     subscribe(topic, listener) {
       let set = listeners.get(topic)

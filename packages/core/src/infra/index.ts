@@ -4,7 +4,6 @@
  */
 export {
   CHANGE_LOG_DEFAULTS,
-  CHANGE_VERSION_SQL,
   type ChangeListener,
   type ChangeLog,
   type ChangeLogOptions,

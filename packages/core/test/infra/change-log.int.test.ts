@@ -6,7 +6,7 @@ import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { migrate } from '../../src/index.js'
 import { type ChangeLog, createChangeLog } from '../../src/infra/change-log.js'
-import { createTestSchema, type TestSchema } from '../support/services.js'
+import { createTestSchema, seed, type TestSchema } from '../support/services.js'
 
 let schema: TestSchema
 let pool: pg.Pool
@@ -42,16 +42,29 @@ async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
 }
 
 describe('the change log', () => {
-  it('gives increasing versions, in commit order, even to concurrent writers', async () => {
+  it('numbers what has committed, so a writer held open never hides behind a later version', async () => {
     const log = await open()
-    const versions = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => log.append('permissions', `user-${i}`)),
-    )
-    expect(new Set(versions).size).toBe(40)
-    const { rows } = await pool.query('SELECT version FROM changes ORDER BY version')
-    const all = rows.map((row) => Number(row.version))
-    expect(all).toEqual([...all].sort((a, b) => a - b))
-    expect(Math.max(...versions)).toBe(all.at(-1))
+    const heard: string[] = []
+    log.subscribe('permissions', (key) => heard.push(key))
+    const slow = await pool.connect()
+    try {
+      await slow.query('BEGIN')
+      await log.append('permissions', 'slow', slow) // inserted first, committed last
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => log.append('permissions', `user-${i}`)),
+      )
+      await log.poll()
+      expect(heard).toHaveLength(20)
+      const seen = log.version
+      await slow.query('COMMIT')
+      await log.poll()
+      expect(heard.at(-1)).toBe('slow')
+      expect(log.version).toBeGreaterThan(seen)
+    } finally {
+      slow.release()
+    }
+    const { rows } = await pool.query('SELECT version FROM changes WHERE version IS NOT NULL')
+    expect(new Set(rows.map((row) => row.version)).size).toBe(21)
   })
 
   it('tells every instance what any instance appended, and marks older copies out of date', async () => {
@@ -61,9 +74,9 @@ describe('the change log', () => {
     b.subscribe('sessions', (key) => heard.push(key))
     const stamp = b.version
     expect(b.isCurrent('sessions', 'sid-1', stamp)).toBe(true)
-    const version = await a.append('sessions', 'sid-1')
+    await a.append('sessions', 'sid-1')
     await until(() => heard.includes('sid-1'))
-    expect(b.version).toBeGreaterThanOrEqual(version)
+    const version = b.version
     expect(b.isCurrent('sessions', 'sid-1', stamp)).toBe(false) // read before the change
     expect(b.isCurrent('sessions', 'sid-1', version)).toBe(true) // read after it
     expect(b.isCurrent('permissions', 'sid-1', stamp)).toBe(true) // another topic
@@ -94,7 +107,8 @@ describe('the change log', () => {
   it('a new instance remembers the recent history, and distrusts copies older than it', async () => {
     const a = await open()
     const before = a.version
-    const version = await a.append('permissions', 'alice')
+    await a.append('permissions', 'alice')
+    const version = await a.poll()
     const late = await open({ historySeconds: 3600 })
     expect(late.isCurrent('permissions', 'alice', before)).toBe(false)
     expect(late.isCurrent('permissions', 'alice', version)).toBe(true)
@@ -115,5 +129,70 @@ describe('the change log', () => {
     await a.poll()
     expect(a.isCurrent('permissions', 'k9', stamp)).toBe(false) // k1 was forgotten
     expect(a.isCurrent('permissions', 'k9', a.version)).toBe(true)
+  })
+
+  it('records every change a cache may hold a copy of, made by any SQL writer', async () => {
+    await seed(pool, {
+      roles: { clerk: ['orders:read'], auditor: ['audit:read'] },
+      users: [
+        { id: 't-ann', roles: ['clerk'] },
+        { id: 't-bob', roles: ['clerk', 'auditor'] },
+        { id: 't-cid', roles: ['auditor'] },
+      ],
+    })
+    const log = await open()
+    const heard: string[] = []
+    for (const topic of ['permissions', 'sessions', 'revocations'] as const) {
+      log.subscribe(topic, (key) => heard.push(`${topic}:${key}`))
+    }
+    const expectHeard = async (sql: string, values: unknown[], expected: string[]) => {
+      heard.length = 0
+      await pool.query(sql, values)
+      await log.poll()
+      expect(new Set(heard), sql).toEqual(new Set(expected))
+    }
+    await pool.query(
+      `INSERT INTO sessions (id, user_id, expires_at) VALUES
+       ('s-ann', 't-ann', now() + interval '1 hour'), ('s-old', 't-ann', now() - interval '1 hour')`,
+    )
+    await expectHeard("UPDATE users SET last_login = now() WHERE id = 't-ann'", [], [])
+    await expectHeard(
+      "UPDATE users SET active = false WHERE id = 't-ann'",
+      [],
+      ['permissions:t-ann', 'sessions:s-ann', 'sessions:s-old'],
+    )
+    await expectHeard(
+      "DELETE FROM user_roles WHERE user_id = 't-bob' AND role_id = (SELECT id FROM roles WHERE name = 'auditor')",
+      [],
+      ['permissions:t-bob'],
+    )
+    await expectHeard(
+      `INSERT INTO role_permissions (role_id, permission_id)
+       SELECT r.id, p.id FROM roles r, permissions p WHERE r.name = 'clerk' AND p.name = 'audit:read'`,
+      [],
+      ['permissions:t-ann', 'permissions:t-bob'],
+    )
+    await expectHeard(
+      "UPDATE roles SET name = 'reviewer' WHERE name = 'auditor'",
+      [],
+      ['permissions:t-cid'],
+    )
+    await expectHeard(
+      "UPDATE permissions SET name = 'orders:view' WHERE name = 'orders:read'",
+      [],
+      ['permissions:t-ann', 'permissions:t-bob'],
+    )
+    await expectHeard(
+      "UPDATE sessions SET active = false WHERE id = 's-ann'",
+      [],
+      ['sessions:s-ann'],
+    )
+    await expectHeard("DELETE FROM sessions WHERE id = 's-old'", [], []) // expired: nobody caches it
+    await expectHeard(
+      "INSERT INTO tokens (token_hash, user_id, expires_at, revoked) VALUES ('h1', 't-bob', now() + interval '1 hour', true)",
+      [],
+      ['revocations:h1'],
+    )
+    await expectHeard("DELETE FROM users WHERE id = 't-cid'", [], ['permissions:t-cid'])
   })
 })

@@ -86,6 +86,7 @@ describe('migrate', () => {
         'audit_log USING btree (event_type, "timestamp" DESC)',
         'audit_log USING btree (user_id, "timestamp" DESC)',
         'changes USING btree (changed_at)',
+        'changes USING btree (id) WHERE (version IS NULL)',
         'role_permissions USING btree (role_id)',
         'sessions USING btree (expires_at) WHERE active',
         'sessions USING btree (expires_at) WHERE (NOT active)',
