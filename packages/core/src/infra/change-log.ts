@@ -69,7 +69,7 @@ export interface ChangeLog {
   isCurrent(topic: ChangeTopic, key: string, stamp: number): boolean
   /** Reads the log now (what a subscriber should see before it goes on); resolves the new cursor. */
   poll(): Promise<number>
-  /** The highest version read so far (0 before the first read). */
+  /** The highest version read so far (0 until the history has been read). */
   readonly version: number
   /** Milliseconds since the log was last read successfully (Infinity before the first read). */
   readonly lagMs: number
@@ -250,7 +250,8 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
     },
     poll,
     get version() {
-      return cursor
+      // before the history is read, nothing is known to be reflected by a copy
+      return loaded ? cursor : 0
     },
     get lagMs() {
       return clock() - readAt

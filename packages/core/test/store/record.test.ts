@@ -11,10 +11,21 @@ describe('permission records', () => {
   it('round-trips through compact JSON', () => {
     const record = toPermissionRecord({ permissions: ['orders:read'], roles: ['clerk'] })!
     expect(encodeRecord(record)).toBe('{"p":["orders:read"],"r":["clerk"]}')
-    expect(decodeRecord(encodeRecord(record))).toEqual(record)
+    expect(decodeRecord(encodeRecord(record))).toEqual({ value: record, version: 0 })
     expect(encodeRecord(null)).toBe('null')
-    expect(decodeRecord('null')).toBeNull()
-    expect(decodeRecord('{"p":[]}')).toEqual({ permissions: [] })
+    expect(decodeRecord('null')).toEqual({ value: null, version: 0 })
+    expect(decodeRecord('{"p":[]}')).toEqual({ value: { permissions: [] }, version: 0 })
+  })
+
+  it('carries the change-log version it was read at, records and unknown users alike', () => {
+    const record = toPermissionRecord({ permissions: ['orders:read'] })!
+    expect(encodeRecord(record, 42)).toBe('{"p":["orders:read"],"v":42}')
+    expect(decodeRecord(encodeRecord(record, 42))).toEqual({ value: record, version: 42 })
+    expect(encodeRecord(null, 7)).toBe('{"v":7}')
+    expect(decodeRecord('{"v":7}')).toEqual({ value: null, version: 7 })
+    for (const raw of ['{"v":-1}', '{"v":1.5}', '{"v":"3"}', '{"p":[],"v":null}']) {
+      expect(decodeRecord(raw), raw).toBeUndefined()
+    }
   })
 
   it('treats malformed values as a miss, never as a grant', () => {

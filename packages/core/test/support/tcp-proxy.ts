@@ -4,7 +4,9 @@
  * - `stall()`: keep connections open but forward nothing, holding the bytes (a congested or
  *   paused peer; timeouts fire, and what was held arrives late, in order, on `restore()`),
  * - `blackhole()`: keep connections open, accept new ones, and drop every byte both ways (a
- *   network partition without resets: only deadlines and heartbeats can notice it),
+ *   network partition without resets: only deadlines and heartbeats can notice it); on
+ *   `restore()` a connection that lost bytes is reset, as TCP gives up on a stream it cannot
+ *   deliver (it never resumes with a hole in it),
  * - `restore()`: forward again.
  */
 import * as net from 'node:net'
@@ -30,6 +32,8 @@ interface Pair {
   readonly client: net.Socket
   readonly upstream: net.Socket
   readonly held: Array<readonly [net.Socket, Buffer]>
+  /** Bytes were dropped: the stream cannot go on. */
+  lost: boolean
 }
 
 /**
@@ -54,7 +58,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   function forward(pair: Pair, from: net.Socket, to: net.Socket): void {
     from.on('data', (chunk: Buffer) => {
       if (mode === 'stall') pair.held.push([to, chunk])
-      else if (mode === 'blackhole') return
+      else if (mode === 'blackhole') pair.lost = true
       else if (!to.destroyed) to.write(chunk)
     })
     from.on('error', () => destroy(pair))
@@ -70,7 +74,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     const upstream = net.connect(target.port, target.host)
     upstream.on('error', () => {})
-    const pair: Pair = { client, upstream, held: [] }
+    const pair: Pair = { client, upstream, held: [], lost: false }
     pairs.add(pair)
     forward(pair, client, upstream)
     forward(pair, upstream, client)
@@ -106,8 +110,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     restore() {
       mode = 'open'
-      for (const pair of pairs) {
-        for (const [to, chunk] of pair.held.splice(0)) if (!to.destroyed) to.write(chunk)
+      for (const pair of [...pairs]) {
+        if (pair.lost) destroy(pair)
+        else for (const [to, chunk] of pair.held.splice(0)) if (!to.destroyed) to.write(chunk)
       }
     },
     async close() {

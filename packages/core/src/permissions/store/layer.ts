@@ -3,6 +3,7 @@
  * A layer stores, per user id, either a {@link PermissionRecord} or `null` ("unknown or inactive",
  * a negative entry); each layer applies its own TTLs.
  */
+import type { ChangeLog } from '../../infra/change-log.js'
 import type { PermissionRecord } from '../../types.js'
 
 /** A value or a promise of it: layers without I/O answer synchronously. */
@@ -45,6 +46,12 @@ export interface CacheLayer {
   invalidate?(id: string): Promise<void>
   /** Shared layers: subscribe to invalidations from other instances; returns the unsubscribe function. */
   subscribe?(listener: InvalidationListener): () => void
+  /**
+   * Shared layers: stamp every write with the change log's version, and answer a copy older than
+   * the latest change of its id as a miss (the store then reads the source and writes it again).
+   * The store calls it when it is given a change log.
+   */
+  followChanges?(changes: ChangeLog): void
   /** Resolves once the layer is fully operational (e.g. its invalidation channel is subscribed). */
   ready?(): Promise<void>
   /** Releases what the layer owns (never a client it was given). */

@@ -29,32 +29,48 @@ export function toPermissionRecord(value: unknown): PermissionRecord | undefined
 
 /**
  * Serializes a record (or `null`, "unknown or inactive") for a shared cache: compact JSON,
- * `{"p":[...],"r":[...]}` or `null`.
+ * `{"p":[...],"r":[...]}` or `null`; with `version` (the change log's, from before the record was
+ * read), `{"p":[...],"r":[...],"v":N}` or `{"v":N}`.
  */
-export function encodeRecord(record: PermissionRecord | null): string {
-  if (record === null) return 'null'
-  return JSON.stringify(
-    record.roles === undefined
-      ? { p: record.permissions }
-      : { p: record.permissions, r: record.roles },
-  )
+export function encodeRecord(record: PermissionRecord | null, version?: number): string {
+  if (record === null) return version === undefined ? 'null' : `{"v":${version}}`
+  const fields: { p: readonly string[]; r?: readonly string[]; v?: number } = {
+    p: record.permissions,
+  }
+  if (record.roles !== undefined) fields.r = record.roles
+  if (version !== undefined) fields.v = version
+  return JSON.stringify(fields)
+}
+
+/** A decoded shared-cache entry: the record and its change-log version (0 when it has none). */
+export interface StampedRecord {
+  readonly value: PermissionRecord | null
+  readonly version: number
 }
 
 /**
  * Parses what {@link encodeRecord} wrote. Returns `undefined` for anything else (a malformed or
  * foreign value is a cache miss, never a crash and never a grant).
  */
-export function decodeRecord(text: string): PermissionRecord | null | undefined {
+export function decodeRecord(text: string): StampedRecord | undefined {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
     return undefined
   }
-  if (parsed === null) return null
+  if (parsed === null) return { value: null, version: 0 }
   if (typeof parsed !== 'object' || Array.isArray(parsed)) return undefined
-  const { p, r } = parsed as { p?: unknown; r?: unknown }
-  return toPermissionRecord(r === undefined ? { permissions: p } : { permissions: p, roles: r })
+  const { p, r, v } = parsed as { p?: unknown; r?: unknown; v?: unknown }
+  if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) {
+    return undefined
+  }
+  const version = v ?? 0
+  if (p === undefined && r === undefined && v !== undefined) return { value: null, version }
+  const value = toPermissionRecord(
+    r === undefined ? { permissions: p } : { permissions: p, roles: r },
+  )
+  return value === undefined ? undefined : { value, version }
 }
 
 // With the `u` flag a valid surrogate pair is one code point, so `\p{Cs}` only matches lone halves.

@@ -3,6 +3,7 @@
  * breaker, and cross-instance invalidation over pub/sub on a duplicate connection.
  */
 
+import type { ChangeLog } from '../../infra/change-log.js'
 import {
   type CircuitState,
   createCircuitBreaker,
@@ -157,8 +158,17 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   const guarded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
     guardedCall(breaker, 'Redis', what, call, timeoutMs)
 
-  function decode(raw: string | null | undefined): CachedValue {
-    return typeof raw === 'string' ? decodeRecord(raw) : undefined
+  let changes: ChangeLog | undefined
+
+  /** A copy older than the latest change of its id is a miss: the store repairs it. */
+  function decode(id: string, raw: string | null | undefined): CachedValue {
+    if (typeof raw !== 'string') return undefined
+    const entry = decodeRecord(raw)
+    if (entry === undefined) return undefined
+    if (changes !== undefined && !changes.isCurrent('permissions', id, entry.version)) {
+      return undefined
+    }
+    return entry.value
   }
 
   async function setMany(
@@ -167,10 +177,13 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
     if (entries.length === 0) return
     await guarded('SET', async () => {
       const pipeline = client.pipeline()
+      // What this instance read before writing: a change heard since the read began made the
+      // store drop the write, so the copy reflects every change up to this version.
+      const version = changes?.version
       for (const [id, value] of entries) {
         pipeline.set(
           keyOf(id),
-          encodeRecord(value),
+          encodeRecord(value, version),
           'EX',
           value === null ? negativeTtlSeconds : ttlSeconds,
         )
@@ -237,13 +250,18 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
       return breaker.state
     },
     async get(id) {
-      return decode(await guarded('GET', () => client.get(keyOf(id))))
+      return decode(id, await guarded('GET', () => client.get(keyOf(id))))
     },
     async getMany(ids) {
       if (ids.length === 0) return []
-      if (ids.length === 1) return [decode(await guarded('GET', () => client.get(keyOf(ids[0]!))))]
+      if (ids.length === 1) {
+        return [decode(ids[0]!, await guarded('GET', () => client.get(keyOf(ids[0]!))))]
+      }
       const raw = await guarded('MGET', () => client.mget(ids.map(keyOf)))
-      return ids.map((_, i) => decode(raw[i]))
+      return ids.map((id, i) => decode(id, raw[i]))
+    },
+    followChanges(log) {
+      changes = log
     },
     set: (id, value) => setMany([[id, value]]),
     setMany,

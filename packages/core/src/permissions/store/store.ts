@@ -5,6 +5,7 @@
  * were found; invalidation reaches every instance.
  */
 import { AuthUnavailableError } from '../../errors.js'
+import type { ChangeLog } from '../../infra/change-log.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
 import { createWarnOnce } from '../../warn-once.js'
@@ -38,6 +39,14 @@ export interface PermissionStoreOptions {
    * `postgres` for `postgresSource`): pass the `createMetrics()` given to `createAuth`.
    */
   readonly metrics?: AuthMetrics
+  /**
+   * The change log ({@link createChangeLog} on the same database): PostgreSQL is then the record.
+   * A change to a user's roles, permissions or active flag, by any writer, reaches every instance
+   * within about two `pollIntervalMs` whatever Redis does; a Redis copy older than the latest change
+   * of its user is never served, and is written again from the source; `invalidate` is recorded in
+   * PostgreSQL first. Without it, invalidations travel over Redis only.
+   */
+  readonly changes?: ChangeLog
 }
 
 /** Where a cache layer failed. */
@@ -59,8 +68,10 @@ export interface PermissionStore extends PermissionSource {
   lookup(subject: string): Promise<PermissionRecord | null>
   /**
    * Drops the user from every layer of this instance and of every instance sharing the same
-   * Redis. Rejects with `AuthUnavailableError` if a shared layer could not be reached (this
-   * instance's local layers are cleared anyway).
+   * Redis. With a change log, the invalidation is first recorded in PostgreSQL (rejects with
+   * `AuthUnavailableError` when it cannot be) and reaches every instance through it even while
+   * Redis fails. Without one, rejects with `AuthUnavailableError` if a shared layer could not be
+   * reached (this instance's local layers are cleared anyway).
    */
   invalidate(subject: string): Promise<void>
   /** Resolves when every layer is operational (e.g. the invalidation channel is subscribed). */
@@ -213,6 +224,14 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
   const unsubscribers = layers.flatMap((layer) =>
     layer.shared && layer.subscribe ? [layer.subscribe(listener)] : [],
   )
+  const changes = options.changes
+  if (changes !== undefined) {
+    if (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function') {
+      throw new TypeError('createPermissionStore: changes must be a change log (createChangeLog).')
+    }
+    for (const layer of layers) if (layer.shared) layer.followChanges?.(changes)
+    unsubscribers.push(changes.subscribe('permissions', dropLocal))
+  }
 
   /** Writes `found` to the layers above `depth`, then answers the callers. */
   function settle(found: readonly Found[], depth: number): void {
@@ -369,6 +388,16 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
       throw new TypeError('store.invalidate(subject): subject must be a string.')
     }
     if (!isStorableId(subject)) return
+    if (changes !== undefined) {
+      try {
+        await changes.append('permissions', subject)
+      } catch (cause) {
+        throw new AuthUnavailableError('The invalidation could not be recorded in PostgreSQL.', {
+          cause,
+          dependency: 'permissions',
+        })
+      }
+    }
     dropLocal(subject)
     const failures: unknown[] = []
     await Promise.all(
@@ -385,7 +414,9 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
     )
     // A lookup that ran between the first drop and the shared delete may have cached the old value.
     dropLocal(subject)
-    if (failures.length > 0) {
+    // Recorded in PostgreSQL: every instance hears it from the log, and no Redis copy from before
+    // it is served, so a Redis failure here changes nothing.
+    if (failures.length > 0 && changes === undefined) {
       throw new AuthUnavailableError('The permission cache could not be invalidated.', {
         cause: failures[0],
       })
