@@ -11,6 +11,7 @@
  */
 
 import { AuthUnavailableError } from '../errors.js'
+import type { ChangeLog } from '../infra/change-log.js'
 import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
 import { withTimeout } from '../infra/deadline.js'
 import type { PostgresQueryable } from '../infra/postgres.js'
@@ -82,6 +83,13 @@ export interface RevocationListOptions {
   readonly onError?: (error: unknown, context: { readonly operation: RevocationOperation }) => void
   /** Milliseconds since the epoch (Redis `EX` of entries, expiry of the memory list). Default `Date.now`. */
   readonly clock?: Clock
+  /**
+   * The change log ({@link createChangeLog} on the same database): every revocation recorded in
+   * PostgreSQL, by any instance or writer, is then read by this one within about two
+   * `pollIntervalMs`, whatever Redis does (also a revocation made on an instance that cannot
+   * reach Redis).
+   */
+  readonly changes?: ChangeLog
 }
 
 /** Default options of {@link createRevocationList}. */
@@ -508,6 +516,11 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     lost: schedule,
   })
   if (mode === 'local') sync().catch(() => {})
+  // PostgreSQL is the record: a revocation heard from the log is read from the table (in strict
+  // mode, the read also writes the denylist back to Redis)
+  const unfollow = options.changes?.subscribe('revocations', () => {
+    sync().catch(() => {})
+  })
 
   // --- strict checks ----------------------------------------------------------------------------
 
@@ -647,6 +660,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
       closed = true
       clearTimeout(timer)
       clearTimeout(lateRead)
+      unfollow?.()
       subscription.close()
       const error = new AuthUnavailableError('The revocation list is closed.')
       for (const check of queue.splice(0)) check.reject(error)

@@ -3,6 +3,7 @@
  * `CacheLayer`, with the two writes sessions need (an unconditional one at creation, and a
  * read-through fill that never replaces a tombstone).
  */
+import type { ChangeLog } from '../infra/change-log.js'
 import type { InvalidationListener, MaybePromise } from '../permissions/store/layer.js'
 import type { Session } from './record.js'
 
@@ -34,6 +35,11 @@ export interface SessionLayer {
   ): Promise<void>
   /** Shared layers: invalidations from other instances; returns the unsubscribe function. */
   subscribe?(listener: InvalidationListener): () => void
+  /**
+   * Shared layers: stamp writes with the change log's version and answer a copy older than the
+   * latest change of its session as a miss. The store calls it when it is given a change log.
+   */
+  followChanges?(changes: ChangeLog): void
   ready?(): Promise<void>
   close?(): Promise<void>
 }

@@ -52,10 +52,10 @@ export function toSession(value: unknown): Session | undefined {
 }
 
 /**
- * Compact JSON for Redis: `{"i","u","c","e","k","a"}`, or `null` for a destroyed or unknown
- * session.
+ * Compact JSON for Redis: `{"i","u","c","e","k","a"}` (and `"v"`, the change log's version from
+ * before the session was read, when given), or `null` for a destroyed or unknown session.
  */
-export function encodeSession(session: Session | null): string {
+export function encodeSession(session: Session | null, version?: number): string {
   if (session === null) return 'null'
   return JSON.stringify({
     i: session.id,
@@ -64,19 +64,35 @@ export function encodeSession(session: Session | null): string {
     e: session.expiresAt,
     k: session.checkedAt,
     a: session.userActive,
+    ...(version === undefined ? {} : { v: version }),
   })
 }
 
+/** A decoded Redis copy: the session (or a tombstone) and its change-log version (0: none). */
+export interface StampedSession {
+  readonly value: Session | null
+  readonly version: number
+}
+
 /** Parses what {@link encodeSession} wrote; anything else is `undefined` (a miss, never a session). */
-export function decodeSession(text: string): Session | null | undefined {
+export function decodeSession(text: string): StampedSession | undefined {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
     return undefined
   }
-  if (parsed === null) return null
+  if (parsed === null) return { value: null, version: 0 }
   if (typeof parsed !== 'object') return undefined
-  const { i, u, c, e, k, a } = parsed as Record<string, unknown>
-  return toSession({ id: i, userId: u, createdAt: c, expiresAt: e, checkedAt: k, userActive: a })
+  const { i, u, c, e, k, a, v = 0 } = parsed as Record<string, unknown>
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return undefined
+  const value = toSession({
+    id: i,
+    userId: u,
+    createdAt: c,
+    expiresAt: e,
+    checkedAt: k,
+    userActive: a,
+  })
+  return value === undefined ? undefined : { value, version: v }
 }

@@ -4,6 +4,7 @@
  * reach every instance over pub/sub.
  */
 
+import type { ChangeLog } from '../infra/change-log.js'
 import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
 import { subscribeChannel } from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
@@ -106,6 +107,8 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     return left <= 0 ? 0 : Math.min(ttlSeconds, left)
   }
 
+  let changes: ChangeLog | undefined
+
   const guarded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
     guardedCall(breaker, 'Redis', what, call, timeoutMs)
 
@@ -138,21 +141,31 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     keyOf,
     async get(id) {
       const raw = await guarded('GET', () => client.get(keyOf(id)))
-      return typeof raw === 'string' ? decodeSession(raw) : undefined
+      const entry = typeof raw === 'string' ? decodeSession(raw) : undefined
+      if (entry === undefined) return undefined
+      // a copy older than a change of its session is a miss: the store reads the database again
+      if (entry.value !== null && changes?.isCurrent('sessions', id, entry.version) === false) {
+        return undefined
+      }
+      return entry.value
     },
     async set(session) {
       const ttl = ttlUntil(session.expiresAt)
       if (ttl === 0) return
-      await guarded('SET', () => client.set(keyOf(session.id), encodeSession(session), 'EX', ttl))
+      const text = encodeSession(session, changes?.version)
+      await guarded('SET', () => client.set(keyOf(session.id), text, 'EX', ttl))
+    },
+    followChanges(log) {
+      changes = log
     },
     async fill(id, value) {
       const ttl = value === null ? negativeTtlSeconds : ttlUntil(value.expiresAt)
       if (ttl === 0) return
       // A fresher read replaces a copy due for confirmation, but never a tombstone: a destroy
       // written in the meantime wins over this (older) read.
-      await guarded('EVAL fill', () =>
-        client.eval(FILL_UNLESS_TOMBSTONE, 1, keyOf(id), encodeSession(value), ttl),
-      )
+      // the version read before writing: a change heard since the read began dropped the write
+      const text = encodeSession(value, changes?.version)
+      await guarded('EVAL fill', () => client.eval(FILL_UNLESS_TOMBSTONE, 1, keyOf(id), text, ttl))
     },
     async delete(id) {
       await guarded('DEL', () => client.del(keyOf(id)))

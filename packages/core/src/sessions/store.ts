@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { AuthUnavailableError, UserInactiveError } from '../errors.js'
+import type { ChangeLog } from '../infra/change-log.js'
 import type { InvalidationListener } from '../permissions/store/layer.js'
 import { isStorableId } from '../permissions/store/record.js'
 import type { Clock, SessionSource } from '../types.js'
@@ -44,6 +45,12 @@ export interface SessionStoreOptions {
   ) => void
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock
+  /**
+   * The change log ({@link createChangeLog} on the same database): a session destroyed, or its
+   * user deactivated, by any writer, is then refused by every instance within about two
+   * `pollIntervalMs` whatever Redis does, and no Redis copy from before the change is served.
+   */
+  readonly changes?: ChangeLog
 }
 
 /** Default options of {@link createSessionStore}. */
@@ -212,6 +219,14 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const unsubscribers = layers.flatMap((layer) =>
     layer.shared && layer.subscribe ? [layer.subscribe(listener)] : [],
   )
+  const changes = options.changes
+  if (changes !== undefined) {
+    if (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function') {
+      throw new TypeError('createSessionStore: changes must be a change log (createChangeLog).')
+    }
+    for (const layer of layers) if (layer.shared) layer.followChanges?.(changes)
+    unsubscribers.push(changes.subscribe('sessions', dropLocal))
+  }
 
   const live = (value: Session | null, now: number): Session | null =>
     value !== null && value.expiresAt > now ? value : null

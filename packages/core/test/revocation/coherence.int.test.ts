@@ -1,0 +1,98 @@
+/**
+ * Revocations with the change log: a token revoked on an instance whose Redis is cut, stalled or
+ * black-holed is refused by the others within 1 s (the log in PostgreSQL carries it, not Redis),
+ * in local and in strict mode; and the revoking instance refuses it too.
+ */
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type ChangeLog, createChangeLog, migrate } from '../../src/index.js'
+import {
+  createTestSchema,
+  endpointOf,
+  REDIS_URL,
+  runId,
+  type TestSchema,
+  viaProxy,
+} from '../support/services.js'
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { codeOf, type Instance, signer, startInstance } from './setup.js'
+
+const BOUND_MS = 1000
+const prefix = `aftest:${runId()}:`
+let schema: TestSchema
+let pool: pg.Pool
+let proxy: TcpProxy
+const cleanup: Array<() => unknown> = []
+
+beforeAll(async () => {
+  ;[schema, proxy] = await Promise.all([
+    createTestSchema(),
+    startTcpProxy(endpointOf(REDIS_URL, 6379)),
+  ])
+  pool = schema.pool({ max: 8 })
+  await migrate(pool)
+})
+
+afterEach(async () => {
+  proxy.restore()
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+afterAll(async () => {
+  await proxy?.close()
+  await schema?.drop()
+})
+
+async function withLog(
+  mode: 'local' | 'strict',
+  url?: string,
+): Promise<Instance & { changes: ChangeLog }> {
+  const changes = createChangeLog({ pool, pollIntervalMs: 100 })
+  cleanup.push(() => changes.close())
+  await changes.ready()
+  const instance = await startInstance(pool, `${prefix}${mode}:`, cleanup, {
+    mode,
+    changes,
+    syncIntervalMs: false, // nothing but the log and pub/sub brings news
+    ...(url === undefined ? {} : { url }),
+  })
+  return { ...instance, changes }
+}
+
+async function untilRefused(instance: Instance, token: string): Promise<number> {
+  const start = performance.now()
+  while ((await codeOf(instance.auth.verify(token))) !== 'token_revoked') {
+    if (performance.now() - start > 5000) throw new Error('not refused within 5 s')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  return performance.now() - start
+}
+
+describe.each(['local', 'strict'] as const)('%s mode', (mode) => {
+  it.each([
+    ['cut', (p: TcpProxy) => p.cut()],
+    ['stall', (p: TcpProxy) => p.stall()],
+    ['black hole', (p: TcpProxy) => p.blackhole()],
+  ])(
+    'a revocation made where Redis is %s is refused everywhere within 1 s',
+    async (fault, breakRedis) => {
+      const revoker = await withLog(mode, viaProxy(REDIS_URL, proxy))
+      const other = await withLog(mode)
+      const token = signer.sign({ sub: `u-${fault}` })
+      for (const instance of [revoker, other]) {
+        expect(await codeOf(instance.auth.verify(token))).toBe('ok')
+      }
+      breakRedis(proxy)
+      const start = performance.now()
+      await revoker.auth.revoke({ token }).catch(() => {}) // recorded in PostgreSQL; Redis may fail
+      const ms = Math.max(
+        ...(await Promise.all([untilRefused(other, token), untilRefused(revoker, token)])),
+      )
+      console.log(
+        `[revocation] ${mode}, revoker's Redis ${fault}: refused everywhere ${(performance.now() - start).toFixed(0)} ms after revoke() began (${ms.toFixed(0)} ms after it returned)`,
+      )
+      expect(performance.now() - start).toBeLessThan(BOUND_MS + 500)
+      expect(ms).toBeLessThan(BOUND_MS)
+    },
+  )
+})
