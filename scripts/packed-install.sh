@@ -30,9 +30,10 @@ for tarball in "$packs"/*.tgz; do
   (cd "$root" && pnpm exec publint run "$tarball" --strict --level warning >/dev/null) ||
     { (cd "$root" && pnpm exec publint run "$tarball" --strict); exit 1; }
   case "$tarball" in *cli-*) continue ;; esac # a command line: no types to check
-  # node16 profile: `moduleResolution: node10` cannot see subpath exports (./login) and predates
-  # the Node versions we support. cjs-resolves-to-esm: CommonJS loads the packages through require(esm), in every Node version
-  # `engines` allows; the CommonJS smoke test and type-check below prove it.
+  # --profile node16: `moduleResolution: node10` cannot see subpath exports (./login) and predates
+  # the Node versions we support. cjs-resolves-to-esm: CommonJS loads the packages through
+  # require(esm), in every Node version `engines` allows; the CommonJS smoke test and the CommonJS
+  # type-check (module node20) below prove it.
   (cd "$root" && pnpm exec attw "$tarball" --profile node16 --ignore-rules cjs-resolves-to-esm --format ascii --no-emoji --no-color >"$work/attw.txt") ||
     { cat "$work/attw.txt"; exit 1; }
 done
