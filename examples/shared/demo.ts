@@ -15,6 +15,7 @@ import {
   createSigner,
   prometheusText,
   type Signer,
+  shutdown,
 } from '@authframework/core'
 import type { RateLimiter } from '@authframework/core/login'
 import type pg from 'pg'
@@ -173,7 +174,7 @@ export async function startDemo(
       }),
       async close() {
         await services?.close()
-        await pool.end()
+        await shutdown([pool])
       },
     }
   } catch (error) {

@@ -2,9 +2,12 @@
  * With `REDIS_URL` and `DATABASE_URL`: what the instances of one deployment share. Permissions
  * read through memory, then Redis, then PostgreSQL; revocations (`POST /logout`) are recorded in
  * PostgreSQL and published through Redis to every instance; failed logins are counted in Redis.
+ * PostgreSQL is the record: the change log carries every change to every instance within about
+ * half a second whatever Redis does.
  */
 import {
   type AuthMetrics,
+  createChangeLog,
   createPermissionStore,
   createRevocationList,
   type DistributedRevocationList,
@@ -12,6 +15,7 @@ import {
   type PermissionStore,
   postgresSource,
   redisLayer,
+  shutdown,
 } from '@authframework/core'
 import { createRateLimiter, type RateLimiter } from '@authframework/core/login'
 import { Redis } from 'ioredis'
@@ -28,7 +32,7 @@ export interface SharedServices {
   readonly authOptions: SharedAuthOptions
   /** Login attempts counted in Redis, so that the limits hold across instances. */
   readonly limiter: RateLimiter
-  /** Closes the store, the revocation list and the Redis client (not the pool). */
+  /** Closes the store, the revocation list, the change log and the Redis client (not the pool), within 5 s. */
   close(): Promise<void>
 }
 
@@ -91,6 +95,7 @@ export async function connectSharedServices(
     })
   }
 
+  const changes = createChangeLog({ pool: options.pool })
   const store = createPermissionStore({
     layers: [
       memoryLayer({ max: 10_000, ttlSeconds: 60 }),
@@ -98,15 +103,16 @@ export async function connectSharedServices(
     ],
     source: postgresSource({ pool: options.pool }),
     metrics: options.metrics,
+    changes,
   })
-  const revocation = createRevocationList({ redis, pool: options.pool, keyPrefix })
+  const revocation = createRevocationList({ redis, pool: options.pool, keyPrefix, changes })
   const limiter = createRateLimiter({ redis: { client: redis, keyPrefix: `${keyPrefix}login:` } })
   async function close(): Promise<void> {
-    await Promise.allSettled([store.close(), revocation.close()])
-    await redis.quit().catch(() => redis.disconnect())
+    // users first, then what they use; bounded even when Redis or PostgreSQL no longer answers
+    await shutdown([store, revocation, changes, redis])
   }
   try {
-    await Promise.all([store.ready(), revocation.ready()])
+    await Promise.all([store.ready(), revocation.ready(), changes.ready()])
   } catch (error) {
     await close()
     throw error

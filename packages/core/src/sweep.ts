@@ -31,6 +31,12 @@ export const SWEEP_QUERIES = Object.freeze({
     sweepQuery('tokens', 'token_hash', 'NOT revoked'),
   ],
   sessions: [sweepQuery('sessions', 'id', 'active'), sweepQuery('sessions', 'id', 'NOT active')],
+  // numbered changes older than the history every change log keeps (3600 s by default), and an hour more
+  changes: [
+    `DELETE FROM changes WHERE id IN (
+  SELECT id FROM changes WHERE version IS NOT NULL AND changed_at < now() - interval '2 hours'
+  ORDER BY changed_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+  ],
 })
 
 async function sweep(
@@ -97,4 +103,19 @@ export function sweepExpiredSessions(
   options: SweepOptions = {},
 ): Promise<SweepResult> {
   return sweep(pool, SWEEP_QUERIES.sessions, options, 'sweepExpiredSessions')
+}
+
+/**
+ * Deletes change-log rows older than two hours in batches, like {@link sweepExpiredRevocations}.
+ * A change log keeps the last `historySeconds` (3600 by default) of changes in memory; rows older
+ * than that are read by no one.
+ *
+ * @example
+ * await sweepChanges(pool)
+ */
+export function sweepChanges(
+  pool: PostgresQueryable,
+  options: SweepOptions = {},
+): Promise<SweepResult> {
+  return sweep(pool, SWEEP_QUERIES.changes, options, 'sweepChanges')
 }

@@ -2,6 +2,8 @@
  * What the stores share: deadlines, circuit breakers, PostgreSQL pools and migrations, the Redis
  * subscription and the change log. Re-exported by the core entry.
  */
+
+export { sweepChanges } from '../sweep.js'
 export {
   CHANGE_LOG_DEFAULTS,
   type ChangeListener,
@@ -34,3 +36,4 @@ export {
   type PostgresQueryable,
   resolvePostgresPoolConfig,
 } from './postgres.js'
+export { type Closable, type ShutdownOptions, type ShutdownReport, shutdown } from './shutdown.js'

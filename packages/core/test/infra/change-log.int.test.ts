@@ -4,7 +4,7 @@
  */
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { migrate } from '../../src/index.js'
+import { migrate, sweepChanges } from '../../src/index.js'
 import { type ChangeLog, createChangeLog } from '../../src/infra/change-log.js'
 import { createTestSchema, seed, type TestSchema } from '../support/services.js'
 
@@ -194,5 +194,22 @@ describe('the change log', () => {
       ['revocations:h1'],
     )
     await expectHeard("DELETE FROM users WHERE id = 't-cid'", [], ['permissions:t-cid'])
+  })
+
+  it('sweepChanges deletes numbered rows older than two hours, never one still to be numbered', async () => {
+    const log = await open()
+    await log.append('permissions', 'old')
+    const seen = await log.poll()
+    await log.close() // nothing numbers the next row until a log reads again
+    await log.append('permissions', 'pending')
+    await pool.query("UPDATE changes SET changed_at = now() - interval '3 hours'")
+    const before = Number((await pool.query('SELECT count(*) FROM changes')).rows[0].count)
+    const result = await sweepChanges(pool)
+    expect(result.deleted).toBe(before - 1)
+    const { rows } = await pool.query('SELECT key, version FROM changes')
+    expect(rows).toEqual([{ key: 'pending', version: null }])
+    // the sequence goes on: the next reader numbers it after everything swept
+    const next = await open()
+    expect(next.version).toBeGreaterThan(seen)
   })
 })
