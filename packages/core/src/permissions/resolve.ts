@@ -24,12 +24,21 @@ export function permissionsFromClaims(
     if (typeof value !== 'string')
       throw new TokenInvalidError('The "scope" claim must be a string.')
     granted = Object.freeze(value.split(' ').filter((s) => s !== ''))
-  } else if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) {
-    throw new TokenInvalidError(`The "${claim}" claim must be an array of strings.`)
-  } else {
+  } else if (Array.isArray(value)) {
     granted = value as string[] // frozen with the claims
+  } else {
+    throw new TokenInvalidError(`The "${claim}" claim must be an array of strings.`)
   }
-  if (wildcards || !granted.some(isWildcard)) return granted
+  // one pass on every verification: the type of each grant, and whether one ends in `*` (42)
+  let starred = false
+  for (let i = 0; i < granted.length; i++) {
+    const permission = granted[i]
+    if (typeof permission !== 'string') {
+      throw new TokenInvalidError(`The "${claim}" claim must be an array of strings.`)
+    }
+    if (permission.charCodeAt(permission.length - 1) === 42) starred = true
+  }
+  if (wildcards || !starred) return granted
   return Object.freeze(granted.filter((p) => !isWildcard(p)))
 }
 
