@@ -11,10 +11,16 @@
  */
 
 import { AuthUnavailableError } from '../errors.js'
-import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
+import { createCircuitBreaker } from '../infra/circuit-breaker.js'
 import { withTimeout } from '../infra/deadline.js'
 import type { PostgresQueryable } from '../infra/postgres.js'
-import { subscribeChannel } from '../infra/subscription.js'
+import { createRedisCall, redisReady } from '../infra/redis.js'
+import {
+  resolveSubscriptionOptions,
+  type SubscriptionOptions,
+  type SubscriptionStatus,
+  subscribeChannel,
+} from '../infra/subscription.js'
 import type { ChainableCommander, Redis } from '../peer-types.js'
 import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
 import { createWarnOnce } from '../warn-once.js'
@@ -41,13 +47,15 @@ export type RevocationOperation = 'store' | 'publish' | 'sync' | 'rebuild' | 'ch
 
 /**
  * - `loading`: the first read from PostgreSQL has not completed (`local` mode refuses checks: 503).
- * - `live`: subscribed to the channel.
- * - `disconnected`: the subscription is down; `local` mode answers from what it knows and polls
- *   PostgreSQL every `outageSyncIntervalMs`.
+ * - `live`: subscribed to the channel (heartbeats answered), and the command connection works (no
+ *   revocation waiting to be published, the breaker closed).
+ * - `disconnected`: the subscription is down (a reset, or a missed heartbeat: a stalled or
+ *   black-holed connection), or this instance cannot publish; `local` mode answers from what it
+ *   knows and polls PostgreSQL every `outageSyncIntervalMs`.
  */
 export type RevocationListState = 'loading' | 'live' | 'disconnected' | 'closed'
 
-export interface RevocationListOptions {
+export interface RevocationListOptions extends SubscriptionOptions {
   /**
    * An ioredis client (not a Cluster) for the denylist and publishing; `duplicate()`d once for the
    * subscription. Never closed by the list. Recommended client options, so that commands fail
@@ -108,7 +116,10 @@ export interface DistributedRevocationList extends RevocationList {
    * is safe.
    */
   revoke(entry: RevocationEntry): Promise<void>
-  /** Resolves once the first PostgreSQL read (`local`) and the subscription are done; rejects if the read failed (it is retried). */
+  /**
+   * Resolves once the first PostgreSQL read (`local`), the subscription and the command connection
+   * are done; rejects if the read failed (it is retried).
+   */
   ready(): Promise<void>
   /** Reads what changed in PostgreSQL since the last read now; resolves to the number of entries applied. */
   sync(): Promise<number>
@@ -116,6 +127,10 @@ export interface DistributedRevocationList extends RevocationList {
   readonly state: RevocationListState
   /** Entries in the local list. */
   readonly size: number
+  /** The channel's subscription: its state and heartbeat misses (for operations). */
+  readonly subscription: SubscriptionStatus
+  /** Revocations made here that wait to be published (Redis was unreachable). */
+  readonly unpublished: number
   /** The Redis key of an entry, and the channel: for operations and tests. */
   keyOf(entry: RevocationEntry): string
   readonly channel: string
@@ -232,6 +247,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     openMs: options.breaker?.openMs ?? 1000,
     clock,
   })
+  const heartbeat = resolveSubscriptionOptions(options, 'createRevocationList')
 
   const warn = createWarnOnce('AUTHFRAMEWORK_REVOCATION_FAILURE')
   const report =
@@ -257,11 +273,9 @@ export function createRevocationList(options: RevocationListOptions): Distribute
 
   // --- Redis ----------------------------------------------------------------------------------
 
-  const guarded = <T>(
-    what: string,
-    call: () => Promise<T>,
-    timeoutMs = redisTimeoutMs,
-  ): Promise<T> => guardedCall(breaker, 'Redis', what, call, timeoutMs)
+  const guarded = createRedisCall(redis, breaker, redisTimeoutMs)
+  /** Subscribed, and nothing says the command connection is failing. */
+  const connected = () => subscription.live && outbox.size === 0 && breaker.state === 'closed'
 
   /** Runs `run` once the command connection is ready (it may come back after the subscription one). */
   let waitingForCommands = false
@@ -355,7 +369,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
         }
         await withTimeout(redis.set(markerKey, String(clock())), redisTimeoutMs, 'Redis SET')
       } finally {
-        await redis.del(rebuildLockKey).catch(() => {})
+        await withTimeout(redis.del(rebuildLockKey), redisTimeoutMs, 'Redis DEL').catch(() => {})
       }
     })()
       .catch((error: unknown) => safeReport(error, 'rebuild'))
@@ -455,7 +469,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     if (!loaded) {
       delay = outageSyncIntervalMs === false ? 1000 : Math.min(outageSyncIntervalMs, 1000)
     } else if (mode === 'strict') delay = false
-    else delay = subscription.live ? syncIntervalMs : outageSyncIntervalMs
+    else delay = connected() ? syncIntervalMs : outageSyncIntervalMs
     // Redis work left over (a revocation to publish, the denylist to check): retry within a second.
     if (outbox.size > 0 || (denylistUnchecked && subscription.live)) {
       delay = Math.min(delay === false ? 1000 : delay, 1000)
@@ -478,35 +492,40 @@ export function createRevocationList(options: RevocationListOptions): Distribute
   // --- subscription ---------------------------------------------------------------------------
 
   let lateRead: NodeJS.Timeout | undefined
-  const subscription = subscribeChannel(redis, channel, {
-    message(text) {
-      const entry = decodeEntry(text)
-      try {
-        if (entry !== undefined) memory.apply(entry)
-      } catch (error) {
-        safeReport(error, 'apply')
-      }
+  const subscription = subscribeChannel(
+    redis,
+    channel,
+    {
+      message(text) {
+        const entry = decodeEntry(text)
+        try {
+          if (entry !== undefined) memory.apply(entry)
+        } catch (error) {
+          safeReport(error, 'apply')
+        }
+      },
+      subscribed() {
+        // Read after subscribing (again after a reconnect): what was published while this instance
+        // was not subscribed is in PostgreSQL, and what is published from now on arrives here. A
+        // revocation is published while its row is being written, so a message missed just before
+        // the subscription may belong to a row not yet committed: read once more a little later.
+        if (mode === 'local') {
+          sync().catch(() => {})
+          clearTimeout(lateRead)
+          lateRead = setTimeout(() => sync().catch(() => {}), LATE_COMMIT_MS)
+          lateRead.unref()
+        }
+        // The command connection may come back a moment after the subscription one.
+        whenCommandsReady(() => {
+          flushOutbox().catch((error: unknown) => safeReport(error, 'publish'))
+          void checkDenylist()
+        })
+        schedule()
+      },
+      lost: schedule,
     },
-    subscribed() {
-      // Read after subscribing (again after a reconnect): what was published while this instance
-      // was not subscribed is in PostgreSQL, and what is published from now on arrives here. A
-      // revocation is published while its row is being written, so a message missed just before
-      // the subscription may belong to a row not yet committed: read once more a little later.
-      if (mode === 'local') {
-        sync().catch(() => {})
-        clearTimeout(lateRead)
-        lateRead = setTimeout(() => sync().catch(() => {}), LATE_COMMIT_MS)
-        lateRead.unref()
-      }
-      // The command connection may come back a moment after the subscription one.
-      whenCommandsReady(() => {
-        flushOutbox().catch((error: unknown) => safeReport(error, 'publish'))
-        void checkDenylist()
-      })
-      schedule()
-    },
-    lost: schedule,
-  })
+    heartbeat,
+  )
   if (mode === 'local') sync().catch(() => {})
 
   // --- strict checks ----------------------------------------------------------------------------
@@ -592,10 +611,16 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     get state(): RevocationListState {
       if (closed) return 'closed'
       if (!loaded) return 'loading'
-      return subscription.live ? 'live' : 'disconnected'
+      return connected() ? 'live' : 'disconnected'
     },
     get size() {
       return memory.size
+    },
+    get subscription() {
+      return subscription.status
+    },
+    get unpublished() {
+      return outbox.size
     },
     isRevoked(subject) {
       if (closed) throw new AuthUnavailableError('The revocation list is closed.')
@@ -640,6 +665,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
       if (closed) return
       if (mode === 'local' && !loaded) await (syncing ?? sync())
       await subscription.ready()
+      if (!closed) await redisReady(redis)
     },
     sync,
     async close() {

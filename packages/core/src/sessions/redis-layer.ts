@@ -4,15 +4,21 @@
  * reach every instance over pub/sub.
  */
 
-import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
-import { subscribeChannel } from '../infra/subscription.js'
+import { createCircuitBreaker } from '../infra/circuit-breaker.js'
+import { createRedisCall, redisReady } from '../infra/redis.js'
+import {
+  resolveSubscriptionOptions,
+  type SubscriptionOptions,
+  type SubscriptionStatus,
+  subscribeChannel,
+} from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
 import type { InvalidationListener } from '../permissions/store/layer.js'
 import type { Clock } from '../types.js'
 import type { CachedSession, SessionLayer } from './layer.js'
 import { decodeSession, encodeSession, isSessionId, type Session } from './record.js'
 
-export interface SessionRedisLayerOptions {
+export interface SessionRedisLayerOptions extends SubscriptionOptions {
   /**
    * An ioredis client (not a Cluster); `duplicate()`d once for the invalidation channel, never
    * closed by the layer. Recommended: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
@@ -28,7 +34,10 @@ export interface SessionRedisLayerOptions {
   readonly timeoutMs?: number
   /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
   readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /** Subscribe to invalidations from other instances. Default true. */
+  /**
+   * Subscribe to invalidations from other instances. Default true; health-checked by a heartbeat
+   * (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`).
+   */
   readonly subscribe?: boolean
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock
@@ -52,8 +61,11 @@ export interface SessionRedisLayer extends SessionLayer {
     sessions: ReadonlyArray<{ readonly id: string; readonly expiresAt?: number }>,
   ): Promise<void>
   subscribe(listener: InvalidationListener): () => void
+  /** Resolves once the channel is subscribed and the command connection is ready. */
   ready(): Promise<void>
   close(): Promise<void>
+  /** The invalidation subscription (`undefined` with `subscribe: false`): its state and heartbeat misses. */
+  readonly subscription: SubscriptionStatus | undefined
   keyOf(id: string): string
   readonly channel: string
 }
@@ -95,6 +107,7 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
   const timeoutMs = positiveInteger(options.timeoutMs ?? d.timeoutMs, 'timeoutMs', d.timeoutMs)
   const clock = options.clock ?? Date.now
   const breaker = createCircuitBreaker({ ...options.breaker, clock })
+  const heartbeat = resolveSubscriptionOptions(options, 'sessionRedisLayer')
   const channel = `${keyPrefix}sessions:invalidate`
   // Session ids are base64url: safe in a key as they are.
   const keyOf = (id: string) => `${keyPrefix}sess:${id}`
@@ -106,30 +119,35 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     return left <= 0 ? 0 : Math.min(ttlSeconds, left)
   }
 
-  const guarded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
-    guardedCall(breaker, 'Redis', what, call, timeoutMs)
+  const guarded = createRedisCall(client, breaker, timeoutMs)
 
   const listeners = new Set<InvalidationListener>()
+  let closed = false
   const subscription =
     options.subscribe === false
       ? undefined
-      : subscribeChannel(client, channel, {
-          message(text) {
-            for (const id of text.split(' ')) {
-              if (!isSessionId(id)) continue
-              for (const listener of listeners) listener.invalidated(id)
-            }
+      : subscribeChannel(
+          client,
+          channel,
+          {
+            message(text) {
+              for (const id of text.split(' ')) {
+                if (!isSessionId(id)) continue
+                for (const listener of listeners) listener.invalidated(id)
+              }
+            },
+            // Invalidations published while we were not subscribed are lost: drop local copies when
+            // the channel goes down (what is read meanwhile comes from Redis or the database) and
+            // again once it is back.
+            subscribed() {
+              for (const listener of listeners) listener.reset()
+            },
+            lost() {
+              for (const listener of listeners) listener.reset()
+            },
           },
-          // Invalidations published while we were not subscribed are lost: drop local copies when
-          // the channel goes down (what is read meanwhile comes from Redis or the database) and
-          // again once it is back.
-          subscribed() {
-            for (const listener of listeners) listener.reset()
-          },
-          lost() {
-            for (const listener of listeners) listener.reset()
-          },
-        })
+          heartbeat,
+        )
 
   return {
     name: 'redis',
@@ -179,8 +197,15 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
         listeners.delete(listener)
       }
     },
-    ready: () => subscription?.ready() ?? Promise.resolve(),
+    get subscription() {
+      return subscription?.status
+    },
+    async ready() {
+      await subscription?.ready()
+      if (!closed) await redisReady(client)
+    },
     async close() {
+      closed = true
       listeners.clear()
       subscription?.close()
     },
