@@ -522,7 +522,11 @@ export function createRevocationList(options: RevocationListOptions): Distribute
         })
         schedule()
       },
-      lost: schedule,
+      // Messages may be missed from now on: read PostgreSQL at once, then every outageSyncIntervalMs.
+      lost() {
+        if (mode === 'local' && loaded && outageSyncIntervalMs !== false) sync().catch(() => {})
+        else schedule()
+      },
     },
     heartbeat,
   )
