@@ -7,8 +7,16 @@ import type { Redis } from '../peer-types.js'
 import { type CircuitBreaker, CircuitOpenError, guardedCall } from './circuit-breaker.js'
 import { TimeoutError } from './deadline.js'
 
-/** One Redis call under the deadline (default: the guard's) and the breaker. */
-export type RedisCall = <T>(what: string, call: () => Promise<T>, timeoutMs?: number) => Promise<T>
+/**
+ * One Redis call under the deadline (default: the guard's) and the breaker. `write`: a timeout
+ * tears the connection down at once (see {@link createRedisCall}).
+ */
+export type RedisCall = <T>(
+  what: string,
+  call: () => Promise<T>,
+  timeoutMs?: number,
+  write?: boolean,
+) => Promise<T>
 
 /** The last forced reconnect of each client: several owners share one client and one stall. */
 const forcedAt = new WeakMap<object, number>()
@@ -26,6 +34,25 @@ export function reconnectStalled(client: Redis): void {
   const last = forcedAt.get(client)
   if (last !== undefined && now - last < RECONNECT_SPACING_MS) return
   forcedAt.set(client, now)
+  // Fail the commands still waiting on the stalled connection first: ioredis would otherwise send
+  // them again after the reconnect (`autoResendUnfulfilledCommands`), so a write the caller gave
+  // up on at its deadline would run later, e.g. a stale cache fill after an invalidation.
+  // `flushQueue` is what ioredis itself calls when a connection fails (not in its public types).
+  const internals = client as {
+    flushQueue?: (error: Error) => void
+    stream?: { resetAndDestroy?: () => void }
+  }
+  internals.flushQueue?.(new Error('Redis connection stalled; reconnecting.'))
+  // A reset, not a FIN: bytes still queued in the kernel (a write given up on) are discarded
+  // instead of reaching Redis late. ioredis then reconnects by its `retryStrategy`.
+  try {
+    if (typeof internals.stream?.resetAndDestroy === 'function') {
+      internals.stream.resetAndDestroy()
+      return
+    }
+  } catch {
+    // a TLS socket cannot be reset this way
+  }
   client.disconnect(true)
 }
 
@@ -37,8 +64,10 @@ export function isTimeout(error: unknown): boolean {
 /**
  * A guarded Redis call for `client`: refused at once while the breaker is open; while it is not
  * closed, also refused (without spending the half-open probe) when the client is not `ready`, so
- * the probe goes to a client that has reconnected; and when a timeout opens the breaker, the
- * client's connection is torn down and re-established (`client.disconnect(true)`).
+ * the probe goes to a client that has reconnected; and when a timeout opens the breaker, or a
+ * write (`write: true`) times out, the client's connection is torn down and re-established: a
+ * write given up at its deadline must not reach Redis later (a stale cache fill landing after an
+ * invalidation), and a stalled connection must not keep the client waiting.
  *
  * @example
  * const call = createRedisCall(redis, createCircuitBreaker(), 250)
@@ -49,14 +78,14 @@ export function createRedisCall(
   breaker: CircuitBreaker,
   defaultTimeoutMs: number,
 ): RedisCall {
-  return async (what, call, timeoutMs = defaultTimeoutMs) => {
+  return async (what, call, timeoutMs = defaultTimeoutMs, write = false) => {
     if (breaker.state !== 'closed' && client.status !== 'ready') {
       throw new CircuitOpenError('Redis')
     }
     try {
       return await guardedCall(breaker, 'Redis', what, call, timeoutMs)
     } catch (error) {
-      if (isTimeout(error) && breaker.state === 'open') reconnectStalled(client)
+      if (isTimeout(error) && (write || breaker.state === 'open')) reconnectStalled(client)
       throw error
     }
   }

@@ -212,8 +212,12 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       if (redis === undefined) return
       startSubscriber()
       try {
-        await guarded!('SET', () =>
-          redis.client.set(keyOf(hash), JSON.stringify({ u: until, c: claims }), 'PX', ttlMs),
+        // a fill: timing out tears the connection down, so that it cannot land after an eviction
+        await guarded!(
+          'SET',
+          () => redis.client.set(keyOf(hash), JSON.stringify({ u: until, c: claims }), 'PX', ttlMs),
+          redisTimeoutMs,
+          true,
         )
       } catch {
         stats.redisErrors++ // the next instance asks the authorization server itself

@@ -120,6 +120,9 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
   }
 
   const guarded = createRedisCall(client, breaker, timeoutMs)
+  /** A write that must not land late (over a tombstone): timing out tears the connection down. */
+  const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
+    guarded(what, call, timeoutMs, true)
 
   const listeners = new Set<InvalidationListener>()
   let closed = false
@@ -161,14 +164,16 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     async set(session) {
       const ttl = ttlUntil(session.expiresAt)
       if (ttl === 0) return
-      await guarded('SET', () => client.set(keyOf(session.id), encodeSession(session), 'EX', ttl))
+      await guardedWrite('SET', () =>
+        client.set(keyOf(session.id), encodeSession(session), 'EX', ttl),
+      )
     },
     async fill(id, value) {
       const ttl = value === null ? negativeTtlSeconds : ttlUntil(value.expiresAt)
       if (ttl === 0) return
       // A fresher read replaces a copy due for confirmation, but never a tombstone: a destroy
       // written in the meantime wins over this (older) read.
-      await guarded('EVAL fill', () =>
+      await guardedWrite('EVAL fill', () =>
         client.eval(FILL_UNLESS_TOMBSTONE, 1, keyOf(id), encodeSession(value), ttl),
       )
     },

@@ -167,6 +167,9 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   const keyOf = (id: string): string => `${keyPrefix}${KEY_SPACE}${encodeKeyPart(id)}`
 
   const guarded = createRedisCall(client, breaker, timeoutMs)
+  /** A cache fill: timing out tears the connection down, so that it cannot land late. */
+  const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
+    guarded(what, call, timeoutMs, true)
 
   function decode(raw: string | null | undefined): CachedValue {
     return typeof raw === 'string' ? decodeRecord(raw) : undefined
@@ -176,7 +179,7 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
     entries: ReadonlyArray<readonly [string, PermissionRecord | null]>,
   ): Promise<void> {
     if (entries.length === 0) return
-    await guarded('SET', async () => {
+    await guardedWrite('SET', async () => {
       const pipeline = client.pipeline()
       for (const [id, value] of entries) {
         pipeline.set(
