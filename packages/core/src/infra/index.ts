@@ -1,6 +1,6 @@
 /**
  * What the stores share: deadlines, circuit breakers, PostgreSQL pools and migrations, the Redis
- * subscription and the change log. Re-exported by the core entry.
+ * subscription (its heartbeat options and status) and the change log. Re-exported by the core entry.
  */
 export {
   CHANGE_LOG_DEFAULTS,
@@ -35,3 +35,9 @@ export {
   type PostgresQueryable,
   resolvePostgresPoolConfig,
 } from './postgres.js'
+export {
+  SUBSCRIPTION_DEFAULTS,
+  type SubscriptionOptions,
+  type SubscriptionState,
+  type SubscriptionStatus,
+} from './subscription.js'
