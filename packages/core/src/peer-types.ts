@@ -55,6 +55,7 @@ export interface Redis {
     readonly lazyConnect?: boolean
     readonly commandTimeout?: number | undefined
     readonly autoResubscribe?: boolean
+    readonly disableClientInfo?: boolean
   }): Redis
   on(event: 'message', listener: (channel: string, message: string) => void): unknown
   on(event: 'error', listener: (error: Error) => void): unknown

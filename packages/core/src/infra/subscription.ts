@@ -228,6 +228,8 @@ export function subscribeChannel(
       maxRetriesPerRequest: null,
       // bounds ioredis' ready check (INFO), which would otherwise wait forever on a black hole
       commandTimeout: heartbeatTimeoutMs,
+      // no CLIENT SETINFO before the ready check: on a black hole each would wait its deadline too
+      disableClientInfo: true,
       autoResubscribe: false,
       lazyConnect: false,
     })
