@@ -115,18 +115,18 @@ const noop = () => {}
  * `lost` (when the channel was live) and replaces the connection by a new duplicate.
  *
  * @example
- * const sub = subscribeChannel(redis, 'af:revocations', {
+ * const sub = subscribeChannel(redis, 'af:revocations', { heartbeatIntervalMs: 1000 }, {
  *   message: (text) => apply(JSON.parse(text)),
  *   subscribed: (first) => { if (!first) void catchUp() },
  *   lost: () => startPolling(),
- * }, { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1000 })
+ * })
  * await sub.ready()
  */
 export function subscribeChannel(
   client: Redis,
   channel: string,
+  options: SubscriptionOptions | undefined,
   handlers: SubscriptionHandlers,
-  options?: SubscriptionOptions,
 ): ChannelSubscription {
   const { heartbeatIntervalMs, heartbeatTimeoutMs } = resolveSubscriptionOptions(
     options,

@@ -141,19 +141,14 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     if (redis === undefined || redis.subscribe === false || subscription !== undefined || closed)
       return
     const clear = () => lru?.clear()
-    subscription = subscribeChannel(
-      redis.client,
-      channel,
-      {
-        message(hash) {
-          lru?.delete(hash)
-        },
-        // evictions published while not subscribed are lost: drop the memory layer
-        subscribed: clear,
-        lost: clear,
+    subscription = subscribeChannel(redis.client, channel, heartbeat, {
+      message(hash) {
+        lru?.delete(hash)
       },
-      heartbeat,
-    )
+      // evictions published while not subscribed are lost: drop the memory layer
+      subscribed: clear,
+      lost: clear,
+    })
   }
 
   function fill(hash: string, entry: Entry): void {

@@ -492,44 +492,39 @@ export function createRevocationList(options: RevocationListOptions): Distribute
   // --- subscription ---------------------------------------------------------------------------
 
   let lateRead: NodeJS.Timeout | undefined
-  const subscription = subscribeChannel(
-    redis,
-    channel,
-    {
-      message(text) {
-        const entry = decodeEntry(text)
-        try {
-          if (entry !== undefined) memory.apply(entry)
-        } catch (error) {
-          safeReport(error, 'apply')
-        }
-      },
-      subscribed() {
-        // Read after subscribing (again after a reconnect): what was published while this instance
-        // was not subscribed is in PostgreSQL, and what is published from now on arrives here. A
-        // revocation is published while its row is being written, so a message missed just before
-        // the subscription may belong to a row not yet committed: read once more a little later.
-        if (mode === 'local') {
-          sync().catch(() => {})
-          clearTimeout(lateRead)
-          lateRead = setTimeout(() => sync().catch(() => {}), LATE_COMMIT_MS)
-          lateRead.unref()
-        }
-        // The command connection may come back a moment after the subscription one.
-        whenCommandsReady(() => {
-          flushOutbox().catch((error: unknown) => safeReport(error, 'publish'))
-          void checkDenylist()
-        })
-        schedule()
-      },
-      // Messages may be missed from now on: read PostgreSQL at once, then every outageSyncIntervalMs.
-      lost() {
-        if (mode === 'local' && loaded && outageSyncIntervalMs !== false) sync().catch(() => {})
-        else schedule()
-      },
+  const subscription = subscribeChannel(redis, channel, heartbeat, {
+    message(text) {
+      const entry = decodeEntry(text)
+      try {
+        if (entry !== undefined) memory.apply(entry)
+      } catch (error) {
+        safeReport(error, 'apply')
+      }
     },
-    heartbeat,
-  )
+    subscribed() {
+      // Read after subscribing (again after a reconnect): what was published while this instance
+      // was not subscribed is in PostgreSQL, and what is published from now on arrives here. A
+      // revocation is published while its row is being written, so a message missed just before
+      // the subscription may belong to a row not yet committed: read once more a little later.
+      if (mode === 'local') {
+        sync().catch(() => {})
+        clearTimeout(lateRead)
+        lateRead = setTimeout(() => sync().catch(() => {}), LATE_COMMIT_MS)
+        lateRead.unref()
+      }
+      // The command connection may come back a moment after the subscription one.
+      whenCommandsReady(() => {
+        flushOutbox().catch((error: unknown) => safeReport(error, 'publish'))
+        void checkDenylist()
+      })
+      schedule()
+    },
+    // Messages may be missed from now on: read PostgreSQL at once, then every outageSyncIntervalMs.
+    lost() {
+      if (mode === 'local' && loaded && outageSyncIntervalMs !== false) sync().catch(() => {})
+      else schedule()
+    },
+  })
   if (mode === 'local') sync().catch(() => {})
 
   // --- strict checks ----------------------------------------------------------------------------

@@ -129,28 +129,23 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
   const subscription =
     options.subscribe === false
       ? undefined
-      : subscribeChannel(
-          client,
-          channel,
-          {
-            message(text) {
-              for (const id of text.split(' ')) {
-                if (!isSessionId(id)) continue
-                for (const listener of listeners) listener.invalidated(id)
-              }
-            },
-            // Invalidations published while we were not subscribed are lost: drop local copies when
-            // the channel goes down (what is read meanwhile comes from Redis or the database) and
-            // again once it is back.
-            subscribed() {
-              for (const listener of listeners) listener.reset()
-            },
-            lost() {
-              for (const listener of listeners) listener.reset()
-            },
+      : subscribeChannel(client, channel, heartbeat, {
+          message(text) {
+            for (const id of text.split(' ')) {
+              if (!isSessionId(id)) continue
+              for (const listener of listeners) listener.invalidated(id)
+            }
           },
-          heartbeat,
-        )
+          // Invalidations published while we were not subscribed are lost: drop local copies when
+          // the channel goes down (what is read meanwhile comes from Redis or the database) and
+          // again once it is back.
+          subscribed() {
+            for (const listener of listeners) listener.reset()
+          },
+          lost() {
+            for (const listener of listeners) listener.reset()
+          },
+        })
 
   return {
     name: 'redis',

@@ -56,7 +56,7 @@ async function proxiedClient(): Promise<Redis> {
 function watch(client: Redis, channel: string) {
   const events: string[] = []
   const messages: string[] = []
-  const sub = subscribeChannel(client, channel, {
+  const sub = subscribeChannel(client, channel, undefined, {
     message: (text) => messages.push(text),
     subscribed: (first) => events.push(first ? 'subscribed' : 'resubscribed'),
     lost: () => events.push('lost'),
@@ -142,10 +142,10 @@ describe('the subscription notices every kind of outage', () => {
 
   it('checks its options', () => {
     expect(() =>
-      subscribeChannel(direct, 'x', { message() {}, subscribed() {} }, { heartbeatIntervalMs: 0 }),
+      subscribeChannel(direct, 'x', { heartbeatIntervalMs: 0 }, { message() {}, subscribed() {} }),
     ).toThrow(/heartbeatIntervalMs must be a positive number/)
     expect(() =>
-      subscribeChannel(direct, 'x', { message() {}, subscribed() {} }, { heartbeatTimeoutMs: -1 }),
+      subscribeChannel(direct, 'x', { heartbeatTimeoutMs: -1 }, { message() {}, subscribed() {} }),
     ).toThrow(/heartbeatTimeoutMs/)
   })
 })

@@ -205,19 +205,14 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   // channel goes down (a reset, or a missed heartbeat) and again once it is back.
   const subscription: ChannelSubscription | undefined =
     (options.subscribe ?? true)
-      ? subscribeChannel(
-          client,
-          channel,
-          {
-            message(text) {
-              const id = decodeKeyPart(text)
-              for (const listener of listeners) listener.invalidated(id)
-            },
-            subscribed: resetAll,
-            lost: resetAll,
+      ? subscribeChannel(client, channel, heartbeat, {
+          message(text) {
+            const id = decodeKeyPart(text)
+            for (const listener of listeners) listener.invalidated(id)
           },
-          heartbeat,
-        )
+          subscribed: resetAll,
+          lost: resetAll,
+        })
       : undefined
 
   return {
