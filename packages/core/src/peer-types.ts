@@ -42,6 +42,8 @@ export interface Redis {
   del(...keys: string[]): Promise<number>
   exists(...keys: string[]): Promise<number>
   subscribe(...channels: string[]): Promise<unknown>
+  /** Also sent on a subscribed connection, as its heartbeat. */
+  ping(): Promise<unknown>
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   evalsha(sha1: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   multi(): ChainableCommander
@@ -53,12 +55,16 @@ export interface Redis {
     readonly lazyConnect?: boolean
     readonly commandTimeout?: number | undefined
     readonly autoResubscribe?: boolean
+    readonly disableClientInfo?: boolean
   }): Redis
   on(event: 'message', listener: (channel: string, message: string) => void): unknown
   on(event: 'error', listener: (error: Error) => void): unknown
   on(event: 'ready' | 'close' | 'end' | 'connect', listener: () => void): unknown
   once(event: 'ready' | 'close' | 'end' | 'connect', listener: () => void): unknown
-  disconnect(): void
+  /** Connects a client made with `lazyConnect` (status `'wait'`). */
+  connect?(): Promise<void>
+  /** `true`: close the connection and reconnect at once (a stalled connection is replaced). */
+  disconnect(reconnect?: boolean): void
 }
 
 /** The answer of a query: pg's `QueryResult`. */

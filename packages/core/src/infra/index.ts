@@ -1,6 +1,6 @@
 /**
  * What the stores share: deadlines, circuit breakers, PostgreSQL pools and migrations, the Redis
- * subscription and the change log. Re-exported by the core entry.
+ * subscription (its heartbeat options and status) and the change log. Re-exported by the core entry.
  */
 
 export { sweepChanges } from '../sweep.js'
@@ -37,3 +37,9 @@ export {
   resolvePostgresPoolConfig,
 } from './postgres.js'
 export { type Closable, type ShutdownOptions, type ShutdownReport, shutdown } from './shutdown.js'
+export {
+  SUBSCRIPTION_DEFAULTS,
+  type SubscriptionOptions,
+  type SubscriptionState,
+  type SubscriptionStatus,
+} from './subscription.js'

@@ -5,12 +5,15 @@
  */
 
 import { LRUCache } from 'lru-cache'
+import { type CircuitState, createCircuitBreaker } from '../infra/circuit-breaker.js'
+import { createRedisCall, redisReady } from '../infra/redis.js'
 import {
-  CircuitOpenError,
-  type CircuitState,
-  createCircuitBreaker,
-} from '../infra/circuit-breaker.js'
-import { withTimeout } from '../infra/deadline.js'
+  type ChannelSubscription,
+  resolveSubscriptionOptions,
+  type SubscriptionOptions,
+  type SubscriptionStatus,
+  subscribeChannel,
+} from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
 import type { Clock } from '../types.js'
 
@@ -18,7 +21,7 @@ import type { Clock } from '../types.js'
 export type IntrospectedClaims = Readonly<Record<string, unknown>>
 
 /** Options of the Redis layer of the introspection cache. */
-export interface IntrospectionRedisOptions {
+export interface IntrospectionRedisOptions extends SubscriptionOptions {
   /**
    * An ioredis client, never closed by the cache. Recommended client options, as for the
    * permission store: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
@@ -32,7 +35,9 @@ export interface IntrospectionRedisOptions {
   readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
   /**
    * Subscribe (on a duplicate connection) to evictions made by other instances, so that `evict`
-   * empties every instance's memory layer. Default true.
+   * empties every instance's memory layer. Default true. Health-checked by a heartbeat
+   * (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`); the memory layer is
+   * emptied when the subscription is lost and again when it is back.
    */
   readonly subscribe?: boolean
 }
@@ -64,10 +69,12 @@ export interface TokenCache {
   set(hash: string, claims: IntrospectedClaims, validUntilMs: number): Promise<void>
   /** Removes the entry from memory and Redis (and, when subscribed, from other instances' memory). */
   evict(hash: string): Promise<void>
-  /** Starts the eviction subscription (if any) and resolves once it is established. */
+  /** Starts the eviction subscription (if any) and resolves once it is established and the command connection is ready. */
   ready(): Promise<void>
   readonly hasShared: boolean
   readonly redisCircuit: CircuitState | undefined
+  /** The eviction subscription, once started: its state and heartbeat misses. */
+  readonly subscription: SubscriptionStatus | undefined
   readonly stats: Readonly<TokenCacheStats>
   close(): Promise<void>
 }
@@ -125,50 +132,23 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const channel = `${keyPrefix}${KEY_SPACE}evict`
   const keyOf = (hash: string) => `${keyPrefix}${KEY_SPACE}${hash}`
 
-  let subscriber: Redis | undefined
+  const heartbeat = redis ? resolveSubscriptionOptions(redis, 'cache.redis') : undefined
+  const guarded = redis ? createRedisCall(redis.client, breaker!, redisTimeoutMs) : undefined
+  let subscription: ChannelSubscription | undefined
   let closed = false
-  let resolveReady: () => void = () => {}
-  const subscribed = new Promise<void>((resolve) => {
-    resolveReady = resolve
-  })
 
   function startSubscriber(): void {
-    if (redis === undefined || redis.subscribe === false || subscriber !== undefined || closed)
+    if (redis === undefined || redis.subscribe === false || subscription !== undefined || closed)
       return
-    // as in the permission store's Redis layer: a connection off the request path that may wait
-    const sub = redis.client.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      commandTimeout: undefined,
-      autoResubscribe: false,
-      lazyConnect: false,
+    const clear = () => lru?.clear()
+    subscription = subscribeChannel(redis.client, channel, heartbeat, {
+      message(hash) {
+        lru?.delete(hash)
+      },
+      // evictions published while not subscribed are lost: drop the memory layer
+      subscribed: clear,
+      lost: clear,
     })
-    subscriber = sub
-    sub.on('error', () => {})
-    sub.on('message', (from: string, hash: string) => {
-      if (from === channel) lru?.delete(hash)
-    })
-    sub.on('ready', () => {
-      sub.subscribe(channel).then(
-        () => {
-          lru?.clear()
-          resolveReady()
-        },
-        () => {}, // the connection dropped again; the next `ready` retries
-      )
-    })
-  }
-
-  async function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
-    if (!breaker!.allow()) throw new CircuitOpenError('Redis')
-    try {
-      const result = await withTimeout(call(), redisTimeoutMs, `Redis ${what}`)
-      breaker!.success()
-      return result
-    } catch (error) {
-      breaker!.failure()
-      throw error
-    }
   }
 
   function fill(hash: string, entry: Entry): void {
@@ -177,14 +157,18 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   }
 
   return {
-    ready() {
-      if (redis === undefined || redis.subscribe === false) return Promise.resolve()
+    async ready() {
+      if (redis === undefined) return
       startSubscriber()
-      return subscribed
+      await subscription?.ready()
+      if (!closed) await redisReady(redis.client)
     },
     hasShared: redis !== undefined,
     get redisCircuit() {
       return breaker?.state
+    },
+    get subscription() {
+      return subscription?.status
     },
     stats,
     memory(hash) {
@@ -204,7 +188,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       startSubscriber()
       let entry: Entry | undefined
       try {
-        entry = decode(await guarded('GET', () => redis.client.get(keyOf(hash))))
+        entry = decode(await guarded!('GET', () => redis.client.get(keyOf(hash))))
       } catch {
         stats.redisErrors++
         return undefined
@@ -223,8 +207,12 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       if (redis === undefined) return
       startSubscriber()
       try {
-        await guarded('SET', () =>
-          redis.client.set(keyOf(hash), JSON.stringify({ u: until, c: claims }), 'PX', ttlMs),
+        // a fill: timing out tears the connection down, so that it cannot land after an eviction
+        await guarded!(
+          'SET',
+          () => redis.client.set(keyOf(hash), JSON.stringify({ u: until, c: claims }), 'PX', ttlMs),
+          redisTimeoutMs,
+          true,
         )
       } catch {
         stats.redisErrors++ // the next instance asks the authorization server itself
@@ -234,7 +222,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       lru?.delete(hash)
       if (redis === undefined) return
       startSubscriber()
-      await guarded('DEL+PUBLISH', async () => {
+      await guarded!('DEL+PUBLISH', async () => {
         const multi = redis.client.multi().del(keyOf(hash))
         if (redis.subscribe !== false) multi.publish(channel, hash)
         const results = await multi.exec()
@@ -245,10 +233,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     },
     async close() {
       closed = true
-      resolveReady()
       lru?.clear()
-      subscriber?.disconnect()
-      subscriber = undefined
+      subscription?.close()
     },
   }
 }

@@ -10,8 +10,12 @@
  */
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { type CircuitBreakerOptions, createCircuitBreaker } from '../infra/circuit-breaker.js'
-import { withTimeout } from '../infra/deadline.js'
+import {
+  type CircuitBreakerOptions,
+  CircuitOpenError,
+  createCircuitBreaker,
+} from '../infra/circuit-breaker.js'
+import { createRedisCall } from '../infra/redis.js'
 import type { Redis } from '../peer-types.js'
 import type { Clock } from '../types.js'
 import { clientAddressGroup } from './client-address.js'
@@ -312,17 +316,15 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     })
   }
 
+  const guarded =
+    redis === undefined ? undefined : createRedisCall(redis.client, breaker, timeoutMs)
   /** Runs a Redis call under the deadline and the breaker; undefined when Redis failed. */
   async function viaRedis<T>(call: (client: Redis) => Promise<T>): Promise<T | undefined> {
-    if (redis === undefined) return undefined
-    if (!breaker.allow()) return undefined
+    if (redis === undefined || guarded === undefined) return undefined
     try {
-      const value = await withTimeout(call(redis.client), timeoutMs, 'Redis')
-      breaker.success()
-      return value
+      return await guarded('EVALSHA', () => call(redis.client))
     } catch (error) {
-      breaker.failure()
-      options.onRedisError?.(error)
+      if (!(error instanceof CircuitOpenError)) options.onRedisError?.(error)
       return undefined
     }
   }

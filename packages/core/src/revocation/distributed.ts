@@ -12,10 +12,16 @@
 
 import { AuthUnavailableError } from '../errors.js'
 import type { ChangeLog } from '../infra/change-log.js'
-import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
+import { createCircuitBreaker } from '../infra/circuit-breaker.js'
 import { withTimeout } from '../infra/deadline.js'
 import type { PostgresQueryable } from '../infra/postgres.js'
-import { subscribeChannel } from '../infra/subscription.js'
+import { createRedisCall, redisReady } from '../infra/redis.js'
+import {
+  resolveSubscriptionOptions,
+  type SubscriptionOptions,
+  type SubscriptionStatus,
+  subscribeChannel,
+} from '../infra/subscription.js'
 import type { ChainableCommander, Redis } from '../peer-types.js'
 import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
 import { createWarnOnce } from '../warn-once.js'
@@ -42,13 +48,15 @@ export type RevocationOperation = 'store' | 'publish' | 'sync' | 'rebuild' | 'ch
 
 /**
  * - `loading`: the first read from PostgreSQL has not completed (`local` mode refuses checks: 503).
- * - `live`: subscribed to the channel.
- * - `disconnected`: the subscription is down; `local` mode answers from what it knows and polls
- *   PostgreSQL every `outageSyncIntervalMs`.
+ * - `live`: subscribed to the channel (heartbeats answered), and the command connection works (no
+ *   revocation waiting to be published, the breaker closed).
+ * - `disconnected`: the subscription is down (a reset, or a missed heartbeat: a stalled or
+ *   black-holed connection), or this instance cannot publish; `local` mode answers from what it
+ *   knows and polls PostgreSQL every `outageSyncIntervalMs`.
  */
 export type RevocationListState = 'loading' | 'live' | 'disconnected' | 'closed'
 
-export interface RevocationListOptions {
+export interface RevocationListOptions extends SubscriptionOptions {
   /**
    * An ioredis client (not a Cluster) for the denylist and publishing; `duplicate()`d once for the
    * subscription. Never closed by the list. Recommended client options, so that commands fail
@@ -116,7 +124,10 @@ export interface DistributedRevocationList extends RevocationList {
    * is safe.
    */
   revoke(entry: RevocationEntry): Promise<void>
-  /** Resolves once the first PostgreSQL read (`local`) and the subscription are done; rejects if the read failed (it is retried). */
+  /**
+   * Resolves once the first PostgreSQL read (`local`), the subscription and the command connection
+   * are done; rejects if the read failed (it is retried).
+   */
   ready(): Promise<void>
   /** Reads what changed in PostgreSQL since the last read now; resolves to the number of entries applied. */
   sync(): Promise<number>
@@ -124,6 +135,10 @@ export interface DistributedRevocationList extends RevocationList {
   readonly state: RevocationListState
   /** Entries in the local list. */
   readonly size: number
+  /** The channel's subscription: its state and heartbeat misses (for operations). */
+  readonly subscription: SubscriptionStatus
+  /** Revocations made here that wait to be published (Redis was unreachable). */
+  readonly unpublished: number
   /** The Redis key of an entry, and the channel: for operations and tests. */
   keyOf(entry: RevocationEntry): string
   readonly channel: string
@@ -240,6 +255,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     openMs: options.breaker?.openMs ?? 1000,
     clock,
   })
+  const heartbeat = resolveSubscriptionOptions(options, 'createRevocationList')
 
   const warn = createWarnOnce('AUTHFRAMEWORK_REVOCATION_FAILURE')
   const report =
@@ -265,11 +281,9 @@ export function createRevocationList(options: RevocationListOptions): Distribute
 
   // --- Redis ----------------------------------------------------------------------------------
 
-  const guarded = <T>(
-    what: string,
-    call: () => Promise<T>,
-    timeoutMs = redisTimeoutMs,
-  ): Promise<T> => guardedCall(breaker, 'Redis', what, call, timeoutMs)
+  const guarded = createRedisCall(redis, breaker, redisTimeoutMs)
+  /** Subscribed, and nothing says the command connection is failing. */
+  const connected = () => subscription.live && outbox.size === 0 && breaker.state === 'closed'
 
   /** Runs `run` once the command connection is ready (it may come back after the subscription one). */
   let waitingForCommands = false
@@ -363,7 +377,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
         }
         await withTimeout(redis.set(markerKey, String(clock())), redisTimeoutMs, 'Redis SET')
       } finally {
-        await redis.del(rebuildLockKey).catch(() => {})
+        await withTimeout(redis.del(rebuildLockKey), redisTimeoutMs, 'Redis DEL').catch(() => {})
       }
     })()
       .catch((error: unknown) => safeReport(error, 'rebuild'))
@@ -463,7 +477,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     if (!loaded) {
       delay = outageSyncIntervalMs === false ? 1000 : Math.min(outageSyncIntervalMs, 1000)
     } else if (mode === 'strict') delay = false
-    else delay = subscription.live ? syncIntervalMs : outageSyncIntervalMs
+    else delay = connected() ? syncIntervalMs : outageSyncIntervalMs
     // Redis work left over (a revocation to publish, the denylist to check): retry within a second.
     if (outbox.size > 0 || (denylistUnchecked && subscription.live)) {
       delay = Math.min(delay === false ? 1000 : delay, 1000)
@@ -486,7 +500,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
   // --- subscription ---------------------------------------------------------------------------
 
   let lateRead: NodeJS.Timeout | undefined
-  const subscription = subscribeChannel(redis, channel, {
+  const subscription = subscribeChannel(redis, channel, heartbeat, {
     message(text) {
       const entry = decodeEntry(text)
       try {
@@ -513,7 +527,11 @@ export function createRevocationList(options: RevocationListOptions): Distribute
       })
       schedule()
     },
-    lost: schedule,
+    // Messages may be missed from now on: read PostgreSQL at once, then every outageSyncIntervalMs.
+    lost() {
+      if (mode === 'local' && loaded && outageSyncIntervalMs !== false) sync().catch(() => {})
+      else schedule()
+    },
   })
   if (mode === 'local') sync().catch(() => {})
   // PostgreSQL is the record: a revocation heard from the log is read from the table (in strict
@@ -605,10 +623,16 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     get state(): RevocationListState {
       if (closed) return 'closed'
       if (!loaded) return 'loading'
-      return subscription.live ? 'live' : 'disconnected'
+      return connected() ? 'live' : 'disconnected'
     },
     get size() {
       return memory.size
+    },
+    get subscription() {
+      return subscription.status
+    },
+    get unpublished() {
+      return outbox.size
     },
     isRevoked(subject) {
       if (closed) throw new AuthUnavailableError('The revocation list is closed.')
@@ -653,6 +677,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
       if (closed) return
       if (mode === 'local' && !loaded) await (syncing ?? sync())
       await subscription.ready()
+      if (!closed) await redisReady(redis)
     },
     sync,
     async close() {

@@ -5,15 +5,21 @@
  */
 
 import type { ChangeLog } from '../infra/change-log.js'
-import { createCircuitBreaker, guardedCall } from '../infra/circuit-breaker.js'
-import { subscribeChannel } from '../infra/subscription.js'
+import { createCircuitBreaker } from '../infra/circuit-breaker.js'
+import { createRedisCall, redisReady } from '../infra/redis.js'
+import {
+  resolveSubscriptionOptions,
+  type SubscriptionOptions,
+  type SubscriptionStatus,
+  subscribeChannel,
+} from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
 import type { InvalidationListener } from '../permissions/store/layer.js'
 import type { Clock } from '../types.js'
 import type { CachedSession, SessionLayer } from './layer.js'
 import { decodeSession, encodeSession, isSessionId, type Session } from './record.js'
 
-export interface SessionRedisLayerOptions {
+export interface SessionRedisLayerOptions extends SubscriptionOptions {
   /**
    * An ioredis client (not a Cluster); `duplicate()`d once for the invalidation channel, never
    * closed by the layer. Recommended: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
@@ -29,7 +35,10 @@ export interface SessionRedisLayerOptions {
   readonly timeoutMs?: number
   /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
   readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /** Subscribe to invalidations from other instances. Default true. */
+  /**
+   * Subscribe to invalidations from other instances. Default true; health-checked by a heartbeat
+   * (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`).
+   */
   readonly subscribe?: boolean
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: Clock
@@ -53,8 +62,11 @@ export interface SessionRedisLayer extends SessionLayer {
     sessions: ReadonlyArray<{ readonly id: string; readonly expiresAt?: number }>,
   ): Promise<void>
   subscribe(listener: InvalidationListener): () => void
+  /** Resolves once the channel is subscribed and the command connection is ready. */
   ready(): Promise<void>
   close(): Promise<void>
+  /** The invalidation subscription (`undefined` with `subscribe: false`): its state and heartbeat misses. */
+  readonly subscription: SubscriptionStatus | undefined
   keyOf(id: string): string
   readonly channel: string
 }
@@ -96,6 +108,7 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
   const timeoutMs = positiveInteger(options.timeoutMs ?? d.timeoutMs, 'timeoutMs', d.timeoutMs)
   const clock = options.clock ?? Date.now
   const breaker = createCircuitBreaker({ ...options.breaker, clock })
+  const heartbeat = resolveSubscriptionOptions(options, 'sessionRedisLayer')
   const channel = `${keyPrefix}sessions:invalidate`
   // Session ids are base64url: safe in a key as they are.
   const keyOf = (id: string) => `${keyPrefix}sess:${id}`
@@ -109,14 +122,17 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
 
   let changes: ChangeLog | undefined
 
-  const guarded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
-    guardedCall(breaker, 'Redis', what, call, timeoutMs)
+  const guarded = createRedisCall(client, breaker, timeoutMs)
+  /** A write that must not land late (over a tombstone): timing out tears the connection down. */
+  const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
+    guarded(what, call, timeoutMs, true)
 
   const listeners = new Set<InvalidationListener>()
+  let closed = false
   const subscription =
     options.subscribe === false
       ? undefined
-      : subscribeChannel(client, channel, {
+      : subscribeChannel(client, channel, heartbeat, {
           message(text) {
             for (const id of text.split(' ')) {
               if (!isSessionId(id)) continue
@@ -153,7 +169,7 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
       const ttl = ttlUntil(session.expiresAt)
       if (ttl === 0) return
       const text = encodeSession(session, changes?.version)
-      await guarded('SET', () => client.set(keyOf(session.id), text, 'EX', ttl))
+      await guardedWrite('SET', () => client.set(keyOf(session.id), text, 'EX', ttl))
     },
     followChanges(log) {
       changes = log
@@ -165,7 +181,9 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
       // written in the meantime wins over this (older) read.
       // the version read before writing: a change heard since the read began dropped the write
       const text = encodeSession(value, changes?.version)
-      await guarded('EVAL fill', () => client.eval(FILL_UNLESS_TOMBSTONE, 1, keyOf(id), text, ttl))
+      await guardedWrite('EVAL fill', () =>
+        client.eval(FILL_UNLESS_TOMBSTONE, 1, keyOf(id), text, ttl),
+      )
     },
     async delete(id) {
       await guarded('DEL', () => client.del(keyOf(id)))
@@ -192,8 +210,15 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
         listeners.delete(listener)
       }
     },
-    ready: () => subscription?.ready() ?? Promise.resolve(),
+    get subscription() {
+      return subscription?.status
+    },
+    async ready() {
+      await subscription?.ready()
+      if (!closed) await redisReady(client)
+    },
     async close() {
+      closed = true
       listeners.clear()
       subscription?.close()
     },

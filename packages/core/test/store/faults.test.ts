@@ -157,8 +157,11 @@ describe('faults, produced for real', () => {
     )
     for (const ms of fast) expect(ms).toBeLessThan(REDIS_TIMEOUT_MS)
 
-    // Back: after openMs one probe goes through, succeeds, and Redis is used again (no restart).
+    // Back: the timeouts that opened the breaker also replaced the stalled connection; once the
+    // client is ready again, after openMs, one probe goes through, succeeds, and Redis is used
+    // again (no restart).
     redisProxy.restore()
+    await expect.poll(() => client.status, { timeout: 5000 }).toBe('ready')
     clock.now += OPEN_MS
     expect(await store.lookup(`u${n}`)).toEqual(READER)
     expect(shared.circuit).toBe('closed')
@@ -171,6 +174,8 @@ describe('faults, produced for real', () => {
     const { clock, client, memory, shared, store } = await build()
     expect(await store.lookup('u20')).toEqual(READER)
     redisProxy.cut()
+    // the subscription is lost: local copies are dropped (invalidations may be missed from now on)
+    await expect.poll(() => shared.subscription?.state).toBe('lost')
 
     const { ms, result } = await timed(() => store.lookup('u21'))
     expect(result).toEqual(READER)

@@ -4,17 +4,21 @@
  */
 
 import type { ChangeLog } from '../../infra/change-log.js'
+import { type CircuitState, createCircuitBreaker } from '../../infra/circuit-breaker.js'
+import { createRedisCall, redisReady } from '../../infra/redis.js'
 import {
-  type CircuitState,
-  createCircuitBreaker,
-  guardedCall,
-} from '../../infra/circuit-breaker.js'
+  type ChannelSubscription,
+  resolveSubscriptionOptions,
+  type SubscriptionOptions,
+  type SubscriptionStatus,
+  subscribeChannel,
+} from '../../infra/subscription.js'
 import type { Redis } from '../../peer-types.js'
 import type { Clock, PermissionRecord } from '../../types.js'
 import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
 import { decodeRecord, encodeRecord } from './record.js'
 
-export interface RedisLayerOptions {
+export interface RedisLayerOptions extends SubscriptionOptions {
   /**
    * An ioredis client (not a Cluster). The layer uses it for reads and writes and `duplicate()`s it
    * once for the invalidation subscription; it never closes the client it was given.
@@ -34,7 +38,11 @@ export interface RedisLayerOptions {
   readonly timeoutMs?: number
   /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
   readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /** Subscribe to invalidations from other instances. Default true. */
+  /**
+   * Subscribe to invalidations from other instances. Default true. The subscription is
+   * health-checked (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`); while it
+   * is down the store's local layers are emptied, and again once it is back.
+   */
   readonly subscribe?: boolean
   /** Milliseconds since the epoch, for the circuit breaker. Default `Date.now`. */
   readonly clock?: Clock
@@ -59,8 +67,11 @@ export interface RedisLayer extends CacheLayer {
   delete(id: string): Promise<void>
   invalidate(id: string): Promise<void>
   subscribe(listener: InvalidationListener): () => void
+  /** Resolves once the invalidation channel is subscribed and the command connection is ready. */
   ready(): Promise<void>
   close(): Promise<void>
+  /** The invalidation subscription (`undefined` with `subscribe: false`): its state and heartbeat misses. */
+  readonly subscription: SubscriptionStatus | undefined
   /** The Redis key of a user id. */
   keyOf(id: string): string
   /** The pub/sub channel of invalidations. */
@@ -143,6 +154,7 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
     )
   }
   const breaker = createCircuitBreaker({ ...options.breaker, clock: options.clock })
+  const heartbeat = resolveSubscriptionOptions(options, 'redisLayer')
   if (client.options?.enableOfflineQueue !== false && !warnedOfflineQueue) {
     warnedOfflineQueue = true
     process.emitWarning(
@@ -155,8 +167,10 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   const channel = `${keyPrefix}invalidate`
   const keyOf = (id: string): string => `${keyPrefix}${KEY_SPACE}${encodeKeyPart(id)}`
 
-  const guarded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
-    guardedCall(breaker, 'Redis', what, call, timeoutMs)
+  const guarded = createRedisCall(client, breaker, timeoutMs)
+  /** A cache fill: timing out tears the connection down, so that it cannot land late. */
+  const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
+    guarded(what, call, timeoutMs, true)
 
   let changes: ChangeLog | undefined
 
@@ -175,7 +189,7 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
     entries: ReadonlyArray<readonly [string, PermissionRecord | null]>,
   ): Promise<void> {
     if (entries.length === 0) return
-    await guarded('SET', async () => {
+    await guardedWrite('SET', async () => {
       const pipeline = client.pipeline()
       // What this instance read before writing: a change heard since the read began made the
       // store drop the write, so the copy reflects every change up to this version.
@@ -196,50 +210,23 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
 
   // --- invalidation subscription ---------------------------------------------------------------
   const listeners = new Set<InvalidationListener>()
-  let subscriber: Redis | undefined
   let closed = false
-  let resolveReady: () => void = () => {}
-  const readyPromise = new Promise<void>((resolve) => {
-    resolveReady = resolve
-  })
-
-  function startSubscriber(): void {
-    // Subscription commands may wait for a connection (offline queue, no retry limit, no
-    // deadline): they are not on any request's path. Resubscription is done by hand so that we
-    // know when it is complete.
-    const sub = client.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      commandTimeout: undefined,
-      autoResubscribe: false,
-      lazyConnect: false,
-    })
-    subscriber = sub
-    sub.on('error', () => {
-      // Reconnection is automatic; the loss is handled on `ready` (reset of local layers).
-    })
-    sub.on('message', (from: string, message: string) => {
-      if (from !== channel) return
-      const id = decodeKeyPart(message)
-      for (const listener of listeners) listener.invalidated(id)
-    })
-    sub.on('ready', () => {
-      sub.subscribe(channel).then(
-        () => {
-          // Invalidations published while we were not subscribed are lost: drop local copies.
-          for (const listener of listeners) listener.reset()
-          resolveReady()
-        },
-        () => {
-          // The connection dropped again; the next `ready` retries.
-        },
-      )
-    })
+  const resetAll = () => {
+    for (const listener of listeners) listener.reset()
   }
-
-  const subscribe = options.subscribe ?? true
-  if (subscribe) startSubscriber()
-  else resolveReady()
+  // Invalidations published while we were not subscribed are lost: drop local copies when the
+  // channel goes down (a reset, or a missed heartbeat) and again once it is back.
+  const subscription: ChannelSubscription | undefined =
+    (options.subscribe ?? true)
+      ? subscribeChannel(client, channel, heartbeat, {
+          message(text) {
+            const id = decodeKeyPart(text)
+            for (const listener of listeners) listener.invalidated(id)
+          },
+          subscribed: resetAll,
+          lost: resetAll,
+        })
+      : undefined
 
   return {
     name: 'redis',
@@ -286,13 +273,18 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
         listeners.delete(listener)
       }
     },
-    ready: () => readyPromise,
+    get subscription() {
+      return subscription?.status
+    },
+    async ready() {
+      await subscription?.ready()
+      if (!closed) await redisReady(client)
+    },
     async close() {
       if (closed) return
       closed = true
       listeners.clear()
-      resolveReady()
-      subscriber?.disconnect()
+      subscription?.close()
     },
   }
 }

@@ -1,0 +1,174 @@
+/**
+ * Redis stalled or black-holed (no reset ever arrives) under the distributed revocation list,
+ * through a TCP proxy: the stalled instance notices by its subscription's heartbeat, goes
+ * `disconnected` and polls PostgreSQL, so a revocation made on a healthy instance is refused there
+ * within the outage bound; after the fault heals, the subscription is live again and pub/sub
+ * propagation works without a restart. A revocation made on the stalled instance itself is
+ * reported, keeps the list `disconnected`, and is published once Redis answers again.
+ */
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type AuthError, migrate } from '../../src/index.js'
+import {
+  connectRedis,
+  createTestSchema,
+  deleteKeys,
+  endpointOf,
+  REDIS_URL,
+  runId,
+  type TestSchema,
+  viaProxy,
+} from '../support/services.js'
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { codeOf, type Instance, signer, startInstance, until } from './setup.js'
+
+const prefix = `aftest:${runId()}:`
+let schema: TestSchema
+let pool: pg.Pool
+let direct: Redis
+let proxy: TcpProxy
+let a: Instance
+const cleanup: Array<() => unknown> = []
+
+beforeAll(async () => {
+  ;[schema, direct, proxy] = await Promise.all([
+    createTestSchema(),
+    connectRedis(),
+    startTcpProxy(endpointOf(REDIS_URL, 6379)),
+  ])
+  pool = schema.pool({ max: 4 })
+  await migrate(pool)
+  // the healthy instance; no periodic re-read, so what it learns comes from pub/sub
+  a = await startInstance(pool, prefix, cleanup, { syncIntervalMs: false })
+})
+
+afterEach(async () => {
+  proxy.restore()
+  for (const fn of cleanup.splice(1).reverse()) await fn()
+})
+
+afterAll(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+  await proxy?.close()
+  if (direct) {
+    await deleteKeys(direct, prefix)
+    direct.disconnect()
+  }
+  await schema?.drop()
+})
+
+/** An instance whose Redis goes through the proxy (heartbeat and outage polling at their defaults). */
+function stalledInstance(options: Parameters<typeof startInstance>[3] = {}): Promise<Instance> {
+  return startInstance(pool, prefix, cleanup, {
+    url: viaProxy(REDIS_URL, proxy),
+    syncIntervalMs: false,
+    onError: () => {},
+    ...options,
+  })
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('a stalled or black-holed Redis under a local-mode instance', () => {
+  for (const fault of ['stall', 'blackhole'] as const) {
+    it(`${fault}: goes disconnected, refuses a revocation made elsewhere via PostgreSQL, then is live again`, async () => {
+      const b = await stalledInstance()
+      const token = signer.sign({ sub: `during-${fault}` })
+      expect(await codeOf(b.auth.verify(token))).toBe('ok')
+      expect(b.list.state).toBe('live')
+
+      proxy[fault]()
+      const faultAt = performance.now()
+      await a.auth.revoke({ token })
+      const revokedAt = performance.now()
+      await until(async () => b.list.state === 'disconnected', 5000)
+      const detectedMs = performance.now() - faultAt
+      const refusedMs = await until(
+        async () => (await codeOf(b.auth.verify(token))) === 'token_revoked',
+        5000,
+      )
+      const sinceRevokeMs = performance.now() - revokedAt
+      expect(b.list.subscription.heartbeatMisses).toBeGreaterThanOrEqual(1)
+      console.log(
+        `[revocation] Redis ${fault}: disconnected after ${detectedMs.toFixed(0)} ms; a revocation made on a healthy instance refused ${sinceRevokeMs.toFixed(0)} ms after it (${refusedMs.toFixed(0)} ms after the stall was noticed)`,
+      )
+      // heartbeat 1000 + deadline 1000, then a PostgreSQL read at once (and every 1000 ms)
+      expect(detectedMs).toBeLessThan(3000)
+      expect(refusedMs).toBeLessThan(1500)
+
+      // a 3 s outage in all
+      await sleep(3000 - (performance.now() - faultAt))
+      expect(b.list.state).toBe('disconnected')
+      proxy.restore()
+      const restoredAt = performance.now()
+      await until(async () => b.list.state === 'live', 5000)
+      const liveMs = performance.now() - restoredAt
+
+      // live propagation again, through pub/sub (b does not poll while live)
+      const next = signer.sign({ sub: `after-${fault}` })
+      expect(await codeOf(b.auth.verify(next))).toBe('ok')
+      const start = performance.now()
+      await a.auth.revoke({ token: next })
+      await until(async () => (await codeOf(b.auth.verify(next))) === 'token_revoked', 2000)
+      const propagationMs = performance.now() - start
+      console.log(
+        `[revocation] Redis ${fault} healed: live again after ${liveMs.toFixed(0)} ms; the next revocation propagated in ${propagationMs.toFixed(1)} ms`,
+      )
+      expect(liveMs).toBeLessThan(3000)
+      expect(propagationMs).toBeLessThan(500)
+    })
+  }
+
+  it("a revocation made on the stalled instance: reported, 'disconnected' until published, then reaches the others", async () => {
+    const b = await stalledInstance({ outageSyncIntervalMs: false })
+    const token = signer.sign({ sub: 'revoked-while-stalled' })
+    expect(await codeOf(a.auth.verify(token))).toBe('ok')
+
+    proxy.blackhole()
+    const error = (await b.auth.revoke({ token }).catch((e) => e)) as AuthError
+    expect(error.code).toBe('auth_unavailable')
+    expect(error.message).not.toContain(token)
+    // not "live": this instance could not publish
+    expect(b.list.state).toBe('disconnected')
+    expect(b.list.unpublished).toBe(1)
+    expect(await codeOf(b.auth.verify(token))).toBe('token_revoked')
+    // the outbox keeps retrying (and timing out) while the black hole lasts
+    await sleep(2500)
+    expect(b.list.unpublished).toBe(1)
+
+    proxy.restore()
+    const restoredAt = performance.now()
+    await until(async () => (await codeOf(a.auth.verify(token))) === 'token_revoked', 5000)
+    const ms = performance.now() - restoredAt
+    console.log(
+      `[revocation] revoker's Redis black-holed 2.5 s -> queued revocation published ${ms.toFixed(0)} ms after the heal`,
+    )
+    expect(ms).toBeLessThan(3000)
+    await until(async () => b.list.state === 'live', 5000)
+    expect(b.list.unpublished).toBe(0)
+  })
+})
+
+describe('strict mode under a stall', () => {
+  it('fails closed within the deadline, and accepts again after the heal', async () => {
+    const s = await stalledInstance({
+      mode: 'strict',
+      breaker: { failureThreshold: 2, openMs: 200 },
+    })
+    const token = signer.sign({ sub: 'strict-stall' })
+    expect(await codeOf(s.auth.verify(token))).toBe('ok')
+    proxy.stall()
+    for (let i = 0; i < 4; i++) {
+      const started = performance.now()
+      expect(await codeOf(s.auth.verify(token))).toBe('auth_unavailable')
+      expect(performance.now() - started).toBeLessThan(1000)
+    }
+    proxy.restore()
+    const ms = await until(async () => (await codeOf(s.auth.verify(token))) === 'ok', 5000)
+    console.log(
+      `[revocation] strict mode: stall healed -> accepting again after ${ms.toFixed(0)} ms`,
+    )
+    expect(ms).toBeLessThan(3000)
+  })
+})

@@ -1,0 +1,131 @@
+/**
+ * The session store with its Redis stalled or black-holed (TCP proxy; no reset ever arrives): the
+ * invalidation subscription notices by its heartbeat, memory copies are dropped, reads go on, and
+ * a session destroyed elsewhere during the outage is not served after the heal.
+ */
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { migrate } from '../../src/index.js'
+import {
+  createSessionStore,
+  postgresSessionSource,
+  sessionMemoryLayer,
+  sessionRedisLayer,
+} from '../../src/sessions/index.js'
+import {
+  connectRedis,
+  createTestSchema,
+  deleteKeys,
+  endpointOf,
+  REDIS_URL,
+  runId,
+  seed,
+  type TestSchema,
+  viaProxy,
+} from '../support/services.js'
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+
+const prefix = `aftest:${runId()}:`
+let schema: TestSchema
+let pool: pg.Pool
+let direct: Redis
+let proxy: TcpProxy
+const cleanup: Array<() => unknown> = []
+
+beforeAll(async () => {
+  ;[schema, direct, proxy] = await Promise.all([
+    createTestSchema(),
+    connectRedis(),
+    startTcpProxy(endpointOf(REDIS_URL, 6379)),
+  ])
+  pool = schema.pool({ max: 4 })
+  await migrate(pool)
+  await seed(pool, {
+    roles: { reader: ['orders:read'] },
+    users: [{ id: 'alice', roles: ['reader'] }],
+  })
+})
+
+afterEach(async () => {
+  proxy.restore()
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+afterAll(async () => {
+  await proxy?.close()
+  if (direct) {
+    await deleteKeys(direct, prefix)
+    direct.disconnect()
+  }
+  await schema?.drop()
+})
+
+async function instance(url: string) {
+  const client = await connectRedis(url)
+  const memory = sessionMemoryLayer()
+  const shared = sessionRedisLayer({ client, keyPrefix: prefix, timeoutMs: 150 })
+  const store = createSessionStore({
+    layers: [memory, shared],
+    source: postgresSessionSource({ pool }),
+    onError: () => {},
+  })
+  cleanup.push(async () => {
+    await store.close()
+    client.disconnect()
+  })
+  await store.ready()
+  return { memory, shared, store }
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<number> {
+  const start = performance.now()
+  for (;;) {
+    if (await check()) return performance.now() - start
+    if (performance.now() - start > timeoutMs) throw new Error(`not true within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe('session store, Redis stalled or black-holed', () => {
+  for (const fault of ['stall', 'blackhole'] as const) {
+    it(`${fault}: memory copies dropped, and a session destroyed meanwhile is not served after the heal`, async () => {
+      const a = await instance(REDIS_URL)
+      const b = await instance(viaProxy(REDIS_URL, proxy))
+      const session = await a.store.create('alice')
+      expect(await b.store.get(session.id)).toMatchObject({ userId: 'alice' })
+      expect(b.memory.getSync(session.id)).toBeDefined()
+
+      proxy[fault]()
+      const detectedMs = await until(() => b.shared.subscription?.state === 'lost')
+      expect(detectedMs).toBeLessThan(3000)
+      expect(b.memory.getSync(session.id)).toBeUndefined()
+
+      // reads go on during the outage, and the session is cached in memory again
+      for (let i = 0; i < 4; i++) {
+        expect(await b.store.get(session.id)).toMatchObject({ userId: 'alice' })
+      }
+      // destroyed through a healthy instance: b misses the message
+      await a.store.destroy(session.id)
+      expect(await a.store.get(session.id)).toBeNull()
+
+      proxy.restore()
+      const restoredAt = performance.now()
+      await until(() => b.shared.subscription?.state === 'live')
+      const liveMs = performance.now() - restoredAt
+      expect(await b.store.get(session.id)).toBeNull()
+      // the tombstone is still in Redis: nothing b gave up on during the outage replaced it
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(await direct.get(b.shared.keyOf(session.id))).toBe('null')
+      console.log(
+        `[sessions] Redis ${fault}: subscription lost after ${detectedMs.toFixed(0)} ms, live ${liveMs.toFixed(0)} ms after the heal`,
+      )
+
+      // live destroys reach b again
+      const next = await a.store.create('alice')
+      expect(await b.store.get(next.id)).not.toBeNull()
+      await a.store.destroy(next.id)
+      await until(() => b.memory.getSync(next.id) === undefined, 1000)
+    })
+  }
+})
