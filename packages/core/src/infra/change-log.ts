@@ -7,6 +7,7 @@
  * (`stamped`), and `isCurrent` tells whether a copy is older than the latest change of its key.
  */
 import type { Clock } from '../types.js'
+import { type PostgresQueryable, postgresRunner } from './postgres.js'
 
 /** What may change: the caches that listen. */
 export type ChangeTopic = 'permissions' | 'sessions' | 'revocations'
@@ -138,6 +139,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
   const maxKeys = positiveInteger(options.maxKeys ?? d.maxKeys, 'maxKeys', d.maxKeys)
   const batchSize = positiveInteger(options.batchSize ?? d.batchSize, 'batchSize', d.batchSize)
   const clock = options.clock ?? Date.now
+  const runner = postgresRunner(pool as unknown as PostgresQueryable)
 
   /** `topic\0key` → the version of its latest change, oldest first (re-inserted on each change). */
   const latest = new Map<string, number>()
@@ -165,7 +167,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
 
   async function readAll(): Promise<number> {
     if (!loaded) {
-      const { rows } = await pool.query<{ head: number; since: number }>({
+      const { rows } = await runner.query<{ head: number; since: number }>({
         ...HEAD,
         values: [historySeconds],
       })
@@ -174,7 +176,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
       cursor = Math.max(floor - 1, 0)
     }
     for (;;) {
-      const { rows } = await pool.query<Row>({ ...AFTER, values: [cursor, batchSize] })
+      const { rows } = await runner.query<Row>({ ...AFTER, values: [cursor, batchSize] })
       for (const row of rows) {
         const version = Number(row.version)
         remember(row.topic, row.key, version)
@@ -229,10 +231,10 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
 
   return {
     async append(topic, key, client) {
-      const { rows } = await (client ?? pool).query<{ version: number }>({
-        ...APPEND,
-        values: [topic, key],
-      })
+      const query = { ...APPEND, values: [topic, key] }
+      const { rows } = await (client
+        ? client.query<{ version: number }>(query)
+        : runner.query<{ version: number }>(query))
       return Number(rows[0]!.version)
     },
     subscribe(topic, listener) {
