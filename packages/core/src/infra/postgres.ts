@@ -214,6 +214,7 @@ export interface PostgresRunner {
 type RunnerPool = PostgresQueryable & {
   connect?: () => Promise<PoolClient>
   readonly options?: {
+    readonly max?: number | undefined
     readonly connectionTimeoutMillis?: number | undefined
     readonly statement_timeout?: number | false | undefined
   }
@@ -347,7 +348,10 @@ export function createPostgresRunner(
     work: (exec: <R>(query: QueryConfig, capMs?: number) => Promise<QueryResult<R>>) => Promise<T>,
     sound: (error: unknown) => boolean,
   ): Promise<T> {
-    if (waiting >= maxWaiting) {
+    // checkouts that idle connections or free slots serve at once do not count as waiting
+    const free =
+      (target.idleCount ?? 0) + Math.max(0, (target.options?.max ?? 0) - (target.totalCount ?? 0))
+    if (waiting >= maxWaiting + free) {
       refusedBusy++
       metrics?.infrastructureError('postgres')
       throw new PostgresBusyError(maxWaiting)
@@ -377,7 +381,15 @@ export function createPostgresRunner(
           if (probe) await exec({ text: 'SELECT 1' }, probeTimeoutMs)
           return work(exec)
         }
-        client = await checkout(probe ? Math.min(timeoutMs, probeTimeoutMs) : timeoutMs)
+        const checkoutMs = probe ? Math.min(timeoutMs, probeTimeoutMs) : timeoutMs
+        try {
+          client = await checkout(checkoutMs)
+        } catch (error) {
+          // A connection opened during an outage fails its waiter when it gives up, even though
+          // the network may be back: one more checkout (a fresh connection) within the deadline.
+          if (error instanceof TimeoutError || remaining() <= 1) throw error
+          client = await checkout(Math.min(remaining(), checkoutMs))
+        }
         const held = client
         const exec = <R>(query: QueryConfig, capMs = Number.POSITIVE_INFINITY) =>
           withTimeout(
