@@ -127,8 +127,8 @@ export const POSTGRES_RUNNER_DEFAULTS = Object.freeze({
   timeoutMs: 2000,
   maxWaiting: 100,
   failureThreshold: 3,
-  openMs: 1000,
-  probeTimeoutMs: 1000,
+  openMs: 500,
+  probeTimeoutMs: 500,
   statementTimeoutSlackMs: 500,
 })
 
@@ -153,9 +153,9 @@ export interface PostgresRunnerOptions {
   readonly timeoutMs?: number
   /** Most checkouts waiting for a connection; beyond it a query is refused at once. Default 100. */
   readonly maxWaiting?: number
-  /** Failures in a row that open the breaker (default 3), and for how long (default 1000 ms). */
+  /** Failures in a row that open the breaker (default 3), and for how long (default 500 ms). */
   readonly breaker?: Pick<CircuitBreakerOptions, 'failureThreshold' | 'openMs'>
-  /** Deadline of the `SELECT 1` that probes a half-open breaker. Default 1000. */
+  /** Deadline of the `SELECT 1` (checkout included) that probes a half-open breaker. Default 500. */
   readonly probeTimeoutMs?: number
   /**
    * Set `statement_timeout` on each connection the runner uses to the query's deadline + 500 ms, so
