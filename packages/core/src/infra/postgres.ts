@@ -374,7 +374,10 @@ export function createPostgresRunner(
         if (connect === undefined) {
           const exec = <R>(query: QueryConfig, capMs = Number.POSITIVE_INFINITY) =>
             withTimeout(
-              target.query(query) as Promise<QueryResult<R>>,
+              // an unnamed statement as (text, values): what a stand-in with only that form takes
+              (query.name === undefined
+                ? target.query(query.text, query.values)
+                : target.query(query)) as Promise<QueryResult<R>>,
               Math.min(remaining(), capMs),
               'PostgreSQL',
             )
