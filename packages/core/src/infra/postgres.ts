@@ -263,7 +263,8 @@ function positiveNumber(value: unknown, name: string, fallback: number): number 
  * - has `statement_timeout` set on its connection to the deadline + 500 ms (once per connection),
  *   so the server does not keep working for a client that gave up.
  *
- * A pool without `connect` (a stand-in with only `query`) gets the deadline and the breaker only.
+ * Something that is not a pool (a `pg.Client`, a stand-in with only `query`) gets the deadline and
+ * the breaker only.
  *
  * @example
  * const pool = createPostgresPool({ connectionString: process.env.DATABASE_URL })
@@ -299,7 +300,11 @@ export function createPostgresRunner(
     clock: options.clock,
   })
   // called through the pool each time (not bound now), so that wrappers added later see it
-  const connect = typeof target.connect === 'function' ? () => target.connect!() : undefined
+  // (a `pg.Client` has `connect` too, but it opens the client itself: it is used through `query`)
+  const connect =
+    typeof target.connect === 'function' && 'idleCount' in target
+      ? () => target.connect!()
+      : undefined
   /** A `statement_timeout` the pool's connections start with: a stricter one is left alone. */
   const configured =
     typeof target.options?.statement_timeout === 'number' && target.options.statement_timeout > 0
