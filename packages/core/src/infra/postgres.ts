@@ -142,10 +142,18 @@ export class PostgresBusyError extends Error {
 
 /**
  * The deadline passed while COMMIT was on its way: the transaction may or may not have committed.
- * `cause` is the timeout or connection error.
+ * `cause` is the timeout or connection error. `settledAfterMs`: from when this error is raised, the
+ * server's own timeouts have decided the transaction's fate after at most this long (its
+ * `idle_in_transaction_session_timeout` for a COMMIT still on its way, then its `statement_timeout`);
+ * `undefined` when the runner does not set them (`serverTimeout: false`).
  */
 export class PostgresCommitUnknownError extends Error {
   override readonly name = 'PostgresCommitUnknownError'
+  readonly settledAfterMs: number | undefined
+  constructor(message: string, options: { cause: unknown; settledAfterMs: number | undefined }) {
+    super(message, { cause: options.cause })
+    this.settledAfterMs = options.settledAfterMs
+  }
 }
 
 export interface PostgresRunnerOptions {
@@ -444,10 +452,17 @@ export function createPostgresRunner(
     },
     transaction(work, transactionOptions) {
       const timeoutMs = transactionOptions?.timeoutMs ?? defaultTimeoutMs
+      const serverMs = Math.ceil(timeoutMs) + d.statementTimeoutSlackMs
       return guarded(
         timeoutMs,
         async (exec) => {
-          await exec({ text: 'BEGIN' })
+          // a COMMIT that never arrives (or arrives late) cannot commit after the server's
+          // idle-in-transaction timeout: it bounds how long the outcome of a lost COMMIT stays open
+          await exec({
+            text: serverTimeout
+              ? `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${serverMs}`
+              : 'BEGIN',
+          })
           const result = await work({ query: <R>(q: QueryConfig) => exec<R>(q) })
           try {
             await exec({ text: 'COMMIT' })
@@ -455,7 +470,7 @@ export function createPostgresRunner(
             if (isInfrastructureFailure(error)) {
               throw new PostgresCommitUnknownError(
                 'PostgreSQL: the deadline passed or the connection failed during COMMIT; the transaction may have committed.',
-                { cause: error },
+                { cause: error, settledAfterMs: serverTimeout ? 2 * serverMs : undefined },
               )
             }
             throw error

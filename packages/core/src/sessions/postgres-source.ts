@@ -123,19 +123,29 @@ export function postgresSessionSource(options: PostgresSessionSourceOptions): Se
     }
   }
 
-  /** Deletes a session whose insert may have committed, retrying until it succeeds. */
-  function compensate(id: string, attempt = 1): void {
-    runner
-      .query({ text: SESSION_COMPENSATE_QUERY, values: [id] }, { timeoutMs })
-      .catch((error: unknown) => {
+  /**
+   * Deletes a session whose insert may have committed: until one delete has succeeded after the
+   * commit's fate is settled on the server (a delete that runs while the COMMIT is still under way
+   * finds nothing), retried every `intervalMs` while it fails.
+   */
+  function compensate(id: string, settledAt: number, attempt = 1): void {
+    const again = (delayMs: number) =>
+      setTimeout(() => compensate(id, settledAt, attempt + 1), delayMs).unref()
+    runner.query({ text: SESSION_COMPENSATE_QUERY, values: [id] }, { timeoutMs }).then(
+      () => {
+        const left = settledAt - performance.now()
+        if (left > 0) again(Math.max(left, 1))
+      },
+      (error: unknown) => {
         if (attempt >= maxAttempts) {
           try {
             options.onError?.(error)
           } catch {}
           return
         }
-        setTimeout(() => compensate(id, attempt + 1), intervalMs).unref()
-      })
+        again(intervalMs)
+      },
+    )
   }
 
   const destroyed = (rows: readonly { id: string; expires_at: number }[]) =>
@@ -155,7 +165,10 @@ export function postgresSessionSource(options: PostgresSessionSourceOptions): Se
         )
         return result.rowCount === 1
       } catch (error) {
-        if (error instanceof PostgresCommitUnknownError) compensate(session.id)
+        if (error instanceof PostgresCommitUnknownError) {
+          // without the runner's server timeouts, the fate of a lost COMMIT stays open far longer
+          compensate(session.id, performance.now() + (error.settledAfterMs ?? 600_000))
+        }
         throw new AuthUnavailableError('The session database is unavailable.', { cause: error })
       }
     },

@@ -16,6 +16,7 @@ import {
   endPostgresPool,
   migrate,
   PostgresBusyError,
+  PostgresCommitUnknownError,
   type PostgresPool,
   type PostgresRunner,
   postgresSessionSource,
@@ -297,6 +298,42 @@ describe('sessions.create during a stall', () => {
       .poll(async () => (await settle(sessions.create('u9'))).ok, { timeout: 2000, interval: 50 })
       .toBe(true)
     expect(await count('u9')).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('sessions.create when COMMIT outlives the deadline', () => {
+  it('rejects with 503, and the row that committed after all is deleted once the outcome is settled', async () => {
+    const direct = schema.pool({ max: 1 })
+    // a real slow COMMIT: a deferred constraint trigger that sleeps at commit time, for one user
+    await direct.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.user_id = 'u20' THEN PERFORM pg_sleep(0.7); END IF; RETURN NULL; END $$`)
+    await direct.query(`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON sessions
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`)
+    cleanup.push(() => direct.query('DROP TRIGGER slow_commit ON sessions'))
+    const count = async () =>
+      Number(
+        (await direct.query("SELECT count(*)::int AS n FROM sessions WHERE user_id = 'u20'"))
+          .rows[0].n,
+      )
+    const { pool } = build('af_commit')
+    // deadline 500 ms; statement_timeout 1000 ms lets the 700 ms COMMIT finish on the server
+    const sessions = createSessionStore({
+      layers: [],
+      source: postgresSessionSource({ pool, timeoutMs: TIMEOUT_MS }),
+    })
+    cleanup.push(() => sessions.close())
+
+    const { ms, result } = await timed(() => settle(sessions.create('u20')))
+    expect(!result.ok && result.error).toMatchObject({ status: 503, code: 'auth_unavailable' })
+    expect(!result.ok && (result.error as Error).cause).toBeInstanceOf(PostgresCommitUnknownError)
+    expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS)
+    // the COMMIT went through on the server after the deadline: an orphan, for a while
+    await expect.poll(count, { timeout: 3000, interval: 20 }).toBe(1)
+    // the compensating delete removes it once the server's timeouts have settled the outcome
+    const removed = await timed(() => expect.poll(count, { timeout: 6000, interval: 50 }).toBe(0))
+    console.log(
+      `[sessions] COMMIT past the deadline: create() rejected after ${ms.toFixed(0)} ms; the orphan row was deleted ${removed.ms.toFixed(0)} ms after it was seen`,
+    )
   })
 })
 

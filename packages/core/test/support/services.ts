@@ -145,7 +145,7 @@ export function countRedisCommands(client: Redis): {
 }
 
 /** The query runner's own statements (session settings, transactions, probes): not counted. */
-const HOUSEKEEPING = /^(SET statement_timeout|BEGIN$|COMMIT$|ROLLBACK$|SELECT 1$)/
+const HOUSEKEEPING = /^(SET statement_timeout|BEGIN|COMMIT$|ROLLBACK$|SELECT 1$)/
 
 /**
  * Counts the queries run through `pool.query` and on connections checked out with `pool.connect`
