@@ -84,6 +84,10 @@ export interface QueryConfig {
 export interface PoolClient {
   // biome-ignore lint/suspicious/noExplicitAny: pg's own row default, so that pg's types fit
   query<R extends Record<string, any> = Record<string, unknown>>(
+    config: QueryConfig,
+  ): Promise<QueryResult<R>>
+  // biome-ignore lint/suspicious/noExplicitAny: pg's own row default, so that pg's types fit
+  query<R extends Record<string, any> = Record<string, unknown>>(
     text: string,
     values?: unknown[],
   ): Promise<QueryResult<R>>

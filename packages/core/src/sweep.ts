@@ -2,13 +2,15 @@
  * Expiry sweeps of the `tokens` and `sessions` tables: batched deletes through the `expires_at`
  * partial indexes, run only when called (no timer of their own).
  */
-import type { PostgresQueryable } from './infra/postgres.js'
+import { type PostgresQueryable, postgresRunner } from './infra/postgres.js'
 
 export interface SweepOptions {
   /** Rows deleted per statement. Default 1000. */
   readonly batchSize?: number
   /** Most statements per call; the rest waits for the next call. Default 100. */
   readonly maxBatches?: number
+  /** Deadline of each statement (through the pool's query runner). Default 30 000. */
+  readonly timeoutMs?: number
 }
 
 export interface SweepResult {
@@ -50,6 +52,11 @@ async function sweep(
   }
   const batchSize = options.batchSize ?? 1000
   const maxBatches = options.maxBatches ?? 100
+  const timeoutMs = options.timeoutMs ?? 30_000
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError(`${what}: timeoutMs must be a positive number, e.g. 30000.`)
+  }
+  const runner = postgresRunner(pool)
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new TypeError(`${what}: batchSize must be a positive integer, e.g. 1000.`)
   }
@@ -63,7 +70,7 @@ async function sweep(
       if (batches >= maxBatches) return { deleted, batches, done: false }
       // Each batch is its own statement (autocommit): locks are short, and the sweep can be
       // interrupted at any point without losing work.
-      const result = await pool.query({ text, values: [batchSize] })
+      const result = await runner.query({ text, values: [batchSize] }, { timeoutMs })
       batches++
       deleted += result.rowCount ?? 0
       if ((result.rowCount ?? 0) < batchSize) break

@@ -1,3 +1,9 @@
+import { TimeoutError, withTimeout } from '../infra/deadline.js'
+import {
+  POSTGRES_RUNNER_DEFAULTS,
+  type PostgresQueryable,
+  postgresRunner,
+} from '../infra/postgres.js'
 import type { SecurityLogger } from '../logging.js'
 
 /** The part of a pg `Pool` the sink uses. */
@@ -13,6 +19,13 @@ export interface AuditSinkOptions {
   readonly flushIntervalMs?: number
   /** Events kept while writes lag; past it new events are dropped and counted. Default 10 000. */
   readonly maxQueue?: number
+  /**
+   * Deadline of one batch's INSERT, checkout included. A write that outlives it is dropped (and
+   * counted), its connection destroyed, and the next batch goes on. Default 2000.
+   */
+  readonly timeoutMs?: number
+  /** Most time `close()` waits for the last writes; what is still queued then is dropped and counted. Default 5000. */
+  readonly closeTimeoutMs?: number
   /** Called when a batch cannot be written (the batch is dropped, never retried without bound). */
   readonly onError?: (error: unknown) => void
 }
@@ -21,7 +34,7 @@ export interface AuditSinkOptions {
 export interface AuditSink extends SecurityLogger {
   /** Writes everything queued now. */
   flush(): Promise<void>
-  /** Flushes and stops the timer. */
+  /** Flushes and stops the timer, within `closeTimeoutMs` whatever PostgreSQL does. */
   close(): Promise<void>
   /** Events dropped because the queue was full or a write failed. */
   readonly dropped: number
@@ -45,24 +58,30 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   const batchSize = options.batchSize ?? 100
   const maxQueue = options.maxQueue ?? 10_000
   const flushIntervalMs = options.flushIntervalMs ?? 1000
+  const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
+  const closeTimeoutMs = options.closeTimeoutMs ?? 5000
   for (const [name, value] of [
     ['batchSize', batchSize],
     ['maxQueue', maxQueue],
     ['flushIntervalMs', flushIntervalMs],
+    ['timeoutMs', timeoutMs],
+    ['closeTimeoutMs', closeTimeoutMs],
   ] as const) {
     if (!Number.isInteger(value) || value <= 0)
       throw new TypeError(`createAuditSink: ${name}: expected a positive integer`)
   }
   if (typeof options.pool?.query !== 'function')
     throw new TypeError('createAuditSink: pool: expected a pg Pool')
+  const runner = postgresRunner(options.pool as unknown as PostgresQueryable)
   const queue: [userId: string | null, eventType: string, details: string][] = []
   let dropped = 0
+  let closed = false
   let writing: Promise<void> = Promise.resolve()
   const timer = setInterval(() => void flush(), flushIntervalMs)
   timer.unref()
 
   function push(object: Record<string, unknown>): void {
-    if (queue.length >= maxQueue) {
+    if (closed || queue.length >= maxQueue) {
       dropped++
       return
     }
@@ -80,11 +99,13 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
       while (queue.length > 0) {
         const batch = queue.splice(0, batchSize)
         try {
-          await options.pool.query(INSERT, [
-            batch.map((r) => r[0]),
-            batch.map((r) => r[1]),
-            batch.map((r) => r[2]),
-          ])
+          await runner.query(
+            {
+              text: INSERT,
+              values: [batch.map((r) => r[0]), batch.map((r) => r[1]), batch.map((r) => r[2])],
+            },
+            { timeoutMs },
+          )
         } catch (error) {
           dropped += batch.length
           options.onError?.(error)
@@ -101,7 +122,14 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
     flush,
     async close() {
       clearInterval(timer)
-      await flush()
+      closed = true
+      try {
+        await withTimeout(flush(), closeTimeoutMs, 'Audit sink close')
+      } catch (error) {
+        if (!(error instanceof TimeoutError)) throw error
+        // the write under way ends at its own deadline; what waits behind it is given up
+        dropped += queue.splice(0).length
+      }
     },
     get dropped() {
       return dropped

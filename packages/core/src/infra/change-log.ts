@@ -8,6 +8,7 @@
  * and `isCurrent` tells whether a copy is older than the latest change of its key.
  */
 import type { Clock } from '../types.js'
+import { type PostgresQueryable, postgresRunner } from './postgres.js'
 
 /** What may change: the caches that listen. */
 export type ChangeTopic = 'permissions' | 'sessions' | 'revocations'
@@ -138,6 +139,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
   const maxKeys = positiveInteger(options.maxKeys ?? d.maxKeys, 'maxKeys', d.maxKeys)
   const batchSize = positiveInteger(options.batchSize ?? d.batchSize, 'batchSize', d.batchSize)
   const clock = options.clock ?? Date.now
+  const runner = postgresRunner(pool as unknown as PostgresQueryable)
 
   /** `topic\0key` → the version of its latest change, oldest first (re-inserted on each change). */
   const latest = new Map<string, number>()
@@ -164,9 +166,9 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
   }
 
   async function readAll(): Promise<number> {
-    await pool.query(NUMBER)
+    await runner.query(NUMBER)
     if (!loaded) {
-      const { rows } = await pool.query<{ head: number; since: number }>({
+      const { rows } = await runner.query<{ head: number; since: number }>({
         ...HEAD,
         values: [historySeconds],
       })
@@ -175,7 +177,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
       cursor = Math.max(floor - 1, 0)
     }
     for (;;) {
-      const { rows } = await pool.query<Row>({ ...AFTER, values: [cursor, batchSize] })
+      const { rows } = await runner.query<Row>({ ...AFTER, values: [cursor, batchSize] })
       for (const row of rows) {
         const version = Number(row.version)
         remember(row.topic, row.key, version)
@@ -230,7 +232,8 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
 
   return {
     async append(topic, key, client) {
-      await (client ?? pool).query({ ...APPEND, values: [topic, key] })
+      const query = { ...APPEND, values: [topic, key] }
+      await (client ? client.query(query) : runner.query(query))
     },
     subscribe(topic, listener) {
       let set = listeners.get(topic)

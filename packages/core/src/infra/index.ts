@@ -31,9 +31,19 @@ export {
 } from './migrate.js'
 export {
   createPostgresPool,
+  createPostgresRunner,
+  endPostgresPool,
   POSTGRES_POOL_DEFAULTS,
+  POSTGRES_RUNNER_DEFAULTS,
+  PostgresBusyError,
+  PostgresCommitUnknownError,
   type PostgresPoolOptions,
   type PostgresQueryable,
+  type PostgresRunner,
+  type PostgresRunnerOptions,
+  type PostgresRunnerStats,
+  type PostgresTransaction,
+  postgresRunner,
   resolvePostgresPoolConfig,
 } from './postgres.js'
 export { type Closable, type ShutdownOptions, type ShutdownReport, shutdown } from './shutdown.js'

@@ -70,6 +70,9 @@ export async function migrate(
   let locked = false
   let broken: unknown
   try {
+    // the query runner may have given this connection a short statement_timeout: a migration
+    // (and its wait for the lock) runs under the connection's own default instead
+    await client.query('RESET statement_timeout')
     await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [MIGRATION_LOCK_KEY])
     locked = true
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -120,7 +123,7 @@ export async function migrate(
           broken ??= error
         })
     }
-    // A connection in an unknown state (failed unlock or query) is discarded, not reused.
-    client.release(broken instanceof Error ? broken : undefined)
+    // Discarded, not reused: its settings were reset (and after a failure its state is unknown).
+    client.release(broken instanceof Error ? broken : true)
   }
 }

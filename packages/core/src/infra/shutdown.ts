@@ -3,7 +3,9 @@
  * bounded in time, so that a dependency that no longer answers (a black-holed Redis or
  * PostgreSQL) cannot hold the process.
  */
+import type { Pool } from '../peer-types.js'
 import { TimeoutError, withTimeout } from './deadline.js'
+import { endPostgresPool } from './postgres.js'
 
 /**
  * Anything the library or the application opened: an object with `close()` (auth, stores,
@@ -30,10 +32,13 @@ export interface ShutdownReport {
   readonly clean: boolean
 }
 
-function closeOne(resource: Closable): unknown {
+function closeOne(resource: Closable, timeoutMs: number): unknown {
   if ('quit' in resource && typeof resource.quit === 'function') return resource.quit()
   if ('close' in resource && typeof resource.close === 'function') return resource.close()
-  if ('end' in resource && typeof resource.end === 'function') return resource.end()
+  // a pool whose connections no longer answer has its sockets destroyed when its time is up
+  if ('end' in resource && typeof resource.end === 'function') {
+    return endPostgresPool(resource as Pick<Pool, 'end'>, timeoutMs)
+  }
   throw new TypeError('shutdown: expected objects with close(), end() or quit().')
 }
 
@@ -66,8 +71,9 @@ export async function shutdown(
     let outcome: 'closed' | 'timeout' | 'failed' = 'closed'
     try {
       await withTimeout(
-        Promise.resolve().then(() => closeOne(resource)),
-        left,
+        Promise.resolve().then(() => closeOne(resource, left)),
+        // a pool gets a moment more: endPostgresPool destroys its sockets at `left`
+        'end' in resource ? left + 1000 : left,
         'shutdown step',
       )
     } catch (error) {

@@ -9,8 +9,11 @@ import {
   InvalidRequestError,
   isAuthError,
 } from '../errors.js'
-import { withTimeout } from '../infra/deadline.js'
-import type { PostgresQueryable } from '../infra/postgres.js'
+import {
+  POSTGRES_RUNNER_DEFAULTS,
+  type PostgresQueryable,
+  postgresRunner,
+} from '../infra/postgres.js'
 import type { AuthMetrics, LoginOutcome } from '../metrics/metrics.js'
 import { PERMISSION_STATEMENTS, PERMISSIONS_QUERY } from '../permissions/store/postgres-source.js'
 import { defaultPasswordHasher, type PasswordHasher } from './password.js'
@@ -69,7 +72,7 @@ export interface AuthenticateUserOptions {
   readonly audit?: LoginAuditSink | false
   /** Default: Argon2id at the OWASP parameters ({@link defaultPasswordHasher}). */
   readonly hasher?: PasswordHasher
-  /** Deadline of each PostgreSQL query. Default 5000. */
+  /** Deadline of each PostgreSQL query. Default 2000. */
   readonly timeoutMs?: number
 }
 
@@ -140,16 +143,13 @@ const AUDIT_QUERY = {
 }
 
 function postgresStore(pool: PostgresQueryable, timeoutMs: number) {
+  const runner = postgresRunner(pool)
   async function query<R extends Record<string, unknown>>(
     statement: { name: string; text: string },
     values: unknown[],
   ): Promise<R[]> {
     try {
-      const result = await withTimeout(
-        pool.query<R>({ ...statement, values }),
-        timeoutMs,
-        'PostgreSQL',
-      )
+      const result = await runner.query<R>({ ...statement, values }, { timeoutMs })
       return result.rows
     } catch (error) {
       throw new AuthUnavailableError('The user database is unavailable.', { cause: error })
@@ -239,7 +239,7 @@ export function createLogin(options: AuthenticateUserOptions): Login {
   if (limiter !== undefined && typeof limiter.reserve !== 'function') {
     throw new TypeError('authenticateUser: limiter must come from createRateLimiter().')
   }
-  const timeoutMs = options.timeoutMs ?? 5000
+  const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
   const hasher = options.hasher ?? defaultPasswordHasher()
   const db = pool === undefined ? undefined : postgresStore(pool, timeoutMs)
   const store: UserStore =

@@ -5,8 +5,11 @@
  * rows in batches (see `sweep.ts`).
  */
 import { AuthUnavailableError } from '../errors.js'
-import { withTimeout } from '../infra/deadline.js'
-import type { PostgresQueryable } from '../infra/postgres.js'
+import {
+  POSTGRES_RUNNER_DEFAULTS,
+  type PostgresQueryable,
+  postgresRunner,
+} from '../infra/postgres.js'
 import type { RevocationEntry } from '../types.js'
 import { checkEntry, rowKey } from './keys.js'
 
@@ -107,7 +110,7 @@ function toEntry(row: Row): RevocationEntry | undefined {
 export interface PostgresRevocationSourceOptions {
   /** A `pg` pool you own (its connections must see the migrated schema); never ended here. */
   readonly pool: PostgresQueryable
-  /** Most time one query may take, acquire included. Default 5000. */
+  /** Most time one query may take, acquire included. Default 2000. */
   readonly timeoutMs?: number
 }
 
@@ -129,18 +132,15 @@ export function postgresRevocationSource(
       'postgresRevocationSource: pool must be a pg Pool (new pg.Pool(config)) whose schema is migrated.',
     )
   }
-  const timeoutMs = options.timeoutMs ?? 5000
+  const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('postgresRevocationSource: timeoutMs must be a positive number, e.g. 5000.')
+    throw new TypeError('postgresRevocationSource: timeoutMs must be a positive number, e.g. 2000.')
   }
+  const runner = postgresRunner(pool)
 
   async function run<R extends object>(name: string, text: string, values: unknown[]) {
     try {
-      const result = await withTimeout(
-        pool.query<R>({ name, text, values }),
-        timeoutMs,
-        'PostgreSQL',
-      )
+      const result = await runner.query<R>({ name, text, values }, { timeoutMs })
       return result.rows
     } catch (error) {
       throw new AuthUnavailableError('The revocation database is unavailable.', { cause: error })

@@ -1,7 +1,11 @@
 /** Sessions in PostgreSQL: the `sessions` table of migration 0001, one named statement per call. */
 import { AuthUnavailableError } from '../errors.js'
-import { withTimeout } from '../infra/deadline.js'
-import type { PostgresQueryable } from '../infra/postgres.js'
+import {
+  POSTGRES_RUNNER_DEFAULTS,
+  PostgresCommitUnknownError,
+  type PostgresQueryable,
+  postgresRunner,
+} from '../infra/postgres.js'
 import { type Session, toSession } from './record.js'
 
 /** What a destroy returns: the session's id and expiry (for the tombstone). */
@@ -55,6 +59,9 @@ WHERE id = $1 AND active AND last_activity <= ${at('$3')}`
 export const SESSION_DEACTIVATE_QUERY = `UPDATE sessions SET active = false
 WHERE id = $1 AND active RETURNING id, ${ms('expires_at')} AS expires_at`
 
+/** Removes a session whose insert may have committed after `create` reported failure. */
+export const SESSION_COMPENSATE_QUERY = 'DELETE FROM sessions WHERE id = $1'
+
 export const SESSION_DEACTIVATE_USER_QUERY = `UPDATE sessions SET active = false
 WHERE user_id = $1 AND active RETURNING id, ${ms('expires_at')} AS expires_at`
 
@@ -69,13 +76,23 @@ interface Row {
 export interface PostgresSessionSourceOptions {
   /** A `pg` pool you own, on the migrated schema; never ended here. */
   readonly pool: PostgresQueryable
-  /** Most time one query may take, acquire included. Default 5000. */
+  /** Most time one query may take, acquire included. Default 2000. */
   readonly timeoutMs?: number
+  /**
+   * How often a compensating delete is retried (see `insert`), and for how long at most.
+   * Default `{ intervalMs: 1000, maxAttempts: 600 }`.
+   */
+  readonly compensation?: { readonly intervalMs?: number; readonly maxAttempts?: number }
+  /** Called when a compensating delete is given up. */
+  readonly onError?: (error: unknown) => void
 }
 
 /**
  * The PostgreSQL {@link SessionDatabase}. Every failure rejects with `AuthUnavailableError` (the
- * driver's error as `cause`).
+ * driver's error as `cause`). An insert that rejects leaves no session behind: it runs in a
+ * transaction under the deadline, and a failure before COMMIT destroys the connection (the server
+ * rolls back); when the deadline passes during COMMIT (its fate unknown), a delete of the row is
+ * queued and retried every `compensation.intervalMs` until it succeeds.
  *
  * @example
  * const store = createSessionStore({ source: postgresSessionSource({ pool }) })
@@ -85,17 +102,50 @@ export function postgresSessionSource(options: PostgresSessionSourceOptions): Se
   if (typeof pool?.query !== 'function') {
     throw new TypeError('postgresSessionSource: pool must be a pg Pool (new pg.Pool(config)).')
   }
-  const timeoutMs = options.timeoutMs ?? 5000
+  const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('postgresSessionSource: timeoutMs must be a positive number, e.g. 5000.')
+    throw new TypeError('postgresSessionSource: timeoutMs must be a positive number, e.g. 2000.')
   }
+  const intervalMs = options.compensation?.intervalMs ?? 1000
+  const maxAttempts = options.compensation?.maxAttempts ?? 600
+  if (!(intervalMs > 0) || !Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new TypeError(
+      'postgresSessionSource: compensation.intervalMs must be positive and maxAttempts a positive integer.',
+    )
+  }
+  const runner = postgresRunner(pool)
 
   async function run<R extends object>(name: string, text: string, values: unknown[]) {
     try {
-      return await withTimeout(pool.query<R>({ name, text, values }), timeoutMs, 'PostgreSQL')
+      return await runner.query<R>({ name, text, values }, { timeoutMs })
     } catch (error) {
       throw new AuthUnavailableError('The session database is unavailable.', { cause: error })
     }
+  }
+
+  /**
+   * Deletes a session whose insert may have committed: until one delete has succeeded after the
+   * commit's fate is settled on the server (a delete that runs while the COMMIT is still under way
+   * finds nothing), retried every `intervalMs` while it fails.
+   */
+  function compensate(id: string, settledAt: number, attempt = 1): void {
+    const again = (delayMs: number) =>
+      setTimeout(() => compensate(id, settledAt, attempt + 1), delayMs).unref()
+    runner.query({ text: SESSION_COMPENSATE_QUERY, values: [id] }, { timeoutMs }).then(
+      () => {
+        const left = settledAt - performance.now()
+        if (left > 0) again(Math.max(left, 1))
+      },
+      (error: unknown) => {
+        if (attempt >= maxAttempts) {
+          try {
+            options.onError?.(error)
+          } catch {}
+          return
+        }
+        again(intervalMs)
+      },
+    )
   }
 
   const destroyed = (rows: readonly { id: string; expires_at: number }[]) =>
@@ -103,13 +153,24 @@ export function postgresSessionSource(options: PostgresSessionSourceOptions): Se
 
   return {
     async insert(session) {
-      const result = await run(SESSION_STATEMENTS.insert, SESSION_INSERT_QUERY, [
-        session.id,
-        session.userId,
-        session.createdAt,
-        session.expiresAt,
-      ])
-      return result.rowCount === 1
+      try {
+        const result = await runner.transaction(
+          (tx) =>
+            tx.query({
+              name: SESSION_STATEMENTS.insert,
+              text: SESSION_INSERT_QUERY,
+              values: [session.id, session.userId, session.createdAt, session.expiresAt],
+            }),
+          { timeoutMs },
+        )
+        return result.rowCount === 1
+      } catch (error) {
+        if (error instanceof PostgresCommitUnknownError) {
+          // without the runner's server timeouts, the fate of a lost COMMIT stays open far longer
+          compensate(session.id, performance.now() + (error.settledAfterMs ?? 600_000))
+        }
+        throw new AuthUnavailableError('The session database is unavailable.', { cause: error })
+      }
     },
     async get(id, nowMs) {
       const { rows } = await run<Row>(SESSION_STATEMENTS.get, SESSION_GET_QUERY, [id, nowMs])

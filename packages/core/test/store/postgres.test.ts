@@ -252,7 +252,8 @@ describe('createPostgresPool', () => {
     expect(POSTGRES_POOL_DEFAULTS).toMatchObject({
       max: 50,
       min: 10,
-      connectionTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 2000,
+      keepAlive: true,
       idleTimeoutMillis: 600_000,
       maxLifetimeSeconds: 1800,
       application_name: 'auth_framework',

@@ -144,19 +144,52 @@ export function countRedisCommands(client: Redis): {
   }
 }
 
-/** Counts the queries run through `pool.query`, by statement name (`text` for unnamed ones). */
+/** The query runner's own statements (session settings, transactions, probes): not counted. */
+const HOUSEKEEPING = /^(SET statement_timeout|BEGIN|COMMIT$|ROLLBACK$|SELECT 1$)/
+
+/**
+ * Counts the queries run through `pool.query` and on connections checked out with `pool.connect`
+ * (the core's query runner), by statement name (`text` for unnamed ones).
+ */
 export function countQueries(pool: pg.Pool): {
   readonly byName: Map<string, number>
   total(): number
   reset(): void
 } {
   const byName = new Map<string, number>()
-  const original = pool.query.bind(pool) as (...args: unknown[]) => unknown
-  ;(pool as { query: unknown }).query = (...args: unknown[]) => {
-    const first = args[0] as { name?: string; text?: string } | string
+  const count = (first: { name?: string; text?: string } | string) => {
     const name = typeof first === 'string' ? first : (first.name ?? first.text ?? '?')
+    if (HOUSEKEEPING.test(name)) return
     byName.set(name, (byName.get(name) ?? 0) + 1)
-    return original(...args)
+  }
+  // pool.query checks a connection out too: counting on the connections counts every query once
+  const counted = new WeakSet<object>()
+  const wrap = (client: pg.PoolClient) => {
+    if (counted.has(client)) return
+    counted.add(client)
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    ;(client as { query: unknown }).query = (...args: unknown[]) => {
+      count(args[0] as { name?: string; text?: string } | string)
+      return query(...args)
+    }
+  }
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown
+  ;(pool as { connect: unknown }).connect = (...args: unknown[]) => {
+    const callback = args[0] as
+      | ((error: Error | undefined, client: pg.PoolClient | undefined, done: unknown) => void)
+      | undefined
+    if (typeof callback === 'function') {
+      return connect(
+        (error: Error | undefined, client: pg.PoolClient | undefined, done: unknown) => {
+          if (client) wrap(client)
+          callback(error, client, done)
+        },
+      )
+    }
+    return (connect() as Promise<pg.PoolClient>).then((client) => {
+      wrap(client)
+      return client
+    })
   }
   return {
     byName,

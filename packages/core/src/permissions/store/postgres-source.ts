@@ -1,11 +1,13 @@
 /** The PostgreSQL permission source: one round trip per user, or per batch of users. */
 
 import { AuthUnavailableError } from '../../errors.js'
-import { withTimeout } from '../../infra/deadline.js'
 import {
   createPostgresPool,
+  endPostgresPool,
+  POSTGRES_RUNNER_DEFAULTS,
   type PostgresPoolOptions,
   type PostgresQueryable,
+  postgresRunner,
 } from '../../infra/postgres.js'
 import type { Pool, QueryResult } from '../../peer-types.js'
 import type { PermissionRecord } from '../../types.js'
@@ -13,7 +15,7 @@ import { isStorableId, toPermissionRecord } from './record.js'
 import type { BatchPermissionSource } from './source.js'
 
 export type PostgresSourceOptions = {
-  /** Most time a lookup may take, acquire and query included. Default 5000. */
+  /** Most time a lookup may take, acquire and query included. Default 2000. */
   readonly timeoutMs?: number
 } & (
   | {
@@ -32,7 +34,9 @@ export type PostgresSourceOptions = {
 )
 
 /** Default options of {@link postgresSource}. */
-export const POSTGRES_SOURCE_DEFAULTS = Object.freeze({ timeoutMs: 5000 })
+export const POSTGRES_SOURCE_DEFAULTS = Object.freeze({
+  timeoutMs: POSTGRES_RUNNER_DEFAULTS.timeoutMs,
+})
 
 /** The names of the prepared statements (prepared once per connection by `pg`). */
 export const PERMISSION_STATEMENTS = Object.freeze({
@@ -92,7 +96,7 @@ export function postgresSource(options: PostgresSourceOptions): PostgresSource {
   const timeoutMs = options.timeoutMs ?? POSTGRES_SOURCE_DEFAULTS.timeoutMs
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError(
-      'postgresSource: timeoutMs must be a positive number of milliseconds, e.g. 5000.',
+      'postgresSource: timeoutMs must be a positive number of milliseconds, e.g. 2000.',
     )
   }
   let pool: PostgresQueryable
@@ -117,12 +121,13 @@ export function postgresSource(options: PostgresSourceOptions): PostgresSource {
     )
   }
 
+  const runner = postgresRunner(pool)
+
   async function run(name: string, text: string, values: unknown[]): Promise<Row[]> {
     try {
-      const result: QueryResult<Row> = await withTimeout(
-        pool.query<Row>({ name, text, values }),
-        timeoutMs,
-        'PostgreSQL',
+      const result: QueryResult<Row> = await runner.query<Row>(
+        { name, text, values },
+        { timeoutMs },
       )
       return result.rows
     } catch (error) {
@@ -163,7 +168,7 @@ export function postgresSource(options: PostgresSourceOptions): PostgresSource {
       if (owned === undefined) return
       const ending = owned
       owned = undefined
-      await ending.end()
+      await endPostgresPool(ending)
     },
   }
 }
