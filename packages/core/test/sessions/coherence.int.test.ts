@@ -1,0 +1,133 @@
+/**
+ * Sessions with the change log: two instances (own Redis client through one TCP proxy, own memory
+ * layer, own change log) share Redis and PostgreSQL. A session destroyed, or its user deactivated,
+ * in PostgreSQL while Redis is cut, stalled or black-holed is refused by both within 1 s, and no
+ * Redis copy from before the change is served after Redis returns.
+ */
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createChangeLog, migrate } from '../../src/index.js'
+import {
+  createSessionStore,
+  postgresSessionSource,
+  type SessionStore,
+  sessionMemoryLayer,
+  sessionRedisLayer,
+} from '../../src/sessions/index.js'
+import {
+  connectRedis,
+  createTestSchema,
+  deleteKeys,
+  endpointOf,
+  REDIS_URL,
+  runId,
+  seed,
+  type TestSchema,
+  viaProxy,
+} from '../support/services.js'
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+
+const BOUND_MS = 1000
+const prefix = `aftest:${runId()}:`
+let schema: TestSchema
+let pool: pg.Pool
+let direct: Redis
+let proxy: TcpProxy
+const cleanup: Array<() => unknown> = []
+
+beforeAll(async () => {
+  ;[schema, direct, proxy] = await Promise.all([
+    createTestSchema(),
+    connectRedis(),
+    startTcpProxy(endpointOf(REDIS_URL, 6379)),
+  ])
+  pool = schema.pool({ max: 8 })
+  await migrate(pool)
+})
+
+afterEach(async () => {
+  proxy.restore()
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+afterAll(async () => {
+  await proxy?.close()
+  if (direct) {
+    await deleteKeys(direct, prefix)
+    direct.disconnect()
+  }
+  await schema?.drop()
+})
+
+async function instance(): Promise<SessionStore> {
+  const client = await connectRedis(viaProxy(REDIS_URL, proxy))
+  const changes = createChangeLog({ pool, pollIntervalMs: 100 })
+  const store = createSessionStore({
+    layers: [
+      sessionMemoryLayer({ ttlSeconds: 300 }),
+      sessionRedisLayer({ client, keyPrefix: prefix, timeoutMs: 150 }),
+    ],
+    source: postgresSessionSource({ pool }),
+    changes,
+    revalidateSeconds: 3600, // only the change log may bring the news here
+    onError: () => {},
+  })
+  cleanup.push(async () => {
+    await store.close()
+    await changes.close()
+    client.disconnect()
+  })
+  await Promise.all([store.ready(), changes.ready()])
+  return store
+}
+
+/** Both instances refuse the session (or see its user inactive); resolves how long it took. */
+async function untilRefused(stores: SessionStore[], id: string): Promise<number> {
+  const start = performance.now()
+  for (;;) {
+    const seen = await Promise.all(stores.map((store) => store.get(id)))
+    if (seen.every((session) => session === null || session.userActive === false)) {
+      return performance.now() - start
+    }
+    if (performance.now() - start > 5000) throw new Error('still served after 5 s')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe.each([
+  ['cut', (p: TcpProxy) => p.cut()],
+  ['stall', (p: TcpProxy) => p.stall()],
+  ['black hole', (p: TcpProxy) => p.blackhole()],
+])('Redis %s under two instances', (fault, breakRedis) => {
+  it.each([
+    ['a session destroyed by SQL', 'UPDATE sessions SET active = false WHERE id = $1'],
+    [
+      'its user deactivated by SQL',
+      'UPDATE users SET active = false WHERE id = (SELECT user_id FROM sessions WHERE id = $1)',
+    ],
+  ])('%s is refused by both within 1 s, and stays so after Redis returns', async (_, sql) => {
+    const user = `u-${fault.replace(' ', '-')}-${runId()}`
+    await seed(pool, { users: [{ id: user }] })
+    const a = await instance()
+    const b = await instance()
+    const session = await a.create(user)
+    for (const store of [a, b]) expect(await store.get(session.id)).toMatchObject({ userId: user })
+
+    breakRedis(proxy)
+    await pool.query(sql, [session.id])
+    const ms = await untilRefused([a, b], session.id)
+    expect(ms).toBeLessThan(BOUND_MS)
+
+    proxy.restore()
+    const fresh = await instance()
+    const end = performance.now() + 1000
+    while (performance.now() < end) {
+      for (const store of [a, b, fresh]) {
+        const seen = await store.get(session.id)
+        expect(seen === null || seen.userActive === false).toBe(true)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  })
+})
