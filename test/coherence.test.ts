@@ -5,10 +5,9 @@
  * while B cannot reach Redis, are enforced by all three within 1 s; no stale allow after Redis
  * returns; and each process shuts down within 5 s, B during its black hole, then exits by itself.
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { createSigner, migrate } from '@authframework/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -22,6 +21,7 @@ import {
   viaProxy,
 } from '../packages/core/test/support/services.js'
 import { startTcpProxy, type TcpProxy } from '../packages/core/test/support/tcp-proxy.js'
+import { forkInstance } from './support/fork.js'
 import type { InstanceConfig } from './support/instance.js'
 
 const BOUND_MS = 1000
@@ -47,23 +47,7 @@ function start(name: string, redisUrl: string): Promise<{ child: ChildProcess; p
     issuer: ISSUER,
     audience: AUDIENCE,
   }
-  const child = fork(
-    fileURLToPath(new URL('./support/coherence-instance.ts', import.meta.url)),
-    [],
-    {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, AF_INSTANCE: JSON.stringify(config) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  )
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000)
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-    child.once('message', (message: { port: number }) => {
-      clearTimeout(timer)
-      resolve({ child, port: message.port })
-    })
-  })
+  return forkInstance('coherence-instance.ts', 'AF_INSTANCE', name, config)
 }
 
 function send(index: number, token: string, method = 'GET', path = '/orders/write') {

@@ -4,11 +4,10 @@
  * through one of them; the time until all three reject it is measured against the 100 ms bound,
  * first on idle instances, then while a load generator keeps requesting with that token.
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { createSigner, migrate } from '@authframework/core'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -21,6 +20,7 @@ import {
   runId,
   type TestSchema,
 } from '../packages/core/test/support/services.js'
+import { forkInstance } from './support/fork.js'
 import type { InstanceConfig } from './support/instance.js'
 
 /** The propagation bound on this machine. */
@@ -52,19 +52,7 @@ function start(name: string): Promise<Instance> {
     issuer: ISSUER,
     audience: AUDIENCE,
   }
-  const child = fork(fileURLToPath(new URL('./support/instance.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, AF_INSTANCE: JSON.stringify(config) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000)
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-    child.once('message', (message: { port: number }) => {
-      clearTimeout(timer)
-      resolve({ child, port: message.port })
-    })
-  })
+  return forkInstance('instance.ts', 'AF_INSTANCE', name, config)
 }
 
 interface Sample {

@@ -6,11 +6,10 @@
  * 500, none hung), and both instances answer 200 again within 2 s of the heal, with their pools
  * back to normal.
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { createSigner, migrate } from '@authframework/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -22,6 +21,7 @@ import {
   viaProxy,
 } from '../packages/core/test/support/services.js'
 import { startTcpProxy, type TcpProxy } from '../packages/core/test/support/tcp-proxy.js'
+import { forkInstance } from './support/fork.js'
 import type { PgInstanceConfig } from './support/pg-instance.js'
 
 const SECRET = 'a-secret-of-at-least-thirty-two-bytes-for-hs256!'
@@ -52,19 +52,7 @@ function start(name: string): Promise<Instance> {
     secret: SECRET,
     max: MAX,
   }
-  const child = fork(fileURLToPath(new URL('./support/pg-instance.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, AF_PG_INSTANCE: JSON.stringify(config) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000)
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-    child.once('message', (message: { port: number }) => {
-      clearTimeout(timer)
-      resolve({ child, port: message.port })
-    })
-  })
+  return forkInstance('pg-instance.ts', 'AF_PG_INSTANCE', name, config)
 }
 
 interface Sample {

@@ -5,10 +5,9 @@
  * (heartbeat 1 s + deadline 1 s, then a PostgreSQL read), and after the heal B's subscription is
  * live again: the next revocation reaches it through pub/sub, without a restart.
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { createSigner, migrate } from '@authframework/core'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,6 +23,7 @@ import {
   viaProxy,
 } from '../packages/core/test/support/services.js'
 import { startTcpProxy, type TcpProxy } from '../packages/core/test/support/tcp-proxy.js'
+import { forkInstance } from './support/fork.js'
 import type { InstanceConfig } from './support/instance.js'
 
 /** Heartbeat interval + deadline (detection), then one PostgreSQL read, with room for a busy machine. */
@@ -51,19 +51,9 @@ function start(name: string, redisUrl: string): Promise<number> {
     issuer: ISSUER,
     audience: AUDIENCE,
   }
-  const child = fork(fileURLToPath(new URL('./support/instance.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, AF_INSTANCE: JSON.stringify(config) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000)
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-    child.once('message', (message: { port: number }) => {
-      clearTimeout(timer)
-      resolve(message.port)
-    })
+  return forkInstance('instance.ts', 'AF_INSTANCE', name, config).then(({ child, port }) => {
+    children.push(child)
+    return port
   })
 }
 

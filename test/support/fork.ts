@@ -1,0 +1,40 @@
+/**
+ * Starts one server process of a multi-process test: a TypeScript entry under
+ * `test/support/`, run by tsx, configured through one environment variable (JSON), answering its
+ * port over IPC as `{ port }`.
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export interface ForkedInstance {
+  readonly child: ChildProcess
+  readonly port: number
+}
+
+/**
+ * Forks `script` (a file name in this folder) with `config` in `env[variable]`; resolves once it
+ * listens, rejects when it exits first or has not answered within 20 s.
+ *
+ * @example
+ * const { child, port } = await forkInstance('instance.ts', 'AF_INSTANCE', 'A', config)
+ */
+export function forkInstance(
+  script: string,
+  variable: string,
+  name: string,
+  config: unknown,
+): Promise<ForkedInstance> {
+  const child = fork(fileURLToPath(new URL(`./${script}`, import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, [variable]: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000)
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+    child.once('message', (message: { port: number }) => {
+      clearTimeout(timer)
+      resolve({ child, port: message.port })
+    })
+  })
+}
