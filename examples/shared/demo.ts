@@ -7,6 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto'
 import type { Server } from 'node:http'
+import { deflateRawSync } from 'node:zlib'
 import {
   type AuthContext,
   type AuthMetrics,
@@ -237,7 +238,9 @@ export function demoBanner(demo: Demo, url: string, framework: string): string {
     perms: ['admin', 'orders:read', 'orders:write'],
   })
   const many = Array.from({ length: 60 }, (_, i) => `orders:region-${i}:read`)
-  const compressed = demo.signer.sign({ sub: 'user-42', perms: ['orders:read', ...many] })
+  // a long token stays a standard JWT; its `compressed:` form is for our own issuers only
+  const long = demo.signer.sign({ sub: 'user-42', perms: ['orders:read', ...many] })
+  const compressed = `compressed:${deflateRawSync(long).toString('base64url')}`
   const credentials = JSON.stringify({ username: demo.user.username, password: demo.user.password })
   const users =
     demo.login.source === 'postgres'
