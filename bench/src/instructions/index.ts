@@ -173,7 +173,9 @@ export function count(
         reject(error)
       }
     })
-    child.once('exit', (code) => {
+    // 'close', not 'exit': it comes after stdout has ended, so the DONE line has been read (on a
+    // loaded machine 'exit' can come first, and a good run would count as failed)
+    child.once('close', (code) => {
       clearTimeout(timer)
       if (code !== 0 || ok < 0) {
         const last = stderr
