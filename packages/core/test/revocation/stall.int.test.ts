@@ -1,61 +1,21 @@
-/**
- * Redis stalled or black-holed (no reset ever arrives) under the distributed revocation list,
- * through a TCP proxy: the stalled instance notices by its subscription's heartbeat, goes
- * `disconnected` and polls PostgreSQL, so a revocation made on a healthy instance is refused there
- * within the outage bound; after the fault heals, the subscription is live again and pub/sub
- * propagation works without a restart. A revocation made on the stalled instance itself is
- * reported, keeps the list `disconnected`, and is published once Redis answers again.
- */
-import type { Redis } from 'ioredis'
 import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type AuthError, migrate } from '../../src/index.js'
-import {
-  connectRedis,
-  createTestSchema,
-  deleteKeys,
-  endpointOf,
-  REDIS_URL,
-  runId,
-  type TestSchema,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import type { AuthError } from '../../src/index.js'
+import { useRedisFaultFixture } from '../support/fault-fixture.js'
+import { REDIS_URL, viaProxy } from '../support/services.js'
+import type { TcpProxy } from '../support/tcp-proxy.js'
 import { codeOf, type Instance, signer, startInstance, until } from './setup.js'
 
-const prefix = `aftest:${runId()}:`
-let schema: TestSchema
-let pool: pg.Pool
-let direct: Redis
-let proxy: TcpProxy
 let a: Instance
-const cleanup: Array<() => unknown> = []
 
+// cleanup[0] is the healthy instance, kept for the whole file
+const fault = useRedisFaultFixture({ poolMax: 4, keep: 1 })
+const { prefix, cleanup } = fault
+let pool: pg.Pool, proxy: TcpProxy
 beforeAll(async () => {
-  ;[schema, direct, proxy] = await Promise.all([
-    createTestSchema(),
-    connectRedis(),
-    startTcpProxy(endpointOf(REDIS_URL, 6379)),
-  ])
-  pool = schema.pool({ max: 4 })
-  await migrate(pool)
+  ;({ pool, proxy } = fault.ready())
   // the healthy instance; no periodic re-read, so what it learns comes from pub/sub
   a = await startInstance(pool, prefix, cleanup, { syncIntervalMs: false })
-})
-
-afterEach(async () => {
-  proxy.restore()
-  for (const fn of cleanup.splice(1).reverse()) await fn()
-})
-
-afterAll(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-  await proxy?.close()
-  if (direct) {
-    await deleteKeys(direct, prefix)
-    direct.disconnect()
-  }
-  await schema?.drop()
 })
 
 /** An instance whose Redis goes through the proxy (heartbeat and outage polling at their defaults). */

@@ -1,13 +1,6 @@
-/**
- * Sessions with the change log: two instances (own Redis client through one TCP proxy, own memory
- * layer, own change log) share Redis and PostgreSQL. A session destroyed, or its user deactivated,
- * in PostgreSQL while Redis is cut, stalled or black-holed is refused by both within 1 s, and no
- * Redis copy from before the change is served after Redis returns.
- */
-import type { Redis } from 'ioredis'
 import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createChangeLog, migrate } from '../../src/index.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createChangeLog } from '../../src/index.js'
 import {
   createSessionStore,
   postgresSessionSource,
@@ -15,49 +8,17 @@ import {
   sessionMemoryLayer,
   sessionRedisLayer,
 } from '../../src/sessions/index.js'
-import {
-  connectRedis,
-  createTestSchema,
-  deleteKeys,
-  endpointOf,
-  REDIS_URL,
-  runId,
-  seed,
-  type TestSchema,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { useRedisFaultFixture } from '../support/fault-fixture.js'
+import { connectRedis, REDIS_URL, runId, seed, viaProxy } from '../support/services.js'
+import type { TcpProxy } from '../support/tcp-proxy.js'
 
 const BOUND_MS = 1000
-const prefix = `aftest:${runId()}:`
-let schema: TestSchema
-let pool: pg.Pool
-let direct: Redis
-let proxy: TcpProxy
-const cleanup: Array<() => unknown> = []
 
-beforeAll(async () => {
-  ;[schema, direct, proxy] = await Promise.all([
-    createTestSchema(),
-    connectRedis(),
-    startTcpProxy(endpointOf(REDIS_URL, 6379)),
-  ])
-  pool = schema.pool({ max: 8 })
-  await migrate(pool)
-})
-
-afterEach(async () => {
-  proxy.restore()
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  if (direct) {
-    await deleteKeys(direct, prefix)
-    direct.disconnect()
-  }
-  await schema?.drop()
+const fault = useRedisFaultFixture({ poolMax: 8 })
+const { prefix, cleanup } = fault
+let pool: pg.Pool, proxy: TcpProxy
+beforeAll(() => {
+  ;({ pool, proxy } = fault.ready())
 })
 
 async function instance(): Promise<SessionStore> {

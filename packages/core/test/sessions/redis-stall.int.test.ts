@@ -5,60 +5,25 @@
  */
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { migrate } from '../../src/index.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   createSessionStore,
   postgresSessionSource,
   sessionMemoryLayer,
   sessionRedisLayer,
 } from '../../src/sessions/index.js'
-import {
-  connectRedis,
-  createTestSchema,
-  deleteKeys,
-  endpointOf,
-  REDIS_URL,
-  runId,
-  seed,
-  type TestSchema,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { useRedisFaultFixture } from '../support/fault-fixture.js'
+import { connectRedis, REDIS_URL, viaProxy } from '../support/services.js'
+import type { TcpProxy } from '../support/tcp-proxy.js'
 
-const prefix = `aftest:${runId()}:`
-let schema: TestSchema
-let pool: pg.Pool
-let direct: Redis
-let proxy: TcpProxy
-const cleanup: Array<() => unknown> = []
-
-beforeAll(async () => {
-  ;[schema, direct, proxy] = await Promise.all([
-    createTestSchema(),
-    connectRedis(),
-    startTcpProxy(endpointOf(REDIS_URL, 6379)),
-  ])
-  pool = schema.pool({ max: 4 })
-  await migrate(pool)
-  await seed(pool, {
-    roles: { reader: ['orders:read'] },
-    users: [{ id: 'alice', roles: ['reader'] }],
-  })
+const fault = useRedisFaultFixture({
+  poolMax: 4,
+  seed: { roles: { reader: ['orders:read'] }, users: [{ id: 'alice', roles: ['reader'] }] },
 })
-
-afterEach(async () => {
-  proxy.restore()
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  if (direct) {
-    await deleteKeys(direct, prefix)
-    direct.disconnect()
-  }
-  await schema?.drop()
+const { prefix, cleanup } = fault
+let pool: pg.Pool, direct: Redis, proxy: TcpProxy
+beforeAll(() => {
+  ;({ pool, direct, proxy } = fault.ready())
 })
 
 async function instance(url: string) {

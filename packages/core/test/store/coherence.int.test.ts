@@ -6,67 +6,33 @@
  */
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   type ChangeLog,
   createChangeLog,
   createPermissionStore,
   memoryLayer,
-  migrate,
   type PermissionStore,
   postgresSource,
   redisLayer,
 } from '../../src/index.js'
-import {
-  connectRedis,
-  createTestSchema,
-  deleteKeys,
-  endpointOf,
-  REDIS_URL,
-  runId,
-  seed,
-  type TestSchema,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { useRedisFaultFixture } from '../support/fault-fixture.js'
+import { connectRedis, REDIS_URL, seed, viaProxy } from '../support/services.js'
+import type { TcpProxy } from '../support/tcp-proxy.js'
 
 /** The promise: enforced within this long of the commit, whatever happened to Redis. */
 const BOUND_MS = 1000
-const prefix = `aftest:${runId()}:`
-
-let schema: TestSchema
-let pool: pg.Pool
-let direct: Redis
-let proxy: TcpProxy
-const cleanup: Array<() => Promise<unknown> | unknown> = []
 
 interface Instance {
   readonly store: PermissionStore
   readonly changes: ChangeLog
 }
 
-beforeAll(async () => {
-  ;[schema, direct, proxy] = await Promise.all([
-    createTestSchema(),
-    connectRedis(),
-    startTcpProxy(endpointOf(REDIS_URL, 6379)),
-  ])
-  pool = schema.pool({ max: 8 })
-  await migrate(pool)
-})
-
-afterEach(async () => {
-  proxy.restore()
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  if (direct) {
-    await deleteKeys(direct, prefix)
-    direct.disconnect()
-  }
-  await schema?.drop()
+const fault = useRedisFaultFixture({ poolMax: 8 })
+const { prefix, cleanup } = fault
+let pool: pg.Pool, direct: Redis, proxy: TcpProxy
+beforeAll(() => {
+  ;({ pool, direct, proxy } = fault.ready())
 })
 
 async function instance(): Promise<Instance> {
