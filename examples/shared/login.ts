@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import {
   type AuthMetrics,
   errorResponse,
+  holdConnection,
   InvalidRequestError,
   isAuthError,
   migrate,
@@ -108,7 +109,7 @@ export function demoUser(password = process.env.DEMO_PASSWORD): DemoUser {
  */
 export async function prepareDatabase(pool: pg.Pool, user: DemoUser): Promise<boolean> {
   await migrate(pool)
-  const client = await pool.connect()
+  const client = holdConnection(await pool.connect())
   try {
     await client.query('BEGIN')
     await client.query('LOCK TABLE users IN EXCLUSIVE MODE')

@@ -92,6 +92,8 @@ export interface PoolClient {
     values?: unknown[],
   ): Promise<QueryResult<R>>
   release(error?: Error | boolean): void
+  /** Held connections: a socket failure is emitted here (the pool listens only while idle). */
+  on(event: 'error', listener: (error: Error) => void): unknown
 }
 
 /** A `pg.Pool` or a pg-pool `Pool`: the calls the core makes. */

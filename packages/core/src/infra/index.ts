@@ -33,6 +33,7 @@ export {
   createPostgresPool,
   createPostgresRunner,
   endPostgresPool,
+  holdConnection,
   POSTGRES_POOL_DEFAULTS,
   POSTGRES_RUNNER_DEFAULTS,
   PostgresBusyError,

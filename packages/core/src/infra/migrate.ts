@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Pool } from '../peer-types.js'
+import { holdConnection } from './postgres.js'
 
 /** The pool-like object `migrate` needs: `pg.Pool` or a pg-pool `Pool`. */
 export type MigrationPool = Pick<Pool, 'connect'>
@@ -66,7 +67,7 @@ export async function migrate(
     throw new TypeError('migrate(pool): pool must be a pg Pool (new pg.Pool(config)).')
   }
   const migrations = await readMigrations(options.directory ?? MIGRATIONS_DIRECTORY)
-  const client = await pool.connect()
+  const client = holdConnection(await pool.connect())
   let locked = false
   let broken: unknown
   try {

@@ -232,6 +232,23 @@ type RunnerPool = PostgresQueryable & {
 }
 
 const runners = new WeakMap<object, PostgresRunner>()
+const swallowHeldError = () => {}
+/** Connections that carry {@link swallowHeldError} (once each, for their whole life). */
+const listening = new WeakSet<object>()
+
+/**
+ * Makes a checked-out connection safe to hold. The pool listens for errors of idle connections
+ * only: a held connection whose socket fails emits 'error' with no listener, which would end the
+ * process. The query in flight fails with the same error, so nothing is lost by swallowing it
+ * here. The listener stays for the connection's life: a destroyed one may emit again as it closes.
+ */
+export function holdConnection<C extends Pick<PoolClient, 'on'>>(client: C): C {
+  if (!listening.has(client)) {
+    listening.add(client)
+    client.on('error', swallowHeldError)
+  }
+  return client
+}
 const warnPool = createWarnOnce('AUTHFRAMEWORK_POSTGRES_POOL')
 
 /** SQLSTATE classes that say the database (or the way to it) failed, not the statement. */
@@ -341,18 +358,29 @@ export function createPostgresRunner(
 
   function checkout(timeoutMs: number): Promise<PoolClient> {
     waiting++
-    const pending = connect!().finally(() => {
-      waiting--
-    })
+    const pending = connect!()
+      .then(holdConnection)
+      .finally(() => {
+        waiting--
+      })
     return withTimeout(pending, timeoutMs, 'PostgreSQL checkout').catch((error: unknown) => {
       // a connection that arrives after the deadline goes straight back to the pool
       if (error instanceof TimeoutError)
         pending.then(
-          (client) => client.release(),
+          (client) => giveBack(client),
           () => {},
         )
       throw error
     })
+  }
+
+  /** Returns a connection to the pool, or destroys it (`failure`). */
+  function giveBack(client: PoolClient, failure?: Error | true): void {
+    if (failure === undefined) client.release()
+    else {
+      destroyed++
+      client.release(failure)
+    }
   }
 
   /** Runs `work` with a connection under a deadline of `timeoutMs`; `sound` says whether a failed connection may be reused. */
@@ -420,7 +448,7 @@ export function createPostgresRunner(
         if (probe) await exec({ text: 'SELECT 1' }, probeTimeoutMs)
         return work(exec)
       })()
-      client?.release()
+      if (client !== undefined) giveBack(client)
       breaker.success()
       metrics?.timing('postgres', performance.now() - started)
       return result
@@ -429,11 +457,7 @@ export function createPostgresRunner(
         timeouts++
       }
       if (client !== undefined) {
-        if (sound(error)) client.release()
-        else {
-          destroyed++
-          client.release(error instanceof Error ? error : true)
-        }
+        giveBack(client, sound(error) ? undefined : error instanceof Error ? error : true)
       }
       if (isInfrastructureFailure(error)) {
         breaker.failure()

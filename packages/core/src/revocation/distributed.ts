@@ -6,8 +6,9 @@
  * - `local` mode (default): `isRevoked` is the synchronous memory check. The list is loaded from
  *   PostgreSQL at start-up, fed by pub/sub, caught up from PostgreSQL after every Redis reconnect,
  *   polled from PostgreSQL while Redis is away, and re-read every `syncIntervalMs` as a safety net.
- * - `strict` mode: every check not already answered by the memory list asks Redis; the checks of
- *   one tick share one `MGET`. Redis unreachable: the check rejects (503).
+ * - `strict` mode: every check not already answered by the memory list asks the record through the
+ *   layered cache (`strict-check.ts`): the checks of one tick share one `MGET` of the denylist, and
+ *   PostgreSQL answers while Redis cannot. Both unreachable: the check rejects (503).
  */
 
 import { AuthUnavailableError } from '../errors.js'
@@ -25,20 +26,14 @@ import {
 import type { ChainableCommander, Redis } from '../peer-types.js'
 import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
 import { createWarnOnce } from '../warn-once.js'
-import {
-  checkEntry,
-  decodeEntry,
-  encodeEntry,
-  rowKey,
-  type SubjectKeys,
-  subjectKeys,
-} from './keys.js'
+import { checkEntry, decodeEntry, encodeEntry, rowKey } from './keys.js'
 import { createMemoryRevocationList } from './memory.js'
 import {
   postgresRevocationSource,
   type RevocationCursor,
   type RevocationSource,
 } from './postgres.js'
+import { createStrictCheck } from './strict-check.js'
 
 /** How `isRevoked` answers: from the local list (`local`) or by asking Redis (`strict`). */
 export type RevocationMode = 'local' | 'strict'
@@ -77,7 +72,7 @@ export interface RevocationListOptions extends SubscriptionOptions {
   readonly pageSize?: number
   /** Deadline of each Redis call on the request path. Default 250. */
   readonly redisTimeoutMs?: number
-  /** Circuit breaker of the strict check: failures that open it (default 3), for how long (default 1000 ms). */
+  /** Circuit breaker in front of Redis: failures that open it (default 3), for how long (default 1000 ms); strict checks go to PostgreSQL meanwhile. */
   readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
   /** `local` mode: re-read changes from PostgreSQL this often while subscribed. Default 30 000; `false`: never. */
   readonly syncIntervalMs?: number | false
@@ -85,7 +80,7 @@ export interface RevocationListOptions extends SubscriptionOptions {
   readonly outageSyncIntervalMs?: number | false
   /** How far back (seconds) each catch-up re-reads, for transactions that committed late. Default 60. */
   readonly catchUpOverlapSeconds?: number
-  /** `strict` mode: most checks answered by one `MGET`. Default 500. */
+  /** `strict` mode: most keys read by one `MGET` or query (two or three per check). Default 500. */
   readonly maxBatchSize?: number
   /** Called when something fails in the background or on the write path. Default: one process warning per operation. */
   readonly onError?: (error: unknown, context: { readonly operation: RevocationOperation }) => void
@@ -115,7 +110,7 @@ export const REVOCATION_LIST_DEFAULTS = Object.freeze({
 
 /** A {@link RevocationList} shared through Redis and PostgreSQL. */
 export interface DistributedRevocationList extends RevocationList {
-  /** `local`: synchronous. `strict`: `true` at once when known locally, else a promise (rejects when Redis is unreachable). */
+  /** `local`: synchronous. `strict`: `true` at once when known locally, else a promise (rejects when neither Redis nor PostgreSQL answers). */
   isRevoked(subject: RevocationSubject): boolean | Promise<boolean>
   /**
    * Applies the entry here at once; records it in PostgreSQL and, concurrently, sets the Redis
@@ -144,13 +139,6 @@ export interface DistributedRevocationList extends RevocationList {
   readonly channel: string
   /** Stops timers and the subscription. The Redis client and the pool are not closed. */
   close(): Promise<void>
-}
-
-interface Check {
-  readonly subject: RevocationSubject
-  readonly keys: SubjectKeys
-  resolve(revoked: boolean): void
-  reject(error: unknown): void
 }
 
 /** Sets the subject key to the later of the stored and the given `before`, and the longer TTL. */
@@ -542,76 +530,19 @@ export function createRevocationList(options: RevocationListOptions): Distribute
 
   // --- strict checks ----------------------------------------------------------------------------
 
-  let queue: Check[] = []
-
-  async function checkBatch(batch: readonly Check[]): Promise<void> {
-    const rows = [
-      ...new Set(
-        batch.flatMap(({ keys }) => [keys.token, keys.sub, ...(keys.jti ? [keys.jti] : [])]),
-      ),
-    ]
-    let values: (string | null)[]
-    try {
-      values = await guarded('MGET', () => redis.mget(markerKey, ...rows.map(keyOfRow)))
-    } catch (cause) {
-      const error = new AuthUnavailableError('The revocation denylist is unavailable.', { cause })
-      for (const check of batch) check.reject(error)
-      return
-    }
-    const found = new Map<string, number | true>()
-    if (values[0] === null) {
-      // The denylist is being rebuilt (Redis lost it): PostgreSQL answers meanwhile.
-      void rebuild()
-      let entries: readonly RevocationEntry[]
-      try {
-        entries = await source.findLive(rows)
-      } catch (cause) {
-        safeReport(cause, 'check')
-        const error = new AuthUnavailableError('The revocation list is unavailable.', { cause })
-        for (const check of batch) check.reject(error)
-        return
-      }
-      for (const entry of entries)
-        found.set(rowKey(entry), entry.kind === 'subject' ? entry.before : true)
-    } else {
-      rows.forEach((row, i) => {
-        const value = values[i + 1]
-        if (value === null || value === undefined) return
-        if (row.startsWith('sub:')) {
-          const before = Number(value)
-          found.set(row, Number.isFinite(before) ? before : Number.POSITIVE_INFINITY)
-        } else found.set(row, true)
-      })
-    }
-    for (const { subject, keys, resolve } of batch) {
-      const before = found.get(keys.sub)
-      resolve(
-        found.has(keys.token) ||
-          (keys.jti !== undefined && found.has(keys.jti)) ||
-          (before !== undefined &&
-            (subject.iat === undefined || subject.iat <= (before as number))),
-      )
-    }
-  }
-
-  function flush(): void {
-    const batch = queue
-    queue = []
-    for (let i = 0; i < batch.length; i += maxBatchSize) {
-      const chunk = batch.slice(i, i + maxBatchSize)
-      checkBatch(chunk).catch((error: unknown) => {
-        for (const check of chunk) check.reject(error)
-      })
-    }
-  }
-
-  function askRedis(subject: RevocationSubject): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      queue.push({ subject, keys: subjectKeys(subject), resolve, reject })
-      // Like DataLoader: the checks started by one event land in one MGET.
-      if (queue.length === 1) void Promise.resolve().then(() => process.nextTick(flush))
-    })
-  }
+  const strict =
+    mode === 'strict'
+      ? createStrictCheck({
+          redis,
+          guarded,
+          keyOfRow,
+          markerKey,
+          source,
+          rebuild: () => void rebuild(),
+          maxBatchSize,
+          report: (error) => safeReport(error, 'check'),
+        })
+      : undefined
 
   const notLoaded = () =>
     new AuthUnavailableError('The revocation list has not been loaded from PostgreSQL yet.')
@@ -640,7 +571,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
         if (!loaded) throw notLoaded()
         return memory.isRevoked(subject)
       }
-      return memory.isRevoked(subject) || askRedis(subject)
+      return memory.isRevoked(subject) || strict!.isRevoked(subject)
     },
     async revoke(input) {
       if (closed) throw new AuthUnavailableError('The revocation list is closed.')
@@ -687,9 +618,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
       clearTimeout(lateRead)
       unfollow?.()
       subscription.close()
-      const error = new AuthUnavailableError('The revocation list is closed.')
-      for (const check of queue.splice(0)) check.reject(error)
-      await Promise.allSettled([syncing, rebuilding])
+      await Promise.allSettled([syncing, rebuilding, strict?.close()])
     },
   }
 }

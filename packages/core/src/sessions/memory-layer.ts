@@ -9,8 +9,9 @@ import type { Session } from './record.js'
 export interface SessionMemoryLayer extends SessionLayer {
   getSync(id: string): CachedSession
   get(id: string): CachedSession
+  getMany(ids: readonly string[]): CachedSession[]
   set(session: Session): void
-  fill(id: string, value: Session | null): void
+  setMany(entries: ReadonlyArray<readonly [id: string, value: Session | null]>): void
   delete(id: string): void
   clear(): void
   readonly size: number
@@ -39,8 +40,11 @@ export function sessionMemoryLayer(options: MemoryLayerOptions = {}): SessionMem
     shared: false,
     getSync: get,
     get,
+    getMany: (ids) => ids.map(get),
     set: (session) => put(session.id, session),
-    fill: put,
+    setMany(entries) {
+      for (const [id, value] of entries) put(id, value)
+    },
     delete: (id) => lru.delete(id),
     clear: () => lru.clear(),
     get size() {

@@ -6,6 +6,7 @@
 
 import type { ChangeLog } from '../infra/change-log.js'
 import { createCircuitBreaker } from '../infra/circuit-breaker.js'
+import type { InvalidationListener } from '../infra/layered-cache.js'
 import { createRedisCall, redisReady } from '../infra/redis.js'
 import {
   resolveSubscriptionOptions,
@@ -14,7 +15,6 @@ import {
   subscribeChannel,
 } from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
-import type { InvalidationListener } from '../permissions/store/layer.js'
 import type { Clock } from '../types.js'
 import type { CachedSession, SessionLayer } from './layer.js'
 import { decodeSession, encodeSession, isSessionId, type Session } from './record.js'
@@ -55,8 +55,9 @@ export const SESSION_REDIS_LAYER_DEFAULTS = Object.freeze({
 /** The session Redis layer, with its key scheme visible for operations and tests. */
 export interface SessionRedisLayer extends SessionLayer {
   get(id: string): Promise<CachedSession>
+  getMany(ids: readonly string[]): Promise<CachedSession[]>
   set(session: Session): Promise<void>
-  fill(id: string, value: Session | null): Promise<void>
+  setMany(entries: ReadonlyArray<readonly [id: string, value: Session | null]>): Promise<void>
   delete(id: string): Promise<void>
   invalidate(
     sessions: ReadonlyArray<{ readonly id: string; readonly expiresAt?: number }>,
@@ -75,6 +76,10 @@ export interface SessionRedisLayer extends SessionLayer {
 const FILL_UNLESS_TOMBSTONE = `if redis.call('GET', KEYS[1]) == 'null' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1`
+
+/** DEL key, unless it holds a tombstone: a destroy is not a cached copy. */
+const DELETE_UNLESS_TOMBSTONE = `if redis.call('GET', KEYS[1]) == 'null' then return 0 end
+return redis.call('DEL', KEYS[1])`
 
 function positiveInteger(value: unknown, name: string, example: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
@@ -122,7 +127,18 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
 
   let changes: ChangeLog | undefined
 
+  /** A copy older than a change of its session is a miss: the store reads the database again. */
+  function decode(id: string, raw: string | null | undefined): CachedSession {
+    const entry = typeof raw === 'string' ? decodeSession(raw) : undefined
+    if (entry === undefined) return undefined
+    if (entry.value !== null && changes?.isCurrent('sessions', id, entry.version) === false) {
+      return undefined
+    }
+    return entry.value
+  }
+
   const guarded = createRedisCall(client, breaker, timeoutMs)
+  const get = async (id: string) => decode(id, await guarded('GET', () => client.get(keyOf(id))))
   /** A write that must not land late (over a tombstone): timing out tears the connection down. */
   const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
     guarded(what, call, timeoutMs, true)
@@ -155,15 +171,12 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     shared: true,
     channel,
     keyOf,
-    async get(id) {
-      const raw = await guarded('GET', () => client.get(keyOf(id)))
-      const entry = typeof raw === 'string' ? decodeSession(raw) : undefined
-      if (entry === undefined) return undefined
-      // a copy older than a change of its session is a miss: the store reads the database again
-      if (entry.value !== null && changes?.isCurrent('sessions', id, entry.version) === false) {
-        return undefined
-      }
-      return entry.value
+    get,
+    async getMany(ids) {
+      if (ids.length === 0) return []
+      if (ids.length === 1) return [await get(ids[0]!)]
+      const raw = await guarded('MGET', () => client.mget(ids.map(keyOf)))
+      return ids.map((id, i) => decode(id, raw[i]))
     },
     async set(session) {
       const ttl = ttlUntil(session.expiresAt)
@@ -174,19 +187,28 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     followChanges(log) {
       changes = log
     },
-    async fill(id, value) {
-      const ttl = value === null ? negativeTtlSeconds : ttlUntil(value.expiresAt)
-      if (ttl === 0) return
+    async setMany(entries) {
       // A fresher read replaces a copy due for confirmation, but never a tombstone: a destroy
-      // written in the meantime wins over this (older) read.
-      // the version read before writing: a change heard since the read began dropped the write
-      const text = encodeSession(value, changes?.version)
-      await guardedWrite('EVAL fill', () =>
-        client.eval(FILL_UNLESS_TOMBSTONE, 1, keyOf(id), text, ttl),
-      )
+      // written in the meantime wins over this (older) read. The version is the one read before
+      // writing: a change heard since the read began made the store drop the write.
+      const version = changes?.version
+      const fills: [key: string, text: string, ttl: number][] = []
+      for (const [id, value] of entries) {
+        const ttl = value === null ? negativeTtlSeconds : ttlUntil(value.expiresAt)
+        if (ttl > 0) fills.push([keyOf(id), encodeSession(value, version), ttl])
+      }
+      if (fills.length === 0) return
+      await guardedWrite('EVAL fill', async () => {
+        const pipeline = client.pipeline()
+        for (const [key, text, ttl] of fills)
+          pipeline.eval(FILL_UNLESS_TOMBSTONE, 1, key, text, ttl)
+        const results = await pipeline.exec()
+        const failed = results?.find(([error]) => error !== null)
+        if (failed) throw failed[0]
+      })
     },
     async delete(id) {
-      await guarded('DEL', () => client.del(keyOf(id)))
+      await guarded('EVAL delete', () => client.eval(DELETE_UNLESS_TOMBSTONE, 1, keyOf(id)))
     },
     async invalidate(sessions) {
       if (sessions.length === 0) return

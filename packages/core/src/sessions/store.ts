@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { AuthUnavailableError, UserInactiveError } from '../errors.js'
 import type { ChangeLog } from '../infra/change-log.js'
-import type { InvalidationListener } from '../permissions/store/layer.js'
+import { createLayeredCache } from '../infra/layered-cache.js'
 import { isStorableId } from '../permissions/store/record.js'
 import type { Clock, SessionSource } from '../types.js'
 import { createWarnOnce } from '../warn-once.js'
-import type { CachedSession, SessionLayer } from './layer.js'
+import type { SessionLayer } from './layer.js'
 import { sessionMemoryLayer } from './memory-layer.js'
 import type { SessionDatabase } from './postgres-source.js'
 import { isSessionId, type Session } from './record.js'
@@ -87,15 +87,6 @@ export interface SessionStore extends SessionSource {
   close(): Promise<void>
 }
 
-interface Flight {
-  stale: boolean
-  readonly promise: Promise<Session | null>
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
 function positive(value: unknown, name: string, fallback: number): number {
   const v = value ?? fallback
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
@@ -137,7 +128,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const clock = options.clock ?? Date.now
   const layers: readonly SessionLayer[] = options.layers ?? [sessionMemoryLayer({ clock })]
   layers.forEach((layer, i) => {
-    for (const method of ['get', 'set', 'fill', 'delete'] as const) {
+    for (const method of ['getMany', 'set', 'delete'] as const) {
       if (typeof layer?.[method] !== 'function') {
         throw new TypeError(
           `createSessionStore: layers[${i}] is not a session layer (no ${method}()); use sessionMemoryLayer() or sessionRedisLayer().`,
@@ -153,8 +144,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     positive(options.touchIntervalSeconds, 'touchIntervalSeconds', d.touchIntervalSeconds) * 1000
   const maxTouched = positive(options.maxTouched, 'maxTouched', d.maxTouched)
 
+  const changes = options.changes
+  if (
+    changes !== undefined &&
+    (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function')
+  ) {
+    throw new TypeError('createSessionStore: changes must be a change log (createChangeLog).')
+  }
+
   const warn = createWarnOnce('AUTHFRAMEWORK_SESSION_LAYER_FAILURE')
-  const report =
+  const onError =
     options.onError ??
     ((error: unknown, { layer, operation }: { layer: string; operation: string }) =>
       warn(
@@ -163,14 +162,27 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         (kind) =>
           `Session store: the ${layer} layer failed on ${operation} (${kind}); the store goes on without it.`,
       ))
-  const safeReport = (error: unknown, layer: SessionLayer, operation: string) => {
-    try {
-      report(error, { layer: layer.name, operation })
-    } catch {}
-  }
 
-  const flights = new Map<string, Flight>()
-  const background = new Set<Promise<unknown>>()
+  const cache = createLayeredCache<Session>({
+    layers,
+    source: {
+      async lookup(id) {
+        const now = clock()
+        const found = await source.get(id, now)
+        // the store stamps the confirmation, whatever the source: it is what bounds every cached copy
+        return found === null ? null : Object.freeze({ ...found, checkedAt: now })
+      },
+    },
+    maxBatchSize: 500,
+    // A tombstone, or a session the database confirmed lately; an older copy is confirmed again.
+    servable: (value) => value === null || clock() - value.checkedAt < revalidateMs,
+    changes: changes && { log: changes, topic: 'sessions' },
+    report(error, layer, operation) {
+      try {
+        onError(error, { layer, operation })
+      } catch {}
+    },
+  })
   // When this instance last wrote last_activity, per session; entries expire with the interval.
   const touched = new LRUCache<string, true>({
     max: maxTouched,
@@ -180,139 +192,33 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   })
   let closed = false
 
-  /** Runs a layer call; a failure is reported and swallowed (caches never fail an operation). */
-  function attempt(layer: SessionLayer, operation: string, call: () => unknown): Promise<void> {
-    try {
-      const result = call()
-      if (!isThenable(result)) return Promise.resolve()
-      const settled = Promise.resolve(result).then(
-        () => {},
-        (error: unknown) => safeReport(error, layer, operation),
-      )
-      background.add(settled)
-      void settled.finally(() => background.delete(settled))
-      return settled
-    } catch (error) {
-      safeReport(error, layer, operation)
-      return Promise.resolve()
-    }
-  }
-
-  function dropLocal(id: string): void {
-    const flight = flights.get(id)
-    if (flight !== undefined) {
-      flight.stale = true
-      flights.delete(id)
-    }
-    for (const layer of layers)
-      if (!layer.shared) void attempt(layer, 'delete', () => layer.delete(id))
-  }
-
-  const listener: InvalidationListener = {
-    invalidated: dropLocal,
-    reset() {
-      for (const flight of flights.values()) flight.stale = true
-      flights.clear()
-      for (const layer of layers) if (!layer.shared) layer.clear?.()
-    },
-  }
-  const unsubscribers = layers.flatMap((layer) =>
-    layer.shared && layer.subscribe ? [layer.subscribe(listener)] : [],
-  )
-  const changes = options.changes
-  if (changes !== undefined) {
-    if (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function') {
-      throw new TypeError('createSessionStore: changes must be a change log (createChangeLog).')
-    }
-    for (const layer of layers) if (layer.shared) layer.followChanges?.(changes)
-    unsubscribers.push(changes.subscribe('sessions', dropLocal))
-  }
-
-  const live = (value: Session | null, now: number): Session | null =>
-    value !== null && value.expiresAt > now ? value : null
-
-  /** A cached answer that may be served: a tombstone, or a session the database confirmed lately. */
-  const trusted = (value: CachedSession, now: number): value is Session | null =>
-    value === null || (value !== undefined && now - value.checkedAt < revalidateMs)
-
-  async function load(id: string, flight: Flight): Promise<Session | null> {
-    for (let depth = 0; depth < layers.length; depth++) {
-      const layer = layers[depth]!
-      let value: CachedSession
-      try {
-        value = await layer.get(id)
-      } catch (error) {
-        safeReport(error, layer, 'read')
-        continue
-      }
-      const now = clock()
-      if (trusted(value, now)) {
-        fillAbove(id, value, depth, flight)
-        return live(value, now)
-      }
-    }
-    const now = clock()
-    const found = await source.get(id, now)
-    // the store stamps the confirmation, whatever the source: it is what bounds every cached copy
-    const value = found === null ? null : Object.freeze({ ...found, checkedAt: now })
-    fillAbove(id, value, layers.length, flight)
-    return value
-  }
-
-  function fillAbove(id: string, value: Session | null, depth: number, flight: Flight): void {
-    for (let i = 0; i < depth; i++) {
-      if (flight.stale) return
-      const layer = layers[i]!
-      void attempt(layer, 'write', () => layer.fill(id, value))
-    }
-  }
+  const live = (value: Session | null): Session | null =>
+    value !== null && value.expiresAt > clock() ? value : null
 
   function get(id: string): Promise<Session | null> {
     if (closed) return Promise.reject(new AuthUnavailableError('The session store is closed.'))
     if (!isSessionId(id)) return Promise.resolve(null)
-    const now = clock()
-    for (const layer of layers) {
-      if (typeof layer.getSync !== 'function') break
-      const value = layer.getSync(id)
-      if (value === undefined) continue
-      if (trusted(value, now)) return Promise.resolve(live(value, now))
-      break // a copy due for confirmation: the layers below or the database answer
-    }
-    const running = flights.get(id)
-    if (running !== undefined) return running.promise
-    const flight = { stale: false } as { stale: boolean; promise: Promise<Session | null> }
-    flight.promise = load(id, flight).finally(() => {
-      if (flights.get(id) === flight) flights.delete(id)
-    })
-    flights.set(id, flight)
-    return flight.promise
+    const cached = cache.peek(id)
+    if (cached !== undefined) return Promise.resolve(live(cached))
+    return cache.fetch(id).then(live)
   }
 
-  async function invalidateShared(
+  function invalidateShared(
     sessions: ReadonlyArray<{ readonly id: string; readonly expiresAt?: number }>,
   ): Promise<unknown> {
-    let failure: unknown
-    await Promise.all(
-      layers
-        .filter((layer) => layer.shared)
-        .map(async (layer) => {
-          try {
-            await (layer.invalidate
-              ? layer.invalidate(sessions)
-              : Promise.all(sessions.map(({ id }) => layer.delete(id))))
-          } catch (error) {
-            safeReport(error, layer, 'invalidate')
-            failure ??= error
-          }
-        }),
-    )
-    return failure
+    return cache.eachShared('invalidate', (layer) => {
+      const shared = layer as SessionLayer
+      return shared.invalidate
+        ? shared.invalidate(sessions)
+        : Promise.all(sessions.map(({ id }) => shared.delete(id)))
+    })
   }
 
   function tombstoneLocal(id: string): void {
-    dropLocal(id)
-    for (const layer of layers)
-      if (!layer.shared) void attempt(layer, 'write', () => layer.fill(id, null))
+    cache.drop(id)
+    for (const layer of layers) {
+      if (!layer.shared) void cache.attempt(layer, 'write', () => layer.setMany?.([[id, null]]))
+    }
   }
 
   return {
@@ -336,10 +242,12 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       // database commits exposes nothing.
       const [stored] = await Promise.allSettled([
         source.insert(session),
-        ...layers.map((layer) => attempt(layer, 'write', () => layer.set(session))),
+        ...layers.map((layer) => cache.attempt(layer, 'write', () => layer.set(session))),
       ])
       if (stored.status === 'rejected' || !stored.value) {
-        for (const layer of layers) void attempt(layer, 'delete', () => layer.delete(session.id))
+        for (const layer of layers) {
+          void cache.attempt(layer, 'delete', () => layer.delete(session.id))
+        }
         if (stored.status === 'rejected') throw stored.reason
         throw new UserInactiveError('No active user has this id; no session was created.')
       }
@@ -396,15 +304,11 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       }
       return destroyed.length
     },
-    async ready() {
-      await Promise.all(layers.map((layer) => layer.ready?.()))
-    },
+    ready: () => cache.ready(),
     async close() {
       if (closed) return
       closed = true
-      for (const unsubscribe of unsubscribers) unsubscribe()
-      await Promise.allSettled([...background])
-      await Promise.allSettled(layers.map((layer) => layer.close?.()))
+      await cache.close()
     },
   }
 }

@@ -216,6 +216,35 @@ describe.each(['blackhole', 'stall'] as const)('PostgreSQL %s', (fault) => {
   })
 })
 
+describe('PostgreSQL connections reset while held', () => {
+  it('fails the queries in flight (the process survives the socket errors), destroys the connections, and recovers', async () => {
+    const { pool, runner } = build('af_reset')
+    const holding = Array.from({ length: MAX }, () =>
+      settle(runner.query({ text: 'SELECT pg_sleep(2)' }, { timeoutMs: 5000 })),
+    )
+    const observer = schema.pool({ max: 1 })
+    await expect
+      .poll(async () => {
+        const { rows } = await observer.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'af_reset' AND query LIKE '%pg_sleep%' AND state = 'active'",
+        )
+        return rows[0].n
+      })
+      .toBe(MAX) // every query runs on a held connection
+    proxy.cut() // resets every connection: each held client emits 'error'
+    for (const outcome of await Promise.all(holding)) {
+      expect(outcome.ok).toBe(false)
+      if (!outcome.ok) expect(outcome.error).toBeInstanceOf(Error)
+    }
+    expect(runner.stats().destroyed).toBe(MAX)
+    proxy.restore()
+    await expect
+      .poll(async () => (await settle(runner.query({ text: 'SELECT 1' }))).ok, { timeout: 3000 })
+      .toBe(true)
+    await expectPoolSettled(pool, runner)
+  })
+})
+
 describe('pool.end() and the breaker', () => {
   it('pool.end() completes within a bound while a black hole holds queries', async () => {
     const { pool, source } = build('af_end')

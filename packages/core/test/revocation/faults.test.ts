@@ -1,7 +1,7 @@
 /**
  * Redis and PostgreSQL cut for real (TCP proxies) under the distributed revocation list: what an
  * instance sees while its Redis is away, the catch-up from PostgreSQL after the reconnect, the
- * strict mode failing closed, a revocation made while the revoker's own Redis is away.
+ * strict mode answering from PostgreSQL and failing closed without it, a revocation made while the revoker's own Redis is away.
  */
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
@@ -145,26 +145,47 @@ describe('Redis cut under a local-mode instance', () => {
 })
 
 describe('strict mode', () => {
-  it('fails closed (503 auth_unavailable) while Redis is down, and recovers', async () => {
-    const s = await startInstance(pool, prefix, cleanup, {
+  it('answers from PostgreSQL while Redis is down, fails closed (503) when PostgreSQL is down too, and recovers', async () => {
+    const proxied = schema.pool({
+      connectionString: viaProxy(DATABASE_URL, pgProxy),
+      max: 2,
+      connectionTimeoutMillis: 500,
+    })
+    const s = await startInstance(proxied, prefix, cleanup, {
       url: viaRedisProxy(),
       mode: 'strict',
       breaker: { failureThreshold: 2, openMs: 100 },
+      onError: () => {},
     })
-    const token = signer.sign({ sub: 'strict-down' })
-    expect(await codeOf(s.auth.verify(token))).toBe('ok')
+    cleanup.push(() => proxied.end())
+    const fine = signer.sign({ sub: 'strict-down' })
+    const revoked = signer.sign({ sub: 'strict-down-revoked' })
+    for (const token of [fine, revoked]) expect(await codeOf(s.auth.verify(token))).toBe('ok')
+
     redisProxy.cut()
+    // revoked through another instance while s cannot reach Redis: PostgreSQL has it
+    await a.auth.revoke({ token: revoked })
     for (let i = 0; i < 5; i++) {
-      const error = (await s.auth.verify(token).catch((e) => e)) as AuthError
+      expect(await codeOf(s.auth.verify(revoked))).toBe('token_revoked')
+      expect(await codeOf(s.auth.verify(fine))).toBe('ok')
+    }
+
+    pgProxy.cut()
+    for (let i = 0; i < 3; i++) {
+      const error = (await s.auth.verify(fine).catch((e) => e)) as AuthError
       expect(error.code).toBe('auth_unavailable')
       const response = errorResponse(error)
       expect(response.status).toBe(503)
       expect(response.headers['retry-after']).toBe('1')
+      expect(await codeOf(s.auth.verify(revoked))).not.toBe('ok')
     }
+
+    pgProxy.restore()
     redisProxy.restore()
-    const ms = await until(async () => (await codeOf(s.auth.verify(token))) === 'ok')
+    const ms = await until(async () => (await codeOf(s.auth.verify(fine))) === 'ok')
+    expect(await codeOf(s.auth.verify(revoked))).toBe('token_revoked')
     console.log(
-      `[revocation] strict mode: Redis restored -> accepting again after ${ms.toFixed(1)} ms`,
+      `[revocation] strict mode: Redis and PostgreSQL restored -> accepting again after ${ms.toFixed(1)} ms`,
     )
   })
 })

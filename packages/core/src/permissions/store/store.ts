@@ -6,10 +6,11 @@
  */
 import { AuthUnavailableError } from '../../errors.js'
 import type { ChangeLog } from '../../infra/change-log.js'
+import { createLayeredCache } from '../../infra/layered-cache.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
 import { createWarnOnce } from '../../warn-once.js'
-import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
+import type { CacheLayer } from './layer.js'
 import { memoryLayer } from './memory-layer.js'
 import { isStorableId } from './record.js'
 import { type BatchPermissionSource, type PermissionLookup, toPermissionSource } from './source.js'
@@ -80,25 +81,6 @@ export interface PermissionStore extends PermissionSource {
   close(): Promise<void>
 }
 
-interface Flight {
-  readonly id: string
-  /**
-   * Set when the user is invalidated while this load runs. Each load is a new flight, so the flight
-   * is the key's generation: a stale flight still answers the callers that started before the
-   * invalidation but writes nothing back (and deletes what it already wrote to a shared layer).
-   */
-  stale: boolean
-  readonly promise: Promise<PermissionRecord | null>
-  resolve(value: PermissionRecord | null): void
-  reject(error: unknown): void
-}
-
-type Found = readonly [flight: Flight, value: PermissionRecord | null]
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
 function checkLayer(layer: unknown, index: number): CacheLayer {
   const l = layer as Partial<CacheLayer> | null
   for (const method of ['get', 'getMany', 'set', 'setMany', 'delete'] as const) {
@@ -157,15 +139,17 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new TypeError('createPermissionStore: onError must be a function.')
   }
-  const source = toPermissionSource(rawSource)
-  // Leading layers that answer synchronously are read on the caller's path, before batching.
-  let syncPrefix = 0
-  while (syncPrefix < layers.length && typeof layers[syncPrefix]!.getSync === 'function') {
-    syncPrefix++
+  const changes = options.changes
+  if (
+    changes !== undefined &&
+    (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function')
+  ) {
+    throw new TypeError('createPermissionStore: changes must be a change log (createChangeLog).')
   }
+  const source = toPermissionSource(rawSource)
 
   const warn = createWarnOnce('AUTHFRAMEWORK_LAYER_FAILURE')
-  const report =
+  const onError =
     options.onError ??
     ((error: unknown, { layer, operation }: LayerErrorContext) =>
       warn(
@@ -174,195 +158,22 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
         (kind) =>
           `Permission store: the ${layer} layer failed on ${operation} (${kind}); lookups go on to the next layer.`,
       ))
-  function safeReport(
-    error: unknown,
-    layer: CacheLayer,
-    operation: LayerErrorContext['operation'],
-  ) {
-    try {
-      report(error, { layer: layer.name, operation })
-    } catch {
-      // A failing reporter must not fail a lookup.
-    }
-  }
-
-  const flights = new Map<string, Flight>()
-  const background = new Set<Promise<unknown>>()
-  let queue: Flight[] = []
+  const cache = createLayeredCache<PermissionRecord>({
+    layers,
+    source,
+    maxBatchSize,
+    metrics,
+    sourceTiming,
+    changes: changes && { log: changes, topic: 'permissions' },
+    report(error, layer, operation) {
+      try {
+        onError(error, { layer, operation })
+      } catch {
+        // A failing reporter must not fail a lookup.
+      }
+    },
+  })
   let closed = false
-
-  function track(promise: Promise<unknown>): void {
-    background.add(promise)
-    void promise.finally(() => background.delete(promise))
-  }
-
-  function dropLocal(id: string): void {
-    const flight = flights.get(id)
-    if (flight !== undefined) {
-      flight.stale = true
-      flights.delete(id)
-    }
-    for (const layer of layers) {
-      if (layer.shared) continue
-      try {
-        const result = layer.delete(id)
-        if (isThenable(result))
-          track(Promise.resolve(result).catch((e) => safeReport(e, layer, 'delete')))
-      } catch (error) {
-        safeReport(error, layer, 'delete')
-      }
-    }
-  }
-
-  function resetLocal(): void {
-    for (const flight of flights.values()) flight.stale = true
-    flights.clear()
-    for (const layer of layers) if (!layer.shared) layer.clear?.()
-  }
-
-  const listener: InvalidationListener = { invalidated: dropLocal, reset: resetLocal }
-  const unsubscribers = layers.flatMap((layer) =>
-    layer.shared && layer.subscribe ? [layer.subscribe(listener)] : [],
-  )
-  const changes = options.changes
-  if (changes !== undefined) {
-    if (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function') {
-      throw new TypeError('createPermissionStore: changes must be a change log (createChangeLog).')
-    }
-    for (const layer of layers) if (layer.shared) layer.followChanges?.(changes)
-    unsubscribers.push(changes.subscribe('permissions', dropLocal))
-  }
-
-  /** Writes `found` to the layers above `depth`, then answers the callers. */
-  function settle(found: readonly Found[], depth: number): void {
-    const writes: Promise<unknown>[] = []
-    for (let i = 0; i < depth; i++) {
-      const layer = layers[i]!
-      const fresh = found.filter(([flight]) => !flight.stale)
-      if (fresh.length === 0) break
-      try {
-        const result = layer.setMany(fresh.map(([flight, value]) => [flight.id, value] as const))
-        if (isThenable(result)) {
-          const write = Promise.resolve(result).then(
-            () => {
-              // Invalidated while the write was on its way: take back what we wrote.
-              for (const [flight] of fresh) {
-                if (flight.stale) {
-                  track(
-                    Promise.resolve(layer.delete(flight.id)).catch((e) =>
-                      safeReport(e, layer, 'delete'),
-                    ),
-                  )
-                }
-              }
-            },
-            (error) => safeReport(error, layer, 'write'),
-          )
-          writes.push(write)
-          track(write)
-        }
-      } catch (error) {
-        safeReport(error, layer, 'write')
-      }
-    }
-    for (const [flight, value] of found) flight.resolve(value)
-    const release = () => {
-      for (const [flight] of found) if (flights.get(flight.id) === flight) flights.delete(flight.id)
-    }
-    if (writes.length === 0) release()
-    else void Promise.allSettled(writes).then(release)
-  }
-
-  function fail(batch: readonly Flight[], error: unknown): void {
-    for (const flight of batch) {
-      if (flights.get(flight.id) === flight) flights.delete(flight.id)
-      flight.reject(error)
-    }
-  }
-
-  async function fromSource(batch: readonly Flight[]): Promise<void> {
-    const start = performance.now()
-    try {
-      await readSource(batch)
-    } finally {
-      if (sourceTiming !== undefined) metrics?.timing(sourceTiming, performance.now() - start)
-    }
-  }
-
-  async function readSource(batch: readonly Flight[]): Promise<void> {
-    if (batch.length > 1 && source.lookupMany) {
-      let answers: ReadonlyMap<string, PermissionRecord | null>
-      try {
-        answers = await source.lookupMany(batch.map((flight) => flight.id))
-      } catch (error) {
-        return fail(batch, error)
-      }
-      return settle(
-        batch.map((flight) => [flight, answers.get(flight.id) ?? null] as const),
-        layers.length,
-      )
-    }
-    const outcomes = await Promise.allSettled(batch.map((flight) => source.lookup(flight.id)))
-    const found: Found[] = []
-    outcomes.forEach((outcome, i) => {
-      const flight = batch[i]!
-      if (outcome.status === 'fulfilled') found.push([flight, outcome.value])
-      else fail([flight], outcome.reason)
-    })
-    settle(found, layers.length)
-  }
-
-  async function load(batch: readonly Flight[]): Promise<void> {
-    let pending = batch
-    for (let depth = syncPrefix; depth < layers.length && pending.length > 0; depth++) {
-      const layer = layers[depth]!
-      let values: readonly CachedValue[]
-      const start = performance.now()
-      try {
-        values = await layer.getMany(pending.map((flight) => flight.id))
-      } catch (error) {
-        safeReport(error, layer, 'read')
-        continue
-      } finally {
-        if (layer.shared) metrics?.timing('redis', performance.now() - start)
-      }
-      const found: Found[] = []
-      const missing: Flight[] = []
-      pending.forEach((flight, i) => {
-        const value = values[i]
-        metrics?.layer(layer.name, value !== undefined)
-        if (value === undefined) missing.push(flight)
-        else found.push([flight, value])
-      })
-      if (found.length > 0) settle(found, depth)
-      pending = missing
-    }
-    if (pending.length > 0) await fromSource(pending)
-  }
-
-  function flush(): void {
-    const batch = queue
-    queue = []
-    for (let start = 0; start < batch.length; start += maxBatchSize) {
-      const chunk = batch.slice(start, start + maxBatchSize)
-      load(chunk).catch((error: unknown) => fail(chunk, error))
-    }
-  }
-
-  function enqueue(id: string): Promise<PermissionRecord | null> {
-    let resolve!: (value: PermissionRecord | null) => void
-    let reject!: (error: unknown) => void
-    const promise = new Promise<PermissionRecord | null>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    flights.set(id, { id, stale: false, promise, resolve, reject })
-    queue.push(flights.get(id)!)
-    // Like DataLoader: wait for the current promise jobs, then one more tick, so that lookups
-    // started by the same event (e.g. Promise.all over many ids) land in one batch.
-    if (queue.length === 1) void Promise.resolve().then(() => process.nextTick(flush))
-    return promise
-  }
 
   function lookup(subject: string): Promise<PermissionRecord | null> {
     if (closed) {
@@ -372,15 +183,7 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
       return Promise.reject(new TypeError('store.lookup(subject): subject must be a string.'))
     }
     if (!isStorableId(subject)) return Promise.resolve(null)
-    for (let depth = 0; depth < syncPrefix; depth++) {
-      const value = layers[depth]!.getSync!(subject)
-      metrics?.layer(layers[depth]!.name, value !== undefined)
-      if (value !== undefined) {
-        for (let i = 0; i < depth; i++) layers[i]!.set(subject, value)
-        return Promise.resolve(value)
-      }
-    }
-    return flights.get(subject)?.promise ?? enqueue(subject)
+    return cache.get(subject)
   }
 
   async function invalidate(subject: string): Promise<void> {
@@ -398,27 +201,18 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
         })
       }
     }
-    dropLocal(subject)
-    const failures: unknown[] = []
-    await Promise.all(
-      layers
-        .filter((layer) => layer.shared)
-        .map(async (layer) => {
-          try {
-            await (layer.invalidate ? layer.invalidate(subject) : layer.delete(subject))
-          } catch (error) {
-            safeReport(error, layer, 'invalidate')
-            failures.push(error)
-          }
-        }),
-    )
+    cache.drop(subject)
+    const failure = await cache.eachShared('invalidate', (layer) => {
+      const shared = layer as CacheLayer
+      return shared.invalidate ? shared.invalidate(subject) : shared.delete(subject)
+    })
     // A lookup that ran between the first drop and the shared delete may have cached the old value.
-    dropLocal(subject)
+    cache.drop(subject)
     // Recorded in PostgreSQL: every instance hears it from the log, and no Redis copy from before
     // it is served, so a Redis failure here changes nothing.
-    if (failures.length > 0 && changes === undefined) {
+    if (failure !== undefined && changes === undefined) {
       throw new AuthUnavailableError('The permission cache could not be invalidated.', {
-        cause: failures[0],
+        cause: failure,
       })
     }
   }
@@ -426,15 +220,11 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
   return {
     lookup,
     invalidate,
-    async ready() {
-      await Promise.all(layers.map((layer) => layer.ready?.()))
-    },
+    ready: () => cache.ready(),
     async close() {
       if (closed) return
       closed = true
-      for (const unsubscribe of unsubscribers) unsubscribe()
-      await Promise.allSettled([...background])
-      await Promise.allSettled(layers.map((layer) => layer.close?.()))
+      await cache.close()
       await source.close?.()
     },
   }

@@ -1,0 +1,371 @@
+/**
+ * The read-through cache the permission store, the session store and the strict revocation check
+ * share: layers fastest first (memory, then Redis), then the system of record.
+ *
+ * - Single flight: concurrent reads of one key share one load.
+ * - Batching: the cold reads of one tick share one read per layer and one source call.
+ * - Write-back: an answer is written to the layers above the one that had it.
+ * - Invalidation: `drop` makes a running load stale. It still answers the callers that started
+ *   before, but writes nothing back, and takes back what it already wrote to a shared layer.
+ * - Versions: given a change log, shared layers stamp their writes with its version and answer a
+ *   copy older than the latest change of its key as a miss (the source is read and the copy
+ *   written again); a change heard from the log drops the key here.
+ *
+ * A layer that fails is reported and treated as a miss: the next layer or the source answers, so a
+ * failing cache never fails a read by itself. The source failing rejects the read (fail closed).
+ */
+import type { AuthMetrics } from '../metrics/metrics.js'
+import { isPromise, type MaybePromise } from '../util.js'
+import type { ChangeLog, ChangeTopic } from './change-log.js'
+
+/** One layer's answer for a key: a value, `null` (cached as absent), or `undefined` (a miss). */
+export type Cached<V> = V | null | undefined
+
+/** Told by a shared layer when another instance invalidated a key, or when messages may have been lost. */
+export interface InvalidationListener {
+  /** Drop `id` from process-local layers. */
+  invalidated(id: string): void
+  /** The invalidation channel was (re)established: invalidations may have been missed, drop everything local. */
+  reset(): void
+}
+
+/**
+ * A cache layer. Methods may reject on infrastructure failure; the cache then treats the layer as a
+ * miss and asks the next one.
+ */
+export interface Layer<V> {
+  /** Short name used in error reports and metrics (`memory`, `redis`). */
+  readonly name: string
+  /** True when every instance sees the same data (Redis); false for a process-local layer. */
+  readonly shared: boolean
+  /** For layers that answer without I/O: a hit is then served without batching or awaiting. */
+  getSync?(id: string): Cached<V>
+  /** Answers in the order of `ids`; a shared layer reads them in one round trip. */
+  getMany(ids: readonly string[]): MaybePromise<readonly Cached<V>[]>
+  /**
+   * Writes values read from the layers below, each with the layer's TTL for its kind. A shared layer
+   * never lets such a write replace a newer record of the key (e.g. a tombstone). A layer without
+   * it is read-only here: someone else writes it.
+   */
+  setMany?(entries: ReadonlyArray<readonly [id: string, value: V | null]>): MaybePromise<void>
+  /** Drops the cached copy of `id`. A read-only layer has none. */
+  delete?(id: string): MaybePromise<void>
+  /** Drops every entry of a process-local layer. */
+  clear?(): void
+  /** Shared layers: invalidations from other instances; returns the unsubscribe function. */
+  subscribe?(listener: InvalidationListener): () => void
+  /**
+   * Shared layers: stamp writes with the change log's version, and answer a copy older than the
+   * latest change of its key as a miss.
+   */
+  followChanges?(changes: ChangeLog): void
+  /** Resolves once the layer is fully operational (e.g. its invalidation channel is subscribed). */
+  ready?(): Promise<void>
+  /** Releases what the layer owns (never a client it was given). */
+  close?(): Promise<void>
+}
+
+/** The system of record behind the layers. */
+export interface CacheSource<V> {
+  /** The value of `id`, or `null` when there is none; rejects when the record cannot be read. */
+  lookup(id: string): Promise<V | null>
+  /** Answers for every id in one call (one query for a batch); an id left out is `null`. */
+  lookupMany?(ids: readonly string[]): Promise<ReadonlyMap<string, V | null>>
+}
+
+/** What a layer was doing when it failed. */
+export type LayerOperation = 'read' | 'write' | 'delete' | 'invalidate'
+
+export interface LayeredCacheOptions<V> {
+  /** Fastest first. Checked by the caller (each store names its own layer kind). */
+  readonly layers: readonly Layer<V>[]
+  readonly source: CacheSource<V>
+  /** Most keys read from a layer or the source in one call. */
+  readonly maxBatchSize: number
+  /**
+   * Whether a cached value may be served now; when not, the layers below (and the source) answer
+   * and the fresher value is written back. Default: every cached value may.
+   */
+  readonly servable?: (value: V | null) => boolean
+  /** A layer failed (the read goes on without it). Must not throw. */
+  readonly report: (error: unknown, layer: string, operation: LayerOperation) => void
+  /** Hits and misses per layer, the latency of shared layers (`redis`) and, named, of the source. */
+  readonly metrics?: AuthMetrics | undefined
+  readonly sourceTiming?: 'postgres' | undefined
+  /** The change log and the topic of these keys: PostgreSQL is then the record. */
+  readonly changes?: { readonly log: ChangeLog; readonly topic: ChangeTopic } | undefined
+}
+
+export interface LayeredCache<V> {
+  /** A servable value from the synchronous layers (written to the ones above it), or `undefined`. */
+  peek(id: string): V | null | undefined
+  /** The value of `id` from the first layer that has a servable copy, or from the source. */
+  get(id: string): Promise<V | null>
+  /** `get` without the synchronous layers: after a `peek` that found nothing servable. */
+  fetch(id: string): Promise<V | null>
+  /** Drops `id` from the process-local layers; a load of it that is running becomes stale. */
+  drop(id: string): void
+  /** Drops everything process-local. */
+  dropAll(): void
+  /** Runs a layer call: a failure is reported and swallowed; `close` waits for it. */
+  attempt(layer: Layer<V>, operation: LayerOperation, call: () => unknown): Promise<void>
+  /** Runs `call` on every shared layer, each failure reported; resolves the first failure, if any. */
+  eachShared(
+    operation: LayerOperation,
+    call: (layer: Layer<V>) => MaybePromise<unknown>,
+  ): Promise<unknown>
+  /** Resolves when every layer is operational. */
+  ready(): Promise<void>
+  /** Stops listening, waits for pending writes, then closes the layers. */
+  close(): Promise<void>
+}
+
+interface Flight<V> {
+  readonly id: string
+  /** The key was dropped while this load ran: it answers, but writes nothing back. */
+  stale: boolean
+  readonly promise: Promise<V | null>
+  resolve(value: V | null): void
+  reject(error: unknown): void
+}
+
+type Found<V> = readonly [flight: Flight<V>, value: V | null]
+
+/** The layered cache: see the module comment. */
+export function createLayeredCache<V>(options: LayeredCacheOptions<V>): LayeredCache<V> {
+  const { layers, source, maxBatchSize, servable, report, metrics, sourceTiming } = options
+  // Leading layers that answer synchronously are read on the caller's path, before batching.
+  let syncPrefix = 0
+  while (syncPrefix < layers.length && typeof layers[syncPrefix]!.getSync === 'function') {
+    syncPrefix++
+  }
+
+  const flights = new Map<string, Flight<V>>()
+  const background = new Set<Promise<unknown>>()
+  let queue: Flight<V>[] = []
+
+  function track(promise: Promise<unknown>): void {
+    background.add(promise)
+    void promise.finally(() => background.delete(promise))
+  }
+
+  function attempt(layer: Layer<V>, operation: LayerOperation, call: () => unknown) {
+    try {
+      const result = call()
+      if (!isPromise(result)) return Promise.resolve()
+      const settled = result.then(
+        () => {},
+        (error: unknown) => report(error, layer.name, operation),
+      )
+      track(settled)
+      return settled
+    } catch (error) {
+      report(error, layer.name, operation)
+      return Promise.resolve()
+    }
+  }
+
+  function drop(id: string): void {
+    const flight = flights.get(id)
+    if (flight !== undefined) {
+      flight.stale = true
+      flights.delete(id)
+    }
+    for (const layer of layers)
+      if (!layer.shared) void attempt(layer, 'delete', () => layer.delete?.(id))
+  }
+
+  function dropAll(): void {
+    for (const flight of flights.values()) flight.stale = true
+    flights.clear()
+    for (const layer of layers) if (!layer.shared) layer.clear?.()
+  }
+
+  const listener: InvalidationListener = { invalidated: drop, reset: dropAll }
+  const unsubscribers = layers.flatMap((layer) =>
+    layer.shared && layer.subscribe ? [layer.subscribe(listener)] : [],
+  )
+  if (options.changes !== undefined) {
+    const { log, topic } = options.changes
+    for (const layer of layers) if (layer.shared) layer.followChanges?.(log)
+    unsubscribers.push(log.subscribe(topic, drop))
+  }
+
+  /** Writes `found` to the writable layers above `depth`, then answers the callers. */
+  function settle(found: readonly Found<V>[], depth: number): void {
+    const writes: Promise<unknown>[] = []
+    for (let i = 0; i < depth; i++) {
+      const layer = layers[i]!
+      if (layer.setMany === undefined) continue
+      const fresh = found.filter(([flight]) => !flight.stale)
+      if (fresh.length === 0) break
+      try {
+        const result = layer.setMany(fresh.map(([flight, value]) => [flight.id, value] as const))
+        if (isPromise(result)) {
+          const write = result.then(
+            () => {
+              // Dropped while the write was on its way: take back what was written.
+              for (const [flight] of fresh) {
+                if (flight.stale) void attempt(layer, 'delete', () => layer.delete?.(flight.id))
+              }
+            },
+            (error: unknown) => report(error, layer.name, 'write'),
+          )
+          track(write)
+          writes.push(write)
+        }
+      } catch (error) {
+        report(error, layer.name, 'write')
+      }
+    }
+    for (const [flight, value] of found) flight.resolve(value)
+    // The flight answers later callers until its writes have landed.
+    const release = () => {
+      for (const [flight] of found) if (flights.get(flight.id) === flight) flights.delete(flight.id)
+    }
+    if (writes.length === 0) release()
+    else void Promise.all(writes).then(release)
+  }
+
+  function fail(batch: readonly Flight<V>[], error: unknown): void {
+    for (const flight of batch) {
+      if (flights.get(flight.id) === flight) flights.delete(flight.id)
+      flight.reject(error)
+    }
+  }
+
+  async function fromSource(batch: readonly Flight<V>[]): Promise<void> {
+    const start = performance.now()
+    try {
+      if (batch.length > 1 && source.lookupMany) {
+        let answers: ReadonlyMap<string, V | null>
+        try {
+          answers = await source.lookupMany(batch.map((flight) => flight.id))
+        } catch (error) {
+          return fail(batch, error)
+        }
+        return settle(
+          batch.map((flight) => [flight, answers.get(flight.id) ?? null] as const),
+          layers.length,
+        )
+      }
+      const outcomes = await Promise.allSettled(batch.map((flight) => source.lookup(flight.id)))
+      const found: Found<V>[] = []
+      outcomes.forEach((outcome, i) => {
+        const flight = batch[i]!
+        if (outcome.status === 'fulfilled') found.push([flight, outcome.value])
+        else fail([flight], outcome.reason)
+      })
+      settle(found, layers.length)
+    } finally {
+      if (sourceTiming !== undefined) metrics?.timing(sourceTiming, performance.now() - start)
+    }
+  }
+
+  async function load(batch: readonly Flight<V>[]): Promise<void> {
+    let pending = batch
+    for (let depth = syncPrefix; depth < layers.length && pending.length > 0; depth++) {
+      const layer = layers[depth]!
+      let values: readonly Cached<V>[]
+      const start = performance.now()
+      try {
+        values = await layer.getMany(pending.map((flight) => flight.id))
+      } catch (error) {
+        report(error, layer.name, 'read')
+        continue
+      } finally {
+        if (layer.shared) metrics?.timing('redis', performance.now() - start)
+      }
+      const found: Found<V>[] = []
+      const missing: Flight<V>[] = []
+      pending.forEach((flight, i) => {
+        const value = values[i]
+        const hit = value !== undefined && (servable === undefined || servable(value))
+        metrics?.layer(layer.name, hit)
+        if (hit) found.push([flight, value])
+        else missing.push(flight)
+      })
+      if (found.length > 0) settle(found, depth)
+      pending = missing
+    }
+    if (pending.length > 0) await fromSource(pending)
+  }
+
+  function flush(): void {
+    const batch = queue
+    queue = []
+    for (let start = 0; start < batch.length; start += maxBatchSize) {
+      const chunk = batch.slice(start, start + maxBatchSize)
+      load(chunk).catch((error: unknown) => fail(chunk, error))
+    }
+  }
+
+  function enqueue(id: string): Promise<V | null> {
+    let resolve!: (value: V | null) => void
+    let reject!: (error: unknown) => void
+    const promise = new Promise<V | null>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const flight: Flight<V> = { id, stale: false, promise, resolve, reject }
+    flights.set(id, flight)
+    queue.push(flight)
+    // Like DataLoader: wait for the current promise jobs, then one more tick, so that reads
+    // started by the same event (e.g. Promise.all over many ids) land in one batch.
+    if (queue.length === 1) void Promise.resolve().then(() => process.nextTick(flush))
+    return promise
+  }
+
+  function peek(id: string): V | null | undefined {
+    for (let depth = 0; depth < syncPrefix; depth++) {
+      const layer = layers[depth]!
+      const value = layer.getSync!(id)
+      const hit = value !== undefined && (servable === undefined || servable(value))
+      metrics?.layer(layer.name, hit)
+      if (hit) {
+        // the layers above are synchronous too
+        for (let i = 0; i < depth; i++)
+          void attempt(layers[i]!, 'write', () => layers[i]!.setMany?.([[id, value]]))
+        return value
+      }
+    }
+    return undefined
+  }
+
+  return {
+    peek,
+    get(id) {
+      const value = peek(id)
+      if (value !== undefined) return Promise.resolve(value)
+      return flights.get(id)?.promise ?? enqueue(id)
+    },
+    fetch: (id) => flights.get(id)?.promise ?? enqueue(id),
+    drop,
+    dropAll,
+    attempt,
+    async eachShared(operation, call) {
+      let failure: unknown
+      await Promise.all(
+        layers
+          .filter((layer) => layer.shared)
+          .map(async (layer) => {
+            try {
+              await call(layer)
+            } catch (error) {
+              report(error, layer.name, operation)
+              failure ??= error
+            }
+          }),
+      )
+      return failure
+    },
+    async ready() {
+      await Promise.all(layers.map((layer) => layer.ready?.()))
+    },
+    async close() {
+      for (const unsubscribe of unsubscribers.splice(0)) unsubscribe()
+      await Promise.allSettled([...background])
+      await Promise.allSettled(layers.map((layer) => layer.close?.()))
+    },
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The strict revocation check: what the local list does not already refuse is asked of the shared
+ * record, through the layered cache. The checks of one tick share one `MGET` of the Redis denylist;
+ * while the denylist is incomplete (Redis lost it and it is being rebuilt) or Redis cannot answer,
+ * PostgreSQL answers for the same rows in one query. Both failing rejects the check (503).
+ */
+import { AuthUnavailableError } from '../errors.js'
+import { createLayeredCache, type Layer } from '../infra/layered-cache.js'
+import type { RedisCall } from '../infra/redis.js'
+import type { Redis } from '../peer-types.js'
+import type { RevocationSubject } from '../types.js'
+import { rowKey, subjectKeys } from './keys.js'
+import type { RevocationSource } from './postgres.js'
+
+/**
+ * What the record says of one row key: `null` when nothing revokes it, else the time (seconds)
+ * before which tokens are revoked: a subject's `before`, `Infinity` for a token or a `jti`.
+ */
+type RevokedBefore = number
+
+export interface StrictCheckOptions {
+  readonly redis: Redis
+  /** The list's guarded Redis call (deadline and breaker). */
+  readonly guarded: RedisCall
+  readonly keyOfRow: (row: string) => string
+  /** Present while the denylist holds every live revocation. */
+  readonly markerKey: string
+  readonly source: RevocationSource
+  /** Starts a rebuild of the denylist from PostgreSQL (one at a time, across instances). */
+  readonly rebuild: () => void
+  /** Most row keys read by one `MGET` or one query. */
+  readonly maxBatchSize: number
+  /** A read that failed (Redis, or PostgreSQL behind it). Must not throw. */
+  readonly report: (error: unknown) => void
+}
+
+export interface StrictCheck {
+  /** Whether the record revokes `subject`; rejects with `AuthUnavailableError` when neither Redis nor PostgreSQL answers. */
+  isRevoked(subject: RevocationSubject): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** Creates the strict check of a distributed revocation list. */
+export function createStrictCheck(options: StrictCheckOptions): StrictCheck {
+  const { redis, guarded, keyOfRow, markerKey, source, rebuild, report } = options
+
+  // Read-only here: the denylist is written by revocations and rebuilt from PostgreSQL.
+  const denylist: Layer<RevokedBefore> = {
+    name: 'redis',
+    shared: true,
+    async getMany(rows) {
+      const values = await guarded('MGET', () => redis.mget(markerKey, ...rows.map(keyOfRow)))
+      if (values[0] === null) {
+        rebuild()
+        return rows.map(() => undefined) // incomplete: PostgreSQL answers meanwhile
+      }
+      return rows.map((row, i) => {
+        const value = values[i + 1]
+        if (value === null || value === undefined) return null
+        if (!row.startsWith('sub:')) return Number.POSITIVE_INFINITY
+        const before = Number(value)
+        return Number.isFinite(before) ? before : Number.POSITIVE_INFINITY
+      })
+    },
+  }
+
+  async function findLive(rows: readonly string[]): Promise<Map<string, RevokedBefore>> {
+    try {
+      const found = new Map<string, RevokedBefore>()
+      for (const entry of await source.findLive(rows)) {
+        found.set(rowKey(entry), entry.kind === 'subject' ? entry.before : Number.POSITIVE_INFINITY)
+      }
+      return found
+    } catch (cause) {
+      report(cause)
+      throw new AuthUnavailableError('The revocation list is unavailable.', { cause })
+    }
+  }
+
+  const cache = createLayeredCache<RevokedBefore>({
+    layers: [denylist],
+    source: {
+      lookupMany: findLive,
+      lookup: async (row) => (await findLive([row])).get(row) ?? null,
+    },
+    maxBatchSize: options.maxBatchSize,
+    report: (error) => report(error),
+  })
+
+  return {
+    async isRevoked(subject) {
+      const keys = subjectKeys(subject)
+      const rows = [cache.get(keys.token), cache.get(keys.sub)]
+      if (keys.jti !== undefined) rows.push(cache.get(keys.jti))
+      for (const before of await Promise.all(rows)) {
+        if (before !== null && (subject.iat === undefined || subject.iat <= before)) return true
+      }
+      return false
+    },
+    close: () => cache.close(),
+  }
+}
