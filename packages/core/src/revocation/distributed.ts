@@ -522,10 +522,40 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     },
   })
   if (mode === 'local') sync().catch(() => {})
-  // PostgreSQL is the record: a revocation heard from the log is read from the table (in strict
-  // mode, the read also writes the denylist back to Redis)
-  const unfollow = options.changes?.subscribe('revocations', () => {
-    sync().catch(() => {})
+  // PostgreSQL is the record: the rows of the revocations heard from the log are read by key, the
+  // keys of one tick in one query, and written back to the denylist (a revoker cut off from Redis
+  // could not write them there)
+  const heard = new Set<string>()
+  async function readHeard(): Promise<void> {
+    const keys = [...heard]
+    heard.clear()
+    for (let i = 0; i < keys.length && !closed; i += pageSize) {
+      let entries: readonly RevocationEntry[]
+      try {
+        entries = await source.findLive(keys.slice(i, i + pageSize))
+      } catch (error) {
+        safeReport(error, 'sync')
+        // the catch-up reads the same rows, and is retried by its timer while PostgreSQL fails
+        sync().catch(() => {})
+        return
+      }
+      for (const entry of entries) {
+        try {
+          memory.apply(entry)
+        } catch (error) {
+          safeReport(error, 'apply')
+        }
+      }
+      if (entries.length > 0 && subscription.live) {
+        whenCommandsReady(() => {
+          writeDenylist(entries).catch(() => {})
+        })
+      }
+    }
+  }
+  const unfollow = options.changes?.subscribe('revocations', (key) => {
+    heard.add(key)
+    if (heard.size === 1) queueMicrotask(() => void readHeard())
   })
 
   // --- strict checks ----------------------------------------------------------------------------

@@ -5,8 +5,10 @@
  */
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type ChangeLog, createChangeLog, migrate } from '../../src/index.js'
+import { type ChangeLog, createChangeLog, migrate, REVOCATION_STATEMENTS } from '../../src/index.js'
+import { tokenHashOf } from '../../src/revocation/keys.js'
 import {
+  countQueries,
   createTestSchema,
   endpointOf,
   REDIS_URL,
@@ -95,4 +97,32 @@ describe.each(['local', 'strict'] as const)('%s mode', (mode) => {
       expect(ms).toBeLessThan(BOUND_MS)
     },
   )
+})
+
+describe('a revocation written by SQL alone (no instance published it)', () => {
+  it('is refused by every instance within 1 s, read from PostgreSQL by its key only', async () => {
+    const instances = [await withLog('local'), await withLog('strict')]
+    const token = signer.sign({ sub: 'u-sql' })
+    for (const instance of instances) expect(await codeOf(instance.auth.verify(token))).toBe('ok')
+    await new Promise((resolve) => setTimeout(resolve, 200)) // the start-up reads are over
+    const queries = countQueries(pool)
+    try {
+      const start = performance.now()
+      await pool.query(
+        `INSERT INTO tokens (token_hash, expires_at, revoked, kind)
+         VALUES ($1, now() + interval '1 hour', true, 'token')`,
+        [tokenHashOf(token)],
+      )
+      const ms = Math.max(...(await Promise.all(instances.map((i) => untilRefused(i, token)))))
+      console.log(
+        `[revocation] written by SQL alone: refused by a local and a strict instance ${ms.toFixed(0)} ms after the INSERT began (${(performance.now() - start).toFixed(0)} ms in all)`,
+      )
+      expect(ms).toBeLessThan(BOUND_MS)
+      expect(queries.byName.get(REVOCATION_STATEMENTS.findLive)).toBeGreaterThanOrEqual(2)
+      // no catch-up scan: only the changed key is read
+      expect(queries.byName.get(REVOCATION_STATEMENTS.page)).toBeUndefined()
+    } finally {
+      delete (pool as { connect?: unknown }).connect // stop counting
+    }
+  })
 })
