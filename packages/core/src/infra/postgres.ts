@@ -232,6 +232,23 @@ type RunnerPool = PostgresQueryable & {
 }
 
 const runners = new WeakMap<object, PostgresRunner>()
+/** Connections given an `error` listener by a runner. */
+const listened = new WeakSet<object>()
+const ignore = () => {}
+
+/**
+ * pg emits a socket error (a reset) on a checked-out connection as an `error` event, besides
+ * failing its query; pg-pool listens only while the connection is idle, so without a listener a
+ * reset during a query would crash the process. The query fails with the error anyway.
+ */
+function listen(client: PoolClient): PoolClient {
+  const emitter = client as { on?: (event: 'error', listener: () => void) => unknown }
+  if (typeof emitter.on === 'function' && !listened.has(client)) {
+    listened.add(client)
+    emitter.on('error', ignore)
+  }
+  return client
+}
 const warnPool = createWarnOnce('AUTHFRAMEWORK_POSTGRES_POOL')
 
 /** SQLSTATE classes that say the database (or the way to it) failed, not the statement. */
@@ -341,9 +358,11 @@ export function createPostgresRunner(
 
   function checkout(timeoutMs: number): Promise<PoolClient> {
     waiting++
-    const pending = connect!().finally(() => {
-      waiting--
-    })
+    const pending = connect!()
+      .then(listen)
+      .finally(() => {
+        waiting--
+      })
     return withTimeout(pending, timeoutMs, 'PostgreSQL checkout').catch((error: unknown) => {
       // a connection that arrives after the deadline goes straight back to the pool
       if (error instanceof TimeoutError)
