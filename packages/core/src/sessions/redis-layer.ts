@@ -5,7 +5,7 @@
  */
 
 import type { ChangeLog } from '../infra/change-log.js'
-import { createCircuitBreaker } from '../infra/circuit-breaker.js'
+import { type CircuitState, createCircuitBreaker } from '../infra/circuit-breaker.js'
 import { createRedisCall, redisReady } from '../infra/redis.js'
 import {
   resolveSubscriptionOptions,
@@ -69,6 +69,8 @@ export interface SessionRedisLayer extends SessionLayer {
   readonly subscription: SubscriptionStatus | undefined
   keyOf(id: string): string
   readonly channel: string
+  /** The circuit breaker's state. */
+  readonly circuit: CircuitState
 }
 
 /** SET key value EX ttl, unless the key holds a tombstone (`null`). */
@@ -155,6 +157,9 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     shared: true,
     channel,
     keyOf,
+    get circuit() {
+      return breaker.state
+    },
     async get(id) {
       const raw = await guarded('GET', () => client.get(keyOf(id)))
       const entry = typeof raw === 'string' ? decodeSession(raw) : undefined
