@@ -152,6 +152,8 @@ export async function startDemo(
     max: 10,
   }) as pg.Pool
   const metrics = createMetrics()
+  // /metrics shows the pool and its query runner (breaker, wait queue, connections)
+  const unwatch = metrics.watch({ postgres: pool })
   let services: SharedServices | undefined
   try {
     const seeded = await prepareDatabase(pool, user)
@@ -174,11 +176,13 @@ export async function startDemo(
         shared: services?.authOptions,
       }),
       async close() {
+        unwatch()
         await services?.close()
         await shutdown([pool])
       },
     }
   } catch (error) {
+    unwatch()
     await services?.close()
     await pool.end()
     throw error

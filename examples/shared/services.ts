@@ -40,7 +40,10 @@ export interface SharedServicesOptions {
   readonly redisUrl: string
   /** A pool on the migrated schema; left open by `close()`. */
   readonly pool: pg.Pool
-  /** The metrics given to `createAuth`: the store records its layer hits and latencies there. */
+  /**
+   * The metrics given to `createAuth`: the store records its layer hits and latencies there, and
+   * they watch the change log, the revocation list and the Redis layer (`metrics.watch`).
+   */
   readonly metrics: AuthMetrics
   /** Prefix of every Redis key and channel, the same for every instance. Default `'af:'`. */
   readonly keyPrefix?: string
@@ -96,18 +99,19 @@ export async function connectSharedServices(
   }
 
   const changes = createChangeLog({ pool: options.pool })
+  const permissionsRedis = redisLayer({ client: redis, keyPrefix, ttlSeconds: 1800 })
   const store = createPermissionStore({
-    layers: [
-      memoryLayer({ max: 10_000, ttlSeconds: 60 }),
-      redisLayer({ client: redis, keyPrefix, ttlSeconds: 1800 }),
-    ],
+    layers: [memoryLayer({ max: 10_000, ttlSeconds: 60 }), permissionsRedis],
     source: postgresSource({ pool: options.pool }),
     metrics: options.metrics,
     changes,
   })
   const revocation = createRevocationList({ redis, pool: options.pool, keyPrefix, changes })
   const limiter = createRateLimiter({ redis: { client: redis, keyPrefix: `${keyPrefix}login:` } })
+  // /metrics shows their state at each scrape: breakers, subscriptions, the log's lag
+  const unwatch = options.metrics.watch({ changes, revocation, permissionsRedis })
   async function close(): Promise<void> {
+    unwatch()
     // users first, then what they use; bounded even when Redis or PostgreSQL no longer answers
     await shutdown([store, revocation, changes, redis])
   }

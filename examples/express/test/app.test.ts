@@ -145,6 +145,21 @@ describe('examples/express with REDIS_URL and DATABASE_URL', () => {
       )
     }
   })
+
+  it('shows the state of PostgreSQL, the change log, the revocation list and Redis at /metrics', async () => {
+    const text = await (await fetch(`${first}/metrics`)).text()
+    const sample = (line: string) =>
+      new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]
+    expect(sample('authframework_postgres_breaker_state{state="closed"}')).toBe('1')
+    expect(sample('authframework_subscription_up{component="permissions"}')).toBe('1')
+    expect(sample('authframework_subscription_up{component="revocation"}')).toBe('1')
+    expect(sample('authframework_revocation_state{state="live"}')).toBe('1')
+    expect(
+      sample('authframework_redis_breaker_state{component="permissions",state="closed"}'),
+    ).toBe('1')
+    expect(Number(sample('authframework_change_log_lag_seconds'))).toBeLessThan(5)
+    expect(text).toMatch(/^# TYPE authframework_postgres_pool_connections gauge$/m)
+  })
 })
 
 portTakenTest(new URL('../src/index.ts', import.meta.url))

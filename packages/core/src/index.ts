@@ -37,6 +37,14 @@ export * from './infra/index.js'
 export * from './introspection/index.js'
 export type { SecurityLogger } from './logging.js'
 export * from './login/index.js'
+export type {
+  InfrastructureComponents,
+  InfrastructureSnapshot,
+  RedisLayerHealth,
+  WatchedRedisLayer,
+  WatchedRevocationList,
+} from './metrics/health.js'
+export { INFRASTRUCTURE_METRICS } from './metrics/health-prometheus.js'
 export type { HistogramSnapshot } from './metrics/histogram.js'
 export {
   type AuthMetrics,
@@ -46,6 +54,8 @@ export {
   type Outcome,
 } from './metrics/metrics.js'
 export {
+  type MetricFamily,
+  type MetricSample,
   metricFamilies,
   PROMETHEUS_BUCKETS,
   type PromRegistry,

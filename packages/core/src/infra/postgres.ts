@@ -544,6 +544,17 @@ export function postgresRunner(pool: PostgresQueryable): PostgresRunner {
 }
 
 /**
+ * The runner made for `pool` so far, without making one: what a read-only observer (the metrics'
+ * `watch`) uses, so that looking never fixes the runner's options before the application does.
+ *
+ * @example
+ * existingPostgresRunner(pool)?.stats().breaker // undefined until a component used the pool
+ */
+export function existingPostgresRunner(pool: PostgresQueryable): PostgresRunner | undefined {
+  return runners.get(pool)
+}
+
+/**
  * Ends a pool within `timeoutMs`, whatever the network does: `pool.end()`, and when it has not
  * resolved by then (a connection whose peer vanished waits for TCP to give up), the sockets still
  * open are destroyed. Resolves `true` when the pool ended by itself.

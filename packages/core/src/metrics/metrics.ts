@@ -1,4 +1,9 @@
 import { type AuthErrorCode, ERROR_TABLE } from '../http.js'
+import {
+  createInfrastructureWatch,
+  type InfrastructureComponents,
+  type InfrastructureSnapshot,
+} from './health.js'
 import { createHistogram, type Histogram, type HistogramSnapshot } from './histogram.js'
 
 /** What an infrastructure error is attributed to. A fixed set: never a host, a user or a path. */
@@ -58,6 +63,8 @@ export interface AuthMetricsSnapshot {
   readonly infrastructureErrors: Readonly<Record<Dependency, number>>
   /** Seconds. */
   readonly latency: Readonly<Record<Timing, HistogramSnapshot>>
+  /** The components given to `watch`, read when the snapshot is taken (`{}` when none). */
+  readonly infrastructure: InfrastructureSnapshot
 }
 
 /**
@@ -82,6 +89,24 @@ export interface AuthMetrics {
   snapshot(): AuthMetricsSnapshot
   /** Cumulative histogram counts at the bounds (seconds), for exporters. */
   buckets(name: Timing, boundsSeconds: readonly number[]): number[]
+  /**
+   * Reads the state of the components the application wired at every `snapshot()` and scrape
+   * (`snapshot().infrastructure`; Prometheus gauges such as `authframework_postgres_breaker_state`,
+   * `authframework_subscription_up`, `authframework_change_log_lag_seconds`,
+   * `authframework_revocation_state`). Nothing is recorded on the request path. Each component is
+   * optional; a misspelt key or a wrong object (the store instead of its Redis layer) is a
+   * `TypeError`. Returns a function that stops watching them.
+   *
+   * @example
+   * const metrics = createMetrics()
+   * const permissionsRedis = redisLayer({ client: redis })
+   * const store = createPermissionStore({ layers: [memoryLayer(), permissionsRedis], source, changes })
+   * const revocation = createRevocationList({ redis, pool, changes })
+   * metrics.watch({ postgres: pool, changes, revocation, permissionsRedis })
+   * metrics.snapshot().infrastructure.postgres?.breaker // 'closed'
+   */
+  watch(components: InfrastructureComponents): () => void
+  /** Zeroes the counters and histograms; watched components stay (their counts are their own). */
   reset(): void
 }
 
@@ -115,6 +140,7 @@ export function createMetrics(): AuthMetrics {
   const cache: LayerCounts = { hits: 0, misses: 0 }
   const layers = new Map<string, LayerCounts>()
   const decisions = new Map<string, { allow: number; deny: number }>()
+  const infrastructure = createInfrastructureWatch()
 
   return {
     authenticated(outcome, ms) {
@@ -166,11 +192,13 @@ export function createMetrics(): AuthMetrics {
         decisions: Object.fromEntries([...decisions].map(([k, v]) => [k, { ...v }])),
         infrastructureErrors: { ...dependencies },
         latency,
+        infrastructure: infrastructure.read(),
       }
     },
     buckets(name, bounds) {
       return histograms[name].cumulative(bounds)
     },
+    watch: infrastructure.watch,
     reset() {
       for (const k of OUTCOMES) outcomes[k] = 0
       for (const k of LOGIN_OUTCOMES) logins[k] = 0

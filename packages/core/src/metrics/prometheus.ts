@@ -1,3 +1,4 @@
+import { INFRASTRUCTURE_METRICS, infrastructureFamilies } from './health-prometheus.js'
 import type { AuthMetrics, Timing } from './metrics.js'
 
 /** Histogram bucket bounds, in seconds: from 5 µs (a cached verification) to 10 s. */
@@ -18,23 +19,28 @@ const HISTOGRAMS: readonly [Timing, string, string][] = [
   ['postgres', 'authframework_postgres_duration_seconds', 'PostgreSQL calls made by the stores.'],
 ]
 
-interface Sample {
+/** One sample of a family: its labels and value (`metricName` for a histogram's series). */
+export interface MetricSample {
   readonly metricName?: string
   readonly labels: Record<string, string | number>
   readonly value: number
 }
 
-interface Family {
+/** One metric family as prom-client's `get()` returns it. */
+export interface MetricFamily {
   readonly name: string
   readonly help: string
-  readonly type: 'counter' | 'histogram'
-  readonly values: Sample[]
+  readonly type: 'counter' | 'gauge' | 'histogram'
+  readonly values: MetricSample[]
 }
 
-/** Every metric family, read from a snapshot at scrape time (recording never touches this). */
-export function metricFamilies(metrics: AuthMetrics): Family[] {
+/**
+ * Every metric family, read from one snapshot at scrape time (recording never touches this): the
+ * counters and histograms, then the gauges of the components given to `metrics.watch`.
+ */
+export function metricFamilies(metrics: AuthMetrics): MetricFamily[] {
   const snap = metrics.snapshot()
-  const families: Family[] = [
+  const families: MetricFamily[] = [
     {
       name: 'authframework_authentications_total',
       help: 'Authentications by outcome: ok, anonymous, or the error code.',
@@ -109,11 +115,19 @@ export function metricFamilies(metrics: AuthMetrics): Family[] {
       ],
     })
   }
+  families.push(...infrastructureFamilies(snap.infrastructure))
   return families
 }
 
 function escapeLabel(value: string | number): string {
   return String(value).replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')
+}
+
+/** A sample value as the exposition format writes it (`+Inf`, `-Inf`, `NaN`). */
+function formatValue(value: number): string {
+  if (value === Number.POSITIVE_INFINITY) return '+Inf'
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf'
+  return String(value)
 }
 
 /**
@@ -131,7 +145,7 @@ export function prometheusText(metrics: AuthMetrics): string {
       const labels = Object.entries(sample.labels)
         .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
         .join(',')
-      out += `${sample.metricName ?? family.name}${labels ? `{${labels}}` : ''} ${sample.value}\n`
+      out += `${sample.metricName ?? family.name}${labels ? `{${labels}}` : ''} ${formatValue(sample.value)}\n`
     }
   }
   return out
@@ -151,12 +165,18 @@ export interface PromRegistry {
  * registerPrometheusMetrics(register, metrics)
  */
 export function registerPrometheusMetrics(registry: PromRegistry, metrics: AuthMetrics): void {
-  for (const { name, help, type } of metricFamilies(metrics)) {
+  // every infrastructure family too, so that components watched after this call are scraped
+  const families = metricFamilies(metrics)
+  const known = new Set(families.map((f) => f.name))
+  for (const { name, help, type } of [
+    ...families,
+    ...INFRASTRUCTURE_METRICS.filter((meta) => !known.has(meta.name)),
+  ]) {
     registry.registerMetric({
       name,
       get: async () => {
-        const family = metricFamilies(metrics).find((f) => f.name === name)!
-        return { name, help, type, values: family.values, aggregator: 'sum' }
+        const family = metricFamilies(metrics).find((f) => f.name === name)
+        return { name, help, type, values: family?.values ?? [], aggregator: 'sum' }
       },
     })
   }

@@ -5,7 +5,7 @@
  */
 
 import type { ChangeLog } from '../infra/change-log.js'
-import { createCircuitBreaker } from '../infra/circuit-breaker.js'
+import { type CircuitState, createCircuitBreaker } from '../infra/circuit-breaker.js'
 import type { InvalidationListener } from '../infra/layered-cache.js'
 import { createRedisCall, redisReady } from '../infra/redis.js'
 import {
@@ -70,6 +70,8 @@ export interface SessionRedisLayer extends SessionLayer {
   readonly subscription: SubscriptionStatus | undefined
   keyOf(id: string): string
   readonly channel: string
+  /** The circuit breaker's state. */
+  readonly circuit: CircuitState
 }
 
 /** SET key value EX ttl, unless the key holds a tombstone (`null`). */
@@ -171,6 +173,9 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     shared: true,
     channel,
     keyOf,
+    get circuit() {
+      return breaker.state
+    },
     get,
     async getMany(ids) {
       if (ids.length === 0) return []

@@ -245,6 +245,34 @@ describe('PostgreSQL connections reset while held', () => {
   })
 })
 
+describe('PostgreSQL cut with queries in flight', () => {
+  it('fails them with 503 and does not crash the process (a reset is an error event on a checked-out connection)', async () => {
+    const { pool, runner, source } = build('af_cut')
+    expect((await burst(source, MAX)).every(({ result }) => result.ok)).toBe(true)
+    const uncaught: unknown[] = []
+    const onUncaught = (error: unknown) => uncaught.push(error)
+    process.on('uncaughtException', onUncaught)
+    try {
+      proxy.stall()
+      const stuck = burst(source, MAX)
+      await expect.poll(() => pool.totalCount - pool.idleCount).toBe(MAX) // all checked out
+      proxy.cut() // every connection reset while its query waits for an answer
+      const outcomes = await stuck
+      for (const { result, ms } of outcomes) {
+        expect(!result.ok && result.error).toBeInstanceOf(AuthUnavailableError)
+        expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50)) // errors emitted after the queries failed
+      expect(uncaught).toEqual([])
+      proxy.restore()
+      await untilLookupSucceeds(source, 2000)
+      await expectPoolSettled(pool, runner)
+    } finally {
+      process.off('uncaughtException', onUncaught)
+    }
+  })
+})
+
 describe('pool.end() and the breaker', () => {
   it('pool.end() completes within a bound while a black hole holds queries', async () => {
     const { pool, source } = build('af_end')
