@@ -86,6 +86,47 @@ async function readPages(
 }
 
 /**
+ * Follows the change log: the rows of the revocations heard from it are read by key, the keys of
+ * one tick in one query, applied to memory and written back to the denylist (a revoker cut off
+ * from Redis could not write them there). PostgreSQL is the record. Returns the unsubscribe.
+ */
+function followChanges(
+  options: CatchUpOptions,
+  sync: () => Promise<number>,
+  isClosed: () => boolean,
+): (() => void) | undefined {
+  const { source, memory, pageSize, report } = options
+  const heard = new Set<string>()
+  async function readHeard(): Promise<void> {
+    const keys = [...heard]
+    heard.clear()
+    for (let i = 0; i < keys.length && !isClosed(); i += pageSize) {
+      let entries: readonly RevocationEntry[]
+      try {
+        entries = await source.findLive(keys.slice(i, i + pageSize))
+      } catch (error) {
+        report(error, 'sync')
+        // the catch-up reads the same rows, and is retried by its timer while PostgreSQL fails
+        sync().catch(() => {})
+        return
+      }
+      for (const entry of entries) {
+        try {
+          memory.apply(entry)
+        } catch (error) {
+          report(error, 'apply')
+        }
+      }
+      if (entries.length > 0) options.repair(entries)
+    }
+  }
+  return options.changes?.subscribe('revocations', (key) => {
+    heard.add(key)
+    if (heard.size === 1) queueMicrotask(() => void readHeard())
+  })
+}
+
+/**
  * Creates the catch-up of a distributed revocation list. In `local` mode it starts the first read
  * at once.
  *
@@ -94,7 +135,7 @@ async function readPages(
  * await catchUp.sync()
  */
 export function createCatchUp(options: CatchUpOptions): CatchUp {
-  const { source, memory, mode, max, pageSize, report } = options
+  const { source, mode, max, report } = options
   const { syncIntervalMs, outageSyncIntervalMs } = options
   let closed = false
   let loaded = mode === 'strict'
@@ -167,38 +208,7 @@ export function createCatchUp(options: CatchUpOptions): CatchUp {
     else schedule()
   }
 
-  // PostgreSQL is the record: the rows of the revocations heard from the log are read by key, the
-  // keys of one tick in one query, and written back to the denylist (a revoker cut off from Redis
-  // could not write them there)
-  const heard = new Set<string>()
-  async function readHeard(): Promise<void> {
-    const keys = [...heard]
-    heard.clear()
-    for (let i = 0; i < keys.length && !closed; i += pageSize) {
-      let entries: readonly RevocationEntry[]
-      try {
-        entries = await source.findLive(keys.slice(i, i + pageSize))
-      } catch (error) {
-        report(error, 'sync')
-        // the catch-up reads the same rows, and is retried by its timer while PostgreSQL fails
-        sync().catch(() => {})
-        return
-      }
-      for (const entry of entries) {
-        try {
-          memory.apply(entry)
-        } catch (error) {
-          report(error, 'apply')
-        }
-      }
-      if (entries.length > 0) options.repair(entries)
-    }
-  }
-  const unfollow = options.changes?.subscribe('revocations', (key) => {
-    heard.add(key)
-    if (heard.size === 1) queueMicrotask(() => void readHeard())
-  })
-
+  const unfollow = followChanges(options, sync, isClosed)
   let lateRead: NodeJS.Timeout | undefined
   if (mode === 'local') sync().catch(() => {})
 

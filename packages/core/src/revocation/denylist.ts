@@ -100,6 +100,48 @@ async function exec(batch: ChainableCommander): Promise<void> {
   if (failed) throw failed[0]
 }
 
+/** Adds the write of an entry's key to a MULTI or a pipeline; it expires with the entry. */
+function addWrite(batch: ChainableCommander, entry: RevocationEntry, o: DenylistOptions): void {
+  const key = o.keys.ofRow(rowKey(entry))
+  const ttl = Math.max(1, Math.ceil(entry.expiresAt - o.clock() / 1000))
+  if (entry.kind === 'subject') batch.eval(SUBJECT_SCRIPT, 1, key, String(entry.before), ttl)
+  else batch.set(key, '1', 'EX', ttl)
+}
+
+/** Denylist keys only (catch-up repairs and rebuilds), `pageSize` per pipeline; not through the breaker. */
+async function writeKeys(entries: readonly RevocationEntry[], o: DenylistOptions): Promise<void> {
+  for (let i = 0; i < entries.length; i += o.pageSize) {
+    const batch = o.redis.pipeline()
+    for (const entry of entries.slice(i, i + o.pageSize)) addWrite(batch, entry, o)
+    await withTimeout(exec(batch), BULK_TIMEOUT_MS, 'Redis denylist write')
+  }
+}
+
+/**
+ * Writes every live revocation of the record to the denylist, then sets the completeness marker;
+ * does nothing while another instance holds the rebuild lock.
+ */
+async function rebuildKeys(o: DenylistOptions, isClosed: () => boolean): Promise<void> {
+  const { redis, keys, redisTimeoutMs } = o
+  const lock = await withTimeout(
+    redis.set(keys.rebuildLock, '1', 'PX', REBUILD_LOCK_MS, 'NX'),
+    redisTimeoutMs,
+    'Redis SET NX',
+  )
+  if (lock !== 'OK') return // another instance is at it
+  try {
+    let after: RevocationCursor | undefined = { changedAtUs: '0', key: '' }
+    while (after !== undefined && !isClosed()) {
+      const page = await o.source.page(after, o.pageSize)
+      await writeKeys(page.entries, o)
+      after = page.next
+    }
+    await withTimeout(redis.set(keys.marker, String(o.clock())), redisTimeoutMs, 'Redis SET')
+  } finally {
+    await withTimeout(redis.del(keys.rebuildLock), redisTimeoutMs, 'Redis DEL').catch(() => {})
+  }
+}
+
 /**
  * Creates the Redis side of a distributed revocation list.
  *
@@ -108,7 +150,7 @@ async function exec(batch: ChainableCommander): Promise<void> {
  * await denylist.publish([entry])
  */
 export function createDenylist(options: DenylistOptions): Denylist {
-  const { redis, guarded, keys, source, pageSize, redisTimeoutMs, clock, report, retry } = options
+  const { redis, keys, clock, report, retry } = options
   const outbox = new Map<string, RevocationEntry>()
   let closed = false
 
@@ -127,35 +169,19 @@ export function createDenylist(options: DenylistOptions): Denylist {
     })
   }
 
-  function addWrite(batch: ChainableCommander, entry: RevocationEntry): void {
-    const key = keys.ofRow(rowKey(entry))
-    const ttl = Math.max(1, Math.ceil(entry.expiresAt - clock() / 1000))
-    if (entry.kind === 'subject') batch.eval(SUBJECT_SCRIPT, 1, key, String(entry.before), ttl)
-    else batch.set(key, '1', 'EX', ttl)
-  }
-
   function publish(entries: readonly RevocationEntry[]): Promise<void> {
-    return guarded(
+    return options.guarded(
       'SET+PUBLISH',
       () => {
         const batch = redis.multi()
         for (const entry of entries) {
-          addWrite(batch, entry)
+          addWrite(batch, entry, options)
           batch.publish(keys.channel, encodeEntry(entry))
         }
         return exec(batch)
       },
-      entries.length > 1 ? BULK_TIMEOUT_MS : redisTimeoutMs,
+      entries.length > 1 ? BULK_TIMEOUT_MS : options.redisTimeoutMs,
     )
-  }
-
-  /** Denylist keys only (catch-up repairs and rebuilds); not through the breaker. */
-  async function write(entries: readonly RevocationEntry[]): Promise<void> {
-    for (let i = 0; i < entries.length; i += pageSize) {
-      const batch = redis.pipeline()
-      for (const entry of entries.slice(i, i + pageSize)) addWrite(batch, entry)
-      await withTimeout(exec(batch), BULK_TIMEOUT_MS, 'Redis denylist write')
-    }
   }
 
   async function flush(): Promise<void> {
@@ -174,25 +200,7 @@ export function createDenylist(options: DenylistOptions): Denylist {
 
   let rebuilding: Promise<void> | undefined
   function rebuild(): Promise<void> {
-    rebuilding ??= (async () => {
-      const lock = await withTimeout(
-        redis.set(keys.rebuildLock, '1', 'PX', REBUILD_LOCK_MS, 'NX'),
-        redisTimeoutMs,
-        'Redis SET NX',
-      )
-      if (lock !== 'OK') return // another instance is at it
-      try {
-        let after: RevocationCursor | undefined = { changedAtUs: '0', key: '' }
-        while (after !== undefined && !closed) {
-          const page = await source.page(after, pageSize)
-          await write(page.entries)
-          after = page.next
-        }
-        await withTimeout(redis.set(keys.marker, String(clock())), redisTimeoutMs, 'Redis SET')
-      } finally {
-        await withTimeout(redis.del(keys.rebuildLock), redisTimeoutMs, 'Redis DEL').catch(() => {})
-      }
-    })()
+    rebuilding ??= rebuildKeys(options, () => closed)
       .catch((error: unknown) => report(error, 'rebuild'))
       .finally(() => {
         rebuilding = undefined
@@ -203,7 +211,11 @@ export function createDenylist(options: DenylistOptions): Denylist {
   let unchecked = true
   async function checkComplete(): Promise<void> {
     try {
-      const exists = await withTimeout(redis.exists(keys.marker), redisTimeoutMs, 'Redis EXISTS')
+      const exists = await withTimeout(
+        redis.exists(keys.marker),
+        options.redisTimeoutMs,
+        'Redis EXISTS',
+      )
       unchecked = false
       if (exists === 0) void rebuild()
     } catch {
@@ -222,7 +234,7 @@ export function createDenylist(options: DenylistOptions): Denylist {
     flush,
     repair(entries) {
       whenCommandsReady(() => {
-        write(entries).catch(() => {})
+        writeKeys(entries, options).catch(() => {})
       })
     },
     resume() {

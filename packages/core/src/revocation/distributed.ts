@@ -24,7 +24,7 @@ import { type SubscriptionStatus, subscribeChannel } from '../infra/subscription
 import type { RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
 import { createWarnOnce } from '../warn-once.js'
 import { createCatchUp } from './catch-up.js'
-import { createDenylist, denylistKeys } from './denylist.js'
+import { createDenylist, type Denylist, denylistKeys } from './denylist.js'
 import { checkEntry, decodeEntry, rowKey } from './keys.js'
 import {
   type RevocationListOptions,
@@ -33,7 +33,7 @@ import {
   resolveRevocationListOptions,
 } from './list-options.js'
 import { createMemoryRevocationList } from './memory.js'
-import { postgresRevocationSource } from './postgres.js'
+import { postgresRevocationSource, type RevocationSource } from './postgres.js'
 import { createStrictCheck } from './strict-check.js'
 
 /**
@@ -79,6 +79,67 @@ export interface DistributedRevocationList extends RevocationList {
   close(): Promise<void>
 }
 
+type Report = (error: unknown, operation: RevocationOperation) => void
+
+/** `onError` made safe to call (it cannot throw); by default one process warning per operation. */
+function reporter(onError: RevocationListOptions['onError']): Report {
+  const warn = createWarnOnce('AUTHFRAMEWORK_REVOCATION_FAILURE')
+  const report =
+    onError ??
+    ((error: unknown, { operation }: { readonly operation: RevocationOperation }) =>
+      warn(operation, error, (kind) => `Revocation list: ${operation} failed (${kind}).`))
+  return (error, operation) => {
+    try {
+      report(error, { operation })
+    } catch {}
+  }
+}
+
+/**
+ * The write path of `revoke`: the entry is in effect here at once; the row and the message are
+ * written at the same time (propagation does not wait for the commit: an instance that subscribes
+ * meanwhile reads again a little later). A publication that fails waits in the outbox.
+ */
+async function recordAndPublish(
+  input: RevocationEntry,
+  parts: {
+    readonly memory: ReturnType<typeof createMemoryRevocationList>
+    readonly source: RevocationSource
+    readonly denylist: Denylist
+    readonly report: Report
+  },
+): Promise<void> {
+  const { memory, source, denylist, report } = parts
+  const entry = checkEntry(input)
+  if (entry === undefined) {
+    throw new TypeError(
+      "revocation.revoke(entry): expected { kind: 'token', tokenHash } | { kind: 'jti', jti } | { kind: 'subject', sub, before }, each with a numeric expiresAt.",
+    )
+  }
+  memory.apply(entry)
+  const [stored, published] = await Promise.allSettled([
+    source.insert(entry),
+    denylist.publish([entry]),
+  ])
+  if (stored.status === 'rejected') report(stored.reason, 'store')
+  if (published.status === 'rejected') {
+    denylist.defer(entry)
+    report(published.reason, 'publish')
+  }
+  if (stored.status === 'rejected') {
+    throw new AuthUnavailableError(
+      'The revocation is in effect on this instance but could not be stored in PostgreSQL; retry it.',
+      { cause: stored.reason },
+    )
+  }
+  if (published.status === 'rejected') {
+    throw new AuthUnavailableError(
+      'The revocation is stored but could not be published through Redis; it is published when Redis is back, and other instances read it at their next catch-up. Retrying is safe.',
+      { cause: published.reason },
+    )
+  }
+}
+
 /**
  * Creates a revocation list shared by every instance that uses the same Redis (`keyPrefix`) and
  * PostgreSQL. Pass it to `createAuth({ revocation })`; `auth.revoke(...)` then reaches every
@@ -97,16 +158,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
   const source = o.source ?? postgresRevocationSource({ pool: o.pool! })
   const breaker = createCircuitBreaker({ ...o.breaker, clock })
   const guarded = createRedisCall(redis, breaker, o.redisTimeoutMs)
-  const warn = createWarnOnce('AUTHFRAMEWORK_REVOCATION_FAILURE')
-  const report =
-    o.onError ??
-    ((error: unknown, { operation }: { readonly operation: RevocationOperation }) =>
-      warn(operation, error, (kind) => `Revocation list: ${operation} failed (${kind}).`))
-  function safeReport(error: unknown, operation: RevocationOperation): void {
-    try {
-      report(error, { operation })
-    } catch {}
-  }
+  const safeReport = reporter(o.onError)
 
   const memory = createMemoryRevocationList({ max: o.max, clock })
   const keys = denylistKeys(o.keyPrefix)
@@ -116,13 +168,10 @@ export function createRevocationList(options: RevocationListOptions): Distribute
     subscription.live && denylist.unpublished === 0 && breaker.state === 'closed'
 
   const denylist = createDenylist({
-    redis,
+    ...o,
     guarded,
     keys,
     source,
-    pageSize: o.pageSize,
-    redisTimeoutMs: o.redisTimeoutMs,
-    clock,
     report: safeReport,
     retry: () => catchUp.schedule(),
   })
@@ -169,40 +218,6 @@ export function createRevocationList(options: RevocationListOptions): Distribute
         })
       : undefined
 
-  async function revoke(input: RevocationEntry): Promise<void> {
-    if (closed) throw new AuthUnavailableError('The revocation list is closed.')
-    const entry = checkEntry(input)
-    if (entry === undefined) {
-      throw new TypeError(
-        "revocation.revoke(entry): expected { kind: 'token', tokenHash } | { kind: 'jti', jti } | { kind: 'subject', sub, before }, each with a numeric expiresAt.",
-      )
-    }
-    memory.apply(entry)
-    // The row and the message are written at the same time (propagation does not wait for the
-    // commit); an instance that subscribes meanwhile reads again a little later (`subscribed`).
-    const [stored, published] = await Promise.allSettled([
-      source.insert(entry),
-      denylist.publish([entry]),
-    ])
-    if (stored.status === 'rejected') safeReport(stored.reason, 'store')
-    if (published.status === 'rejected') {
-      denylist.defer(entry)
-      safeReport(published.reason, 'publish')
-    }
-    if (stored.status === 'rejected') {
-      throw new AuthUnavailableError(
-        'The revocation is in effect on this instance but could not be stored in PostgreSQL; retry it.',
-        { cause: stored.reason },
-      )
-    }
-    if (published.status === 'rejected') {
-      throw new AuthUnavailableError(
-        'The revocation is stored but could not be published through Redis; it is published when Redis is back, and other instances read it at their next catch-up. Retrying is safe.',
-        { cause: published.reason },
-      )
-    }
-  }
-
   return {
     mode,
     channel: keys.channel,
@@ -233,7 +248,10 @@ export function createRevocationList(options: RevocationListOptions): Distribute
       }
       return memory.isRevoked(subject) || strict!.isRevoked(subject)
     },
-    revoke,
+    async revoke(input) {
+      if (closed) throw new AuthUnavailableError('The revocation list is closed.')
+      await recordAndPublish(input, { memory, source, denylist, report: safeReport })
+    },
     async ready() {
       if (closed) return
       if (mode === 'local' && !catchUp.loaded) await (catchUp.running ?? catchUp.sync())
