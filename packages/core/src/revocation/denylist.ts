@@ -6,7 +6,7 @@
  * denylist; until it is rebuilt, strict checks ask PostgreSQL).
  */
 import { withTimeout } from '../infra/deadline.js'
-import type { RedisCall } from '../infra/redis.js'
+import { execBatch, type RedisCall } from '../infra/redis.js'
 import type { ChainableCommander, Redis } from '../peer-types.js'
 import type { Clock, RevocationEntry } from '../types.js'
 import { encodeEntry, rowKey } from './keys.js'
@@ -93,13 +93,6 @@ export interface Denylist {
   close(): Promise<void>
 }
 
-async function exec(batch: ChainableCommander): Promise<void> {
-  const results = await batch.exec()
-  if (results === null) throw new Error('Redis MULTI was aborted.')
-  const failed = results.find(([error]) => error !== null)
-  if (failed) throw failed[0]
-}
-
 /** Adds the write of an entry's key to a MULTI or a pipeline; it expires with the entry. */
 function addWrite(batch: ChainableCommander, entry: RevocationEntry, o: DenylistOptions): void {
   const key = o.keys.ofRow(rowKey(entry))
@@ -113,7 +106,7 @@ async function writeKeys(entries: readonly RevocationEntry[], o: DenylistOptions
   for (let i = 0; i < entries.length; i += o.pageSize) {
     const batch = o.redis.pipeline()
     for (const entry of entries.slice(i, i + o.pageSize)) addWrite(batch, entry, o)
-    await withTimeout(exec(batch), BULK_TIMEOUT_MS, 'Redis denylist write')
+    await withTimeout(execBatch(batch), BULK_TIMEOUT_MS, 'Redis denylist write')
   }
 }
 
@@ -178,7 +171,7 @@ export function createDenylist(options: DenylistOptions): Denylist {
           addWrite(batch, entry, options)
           batch.publish(keys.channel, encodeEntry(entry))
         }
-        return exec(batch)
+        return execBatch(batch)
       },
       entries.length > 1 ? BULK_TIMEOUT_MS : options.redisTimeoutMs,
     )

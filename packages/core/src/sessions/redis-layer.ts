@@ -7,7 +7,7 @@
 import type { ChangeLog } from '../infra/change-log.js'
 import { createCircuitBreaker } from '../infra/circuit-breaker.js'
 import type { InvalidationListener } from '../infra/layered-cache.js'
-import { createRedisCall, redisReady } from '../infra/redis.js'
+import { createRedisCall, execBatch, redisReady } from '../infra/redis.js'
 import {
   resolveSubscriptionOptions,
   type SubscriptionOptions,
@@ -220,10 +220,7 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
           else batch.set(keyOf(id), 'null', 'EX', ttl)
         }
         batch.publish(channel, sessions.map(({ id }) => id).join(' '))
-        const results = await batch.exec()
-        if (results === null) throw new Error('Redis MULTI was aborted.')
-        const failed = results.find(([error]) => error !== null)
-        if (failed) throw failed[0]
+        await execBatch(batch)
       })
     },
     subscribe(listener) {

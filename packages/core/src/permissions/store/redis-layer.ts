@@ -5,7 +5,7 @@
 
 import type { ChangeLog } from '../../infra/change-log.js'
 import { type CircuitState, createCircuitBreaker } from '../../infra/circuit-breaker.js'
-import { createRedisCall, redisReady } from '../../infra/redis.js'
+import { createRedisCall, execBatch, redisReady } from '../../infra/redis.js'
 import {
   type ChannelSubscription,
   resolveSubscriptionOptions,
@@ -256,16 +256,9 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
       await guarded('DEL', () => client.del(keyOf(id)))
     },
     async invalidate(id) {
-      await guarded('DEL+PUBLISH', async () => {
-        const results = await client
-          .multi()
-          .del(keyOf(id))
-          .publish(channel, encodeKeyPart(id))
-          .exec()
-        const failed = results?.find(([error]) => error !== null)
-        if (results === null) throw new Error('Redis MULTI was aborted.')
-        if (failed) throw failed[0]
-      })
+      await guarded('DEL+PUBLISH', () =>
+        execBatch(client.multi().del(keyOf(id)).publish(channel, encodeKeyPart(id))),
+      )
     },
     subscribe(listener) {
       listeners.add(listener)
