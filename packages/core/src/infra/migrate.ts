@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Pool } from '../peer-types.js'
-import { holdConnection } from './postgres.js'
+import { holdConnection } from './postgres-pool.js'
 
 /** The pool-like object `migrate` needs: `pg.Pool` or a pg-pool `Pool`. */
 export type MigrationPool = Pick<Pool, 'connect'>

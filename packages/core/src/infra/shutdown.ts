@@ -5,7 +5,7 @@
  */
 import type { Pool } from '../peer-types.js'
 import { TimeoutError, withTimeout } from './deadline.js'
-import { endPostgresPool } from './postgres.js'
+import { endPostgresPool } from './postgres-pool.js'
 
 /**
  * Anything the library or the application opened: an object with `close()` (auth, stores,

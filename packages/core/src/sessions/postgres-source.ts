@@ -2,10 +2,10 @@
 import { AuthUnavailableError } from '../errors.js'
 import {
   POSTGRES_RUNNER_DEFAULTS,
-  PostgresCommitUnknownError,
   type PostgresQueryable,
   postgresRunner,
 } from '../infra/postgres.js'
+import { PostgresCommitUnknownError } from '../infra/postgres-failures.js'
 import { type Session, toSession } from './record.js'
 
 /** What a destroy returns: the session's id and expiry (for the tombstone). */

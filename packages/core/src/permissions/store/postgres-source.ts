@@ -2,13 +2,15 @@
 
 import { AuthUnavailableError } from '../../errors.js'
 import {
-  createPostgresPool,
-  endPostgresPool,
   POSTGRES_RUNNER_DEFAULTS,
-  type PostgresPoolOptions,
   type PostgresQueryable,
   postgresRunner,
 } from '../../infra/postgres.js'
+import {
+  createPostgresPool,
+  endPostgresPool,
+  type PostgresPoolOptions,
+} from '../../infra/postgres-pool.js'
 import type { Pool, QueryResult } from '../../peer-types.js'
 import type { PermissionRecord } from '../../types.js'
 import { isStorableId, toPermissionRecord } from './record.js'
