@@ -5,15 +5,10 @@
  */
 
 import type { ChangeLog } from '../infra/change-log.js'
-import { createCircuitBreaker } from '../infra/circuit-breaker.js'
 import type { InvalidationListener } from '../infra/layered-cache.js'
-import { createRedisCall, execBatch, redisReady } from '../infra/redis.js'
-import {
-  resolveSubscriptionOptions,
-  type SubscriptionOptions,
-  type SubscriptionStatus,
-  subscribeChannel,
-} from '../infra/subscription.js'
+import { execBatch } from '../infra/redis.js'
+import { invalidationChannel, readKeys, sharedLayerBase } from '../infra/shared-layer.js'
+import type { SubscriptionOptions, SubscriptionStatus } from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
 import type { Clock } from '../types.js'
 import type { CachedSession, SessionLayer } from './layer.js'
@@ -81,13 +76,6 @@ return 1`
 const DELETE_UNLESS_TOMBSTONE = `if redis.call('GET', KEYS[1]) == 'null' then return 0 end
 return redis.call('DEL', KEYS[1])`
 
-function positiveInteger(value: unknown, name: string, example: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`sessionRedisLayer: ${name} must be a positive integer, e.g. ${example}.`)
-  }
-  return value
-}
-
 /**
  * A Redis session layer over an ioredis client.
  *
@@ -95,25 +83,9 @@ function positiveInteger(value: unknown, name: string, example: number): number 
  * const layer = sessionRedisLayer({ client: redis, keyPrefix: 'af:' })
  */
 export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRedisLayer {
-  const client = options?.client
-  if (typeof client?.get !== 'function' || typeof client.duplicate !== 'function') {
-    throw new TypeError(
-      'sessionRedisLayer: client must be an ioredis client (new Redis(url, options)).',
-    )
-  }
-  const d = SESSION_REDIS_LAYER_DEFAULTS
-  const keyPrefix = options.keyPrefix ?? d.keyPrefix
-  if (typeof keyPrefix !== 'string')
-    throw new TypeError("sessionRedisLayer: keyPrefix must be a string, e.g. 'af:'.")
-  const ttlSeconds = positiveInteger(options.ttlSeconds ?? d.ttlSeconds, 'ttlSeconds', d.ttlSeconds)
-  const negativeTtlSeconds = Math.min(
-    ttlSeconds,
-    positiveInteger(options.negativeTtlSeconds ?? d.negativeTtlSeconds, 'negativeTtlSeconds', 30),
-  )
-  const timeoutMs = positiveInteger(options.timeoutMs ?? d.timeoutMs, 'timeoutMs', d.timeoutMs)
+  const base = sharedLayerBase(options, 'sessionRedisLayer', SESSION_REDIS_LAYER_DEFAULTS)
+  const { client, keyPrefix, ttlSeconds, negativeTtlSeconds, guarded, guardedWrite } = base
   const clock = options.clock ?? Date.now
-  const breaker = createCircuitBreaker({ ...options.breaker, clock })
-  const heartbeat = resolveSubscriptionOptions(options, 'sessionRedisLayer')
   const channel = `${keyPrefix}sessions:invalidate`
   // Session ids are base64url: safe in a key as they are.
   const keyOf = (id: string) => `${keyPrefix}sess:${id}`
@@ -137,34 +109,10 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     return entry.value
   }
 
-  const guarded = createRedisCall(client, breaker, timeoutMs)
   const get = async (id: string) => decode(id, await guarded('GET', () => client.get(keyOf(id))))
-  /** A write that must not land late (over a tombstone): timing out tears the connection down. */
-  const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
-    guarded(what, call, timeoutMs, true)
-
-  const listeners = new Set<InvalidationListener>()
-  let closed = false
-  const subscription =
-    options.subscribe === false
-      ? undefined
-      : subscribeChannel(client, channel, heartbeat, {
-          message(text) {
-            for (const id of text.split(' ')) {
-              if (!isSessionId(id)) continue
-              for (const listener of listeners) listener.invalidated(id)
-            }
-          },
-          // Invalidations published while we were not subscribed are lost: drop local copies when
-          // the channel goes down (what is read meanwhile comes from Redis or the database) and
-          // again once it is back.
-          subscribed() {
-            for (const listener of listeners) listener.reset()
-          },
-          lost() {
-            for (const listener of listeners) listener.reset()
-          },
-        })
+  const invalidations = invalidationChannel(base, channel, options.subscribe !== false, (text) =>
+    text.split(' ').filter(isSessionId),
+  )
 
   return {
     name: 'redis',
@@ -173,9 +121,7 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     keyOf,
     get,
     async getMany(ids) {
-      if (ids.length === 0) return []
-      if (ids.length === 1) return [await get(ids[0]!)]
-      const raw = await guarded('MGET', () => client.mget(ids.map(keyOf)))
+      const raw = await readKeys(base, ids, keyOf)
       return ids.map((id, i) => decode(id, raw[i]))
     },
     async set(session) {
@@ -198,13 +144,11 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
         if (ttl > 0) fills.push([keyOf(id), encodeSession(value, version), ttl])
       }
       if (fills.length === 0) return
-      await guardedWrite('EVAL fill', async () => {
+      await guardedWrite('EVAL fill', () => {
         const pipeline = client.pipeline()
         for (const [key, text, ttl] of fills)
           pipeline.eval(FILL_UNLESS_TOMBSTONE, 1, key, text, ttl)
-        const results = await pipeline.exec()
-        const failed = results?.find(([error]) => error !== null)
-        if (failed) throw failed[0]
+        return execBatch(pipeline)
       })
     },
     async delete(id) {
@@ -212,7 +156,7 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     },
     async invalidate(sessions) {
       if (sessions.length === 0) return
-      await guarded('SET+PUBLISH', async () => {
+      await guarded('SET+PUBLISH', () => {
         const batch = client.multi()
         for (const { id, expiresAt } of sessions) {
           const ttl = ttlUntil(expiresAt)
@@ -220,26 +164,16 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
           else batch.set(keyOf(id), 'null', 'EX', ttl)
         }
         batch.publish(channel, sessions.map(({ id }) => id).join(' '))
-        await execBatch(batch)
+        return execBatch(batch)
       })
     },
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => {
-        listeners.delete(listener)
-      }
-    },
+    subscribe: (listener) => invalidations.subscribe(listener),
     get subscription() {
-      return subscription?.status
+      return invalidations.status
     },
-    async ready() {
-      await subscription?.ready()
-      if (!closed) await redisReady(client)
-    },
+    ready: () => invalidations.ready(),
     async close() {
-      closed = true
-      listeners.clear()
-      subscription?.close()
+      invalidations.close()
     },
   }
 }
