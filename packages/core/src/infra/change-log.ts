@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../types.js'
 import { invalid, positiveInteger } from '../validate.js'
-import { type PostgresQueryable, type PostgresRunner, postgresRunner } from './postgres.js'
+import { type PostgresRunner, postgresRunner, queryablePool } from './postgres.js'
 
 /** What may change: the caches that listen. */
 export type ChangeTopic = 'permissions' | 'sessions' | 'revocations'
@@ -108,6 +108,23 @@ interface Row extends Record<string, unknown> {
 const WHERE = 'createChangeLog'
 
 /**
+ * The `changes` option of a store, checked: `undefined`, or a change log.
+ *
+ * @example
+ * const changes = changeLogOption(options.changes, 'createPermissionStore')
+ */
+export function changeLogOption(value: unknown, where: string): ChangeLog | undefined {
+  const log = value as Partial<ChangeLog> | undefined
+  if (
+    log !== undefined &&
+    (typeof log?.subscribe !== 'function' || typeof log.isCurrent !== 'function')
+  ) {
+    invalid(where, 'changes', 'a change log', 'createChangeLog({ pool })')
+  }
+  return log as ChangeLog | undefined
+}
+
+/**
  * What one instance remembers of the log: the version of each key's latest change (at most
  * `maxKeys`, the oldest forgotten first), and the floor below which a copy's stamp may predate a
  * change it does not remember.
@@ -190,10 +207,7 @@ async function readLog(
  * const store = createPermissionStore({ layers, source: postgresSource({ pool }), changes })
  */
 export function createChangeLog(options: ChangeLogOptions): ChangeLog {
-  const pool = options?.pool
-  if (typeof pool?.query !== 'function') {
-    invalid(WHERE, 'pool', 'a pg Pool', 'new pg.Pool(config)')
-  }
+  const pool = queryablePool(options?.pool, WHERE)
   const d = CHANGE_LOG_DEFAULTS
   const integer = (value: number | undefined, name: string, fallback: number) =>
     positiveInteger(value ?? fallback, name, fallback, WHERE)
@@ -204,7 +218,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
   }
   const history = createHistory(integer(options.maxKeys, 'maxKeys', d.maxKeys))
   const clock = options.clock ?? Date.now
-  const runner = postgresRunner(pool as unknown as PostgresQueryable)
+  const runner = postgresRunner(pool)
   const listeners = new Map<ChangeTopic, Set<ChangeListener>>()
   const position = { cursor: 0 }
   let loaded = false

@@ -7,7 +7,7 @@
 import type { AuthMetrics } from '../metrics/metrics.js'
 import type { PostgresPool as Pool, QueryConfig, QueryResult } from '../peer-types.js'
 import type { Clock } from '../types.js'
-import { positiveInteger, positiveNumber } from '../validate.js'
+import { invalid, positiveInteger, positiveNumber } from '../validate.js'
 import {
   type CircuitBreakerOptions,
   type CircuitState,
@@ -100,6 +100,23 @@ const runners = new WeakMap<object, PostgresRunner>()
 const WHERE = 'createPostgresRunner'
 
 /**
+ * `pool` checked as something to query (a `pg` Pool); otherwise the kit's `TypeError`, naming
+ * `where`.
+ *
+ * @example
+ * const pool = queryablePool(options.pool, 'postgresSource')
+ */
+export function queryablePool<P extends PostgresQueryable = PostgresQueryable>(
+  pool: unknown,
+  where: string,
+): P {
+  if (typeof (pool as Partial<PostgresQueryable> | null)?.query !== 'function') {
+    invalid(where, 'pool', 'a pg Pool', 'new pg.Pool(config)')
+  }
+  return pool as P
+}
+
+/**
  * `BEGIN`, `work`, `COMMIT` on one connection under one deadline. A COMMIT that never arrives (or
  * arrives late) cannot commit after the server's idle-in-transaction timeout: it bounds how long
  * the outcome of a lost COMMIT stays open.
@@ -181,10 +198,7 @@ export function createPostgresRunner(
   pool: PostgresQueryable,
   options: PostgresRunnerOptions = {},
 ): PostgresRunner {
-  const target = pool as RunnerPool
-  if (typeof target?.query !== 'function') {
-    throw new TypeError('createPostgresRunner: pool must be a pg Pool (new pg.Pool(config)).')
-  }
+  const target = queryablePool<RunnerPool>(pool, WHERE)
   if (runners.has(target)) {
     throw new TypeError(
       'createPostgresRunner: this pool already has a runner; create it once, before the components that use the pool.',

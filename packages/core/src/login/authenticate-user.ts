@@ -9,7 +9,11 @@ import {
   InvalidRequestError,
   isAuthError,
 } from '../errors.js'
-import { POSTGRES_RUNNER_DEFAULTS, type PostgresQueryable } from '../infra/postgres.js'
+import {
+  POSTGRES_RUNNER_DEFAULTS,
+  type PostgresQueryable,
+  queryablePool,
+} from '../infra/postgres.js'
 import type { AuthMetrics, LoginOutcome } from '../metrics/metrics.js'
 import { auditedAddress, isUsableUsername } from './input.js'
 import { defaultPasswordHasher, type PasswordHasher } from './password.js'
@@ -193,9 +197,7 @@ export function createLogin(options: AuthenticateUserOptions): Login {
   if ((pool === undefined) === (lookup === undefined)) {
     throw new TypeError('authenticateUser: pass either { pool } or { lookup }.')
   }
-  if (pool !== undefined && typeof pool.query !== 'function') {
-    throw new TypeError('authenticateUser: pool must be a pg Pool (new pg.Pool(config)).')
-  }
+  if (pool !== undefined) queryablePool(pool, 'authenticateUser')
   if (limiter !== undefined && typeof limiter.reserve !== 'function') {
     throw new TypeError('authenticateUser: limiter must come from createRateLimiter().')
   }

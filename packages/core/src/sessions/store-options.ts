@@ -2,7 +2,7 @@
  * The options of the session store: what each one means, its default, and the one check of them
  * all at construction. Validation only: the store (`store.ts`) builds its layers and cache.
  */
-import type { ChangeLog } from '../infra/change-log.js'
+import { type ChangeLog, changeLogOption } from '../infra/change-log.js'
 import type { Clock } from '../types.js'
 import { invalid, positiveNumber } from '../validate.js'
 import type { SessionLayer } from './layer.js'
@@ -122,13 +122,7 @@ export function resolveSessionStoreOptions(
   const d = SESSION_STORE_DEFAULTS
   const number = (value: number | undefined, name: string, fallback: number) =>
     positiveNumber(value ?? fallback, name, fallback, WHERE)
-  const changes = options.changes
-  if (
-    changes !== undefined &&
-    (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function')
-  ) {
-    invalid(WHERE, 'changes', 'a change log', 'createChangeLog({ pool })')
-  }
+  const changes = changeLogOption(options.changes, WHERE)
   return Object.freeze({
     source,
     layers,

@@ -5,10 +5,11 @@
  * were found; invalidation reaches every instance.
  */
 import { AuthUnavailableError } from '../../errors.js'
-import type { ChangeLog } from '../../infra/change-log.js'
+import { type ChangeLog, changeLogOption } from '../../infra/change-log.js'
 import { createLayeredCache } from '../../infra/layered-cache.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
+import { func, invalid, positiveInteger } from '../../validate.js'
 import { createWarnOnce } from '../../warn-once.js'
 import type { CacheLayer } from './layer.js'
 import { memoryLayer } from './memory-layer.js'
@@ -81,12 +82,17 @@ export interface PermissionStore extends PermissionSource {
   close(): Promise<void>
 }
 
+const WHERE = 'createPermissionStore'
+
 function checkLayer(layer: unknown, index: number): CacheLayer {
   const l = layer as Partial<CacheLayer> | null
   for (const method of ['get', 'getMany', 'set', 'setMany', 'delete'] as const) {
     if (typeof l?.[method] !== 'function') {
-      throw new TypeError(
-        `createPermissionStore: layers[${index}] is not a cache layer (no ${method}()); use memoryLayer() or redisLayer().`,
+      invalid(
+        WHERE,
+        `layers[${index}]`,
+        `a cache layer (it has no ${method}())`,
+        'memoryLayer() or redisLayer()',
       )
     }
   }
@@ -112,40 +118,38 @@ function checkLayer(layer: unknown, index: number): CacheLayer {
  */
 export function createPermissionStore(options: PermissionStoreOptions): PermissionStore {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      'createPermissionStore(options): options must be an object with a `source`.',
-    )
+    invalid(WHERE, 'options', 'an object with a source', '{ source: postgresSource({ pool }) }')
   }
   const rawSource = options.source
   if (
     typeof rawSource !== 'function' &&
     typeof (rawSource as Partial<PermissionSource> | null)?.lookup !== 'function'
   ) {
-    throw new TypeError(
-      'createPermissionStore: source must be a function (userId) => Promise<{ permissions } | null> or an object with lookup(), e.g. postgresSource({ pool }).',
+    invalid(
+      WHERE,
+      'source',
+      'a function (userId) => Promise<{ permissions } | null> or an object with lookup()',
+      'postgresSource({ pool })',
     )
   }
   if (options.layers !== undefined && !Array.isArray(options.layers)) {
-    throw new TypeError('createPermissionStore: layers must be an array, e.g. [memoryLayer()].')
+    invalid(WHERE, 'layers', 'an array', '[memoryLayer()]')
   }
   const layers: readonly CacheLayer[] = (options.layers ?? [memoryLayer()]).map(checkLayer)
-  const maxBatchSize = options.maxBatchSize ?? PERMISSION_STORE_DEFAULTS.maxBatchSize
+  const { maxBatchSize: defaultBatch } = PERMISSION_STORE_DEFAULTS
+  const maxBatchSize = positiveInteger(
+    options.maxBatchSize ?? defaultBatch,
+    'maxBatchSize',
+    defaultBatch,
+    WHERE,
+  )
   const metrics = options.metrics
   const sourceTiming =
     (rawSource as { name?: unknown }).name === 'postgres' ? ('postgres' as const) : undefined
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) {
-    throw new TypeError('createPermissionStore: maxBatchSize must be a positive integer, e.g. 500.')
+  if (options.onError !== undefined) {
+    func(options.onError, 'onError', '(error, { layer, operation }) => log(error)', WHERE)
   }
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new TypeError('createPermissionStore: onError must be a function.')
-  }
-  const changes = options.changes
-  if (
-    changes !== undefined &&
-    (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function')
-  ) {
-    throw new TypeError('createPermissionStore: changes must be a change log (createChangeLog).')
-  }
+  const changes = changeLogOption(options.changes, WHERE)
   const source = toPermissionSource(rawSource)
 
   const warn = createWarnOnce('AUTHFRAMEWORK_LAYER_FAILURE')
