@@ -24,22 +24,33 @@ export function invalid(where: string, name: string, what: string, example?: Exa
   throw new TypeError(`${where}: ${name} must be ${what}${hint}.`)
 }
 
+/** A finite number, above 0 (`positive`) or from 0, and an integer when `integer`. */
+function checkNumber(
+  value: unknown,
+  check: { readonly name: string; readonly example: Example; readonly where: string },
+  positive: boolean,
+  integer: boolean,
+): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    (positive ? value <= 0 : value < 0) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    const what = `a ${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}`
+    invalid(check.where, check.name, what, check.example)
+  }
+  return value
+}
+
 /**
  * An integer of 1 or more.
  *
  * @example
  * const max = positiveInteger(options.max ?? 100_000, 'max', 100_000, 'createRevocationList')
  */
-export function positiveInteger(
-  value: unknown,
-  name: string,
-  example: Example,
-  where: string,
-): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    invalid(where, name, 'a positive integer', example)
-  }
-  return value
+export function positiveInteger(value: unknown, name: string, example: Example, where: string) {
+  return checkNumber(value, { name, example, where }, true, true)
 }
 
 /**
@@ -48,16 +59,8 @@ export function positiveInteger(
  * @example
  * const timeoutMs = positiveNumber(options.timeoutMs ?? 2000, 'timeoutMs', 2000, 'createPostgresRunner')
  */
-export function positiveNumber(
-  value: unknown,
-  name: string,
-  example: Example,
-  where: string,
-): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    invalid(where, name, 'a positive number', example)
-  }
-  return value
+export function positiveNumber(value: unknown, name: string, example: Example, where: string) {
+  return checkNumber(value, { name, example, where }, true, false)
 }
 
 /**
@@ -73,15 +76,22 @@ export function nonNegative(
   where: string,
   integer = false,
 ): number {
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    invalid(where, name, `a non-negative ${integer ? 'integer' : 'number'}`, example)
-  }
-  return value
+  return checkNumber(value, { name, example, where }, false, integer)
+}
+
+/**
+ * An object (not `null`): typically a factory's options argument.
+ *
+ * @example
+ * plainObject(options, 'options', '{ redis, pool }', 'createRevocationList')
+ */
+export function plainObject(
+  value: unknown,
+  name: string,
+  example: Example,
+  where: string,
+): asserts value is object {
+  if (typeof value !== 'object' || value === null) invalid(where, name, 'an object', example)
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 import type { AuthMetrics } from '../metrics/metrics.js'
 import { isPromise, type MaybePromise } from '../util.js'
+import { invalid } from '../validate.js'
 import { createBatchLoader, type Flight, type LoadContext } from './cache-load.js'
 import type { ChangeLog, ChangeTopic } from './change-log.js'
 
@@ -121,6 +122,32 @@ export interface LayeredCache<V> {
   ready(): Promise<void>
   /** Stops listening, waits for pending writes, then closes the layers. */
   close(): Promise<void>
+}
+
+/**
+ * The `layers` option of a store, checked: `undefined`, or an array whose every layer has each of
+ * `methods` (the kit's `TypeError` names the first layer and method missing).
+ *
+ * @example
+ * const layers = layersOption<SessionLayer>(options.layers, ['getMany', 'set', 'delete'], {
+ *   where: 'createSessionStore', kind: 'a session layer', example: 'sessionMemoryLayer()',
+ * })
+ */
+export function layersOption<L>(
+  value: unknown,
+  methods: readonly string[],
+  check: { readonly where: string; readonly kind: string; readonly example: string },
+): readonly L[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) invalid(check.where, 'layers', 'an array', `[${check.example}]`)
+  value.forEach((layer: Record<string, unknown> | null | undefined, i) => {
+    for (const method of methods) {
+      if (typeof layer?.[method] !== 'function') {
+        invalid(check.where, `layers[${i}]`, `${check.kind} (it has no ${method}())`, check.example)
+      }
+    }
+  })
+  return value as L[]
 }
 
 /** A servable value from the synchronous leading layers, written to the ones above it. */

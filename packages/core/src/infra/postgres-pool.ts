@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import type { PostgresPool as Pool, PoolClient, PoolConfig } from '../peer-types.js'
-import { invalid, nonNegative, positiveInteger } from '../validate.js'
+import { nonNegative, plainObject, positiveInteger } from '../validate.js'
 import { TimeoutError, withTimeout } from './deadline.js'
 
 /**
@@ -60,9 +60,7 @@ const NUMERIC_OPTIONS = [
  * resolvePostgresPoolConfig({ max: 20 }).connectionTimeoutMillis // 2000
  */
 export function resolvePostgresPoolConfig(options: PostgresPoolOptions = {}): PoolConfig {
-  if (typeof options !== 'object' || options === null) {
-    invalid(WHERE, 'options', 'an object', '{ connectionString }')
-  }
+  plainObject(options, 'options', '{ connectionString }', WHERE)
   const config: PoolConfig = { ...POSTGRES_POOL_DEFAULTS, ...options }
   for (const name of NUMERIC_OPTIONS) {
     const value = config[name]

@@ -6,7 +6,7 @@
  */
 import type { Redis } from '../peer-types.js'
 import type { Clock } from '../types.js'
-import { invalid, positiveInteger, positiveNumber } from '../validate.js'
+import { invalid, plainObject, positiveInteger, positiveNumber } from '../validate.js'
 import { type CircuitBreaker, createCircuitBreaker } from './circuit-breaker.js'
 import type { InvalidationListener } from './layered-cache.js'
 import { createRedisCall, type RedisCall, redisReady } from './redis.js'
@@ -18,15 +18,37 @@ import {
   subscribeChannel,
 } from './subscription.js'
 
-/** The options every Redis cache layer takes (each layer documents them for its records). */
+/**
+ * The options of a Redis cache layer (`redisLayer`, `sessionRedisLayer`); each layer names its
+ * keys and channel under `keyPrefix`, and its TTL defaults.
+ */
 export interface SharedLayerOptions extends SubscriptionOptions {
+  /**
+   * An ioredis client (not a Cluster), for reads and writes; `duplicate()`d once for the
+   * invalidation channel, never closed by the layer.
+   *
+   * Recommended client options, so that commands fail fast instead of queueing while Redis is away:
+   * `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`. With the offline
+   * queue on, a write given up by the layer's deadline would still run after a reconnect.
+   */
   readonly client: Redis
+  /** Prefix of every key and of the invalidation channel. Default `'af:'`. */
   readonly keyPrefix?: string
+  /** `EX` of an entry (never past a session's expiry). Default 1800 (permissions), 3600 (sessions). */
   readonly ttlSeconds?: number
+  /** `EX` of an unknown (or inactive) id, capped at `ttlSeconds`. Default 30. */
   readonly negativeTtlSeconds?: number
+  /** Deadline of each Redis call made by the layer, whatever the client's own settings. Default 250. */
   readonly timeoutMs?: number
+  /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
   readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
+  /**
+   * Subscribe to invalidations from other instances. Default true. The subscription is
+   * health-checked (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`); while it
+   * is down the store's local layers are emptied, and again once it is back.
+   */
   readonly subscribe?: boolean
+  /** Milliseconds since the epoch, for the circuit breaker and TTLs. Default `Date.now`. */
   readonly clock?: Clock
 }
 
@@ -63,9 +85,7 @@ export function sharedLayerBase(
     readonly timeoutMs: number
   },
 ): SharedLayerBase {
-  if (typeof options !== 'object' || options === null) {
-    invalid(where, 'options', 'an object with a client', '{ client: redis }')
-  }
+  plainObject(options, 'options', '{ client: redis }', where)
   const client = options.client
   if (
     typeof client !== 'object' ||

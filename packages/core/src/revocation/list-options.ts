@@ -8,7 +8,7 @@ import type { PostgresQueryable } from '../infra/postgres.js'
 import { resolveSubscriptionOptions, type SubscriptionOptions } from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
 import type { Clock } from '../types.js'
-import { invalid, nonNegative, oneOf, positiveInteger } from '../validate.js'
+import { invalid, nonNegative, oneOf, plainObject, positiveInteger } from '../validate.js'
 import type { RevocationSource } from './postgres.js'
 
 /** How `isRevoked` answers: from the local list (`local`) or by asking Redis (`strict`). */
@@ -130,9 +130,7 @@ function checkSource(options: RevocationListOptions): RevocationSource | undefin
 export function resolveRevocationListOptions(
   options: RevocationListOptions,
 ): ResolvedRevocationListOptions {
-  if (typeof options !== 'object' || options === null) {
-    invalid(WHERE, 'options', 'an object', '{ redis, pool }')
-  }
+  plainObject(options, 'options', '{ redis, pool }', WHERE)
   const redis = options.redis
   if (typeof redis?.mget !== 'function' || typeof redis.duplicate !== 'function') {
     invalid(WHERE, 'redis', 'an ioredis client', 'new Redis(url, options)')

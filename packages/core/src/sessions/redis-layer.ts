@@ -7,37 +7,22 @@
 import type { ChangeLog } from '../infra/change-log.js'
 import type { InvalidationListener } from '../infra/layered-cache.js'
 import { execBatch } from '../infra/redis.js'
-import { invalidationChannel, readKeys, sharedLayerBase } from '../infra/shared-layer.js'
-import type { SubscriptionOptions, SubscriptionStatus } from '../infra/subscription.js'
-import type { Redis } from '../peer-types.js'
-import type { Clock } from '../types.js'
+import {
+  invalidationChannel,
+  readKeys,
+  type SharedLayerOptions,
+  sharedLayerBase,
+} from '../infra/shared-layer.js'
+import type { SubscriptionStatus } from '../infra/subscription.js'
 import type { CachedSession, SessionLayer } from './layer.js'
 import { decodeSession, encodeSession, isSessionId, type Session } from './record.js'
 
-export interface SessionRedisLayerOptions extends SubscriptionOptions {
-  /**
-   * An ioredis client (not a Cluster); `duplicate()`d once for the invalidation channel, never
-   * closed by the layer. Recommended: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
-   */
-  readonly client: Redis
-  /** Prefix of every key (`${keyPrefix}sess:<id>`) and of the channel (`${keyPrefix}sessions:invalidate`). Default `'af:'`. */
-  readonly keyPrefix?: string
-  /** Longest a session (or a tombstone) stays in Redis; never past the session's expiry. Default 3600. */
-  readonly ttlSeconds?: number
-  /** How long an unknown id is remembered. Default 30. */
-  readonly negativeTtlSeconds?: number
-  /** Deadline of each Redis call. Default 250. */
-  readonly timeoutMs?: number
-  /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
-  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /**
-   * Subscribe to invalidations from other instances. Default true; health-checked by a heartbeat
-   * (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`).
-   */
-  readonly subscribe?: boolean
-  /** Milliseconds since the epoch. Default `Date.now`. */
-  readonly clock?: Clock
-}
+/**
+ * Options of {@link sessionRedisLayer}: keys `${keyPrefix}sess:<id>`, channel
+ * `${keyPrefix}sessions:invalidate`; a session (or a tombstone) stays at most `ttlSeconds` (3600),
+ * never past the session's expiry; an unknown id `negativeTtlSeconds` (30).
+ */
+export type SessionRedisLayerOptions = SharedLayerOptions
 
 /** Default options of {@link sessionRedisLayer}. */
 export const SESSION_REDIS_LAYER_DEFAULTS = Object.freeze({

@@ -3,8 +3,9 @@
  * all at construction. Validation only: the store (`store.ts`) builds its layers and cache.
  */
 import { type ChangeLog, changeLogOption } from '../infra/change-log.js'
+import { layersOption } from '../infra/layered-cache.js'
 import type { Clock } from '../types.js'
-import { invalid, positiveNumber } from '../validate.js'
+import { invalid, plainObject, positiveNumber } from '../validate.js'
 import type { SessionLayer } from './layer.js'
 import type { SessionDatabase } from './postgres-source.js'
 
@@ -69,24 +70,6 @@ export interface ResolvedSessionStoreOptions {
 
 const WHERE = 'createSessionStore'
 
-function checkLayers(layers: unknown): readonly SessionLayer[] | undefined {
-  if (layers === undefined) return undefined
-  if (!Array.isArray(layers)) invalid(WHERE, 'layers', 'an array', '[sessionMemoryLayer()]')
-  layers.forEach((layer: Partial<SessionLayer> | undefined, i) => {
-    for (const method of ['getMany', 'set', 'delete'] as const) {
-      if (typeof layer?.[method] !== 'function') {
-        invalid(
-          WHERE,
-          `layers[${i}]`,
-          `a session layer (it has no ${method}())`,
-          'sessionMemoryLayer() or sessionRedisLayer()',
-        )
-      }
-    }
-  })
-  return layers
-}
-
 /**
  * A session's lifetime in seconds, checked (the store's default, or one given to `create`).
  *
@@ -109,16 +92,18 @@ export function sessionTtlSeconds(
 export function resolveSessionStoreOptions(
   options: SessionStoreOptions,
 ): ResolvedSessionStoreOptions {
-  if (typeof options !== 'object' || options === null) {
-    invalid(WHERE, 'options', 'an object', '{ source: postgresSessionSource({ pool }) }')
-  }
+  plainObject(options, 'options', '{ source: postgresSessionSource({ pool }) }', WHERE)
   const source = options.source
   for (const method of ['insert', 'get', 'touch', 'deactivate', 'deactivateUser'] as const) {
     if (typeof source?.[method] !== 'function') {
       invalid(WHERE, `source.${method}`, 'a function', 'postgresSessionSource({ pool })')
     }
   }
-  const layers = checkLayers(options.layers)
+  const layers = layersOption<SessionLayer>(options.layers, ['getMany', 'set', 'delete'], {
+    where: WHERE,
+    kind: 'a session layer',
+    example: 'sessionMemoryLayer() or sessionRedisLayer()',
+  })
   const d = SESSION_STORE_DEFAULTS
   const number = (value: number | undefined, name: string, fallback: number) =>
     positiveNumber(value ?? fallback, name, fallback, WHERE)

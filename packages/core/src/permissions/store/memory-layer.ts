@@ -1,7 +1,7 @@
 /** The process-local L1: an LRU with per-entry TTLs, answering synchronously. */
 import { LRUCache } from 'lru-cache'
 import type { Clock, PermissionRecord } from '../../types.js'
-import { func, invalid, positiveInteger, positiveNumber } from '../../validate.js'
+import { func, plainObject, positiveInteger, positiveNumber } from '../../validate.js'
 import type { CachedValue, CacheLayer } from './layer.js'
 
 export interface MemoryLayerOptions {
@@ -52,9 +52,7 @@ const WHERE = 'memoryLayer'
  * })
  */
 export function memoryLayer(options: MemoryLayerOptions = {}): MemoryLayer {
-  if (typeof options !== 'object' || options === null) {
-    invalid(WHERE, 'options', 'an object', '{ max: 50000 }')
-  }
+  plainObject(options, 'options', '{ max: 50000 }', WHERE)
   const d = MEMORY_LAYER_DEFAULTS
   const max = positiveInteger(options.max ?? d.max, 'max', d.max, WHERE)
   const ttlSeconds = positiveNumber(options.ttlSeconds ?? d.ttlSeconds, 'ttlSeconds', 300, WHERE)

@@ -14,7 +14,7 @@ import {
 } from '../../infra/postgres-pool.js'
 import type { Pool, QueryResult } from '../../peer-types.js'
 import type { PermissionRecord } from '../../types.js'
-import { invalid, positiveNumber } from '../../validate.js'
+import { invalid, plainObject, positiveNumber } from '../../validate.js'
 import { isStorableId, toPermissionRecord } from './record.js'
 import type { BatchPermissionSource } from './source.js'
 
@@ -96,9 +96,7 @@ const WHERE = 'postgresSource'
  * await source.lookup('user-42') // { permissions: ['orders:read'], roles: ['clerk'] } | null
  */
 export function postgresSource(options: PostgresSourceOptions): PostgresSource {
-  if (typeof options !== 'object' || options === null) {
-    invalid(WHERE, 'options', 'an object with a pool or a connectionString', '{ pool }')
-  }
+  plainObject(options, 'options', '{ pool }', WHERE)
   const { timeoutMs: defaultMs } = POSTGRES_SOURCE_DEFAULTS
   const timeoutMs = positiveNumber(options.timeoutMs ?? defaultMs, 'timeoutMs', defaultMs, WHERE)
   let pool: PostgresQueryable

@@ -6,42 +6,23 @@
 import type { ChangeLog } from '../../infra/change-log.js'
 import type { CircuitState } from '../../infra/circuit-breaker.js'
 import { execBatch } from '../../infra/redis.js'
-import { invalidationChannel, readKeys, sharedLayerBase } from '../../infra/shared-layer.js'
-import type { SubscriptionOptions, SubscriptionStatus } from '../../infra/subscription.js'
-import type { Redis } from '../../peer-types.js'
-import type { Clock, PermissionRecord } from '../../types.js'
+import {
+  invalidationChannel,
+  readKeys,
+  type SharedLayerOptions,
+  sharedLayerBase,
+} from '../../infra/shared-layer.js'
+import type { SubscriptionStatus } from '../../infra/subscription.js'
+import type { PermissionRecord } from '../../types.js'
 import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
 import { decodeRecord, encodeRecord } from './record.js'
 
-export interface RedisLayerOptions extends SubscriptionOptions {
-  /**
-   * An ioredis client (not a Cluster). The layer uses it for reads and writes and `duplicate()`s it
-   * once for the invalidation subscription; it never closes the client it was given.
-   *
-   * Recommended client options, so that commands fail fast instead of queueing while Redis is away:
-   * `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`. With the offline
-   * queue on, a write given up by the layer's deadline would still run after a reconnect.
-   */
-  readonly client: Redis
-  /** Prefix of every key and of the invalidation channel (`${keyPrefix}invalidate`). Default `'af:'`. */
-  readonly keyPrefix?: string
-  /** `EX` of a record. Default 1800. */
-  readonly ttlSeconds?: number
-  /** `EX` of an unknown or inactive user. Default 30 (capped at `ttlSeconds`). */
-  readonly negativeTtlSeconds?: number
-  /** Deadline of each Redis call made by the layer, whatever the client's own settings. Default 250. */
-  readonly timeoutMs?: number
-  /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
-  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /**
-   * Subscribe to invalidations from other instances. Default true. The subscription is
-   * health-checked (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`); while it
-   * is down the store's local layers are emptied, and again once it is back.
-   */
-  readonly subscribe?: boolean
-  /** Milliseconds since the epoch, for the circuit breaker. Default `Date.now`. */
-  readonly clock?: Clock
-}
+/**
+ * Options of {@link redisLayer}: keys `${keyPrefix}perm:<id as base64url>`, channel
+ * `${keyPrefix}invalidate`; `ttlSeconds` 1800 for a record, `negativeTtlSeconds` 30 for an unknown
+ * or inactive user.
+ */
+export type RedisLayerOptions = SharedLayerOptions
 
 /** Default options of {@link redisLayer}. */
 export const REDIS_LAYER_DEFAULTS = Object.freeze({

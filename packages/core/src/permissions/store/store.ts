@@ -6,10 +6,10 @@
  */
 import { AuthUnavailableError } from '../../errors.js'
 import { type ChangeLog, changeLogOption } from '../../infra/change-log.js'
-import { createLayeredCache } from '../../infra/layered-cache.js'
+import { createLayeredCache, layersOption } from '../../infra/layered-cache.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
-import { func, invalid, positiveInteger } from '../../validate.js'
+import { func, invalid, plainObject, positiveInteger } from '../../validate.js'
 import { createWarnOnce } from '../../warn-once.js'
 import type { CacheLayer } from './layer.js'
 import { memoryLayer } from './memory-layer.js'
@@ -84,21 +84,6 @@ export interface PermissionStore extends PermissionSource {
 
 const WHERE = 'createPermissionStore'
 
-function checkLayer(layer: unknown, index: number): CacheLayer {
-  const l = layer as Partial<CacheLayer> | null
-  for (const method of ['get', 'getMany', 'set', 'setMany', 'delete'] as const) {
-    if (typeof l?.[method] !== 'function') {
-      invalid(
-        WHERE,
-        `layers[${index}]`,
-        `a cache layer (it has no ${method}())`,
-        'memoryLayer() or redisLayer()',
-      )
-    }
-  }
-  return l as CacheLayer
-}
-
 /**
  * Creates a permission store: a {@link PermissionSource} that reads through its cache layers to
  * its source, with single flight, per-tick batching, negative caching (per-layer
@@ -117,9 +102,7 @@ function checkLayer(layer: unknown, index: number): CacheLayer {
  * await store.close()
  */
 export function createPermissionStore(options: PermissionStoreOptions): PermissionStore {
-  if (typeof options !== 'object' || options === null) {
-    invalid(WHERE, 'options', 'an object with a source', '{ source: postgresSource({ pool }) }')
-  }
+  plainObject(options, 'options', '{ source: postgresSource({ pool }) }', WHERE)
   const rawSource = options.source
   if (
     typeof rawSource !== 'function' &&
@@ -132,10 +115,15 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
       'postgresSource({ pool })',
     )
   }
-  if (options.layers !== undefined && !Array.isArray(options.layers)) {
-    invalid(WHERE, 'layers', 'an array', '[memoryLayer()]')
-  }
-  const layers: readonly CacheLayer[] = (options.layers ?? [memoryLayer()]).map(checkLayer)
+  const layers = layersOption<CacheLayer>(
+    options.layers,
+    ['get', 'getMany', 'set', 'setMany', 'delete'],
+    {
+      where: WHERE,
+      kind: 'a cache layer',
+      example: 'memoryLayer() or redisLayer()',
+    },
+  ) ?? [memoryLayer()]
   const { maxBatchSize: defaultBatch } = PERMISSION_STORE_DEFAULTS
   const maxBatchSize = positiveInteger(
     options.maxBatchSize ?? defaultBatch,
