@@ -118,10 +118,7 @@ async function fromSource<V>(ctx: LoadContext<V>, batch: readonly Flight<V>[]): 
 }
 
 /** Loads a batch through the asynchronous layers, then the source for what none of them had. */
-export async function loadBatch<V>(
-  ctx: LoadContext<V>,
-  batch: readonly Flight<V>[],
-): Promise<void> {
+async function loadBatch<V>(ctx: LoadContext<V>, batch: readonly Flight<V>[]): Promise<void> {
   const { layers, servable, report, metrics } = ctx
   let pending = batch
   for (let depth = ctx.syncPrefix; depth < layers.length && pending.length > 0; depth++) {

@@ -22,7 +22,7 @@ import { createCircuitBreaker } from '../infra/circuit-breaker.js'
 import { createRedisCall, redisReady } from '../infra/redis.js'
 import { type SubscriptionStatus, subscribeChannel } from '../infra/subscription.js'
 import type { RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
-import { createWarnOnce } from '../warn-once.js'
+import { safeReporter } from '../warn-once.js'
 import { createCatchUp } from './catch-up.js'
 import { createDenylist, type Denylist, denylistKeys } from './denylist.js'
 import { checkEntry, decodeEntry, rowKey } from './keys.js'
@@ -83,16 +83,11 @@ type Report = (error: unknown, operation: RevocationOperation) => void
 
 /** `onError` made safe to call (it cannot throw); by default one process warning per operation. */
 function reporter(onError: RevocationListOptions['onError']): Report {
-  const warn = createWarnOnce('AUTHFRAMEWORK_REVOCATION_FAILURE')
-  const report =
-    onError ??
-    ((error: unknown, { operation }: { readonly operation: RevocationOperation }) =>
-      warn(operation, error, (kind) => `Revocation list: ${operation} failed (${kind}).`))
-  return (error, operation) => {
-    try {
-      report(error, { operation })
-    } catch {}
-  }
+  const report = safeReporter(onError, 'AUTHFRAMEWORK_REVOCATION_FAILURE', {
+    key: ({ operation }) => operation,
+    message: ({ operation }, kind) => `Revocation list: ${operation} failed (${kind}).`,
+  })
+  return (error, operation) => report(error, { operation })
 }
 
 /**

@@ -10,7 +10,7 @@ import { AuthUnavailableError, UserInactiveError } from '../errors.js'
 import { createLayeredCache, type LayeredCache } from '../infra/layered-cache.js'
 import { isStorableId } from '../permissions/store/record.js'
 import type { SessionSource } from '../types.js'
-import { createWarnOnce } from '../warn-once.js'
+import { safeReporter } from '../warn-once.js'
 import type { SessionLayer } from './layer.js'
 import { sessionMemoryLayer } from './memory-layer.js'
 import type { SessionDatabase } from './postgres-source.js'
@@ -50,21 +50,12 @@ export interface SessionStore extends SessionSource {
 
 /** `onError` made safe to call; by default one process warning per layer and operation. */
 function layerReporter(onError: SessionStoreOptions['onError']) {
-  const warn = createWarnOnce('AUTHFRAMEWORK_SESSION_LAYER_FAILURE')
-  const report =
-    onError ??
-    ((error: unknown, { layer, operation }: { layer: string; operation: string }) =>
-      warn(
-        `${layer}:${operation}`,
-        error,
-        (kind) =>
-          `Session store: the ${layer} layer failed on ${operation} (${kind}); the store goes on without it.`,
-      ))
-  return (error: unknown, layer: string, operation: string) => {
-    try {
-      report(error, { layer, operation })
-    } catch {}
-  }
+  const report = safeReporter(onError, 'AUTHFRAMEWORK_SESSION_LAYER_FAILURE', {
+    key: ({ layer, operation }) => `${layer}:${operation}`,
+    message: ({ layer, operation }, kind) =>
+      `Session store: the ${layer} layer failed on ${operation} (${kind}); the store goes on without it.`,
+  })
+  return (error: unknown, layer: string, operation: string) => report(error, { layer, operation })
 }
 
 /** The layered cache of sessions over the database; the store stamps each confirmation. */

@@ -10,7 +10,7 @@ import { createLayeredCache, layersOption } from '../../infra/layered-cache.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
 import { func, invalid, plainObject, positiveInteger } from '../../validate.js'
-import { createWarnOnce } from '../../warn-once.js'
+import { safeReporter } from '../../warn-once.js'
 import type { CacheLayer } from './layer.js'
 import { memoryLayer } from './memory-layer.js'
 import { isStorableId } from './record.js'
@@ -140,16 +140,11 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
   const changes = changeLogOption(options.changes, WHERE)
   const source = toPermissionSource(rawSource)
 
-  const warn = createWarnOnce('AUTHFRAMEWORK_LAYER_FAILURE')
-  const onError =
-    options.onError ??
-    ((error: unknown, { layer, operation }: LayerErrorContext) =>
-      warn(
-        `${layer}:${operation}`,
-        error,
-        (kind) =>
-          `Permission store: the ${layer} layer failed on ${operation} (${kind}); lookups go on to the next layer.`,
-      ))
+  const onError = safeReporter<LayerErrorContext>(options.onError, 'AUTHFRAMEWORK_LAYER_FAILURE', {
+    key: ({ layer, operation }) => `${layer}:${operation}`,
+    message: ({ layer, operation }, kind) =>
+      `Permission store: the ${layer} layer failed on ${operation} (${kind}); lookups go on to the next layer.`,
+  })
   const cache = createLayeredCache<PermissionRecord>({
     layers,
     source,
@@ -157,13 +152,7 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
     metrics,
     sourceTiming,
     changes: changes && { log: changes, topic: 'permissions' },
-    report(error, layer, operation) {
-      try {
-        onError(error, { layer, operation })
-      } catch {
-        // A failing reporter must not fail a lookup.
-      }
-    },
+    report: (error, layer, operation) => onError(error, { layer, operation }),
   })
   let closed = false
 
