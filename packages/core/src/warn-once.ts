@@ -28,3 +28,36 @@ export function createWarnOnce(
     )
   }
 }
+
+/**
+ * A caller's `onError` made safe to call from background work: what it throws is swallowed. When
+ * there is none, a process warning once per cause (`key(context)`), worded by `message`.
+ *
+ * @example
+ * const report = safeReporter(options.onError, 'AUTHFRAMEWORK_LAYER_FAILURE', {
+ *   key: ({ layer, operation }) => `${layer}:${operation}`,
+ *   message: ({ layer, operation }, kind) => `the ${layer} layer failed on ${operation} (${kind}).`,
+ * })
+ * report(error, { layer: 'redis', operation: 'read' })
+ */
+export function safeReporter<C>(
+  onError: ((error: unknown, context: C) => void) | undefined,
+  code: string,
+  warning: {
+    readonly key: (context: C) => string
+    readonly message: (context: C, kind: string) => string
+  },
+): (error: unknown, context: C) => void {
+  const warn = createWarnOnce(code)
+  const report =
+    onError ??
+    ((error: unknown, context: C) =>
+      warn(warning.key(context), error, (kind) => warning.message(context, kind)))
+  return (error, context) => {
+    try {
+      report(error, context)
+    } catch {
+      // A failing reporter must not fail the work it reports on.
+    }
+  }
+}

@@ -1,10 +1,7 @@
 import { TimeoutError, withTimeout } from '../infra/deadline.js'
-import {
-  POSTGRES_RUNNER_DEFAULTS,
-  type PostgresQueryable,
-  postgresRunner,
-} from '../infra/postgres.js'
+import { POSTGRES_RUNNER_DEFAULTS, postgresRunner, queryablePool } from '../infra/postgres.js'
 import type { SecurityLogger } from '../logging.js'
+import { positiveInteger } from '../validate.js'
 
 /** The part of a pg `Pool` the sink uses. */
 export interface Queryable {
@@ -60,19 +57,16 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   const flushIntervalMs = options.flushIntervalMs ?? 1000
   const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000
-  for (const [name, value] of [
-    ['batchSize', batchSize],
-    ['maxQueue', maxQueue],
-    ['flushIntervalMs', flushIntervalMs],
-    ['timeoutMs', timeoutMs],
-    ['closeTimeoutMs', closeTimeoutMs],
+  for (const [name, value, example] of [
+    ['batchSize', batchSize, 100],
+    ['maxQueue', maxQueue, 10_000],
+    ['flushIntervalMs', flushIntervalMs, 1000],
+    ['timeoutMs', timeoutMs, POSTGRES_RUNNER_DEFAULTS.timeoutMs],
+    ['closeTimeoutMs', closeTimeoutMs, 5000],
   ] as const) {
-    if (!Number.isInteger(value) || value <= 0)
-      throw new TypeError(`createAuditSink: ${name}: expected a positive integer`)
+    positiveInteger(value, name, example, 'createAuditSink')
   }
-  if (typeof options.pool?.query !== 'function')
-    throw new TypeError('createAuditSink: pool: expected a pg Pool')
-  const runner = postgresRunner(options.pool as unknown as PostgresQueryable)
+  const runner = postgresRunner(queryablePool(options.pool, 'createAuditSink'))
   const queue: [userId: string | null, eventType: string, details: string][] = []
   let dropped = 0
   let closed = false

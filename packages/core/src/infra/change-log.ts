@@ -8,7 +8,8 @@
  * and `isCurrent` tells whether a copy is older than the latest change of its key.
  */
 import type { Clock } from '../types.js'
-import { type PostgresQueryable, postgresRunner } from './postgres.js'
+import { invalid, positiveInteger } from '../validate.js'
+import { type PostgresRunner, postgresRunner, queryablePool } from './postgres.js'
 
 /** What may change: the caches that listen. */
 export type ChangeTopic = 'permissions' | 'sessions' | 'revocations'
@@ -104,11 +105,96 @@ interface Row extends Record<string, unknown> {
   key: string
 }
 
-function positiveInteger(value: unknown, name: string, example: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`createChangeLog: ${name} must be a positive integer, e.g. ${example}.`)
+const WHERE = 'createChangeLog'
+
+/**
+ * The `changes` option of a store, checked: `undefined`, or a change log.
+ *
+ * @example
+ * const changes = changeLogOption(options.changes, 'createPermissionStore')
+ */
+export function changeLogOption(value: unknown, where: string): ChangeLog | undefined {
+  const log = value as Partial<ChangeLog> | undefined
+  if (
+    log !== undefined &&
+    (typeof log?.subscribe !== 'function' || typeof log.isCurrent !== 'function')
+  ) {
+    invalid(where, 'changes', 'a change log', 'createChangeLog({ pool })')
   }
-  return value
+  return log as ChangeLog | undefined
+}
+
+/**
+ * What one instance remembers of the log: the version of each key's latest change (at most
+ * `maxKeys`, the oldest forgotten first), and the floor below which a copy's stamp may predate a
+ * change it does not remember.
+ */
+function createHistory(maxKeys: number) {
+  /** `topic\0key` → the version of its latest change, oldest first (re-inserted on each change). */
+  const latest = new Map<string, number>()
+  /** Copies stamped below `floor - 1` may predate a change this instance does not remember. */
+  let floor = Number.POSITIVE_INFINITY
+  return {
+    /** The log's remembered history starts at `since` (read at start-up). */
+    startAt(since: number): void {
+      floor = since
+    },
+    remember(topic: ChangeTopic, key: string, version: number): void {
+      const id = `${topic}\u0000${key}`
+      latest.delete(id)
+      latest.set(id, version)
+      if (latest.size > maxKeys) {
+        const [oldest, at] = latest.entries().next().value as [string, number]
+        latest.delete(oldest)
+        floor = Math.max(floor, at + 1)
+      }
+    },
+    isCurrent(topic: ChangeTopic, key: string, stamp: number): boolean {
+      if (stamp < floor - 1) return false
+      const changed = latest.get(`${topic}\u0000${key}`)
+      return changed === undefined || changed <= stamp
+    },
+  }
+}
+
+/**
+ * Reads the log after `position.cursor` (numbering what has committed first), moving the cursor
+ * row by row (what was read before a failure is not read again); the first read (`loaded` false)
+ * starts from the history kept for `historySeconds` and tells no listener.
+ */
+async function readLog(
+  runner: PostgresRunner,
+  history: ReturnType<typeof createHistory>,
+  listeners: ReadonlyMap<ChangeTopic, ReadonlySet<ChangeListener>>,
+  position: { cursor: number },
+  loaded: boolean,
+  limits: { readonly historySeconds: number; readonly batchSize: number },
+): Promise<void> {
+  await runner.query(NUMBER)
+  if (!loaded) {
+    const { rows } = await runner.query<{ head: number; since: number }>({
+      ...HEAD,
+      values: [limits.historySeconds],
+    })
+    const head = Number(rows[0]?.head ?? 0)
+    const floor = Number(rows[0]?.since ?? head + 1)
+    history.startAt(floor)
+    position.cursor = Math.max(floor - 1, 0)
+  }
+  for (;;) {
+    const { rows } = await runner.query<Row>({
+      ...AFTER,
+      values: [position.cursor, limits.batchSize],
+    })
+    for (const row of rows) {
+      const version = Number(row.version)
+      history.remember(row.topic, row.key, version)
+      position.cursor = version
+      // history read at start-up informs isCurrent only; listeners hear what is new
+      if (loaded) for (const listener of listeners.get(row.topic) ?? []) listener(row.key, version)
+    }
+    if (rows.length < limits.batchSize) break
+  }
 }
 
 /**
@@ -121,32 +207,20 @@ function positiveInteger(value: unknown, name: string, example: number): number 
  * const store = createPermissionStore({ layers, source: postgresSource({ pool }), changes })
  */
 export function createChangeLog(options: ChangeLogOptions): ChangeLog {
-  const pool = options?.pool
-  if (typeof pool?.query !== 'function') {
-    throw new TypeError('createChangeLog: pool must be a pg Pool (new pg.Pool(config)).')
-  }
+  const pool = queryablePool(options?.pool, WHERE)
   const d = CHANGE_LOG_DEFAULTS
-  const pollIntervalMs = positiveInteger(
-    options.pollIntervalMs ?? d.pollIntervalMs,
-    'pollIntervalMs',
-    d.pollIntervalMs,
-  )
-  const historySeconds = positiveInteger(
-    options.historySeconds ?? d.historySeconds,
-    'historySeconds',
-    d.historySeconds,
-  )
-  const maxKeys = positiveInteger(options.maxKeys ?? d.maxKeys, 'maxKeys', d.maxKeys)
-  const batchSize = positiveInteger(options.batchSize ?? d.batchSize, 'batchSize', d.batchSize)
+  const integer = (value: number | undefined, name: string, fallback: number) =>
+    positiveInteger(value ?? fallback, name, fallback, WHERE)
+  const pollIntervalMs = integer(options.pollIntervalMs, 'pollIntervalMs', d.pollIntervalMs)
+  const limits = {
+    historySeconds: integer(options.historySeconds, 'historySeconds', d.historySeconds),
+    batchSize: integer(options.batchSize, 'batchSize', d.batchSize),
+  }
+  const history = createHistory(integer(options.maxKeys, 'maxKeys', d.maxKeys))
   const clock = options.clock ?? Date.now
-  const runner = postgresRunner(pool as unknown as PostgresQueryable)
-
-  /** `topic\0key` → the version of its latest change, oldest first (re-inserted on each change). */
-  const latest = new Map<string, number>()
+  const runner = postgresRunner(pool)
   const listeners = new Map<ChangeTopic, Set<ChangeListener>>()
-  /** Copies stamped below `floor - 1` may predate a change this instance does not remember. */
-  let floor = Number.POSITIVE_INFINITY
-  let cursor = 0
+  const position = { cursor: 0 }
   let loaded = false
   let readAt = Number.NEGATIVE_INFINITY
   let closed = false
@@ -154,48 +228,15 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
   let reading: Promise<number> | undefined
   let again = false
 
-  function remember(topic: ChangeTopic, key: string, version: number): void {
-    const id = `${topic}\u0000${key}`
-    latest.delete(id)
-    latest.set(id, version)
-    if (latest.size > maxKeys) {
-      const [oldest, at] = latest.entries().next().value as [string, number]
-      latest.delete(oldest)
-      floor = Math.max(floor, at + 1)
-    }
-  }
-
   async function readAll(): Promise<number> {
-    await runner.query(NUMBER)
-    if (!loaded) {
-      const { rows } = await runner.query<{ head: number; since: number }>({
-        ...HEAD,
-        values: [historySeconds],
-      })
-      const head = Number(rows[0]?.head ?? 0)
-      floor = Number(rows[0]?.since ?? head + 1)
-      cursor = Math.max(floor - 1, 0)
-    }
-    for (;;) {
-      const { rows } = await runner.query<Row>({ ...AFTER, values: [cursor, batchSize] })
-      for (const row of rows) {
-        const version = Number(row.version)
-        remember(row.topic, row.key, version)
-        cursor = version
-        // history read at start-up informs isCurrent only; listeners hear what is new
-        if (loaded)
-          for (const listener of listeners.get(row.topic) ?? []) listener(row.key, version)
-      }
-      if (rows.length < batchSize) break
-    }
+    await readLog(runner, history, listeners, position, loaded, limits)
     loaded = true
     markLoaded()
     readAt = clock()
-    return cursor
+    return position.cursor
   }
-
   function poll(): Promise<number> {
-    if (closed) return Promise.resolve(cursor)
+    if (closed) return Promise.resolve(position.cursor)
     if (reading !== undefined) {
       // a read is under way, but it may have begun before what the caller wants to see
       again = true
@@ -246,15 +287,11 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
         set.delete(listener)
       }
     },
-    isCurrent(topic, key, stamp) {
-      if (!loaded || stamp < floor - 1) return false
-      const changed = latest.get(`${topic}\u0000${key}`)
-      return changed === undefined || changed <= stamp
-    },
+    isCurrent: (topic, key, stamp) => loaded && history.isCurrent(topic, key, stamp),
     poll,
     get version() {
       // before the history is read, nothing is known to be reflected by a copy
-      return loaded ? cursor : 0
+      return loaded ? position.cursor : 0
     },
     get lagMs() {
       return clock() - readAt

@@ -4,6 +4,7 @@
  * Then one probe call is let through (half-open): success closes the circuit, failure opens it again.
  */
 import type { Clock } from '../types.js'
+import { func, positiveInteger, positiveNumber } from '../validate.js'
 import { withTimeout } from './deadline.js'
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
@@ -34,6 +35,8 @@ export class CircuitOpenError extends Error {
   }
 }
 
+const WHERE = 'createCircuitBreaker'
+
 /** Default `failureThreshold` and `openMs`. */
 export const CIRCUIT_BREAKER_DEFAULTS = Object.freeze({ failureThreshold: 3, openMs: 5000 })
 
@@ -49,13 +52,9 @@ export function createCircuitBreaker(options: CircuitBreakerOptions = {}): Circu
   const failureThreshold = options.failureThreshold ?? CIRCUIT_BREAKER_DEFAULTS.failureThreshold
   const openMs = options.openMs ?? CIRCUIT_BREAKER_DEFAULTS.openMs
   const clock = options.clock ?? Date.now
-  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
-    throw new TypeError('breaker.failureThreshold must be a positive integer, e.g. 3.')
-  }
-  if (!Number.isFinite(openMs) || openMs <= 0) {
-    throw new TypeError('breaker.openMs must be a positive number of milliseconds, e.g. 5000.')
-  }
-  if (typeof clock !== 'function') throw new TypeError('breaker.clock must be a function.')
+  positiveInteger(failureThreshold, 'breaker.failureThreshold', 3, WHERE)
+  positiveNumber(openMs, 'breaker.openMs', 5000, WHERE)
+  func(clock, 'breaker.clock', 'Date.now', WHERE)
 
   let failures = 0
   let openedAt = 0

@@ -30,23 +30,24 @@ export {
   migrate,
 } from './migrate.js'
 export {
-  createPostgresPool,
   createPostgresRunner,
-  endPostgresPool,
-  holdConnection,
-  POSTGRES_POOL_DEFAULTS,
   POSTGRES_RUNNER_DEFAULTS,
-  PostgresBusyError,
-  PostgresCommitUnknownError,
-  type PostgresPoolOptions,
   type PostgresQueryable,
   type PostgresRunner,
   type PostgresRunnerOptions,
   type PostgresRunnerStats,
   type PostgresTransaction,
   postgresRunner,
-  resolvePostgresPoolConfig,
 } from './postgres.js'
+export { PostgresBusyError, PostgresCommitUnknownError } from './postgres-failures.js'
+export {
+  createPostgresPool,
+  endPostgresPool,
+  holdConnection,
+  POSTGRES_POOL_DEFAULTS,
+  type PostgresPoolOptions,
+  resolvePostgresPoolConfig,
+} from './postgres-pool.js'
 export { type Closable, type ShutdownOptions, type ShutdownReport, shutdown } from './shutdown.js'
 export {
   SUBSCRIPTION_DEFAULTS,

@@ -11,11 +11,15 @@
  *   copy older than the latest change of its key as a miss (the source is read and the copy
  *   written again); a change heard from the log drops the key here.
  *
- * A layer that fails is reported and treated as a miss: the next layer or the source answers, so a
+ * The loads themselves (single flight, batching, write-back) are `cache-load.ts`; this module holds
+ * the cache's state, its synchronous reads, invalidation and versions. A layer that fails is
+ * reported and treated as a miss: the next layer or the source answers, so a
  * failing cache never fails a read by itself. The source failing rejects the read (fail closed).
  */
 import type { AuthMetrics } from '../metrics/metrics.js'
 import { isPromise, type MaybePromise } from '../util.js'
+import { invalid } from '../validate.js'
+import { createBatchLoader, type Flight, type LoadContext } from './cache-load.js'
 import type { ChangeLog, ChangeTopic } from './change-log.js'
 
 /** One layer's answer for a key: a value, `null` (cached as absent), or `undefined` (a miss). */
@@ -120,29 +124,88 @@ export interface LayeredCache<V> {
   close(): Promise<void>
 }
 
-interface Flight<V> {
-  readonly id: string
-  /** The key was dropped while this load ran: it answers, but writes nothing back. */
-  stale: boolean
-  readonly promise: Promise<V | null>
-  resolve(value: V | null): void
-  reject(error: unknown): void
+/**
+ * The `layers` option of a store, checked: `undefined`, or an array whose every layer has each of
+ * `methods` (the kit's `TypeError` names the first layer and method missing).
+ *
+ * @example
+ * const layers = layersOption<SessionLayer>(options.layers, ['getMany', 'set', 'delete'], {
+ *   where: 'createSessionStore', kind: 'a session layer', example: 'sessionMemoryLayer()',
+ * })
+ */
+export function layersOption<L>(
+  value: unknown,
+  methods: readonly string[],
+  check: { readonly where: string; readonly kind: string; readonly example: string },
+): readonly L[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) invalid(check.where, 'layers', 'an array', `[${check.example}]`)
+  value.forEach((layer: Record<string, unknown> | null | undefined, i) => {
+    for (const method of methods) {
+      if (typeof layer?.[method] !== 'function') {
+        invalid(check.where, `layers[${i}]`, `${check.kind} (it has no ${method}())`, check.example)
+      }
+    }
+  })
+  return value as L[]
 }
 
-type Found<V> = readonly [flight: Flight<V>, value: V | null]
+/** A servable value from the synchronous leading layers, written to the ones above it. */
+function peekSync<V>(ctx: LoadContext<V>, id: string): V | null | undefined {
+  const { layers, servable, metrics } = ctx
+  for (let depth = 0; depth < ctx.syncPrefix; depth++) {
+    const layer = layers[depth]!
+    const value = layer.getSync!(id)
+    const hit = value !== undefined && (servable === undefined || servable(value))
+    metrics?.layer(layer.name, hit)
+    if (hit) {
+      // the layers above are synchronous too
+      for (let i = 0; i < depth; i++)
+        void ctx.attempt(layers[i]!, 'write', () => layers[i]!.setMany?.([[id, value]]))
+      return value
+    }
+  }
+  return undefined
+}
 
-/** The layered cache: see the module comment. */
+/** Runs `call` on every shared layer, each failure reported; resolves the first failure, if any. */
+async function eachSharedLayer<V>(
+  ctx: LoadContext<V>,
+  operation: LayerOperation,
+  call: (layer: Layer<V>) => MaybePromise<unknown>,
+): Promise<unknown> {
+  let failure: unknown
+  await Promise.all(
+    ctx.layers
+      .filter((layer) => layer.shared)
+      .map(async (layer) => {
+        try {
+          await call(layer)
+        } catch (error) {
+          ctx.report(error, layer.name, operation)
+          failure ??= error
+        }
+      }),
+  )
+  return failure
+}
+
+/**
+ * Creates a layered cache: see the module comment.
+ *
+ * @example
+ * const cache = createLayeredCache({ layers: [memory, redis], source, maxBatchSize: 500, report })
+ * const value = await cache.get('user-1')
+ */
 export function createLayeredCache<V>(options: LayeredCacheOptions<V>): LayeredCache<V> {
-  const { layers, source, maxBatchSize, servable, report, metrics, sourceTiming } = options
+  const { layers, report } = options
   // Leading layers that answer synchronously are read on the caller's path, before batching.
   let syncPrefix = 0
   while (syncPrefix < layers.length && typeof layers[syncPrefix]!.getSync === 'function') {
     syncPrefix++
   }
-
   const flights = new Map<string, Flight<V>>()
   const background = new Set<Promise<unknown>>()
-  let queue: Flight<V>[] = []
 
   function track(promise: Promise<unknown>): void {
     background.add(promise)
@@ -164,6 +227,20 @@ export function createLayeredCache<V>(options: LayeredCacheOptions<V>): LayeredC
       return Promise.resolve()
     }
   }
+
+  const ctx: LoadContext<V> = {
+    layers,
+    source: options.source,
+    servable: options.servable,
+    report,
+    metrics: options.metrics,
+    sourceTiming: options.sourceTiming,
+    syncPrefix,
+    flights,
+    attempt,
+    track,
+  }
+  const load = createBatchLoader(ctx, options.maxBatchSize)
 
   function drop(id: string): void {
     const flight = flights.get(id)
@@ -191,174 +268,18 @@ export function createLayeredCache<V>(options: LayeredCacheOptions<V>): LayeredC
     unsubscribers.push(log.subscribe(topic, drop))
   }
 
-  /** Writes `found` to the writable layers above `depth`, then answers the callers. */
-  function settle(found: readonly Found<V>[], depth: number): void {
-    const writes: Promise<unknown>[] = []
-    for (let i = 0; i < depth; i++) {
-      const layer = layers[i]!
-      if (layer.setMany === undefined) continue
-      const fresh = found.filter(([flight]) => !flight.stale)
-      if (fresh.length === 0) break
-      try {
-        const result = layer.setMany(fresh.map(([flight, value]) => [flight.id, value] as const))
-        if (isPromise(result)) {
-          const write = result.then(
-            () => {
-              // Dropped while the write was on its way: take back what was written.
-              for (const [flight] of fresh) {
-                if (flight.stale) void attempt(layer, 'delete', () => layer.delete?.(flight.id))
-              }
-            },
-            (error: unknown) => report(error, layer.name, 'write'),
-          )
-          track(write)
-          writes.push(write)
-        }
-      } catch (error) {
-        report(error, layer.name, 'write')
-      }
-    }
-    for (const [flight, value] of found) flight.resolve(value)
-    // The flight answers later callers until its writes have landed.
-    const release = () => {
-      for (const [flight] of found) if (flights.get(flight.id) === flight) flights.delete(flight.id)
-    }
-    if (writes.length === 0) release()
-    else void Promise.all(writes).then(release)
-  }
-
-  function fail(batch: readonly Flight<V>[], error: unknown): void {
-    for (const flight of batch) {
-      if (flights.get(flight.id) === flight) flights.delete(flight.id)
-      flight.reject(error)
-    }
-  }
-
-  async function fromSource(batch: readonly Flight<V>[]): Promise<void> {
-    const start = performance.now()
-    try {
-      if (batch.length > 1 && source.lookupMany) {
-        let answers: ReadonlyMap<string, V | null>
-        try {
-          answers = await source.lookupMany(batch.map((flight) => flight.id))
-        } catch (error) {
-          return fail(batch, error)
-        }
-        return settle(
-          batch.map((flight) => [flight, answers.get(flight.id) ?? null] as const),
-          layers.length,
-        )
-      }
-      const outcomes = await Promise.allSettled(batch.map((flight) => source.lookup(flight.id)))
-      const found: Found<V>[] = []
-      outcomes.forEach((outcome, i) => {
-        const flight = batch[i]!
-        if (outcome.status === 'fulfilled') found.push([flight, outcome.value])
-        else fail([flight], outcome.reason)
-      })
-      settle(found, layers.length)
-    } finally {
-      if (sourceTiming !== undefined) metrics?.timing(sourceTiming, performance.now() - start)
-    }
-  }
-
-  async function load(batch: readonly Flight<V>[]): Promise<void> {
-    let pending = batch
-    for (let depth = syncPrefix; depth < layers.length && pending.length > 0; depth++) {
-      const layer = layers[depth]!
-      let values: readonly Cached<V>[]
-      const start = performance.now()
-      try {
-        values = await layer.getMany(pending.map((flight) => flight.id))
-      } catch (error) {
-        report(error, layer.name, 'read')
-        continue
-      } finally {
-        if (layer.shared) metrics?.timing('redis', performance.now() - start)
-      }
-      const found: Found<V>[] = []
-      const missing: Flight<V>[] = []
-      pending.forEach((flight, i) => {
-        const value = values[i]
-        const hit = value !== undefined && (servable === undefined || servable(value))
-        metrics?.layer(layer.name, hit)
-        if (hit) found.push([flight, value])
-        else missing.push(flight)
-      })
-      if (found.length > 0) settle(found, depth)
-      pending = missing
-    }
-    if (pending.length > 0) await fromSource(pending)
-  }
-
-  function flush(): void {
-    const batch = queue
-    queue = []
-    for (let start = 0; start < batch.length; start += maxBatchSize) {
-      const chunk = batch.slice(start, start + maxBatchSize)
-      load(chunk).catch((error: unknown) => fail(chunk, error))
-    }
-  }
-
-  function enqueue(id: string): Promise<V | null> {
-    let resolve!: (value: V | null) => void
-    let reject!: (error: unknown) => void
-    const promise = new Promise<V | null>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    const flight: Flight<V> = { id, stale: false, promise, resolve, reject }
-    flights.set(id, flight)
-    queue.push(flight)
-    // Like DataLoader: wait for the current promise jobs, then one more tick, so that reads
-    // started by the same event (e.g. Promise.all over many ids) land in one batch.
-    if (queue.length === 1) void Promise.resolve().then(() => process.nextTick(flush))
-    return promise
-  }
-
-  function peek(id: string): V | null | undefined {
-    for (let depth = 0; depth < syncPrefix; depth++) {
-      const layer = layers[depth]!
-      const value = layer.getSync!(id)
-      const hit = value !== undefined && (servable === undefined || servable(value))
-      metrics?.layer(layer.name, hit)
-      if (hit) {
-        // the layers above are synchronous too
-        for (let i = 0; i < depth; i++)
-          void attempt(layers[i]!, 'write', () => layers[i]!.setMany?.([[id, value]]))
-        return value
-      }
-    }
-    return undefined
-  }
-
   return {
-    peek,
+    peek: (id) => peekSync(ctx, id),
     get(id) {
-      const value = peek(id)
+      const value = peekSync(ctx, id)
       if (value !== undefined) return Promise.resolve(value)
-      return flights.get(id)?.promise ?? enqueue(id)
+      return flights.get(id)?.promise ?? load(id)
     },
-    fetch: (id) => flights.get(id)?.promise ?? enqueue(id),
+    fetch: (id) => flights.get(id)?.promise ?? load(id),
     drop,
     dropAll,
     attempt,
-    async eachShared(operation, call) {
-      let failure: unknown
-      await Promise.all(
-        layers
-          .filter((layer) => layer.shared)
-          .map(async (layer) => {
-            try {
-              await call(layer)
-            } catch (error) {
-              report(error, layer.name, operation)
-              failure ??= error
-            }
-          }),
-      )
-      return failure
-    },
+    eachShared: (operation, call) => eachSharedLayer(ctx, operation, call),
     async ready() {
       await Promise.all(layers.map((layer) => layer.ready?.()))
     },

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Pool } from '../peer-types.js'
-import { holdConnection } from './postgres.js'
+import { invalid } from '../validate.js'
+import { holdConnection } from './postgres-pool.js'
 
 /** The pool-like object `migrate` needs: `pg.Pool` or a pg-pool `Pool`. */
 export type MigrationPool = Pick<Pool, 'connect'>
@@ -64,7 +65,7 @@ export async function migrate(
   options: MigrateOptions = {},
 ): Promise<MigrateResult> {
   if (typeof pool?.connect !== 'function') {
-    throw new TypeError('migrate(pool): pool must be a pg Pool (new pg.Pool(config)).')
+    invalid('migrate', 'pool', 'a pg Pool', 'new pg.Pool(config)')
   }
   const migrations = await readMigrations(options.directory ?? MIGRATIONS_DIRECTORY)
   const client = holdConnection(await pool.connect())

@@ -3,7 +3,7 @@
  * each call under a deadline and a circuit breaker, the half-open probe kept for a client that can
  * answer it, a stalled connection torn down once the breaker opens on timeouts, and readiness.
  */
-import type { Redis } from '../peer-types.js'
+import type { ChainableCommander, Redis } from '../peer-types.js'
 import { type CircuitBreaker, CircuitOpenError, guardedCall } from './circuit-breaker.js'
 import { TimeoutError } from './deadline.js'
 
@@ -104,4 +104,18 @@ export function redisReady(client: Redis): Promise<void> {
   return new Promise<void>((resolve) => {
     client.once('ready', () => resolve())
   })
+}
+
+/**
+ * Runs a MULTI or a pipeline; rejects when the MULTI was aborted or with the first command's error
+ * (ioredis resolves `exec()` with each command's error beside its answer).
+ *
+ * @example
+ * await execBatch(redis.multi().del(key).publish(channel, id))
+ */
+export async function execBatch(batch: ChainableCommander): Promise<void> {
+  const results = await batch.exec()
+  if (results === null) throw new Error('Redis MULTI was aborted.')
+  const failed = results.find(([error]) => error !== null)
+  if (failed) throw failed[0]
 }

@@ -4,8 +4,9 @@
  * PostgreSQL) cannot hold the process.
  */
 import type { Pool } from '../peer-types.js'
+import { positiveNumber } from '../validate.js'
 import { TimeoutError, withTimeout } from './deadline.js'
-import { endPostgresPool } from './postgres.js'
+import { endPostgresPool } from './postgres-pool.js'
 
 /**
  * Anything the library or the application opened: an object with `close()` (auth, stores,
@@ -59,10 +60,7 @@ export async function shutdown(
   resources: readonly (Closable | undefined | null)[],
   options: ShutdownOptions = {},
 ): Promise<ShutdownReport> {
-  const timeoutMs = options.timeoutMs ?? 5000
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('shutdown: timeoutMs must be a positive number, e.g. 5000.')
-  }
+  const timeoutMs = positiveNumber(options.timeoutMs ?? 5000, 'timeoutMs', 5000, 'shutdown')
   const deadline = performance.now() + timeoutMs
   const steps: Array<ShutdownReport['steps'][number]> = []
   for (const [index, resource] of resources.entries()) {

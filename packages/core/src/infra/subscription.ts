@@ -6,6 +6,7 @@
  * introspection cache all subscribe through it.
  */
 import type { Redis } from '../peer-types.js'
+import { positiveNumber } from '../validate.js'
 import { withTimeout } from './deadline.js'
 import { isTimeout } from './redis.js'
 
@@ -73,14 +74,6 @@ export interface ChannelSubscription {
   close(): void
 }
 
-function positive(value: unknown, name: string, fallback: number): number {
-  const v = value === undefined ? fallback : value
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new TypeError(`${name} must be a positive number of milliseconds, e.g. ${fallback}.`)
-  }
-  return v
-}
-
 /**
  * Resolves the heartbeat options (throws a `TypeError` naming the option when one is invalid), so
  * that owners can check them at construction.
@@ -91,20 +84,153 @@ export function resolveSubscriptionOptions(
 ): Required<SubscriptionOptions> {
   const d = SUBSCRIPTION_DEFAULTS
   const interval = options?.heartbeatIntervalMs
+  const ms = (value: unknown, name: string, fallback: number) =>
+    positiveNumber(value === undefined ? fallback : value, name, fallback, owner)
   return {
     heartbeatIntervalMs:
-      interval === false
-        ? false
-        : positive(interval, `${owner}: heartbeatIntervalMs`, d.heartbeatIntervalMs),
-    heartbeatTimeoutMs: positive(
-      options?.heartbeatTimeoutMs,
-      `${owner}: heartbeatTimeoutMs`,
-      d.heartbeatTimeoutMs,
-    ),
+      interval === false ? false : ms(interval, 'heartbeatIntervalMs', d.heartbeatIntervalMs),
+    heartbeatTimeoutMs: ms(options?.heartbeatTimeoutMs, 'heartbeatTimeoutMs', d.heartbeatTimeoutMs),
   }
 }
 
 const noop = () => {}
+
+/** The state of one subscription, shared by the steps below. */
+interface Sub {
+  readonly client: Redis
+  readonly channel: string
+  readonly handlers: SubscriptionHandlers
+  readonly heartbeatIntervalMs: number | false
+  readonly heartbeatTimeoutMs: number
+  /** A connection not subscribed within this long of being opened (or lost) is replaced. */
+  readonly connectDeadlineMs: number
+  state: SubscriptionState
+  first: boolean
+  heartbeatMisses: number
+  losses: number
+  replacedConnections: number
+  conn: Redis | undefined
+  beatTimer: NodeJS.Timeout | undefined
+  watchdog: NodeJS.Timeout | undefined
+  resolveReady: () => void
+}
+
+function arm(timer: NodeJS.Timeout): NodeJS.Timeout {
+  timer.unref()
+  return timer
+}
+
+/** Not subscribed: report the loss once, stop the heartbeat, replace the connection if it stays down. */
+function down(s: Sub): void {
+  clearTimeout(s.beatTimer)
+  s.beatTimer = undefined
+  if (s.state === 'live') {
+    s.state = 'lost'
+    s.losses++
+    s.handlers.lost?.()
+  }
+  if (s.state === 'closed') return
+  clearTimeout(s.watchdog)
+  s.watchdog = arm(
+    setTimeout(() => {
+      if (s.state !== 'live' && s.state !== 'closed') replace(s)
+    }, s.connectDeadlineMs),
+  )
+}
+
+function up(s: Sub): void {
+  clearTimeout(s.watchdog)
+  s.watchdog = undefined
+  s.state = 'live'
+  const wasFirst = s.first
+  s.first = false
+  s.handlers.subscribed(wasFirst)
+  s.resolveReady()
+  scheduleBeat(s)
+}
+
+function scheduleBeat(s: Sub): void {
+  const interval = s.heartbeatIntervalMs
+  if (interval === false || s.state !== 'live') return
+  const sub = s.conn!
+  clearTimeout(s.beatTimer)
+  s.beatTimer = arm(setTimeout(() => beat(s, sub), interval))
+}
+
+function beat(s: Sub, sub: Redis): void {
+  if (sub !== s.conn || s.state !== 'live') return
+  let answered = false
+  sub.ping().then(
+    () => {
+      answered = true
+      if (sub === s.conn && s.state === 'live') scheduleBeat(s)
+    },
+    noop, // the connection closed: its `close` event reports it
+  )
+  s.beatTimer = arm(
+    setTimeout(() => {
+      // Let I/O already received be processed first, so that a blocked event loop is not taken
+      // for a stalled connection.
+      setImmediate(() => {
+        if (answered || sub !== s.conn || s.state !== 'live') return
+        s.heartbeatMisses++
+        replace(s)
+      })
+    }, s.heartbeatTimeoutMs),
+  )
+}
+
+/** Tears the current connection down (it may be stalled: no `close` will come) and opens another. */
+function replace(s: Sub): void {
+  if (s.state === 'closed') return
+  s.replacedConnections++
+  const old = s.conn
+  s.conn = undefined
+  down(s)
+  old?.disconnect()
+  open(s)
+}
+
+/** Opens a duplicate connection and subscribes it once it is ready (again after each reconnect). */
+function open(s: Sub): void {
+  const { channel, heartbeatTimeoutMs } = s
+  const sub = s.client.duplicate({
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    // bounds ioredis' ready check (INFO), which would otherwise wait forever on a black hole
+    commandTimeout: heartbeatTimeoutMs,
+    // no CLIENT SETINFO before the ready check: on a black hole each would wait its deadline too
+    disableClientInfo: true,
+    autoResubscribe: false,
+    lazyConnect: false,
+  })
+  s.conn = sub
+  const current = () => sub === s.conn && s.state !== 'closed'
+  sub.on('error', noop) // reconnection is automatic; the loss is reported on `close`
+  sub.on('close', () => {
+    if (current()) down(s)
+  })
+  sub.on('message', (from: string, text: string) => {
+    if (from === channel && current()) s.handlers.message(text)
+  })
+  sub.on('ready', () => {
+    if (!current()) return
+    withTimeout(sub.subscribe(channel), heartbeatTimeoutMs, 'Redis SUBSCRIBE').then(
+      () => {
+        if (current() && s.state !== 'live') up(s)
+      },
+      (error: unknown) => {
+        // A deadline: the connection stalled. Anything else (the connection dropped again):
+        // the next `ready` retries, and the watchdog replaces a connection that stays down.
+        if (current() && isTimeout(error)) {
+          s.heartbeatMisses++
+          replace(s)
+        }
+      },
+    )
+  })
+  down(s) // arms the watchdog until subscribed
+}
 
 /**
  * Subscribes to `channel` on `client.duplicate()`. The duplicate queues its commands while
@@ -132,153 +258,45 @@ export function subscribeChannel(
     options,
     'subscribeChannel',
   )
-  const connectDeadlineMs = (heartbeatIntervalMs || heartbeatTimeoutMs) + heartbeatTimeoutMs
-
-  let state: SubscriptionState = 'connecting'
-  let first = true
-  let heartbeatMisses = 0
-  let losses = 0
-  let replacedConnections = 0
-  let conn: Redis | undefined
-  let beatTimer: NodeJS.Timeout | undefined
-  let watchdog: NodeJS.Timeout | undefined
-  let resolveReady: () => void = noop
+  const s: Sub = {
+    client,
+    channel,
+    handlers,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    connectDeadlineMs: (heartbeatIntervalMs || heartbeatTimeoutMs) + heartbeatTimeoutMs,
+    state: 'connecting',
+    first: true,
+    heartbeatMisses: 0,
+    losses: 0,
+    replacedConnections: 0,
+    conn: undefined,
+    beatTimer: undefined,
+    watchdog: undefined,
+    resolveReady: noop,
+  }
   const readyPromise = new Promise<void>((resolve) => {
-    resolveReady = resolve
+    s.resolveReady = resolve
   })
-
-  function arm(timer: NodeJS.Timeout): NodeJS.Timeout {
-    timer.unref()
-    return timer
-  }
-
-  /** Not subscribed: report the loss once, stop the heartbeat, replace the connection if it stays down. */
-  function down(): void {
-    clearTimeout(beatTimer)
-    beatTimer = undefined
-    if (state === 'live') {
-      state = 'lost'
-      losses++
-      handlers.lost?.()
-    }
-    if (state === 'closed') return
-    clearTimeout(watchdog)
-    watchdog = arm(
-      setTimeout(() => {
-        if (state !== 'live' && state !== 'closed') replace()
-      }, connectDeadlineMs),
-    )
-  }
-
-  function up(): void {
-    clearTimeout(watchdog)
-    watchdog = undefined
-    state = 'live'
-    const wasFirst = first
-    first = false
-    handlers.subscribed(wasFirst)
-    resolveReady()
-    scheduleBeat()
-  }
-
-  function scheduleBeat(): void {
-    if (heartbeatIntervalMs === false || state !== 'live') return
-    const sub = conn!
-    clearTimeout(beatTimer)
-    beatTimer = arm(setTimeout(() => beat(sub), heartbeatIntervalMs))
-  }
-
-  function beat(sub: Redis): void {
-    if (sub !== conn || state !== 'live') return
-    let answered = false
-    sub.ping().then(
-      () => {
-        answered = true
-        if (sub === conn && state === 'live') scheduleBeat()
-      },
-      noop, // the connection closed: its `close` event reports it
-    )
-    beatTimer = arm(
-      setTimeout(() => {
-        // Let I/O already received be processed first, so that a blocked event loop is not taken
-        // for a stalled connection.
-        setImmediate(() => {
-          if (answered || sub !== conn || state !== 'live') return
-          heartbeatMisses++
-          replace()
-        })
-      }, heartbeatTimeoutMs),
-    )
-  }
-
-  /** Tears the current connection down (it may be stalled: no `close` will come) and opens another. */
-  function replace(): void {
-    if (state === 'closed') return
-    replacedConnections++
-    const old = conn
-    conn = undefined
-    down()
-    old?.disconnect()
-    open()
-  }
-
-  function open(): void {
-    const sub = client.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      // bounds ioredis' ready check (INFO), which would otherwise wait forever on a black hole
-      commandTimeout: heartbeatTimeoutMs,
-      // no CLIENT SETINFO before the ready check: on a black hole each would wait its deadline too
-      disableClientInfo: true,
-      autoResubscribe: false,
-      lazyConnect: false,
-    })
-    conn = sub
-    const current = () => sub === conn && state !== 'closed'
-    sub.on('error', noop) // reconnection is automatic; the loss is reported on `close`
-    sub.on('close', () => {
-      if (current()) down()
-    })
-    sub.on('message', (from: string, text: string) => {
-      if (from === channel && current()) handlers.message(text)
-    })
-    sub.on('ready', () => {
-      if (!current()) return
-      withTimeout(sub.subscribe(channel), heartbeatTimeoutMs, 'Redis SUBSCRIBE').then(
-        () => {
-          if (current() && state !== 'live') up()
-        },
-        (error: unknown) => {
-          // A deadline: the connection stalled. Anything else (the connection dropped again):
-          // the next `ready` retries, and the watchdog replaces a connection that stays down.
-          if (current() && isTimeout(error)) {
-            heartbeatMisses++
-            replace()
-          }
-        },
-      )
-    })
-    down() // arms the watchdog until subscribed
-  }
-
-  open()
+  open(s)
 
   return {
     ready: () => readyPromise,
     get live() {
-      return state === 'live'
+      return s.state === 'live'
     },
     get status(): SubscriptionStatus {
+      const { state, heartbeatMisses, losses, replacedConnections } = s
       return { state, heartbeatMisses, losses, replacedConnections }
     },
     close() {
-      if (state === 'closed') return
-      state = 'closed'
-      clearTimeout(beatTimer)
-      clearTimeout(watchdog)
-      resolveReady()
-      conn?.disconnect()
-      conn = undefined
+      if (s.state === 'closed') return
+      s.state = 'closed'
+      clearTimeout(s.beatTimer)
+      clearTimeout(s.watchdog)
+      s.resolveReady()
+      s.conn?.disconnect()
+      s.conn = undefined
     },
   }
 }

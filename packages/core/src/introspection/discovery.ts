@@ -5,7 +5,9 @@
  */
 
 import { readLimited } from '../read-limited.js'
-import type { IntrospectorOptions } from './introspector.js'
+import { deepFreeze } from '../util.js'
+import { invalid, positiveNumber } from '../validate.js'
+import type { IntrospectorOptions } from './introspector-options.js'
 
 /** Which metadata documents to try, in order. */
 export type WellKnown = 'openid-configuration' | 'oauth-authorization-server'
@@ -37,22 +39,6 @@ export interface DiscoveredIssuer {
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
-  }
-  return value
-}
-
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`discover: ${name}: expected a positive number`)
-  }
-  return value
-}
 
 function checkUrl(value: string, what: string, allowHttp: boolean): URL {
   let url: URL
@@ -95,7 +81,7 @@ export async function discover(
   options: DiscoveryOptions = {},
 ): Promise<DiscoveredIssuer> {
   if (typeof issuer !== 'string' || issuer === '') {
-    throw new TypeError('discover: issuer: expected the issuer URL')
+    invalid('discover', 'issuer', 'the issuer URL', "'https://as.example'")
   }
   const allowHttp = options.allowHttp === true
   let issuerUrl: URL
@@ -105,13 +91,13 @@ export async function discover(
     throw new TypeError((error as Error).message)
   }
   if (issuerUrl.search !== '' || issuerUrl.hash !== '' || issuer.includes('?')) {
-    throw new TypeError('discover: issuer: an issuer has no query or fragment')
+    invalid('discover', 'issuer', 'a URL with no query or fragment', "'https://as.example'")
   }
-  const timeoutMs = positive('timeoutMs', options.timeoutMs, 5_000)
-  const maxBytes = positive('maxBytes', options.maxBytes, 131_072)
+  const timeoutMs = positiveNumber(options.timeoutMs ?? 5_000, 'timeoutMs', 5000, 'discover')
+  const maxBytes = positiveNumber(options.maxBytes ?? 131_072, 'maxBytes', 131072, 'discover')
   const wellKnown = options.wellKnown ?? ['openid-configuration', 'oauth-authorization-server']
   if (!Array.isArray(wellKnown) || wellKnown.length === 0) {
-    throw new TypeError('discover: wellKnown: expected a non-empty array')
+    invalid('discover', 'wellKnown', 'a non-empty array', "['openid-configuration']")
   }
   const doFetch = options.fetch ?? fetch
 

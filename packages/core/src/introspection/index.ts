@@ -17,11 +17,10 @@ export {
 } from './discovery.js'
 export {
   createIntrospector,
-  INTROSPECTOR_DEFAULTS,
   type Introspector,
-  type IntrospectorOptions,
   type IntrospectorStats,
 } from './introspector.js'
+export { INTROSPECTOR_DEFAULTS, type IntrospectorOptions } from './introspector-options.js'
 export {
   type IntrospectedClaims,
   type IntrospectionRedisOptions,

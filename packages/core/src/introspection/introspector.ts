@@ -1,7 +1,8 @@
 /**
- * RFC 7662 token introspection for opaque access tokens: an undici keep-alive pool to the
- * authorization server, a two-layer cache of active answers (memory, then Redis), one call in
- * flight per token, and a circuit breaker in front of the endpoint.
+ * RFC 7662 token introspection for opaque access tokens, composed: the HTTP client (`client.ts`,
+ * an undici keep-alive pool to the authorization server), the two-layer cache of active answers
+ * (`token-cache.ts`: memory, then Redis) and a circuit breaker in front of the endpoint; here, one
+ * call in flight per token and the reading of the answer. The options are `introspector-options.ts`.
  */
 import { cacheKey } from '../cache/verification-cache.js'
 import { AuthUnavailableError } from '../errors.js'
@@ -10,91 +11,10 @@ import {
   type CircuitState,
   createCircuitBreaker,
 } from '../infra/circuit-breaker.js'
-import type { Clock, TokenIntrospector } from '../types.js'
-import {
-  basicClientAuth,
-  type ClientAuth,
-  createIntrospectionClient,
-  IntrospectionRequestError,
-  postClientAuth,
-} from './client.js'
-import {
-  createTokenCache,
-  type IntrospectedClaims,
-  type IntrospectionRedisOptions,
-  type TokenCache,
-} from './token-cache.js'
-
-/** Options of {@link createIntrospector} (and of `createAuth({ introspection: { ... } })`). */
-export interface IntrospectorOptions {
-  /** The introspection endpoint; `https:` unless the host is loopback or `allowHttp` is set. */
-  readonly endpoint: string
-  /** The API's client id at the authorization server (with `clientSecret`). */
-  readonly clientId?: string
-  /** The API's client secret; sent as `client_secret_basic` unless `clientAuthMethod` says otherwise. */
-  readonly clientSecret?: string
-  /** How `clientSecret` is sent. Default `'client_secret_basic'`. */
-  readonly clientAuthMethod?: 'client_secret_basic' | 'client_secret_post'
-  /** Custom client authentication instead of a secret (e.g. a `private_key_jwt` assertion). */
-  readonly clientAuth?: ClientAuth
-  /** Deadline of one introspection call, queueing for a connection included. Default 5000. */
-  readonly timeoutMs?: number
-  /** TCP (and TLS) connect timeout of the pool. Default 10 000. */
-  readonly connectTimeoutMs?: number
-  /** The pool's headers and body timeouts (a ceiling under `timeoutMs`). Default 30 000. */
-  readonly requestTimeoutMs?: number
-  /**
-   * Most connections to the endpoint, busy or idle (undici's `connections`); more requests queue.
-   * Default 20.
-   */
-  readonly maxConnections?: number
-  /** Idle keep-alive connections are closed after this long (server hints may shorten it). Default 4000. */
-  readonly keepAliveTimeoutMs?: number
-  /** Largest response body accepted. Default 65 536. */
-  readonly maxResponseBytes?: number
-  /** The `token_type_hint` sent, or `false` for none. Default `'access_token'`. */
-  readonly tokenTypeHint?: string | false
-  /**
-   * When an active answer has no `sub`, use its `client_id` (the subject of a client-credentials
-   * token, as RFC 9068 does for JWT access tokens). Default false: such answers have no subject
-   * and `createAuth` refuses them.
-   */
-  readonly clientIdAsSubject?: boolean
-  /**
-   * Cache of active answers, or `false`. Default `{ maxTtlSeconds: 300, memory: { max: 10_000 } }`.
-   * An entry lives min(`maxTtlSeconds`, `exp` − now).
-   */
-  readonly cache?:
-    | false
-    | {
-        readonly maxTtlSeconds?: number
-        /** The process-local layer, or `false`. Default `{ max: 10_000 }`. */
-        readonly memory?: false | { readonly max?: number }
-        /** The shared layer: Redis, read after memory; a hit there fills memory. */
-        readonly redis?: IntrospectionRedisOptions
-      }
-  /** Circuit breaker of the endpoint. Default 5 consecutive failures open it for 5000 ms. */
-  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /** Allow `http:` to a non-loopback host (not recommended: the token and the secret travel). */
-  readonly allowHttp?: boolean
-  /** Milliseconds since the epoch; for tests. Default `Date.now` (`createAuth` passes its own). */
-  readonly clock?: Clock
-}
-
-/** Default options of {@link createIntrospector}. */
-export const INTROSPECTOR_DEFAULTS = Object.freeze({
-  timeoutMs: 5_000,
-  connectTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  maxConnections: 20,
-  keepAliveTimeoutMs: 4_000,
-  maxResponseBytes: 65_536,
-  tokenTypeHint: 'access_token',
-  maxTtlSeconds: 300,
-  memoryMax: 10_000,
-  failureThreshold: 5,
-  openMs: 5_000,
-})
+import type { TokenIntrospector } from '../types.js'
+import { createIntrospectionClient, IntrospectionRequestError } from './client.js'
+import { type IntrospectorOptions, resolveIntrospectorOptions } from './introspector-options.js'
+import { createTokenCache, type IntrospectedClaims, type TokenCache } from './token-cache.js'
 
 /** Counters since creation, for metrics and tests. */
 export interface IntrospectorStats {
@@ -135,62 +55,6 @@ export interface Introspector extends TokenIntrospector {
   readonly circuit: CircuitState
   readonly stats: IntrospectorStats
   close(): Promise<void>
-}
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
-
-function fail(option: string, message: string): never {
-  throw new TypeError(`introspection.${option}: ${message}`)
-}
-
-function positive(option: string, value: unknown, fallback: number, integer = false): number {
-  if (value === undefined) return fallback
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value <= 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    fail(option, `expected a positive ${integer ? 'integer' : 'number'}`)
-  }
-  return value
-}
-
-function endpointUrl(value: unknown, allowHttp: boolean): URL {
-  if (typeof value !== 'string') fail('endpoint', 'expected the introspection endpoint URL')
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    fail('endpoint', 'not a valid URL')
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail('endpoint', 'use an https: URL')
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !allowHttp) {
-    fail('endpoint', 'use https: (tokens and the client secret travel to it) or set allowHttp')
-  }
-  if (url.username !== '' || url.password !== '') {
-    fail('endpoint', 'put the client credentials in clientId/clientSecret, not in the URL')
-  }
-  return url
-}
-
-function clientAuthOf(options: IntrospectorOptions): ClientAuth {
-  const { clientId, clientSecret, clientAuth, clientAuthMethod } = options
-  if (clientAuth !== undefined) {
-    if (typeof clientAuth !== 'function') fail('clientAuth', 'expected a function')
-    if (clientSecret !== undefined) fail('clientAuth', 'give either clientSecret or clientAuth')
-    return clientAuth
-  }
-  if (typeof clientId !== 'string' || clientId === '') {
-    fail('clientId', "expected the API's client id at the authorization server")
-  }
-  if (typeof clientSecret !== 'string' || clientSecret === '') {
-    fail('clientSecret', 'expected a client secret (or give clientAuth)')
-  }
-  const method = clientAuthMethod ?? 'client_secret_basic'
-  if (method === 'client_secret_basic') return basicClientAuth(clientId, clientSecret)
-  if (method === 'client_secret_post') return postClientAuth(clientId, clientSecret)
-  fail('clientAuthMethod', 'expected "client_secret_basic" or "client_secret_post"')
 }
 
 const REFUSED_TOKEN_TYPES = new Set([
@@ -249,75 +113,11 @@ interface Flight {
  * // on revocation: await introspector.evict(token)
  */
 export function createIntrospector(options: IntrospectorOptions): Introspector {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError('introspection: expected { endpoint, clientId, clientSecret } options')
-  }
-  const d = INTROSPECTOR_DEFAULTS
-  const endpoint = endpointUrl(options.endpoint, options.allowHttp === true)
-  const auth = clientAuthOf(options)
-  const clock = options.clock ?? Date.now
-  if (typeof clock !== 'function') fail('clock', 'expected a function returning milliseconds')
-  const hint = options.tokenTypeHint ?? d.tokenTypeHint
-  if (hint !== false && (typeof hint !== 'string' || hint === '')) {
-    fail('tokenTypeHint', 'expected a string such as "access_token", or false')
-  }
-  const maxResponseBytes = positive(
-    'maxResponseBytes',
-    options.maxResponseBytes,
-    d.maxResponseBytes,
-    true,
-  )
-  const client = createIntrospectionClient({
-    endpoint,
-    auth,
-    tokenTypeHint: hint === false ? undefined : hint,
-    timeoutMs: positive('timeoutMs', options.timeoutMs, d.timeoutMs),
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, d.connectTimeoutMs),
-    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, d.requestTimeoutMs),
-    maxConnections: positive('maxConnections', options.maxConnections, d.maxConnections, true),
-    keepAliveTimeoutMs: positive(
-      'keepAliveTimeoutMs',
-      options.keepAliveTimeoutMs,
-      d.keepAliveTimeoutMs,
-    ),
-    maxResponseBytes,
-  })
-
-  let cache: TokenCache | undefined
-  if (options.cache !== false) {
-    const c = options.cache ?? {}
-    if (c === null || typeof c !== 'object') fail('cache', 'expected an object or false')
-    const memory = c.memory ?? {}
-    if (memory !== false && (memory === null || typeof memory !== 'object')) {
-      fail('cache.memory', 'expected { max } or false')
-    }
-    const redis = c.redis
-    if (redis !== undefined) {
-      const redisClient = (redis as { client?: { get?: unknown; duplicate?: unknown } } | null)
-        ?.client
-      if (typeof redisClient?.get !== 'function' || typeof redisClient.duplicate !== 'function') {
-        fail('cache.redis.client', 'expected an ioredis client (new Redis(url, options))')
-      }
-      if (redis.keyPrefix !== undefined && typeof redis.keyPrefix !== 'string') {
-        fail('cache.redis.keyPrefix', "expected a string such as 'af:'")
-      }
-      positive('cache.redis.timeoutMs', redis.timeoutMs, 250)
-    }
-    cache = createTokenCache({
-      maxTtlSeconds: positive('cache.maxTtlSeconds', c.maxTtlSeconds, d.maxTtlSeconds, true),
-      memoryMax:
-        memory === false ? false : positive('cache.memory.max', memory.max, d.memoryMax, true),
-      redis,
-      clock,
-    })
-  }
-  const breaker = createCircuitBreaker({
-    failureThreshold: options.breaker?.failureThreshold ?? d.failureThreshold,
-    openMs: options.breaker?.openMs ?? d.openMs,
-    clock,
-  })
-  const clientIdAsSubject = options.clientIdAsSubject === true
-
+  const { clock, clientIdAsSubject, ...resolved } = resolveIntrospectorOptions(options)
+  const client = createIntrospectionClient(resolved.client)
+  const cache: TokenCache | undefined =
+    resolved.cache === undefined ? undefined : createTokenCache({ ...resolved.cache, clock })
+  const breaker = createCircuitBreaker({ ...resolved.breaker, clock })
   const flights = new Map<string, Flight>()
   const counts = { calls: 0, coalesced: 0, failures: 0, shortCircuited: 0 }
 

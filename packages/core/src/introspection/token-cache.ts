@@ -6,7 +6,7 @@
 
 import { LRUCache } from 'lru-cache'
 import { type CircuitState, createCircuitBreaker } from '../infra/circuit-breaker.js'
-import { createRedisCall, redisReady } from '../infra/redis.js'
+import { createRedisCall, execBatch, redisReady } from '../infra/redis.js'
 import {
   type ChannelSubscription,
   resolveSubscriptionOptions,
@@ -16,6 +16,7 @@ import {
 } from '../infra/subscription.js'
 import type { Redis } from '../peer-types.js'
 import type { Clock } from '../types.js'
+import { deepFreeze } from '../util.js'
 
 /** The claims of an active token, deeply frozen. */
 export type IntrospectedClaims = Readonly<Record<string, unknown>>
@@ -86,14 +87,6 @@ interface Entry {
 
 const KEY_SPACE = 'introspection:'
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
-  }
-  return value
-}
-
 /** Parses a Redis value; anything unexpected is a miss. */
 function decode(raw: string | null): Entry | undefined {
   if (raw === null) return undefined
@@ -106,6 +99,99 @@ function decode(raw: string | null): Entry | undefined {
     return { until: value.u, claims: deepFreeze(value.c as Record<string, unknown>) }
   } catch {
     return undefined
+  }
+}
+
+/** The shared layer of the cache: Redis reads and writes, and the eviction channel. */
+interface SharedLayer {
+  /** The entry in Redis; `undefined` when absent, unreadable or Redis failed (counted). */
+  get(hash: string): Promise<Entry | undefined>
+  /** Writes an entry for `ttlMs`; a failure is counted and ignored. */
+  set(hash: string, entry: Entry, ttlMs: number): Promise<void>
+  /** Deletes the entry and publishes the eviction; rejects when Redis fails. */
+  evict(hash: string): Promise<void>
+  /** Starts the eviction subscription once (when configured); later calls do nothing. */
+  start(): void
+  ready(): Promise<void>
+  readonly circuit: CircuitState
+  readonly subscription: SubscriptionStatus | undefined
+  close(): void
+}
+
+function createSharedLayer(
+  redis: IntrospectionRedisOptions,
+  clock: Clock,
+  lru: LRUCache<string, Entry> | undefined,
+  stats: TokenCacheStats,
+): SharedLayer {
+  const keyPrefix = redis.keyPrefix ?? 'af:'
+  const redisTimeoutMs = redis.timeoutMs ?? 250
+  const breaker = createCircuitBreaker({ ...redis.breaker, clock })
+  const channel = `${keyPrefix}${KEY_SPACE}evict`
+  const keyOf = (hash: string) => `${keyPrefix}${KEY_SPACE}${hash}`
+  const heartbeat = resolveSubscriptionOptions(redis, 'cache.redis')
+  const guarded = createRedisCall(redis.client, breaker, redisTimeoutMs)
+  let subscription: ChannelSubscription | undefined
+  let closed = false
+
+  function start(): void {
+    if (redis.subscribe === false || subscription !== undefined || closed) return
+    const clear = () => lru?.clear()
+    subscription = subscribeChannel(redis.client, channel, heartbeat, {
+      message(hash) {
+        lru?.delete(hash)
+      },
+      // evictions published while not subscribed are lost: drop the memory layer
+      subscribed: clear,
+      lost: clear,
+    })
+  }
+
+  return {
+    start,
+    async ready() {
+      start()
+      await subscription?.ready()
+      if (!closed) await redisReady(redis.client)
+    },
+    async get(hash) {
+      try {
+        return decode(await guarded('GET', () => redis.client.get(keyOf(hash))))
+      } catch {
+        stats.redisErrors++
+        return undefined
+      }
+    },
+    async set(hash, { claims, until }, ttlMs) {
+      try {
+        // a fill: timing out tears the connection down, so that it cannot land after an eviction
+        await guarded(
+          'SET',
+          () => redis.client.set(keyOf(hash), JSON.stringify({ u: until, c: claims }), 'PX', ttlMs),
+          redisTimeoutMs,
+          true,
+        )
+      } catch {
+        stats.redisErrors++ // the next instance asks the authorization server itself
+      }
+    },
+    evict(hash) {
+      return guarded('DEL+PUBLISH', () => {
+        const multi = redis.client.multi().del(keyOf(hash))
+        if (redis.subscribe !== false) multi.publish(channel, hash)
+        return execBatch(multi)
+      })
+    },
+    get circuit() {
+      return breaker.state
+    },
+    get subscription() {
+      return subscription?.status
+    },
+    close() {
+      closed = true
+      subscription?.close()
+    },
   }
 }
 
@@ -125,31 +211,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       ? undefined
       : new LRUCache<string, Entry>({ max: options.memoryMax })
   const stats: TokenCacheStats = { memoryHits: 0, redisHits: 0, redisErrors: 0 }
-  const redis = options.redis
-  const keyPrefix = redis?.keyPrefix ?? 'af:'
-  const redisTimeoutMs = redis?.timeoutMs ?? 250
-  const breaker = redis ? createCircuitBreaker({ ...redis.breaker, clock }) : undefined
-  const channel = `${keyPrefix}${KEY_SPACE}evict`
-  const keyOf = (hash: string) => `${keyPrefix}${KEY_SPACE}${hash}`
-
-  const heartbeat = redis ? resolveSubscriptionOptions(redis, 'cache.redis') : undefined
-  const guarded = redis ? createRedisCall(redis.client, breaker!, redisTimeoutMs) : undefined
-  let subscription: ChannelSubscription | undefined
-  let closed = false
-
-  function startSubscriber(): void {
-    if (redis === undefined || redis.subscribe === false || subscription !== undefined || closed)
-      return
-    const clear = () => lru?.clear()
-    subscription = subscribeChannel(redis.client, channel, heartbeat, {
-      message(hash) {
-        lru?.delete(hash)
-      },
-      // evictions published while not subscribed are lost: drop the memory layer
-      subscribed: clear,
-      lost: clear,
-    })
-  }
+  const shared =
+    options.redis === undefined ? undefined : createSharedLayer(options.redis, clock, lru, stats)
 
   function fill(hash: string, entry: Entry): void {
     const limit = clock() + maxTtlMs
@@ -158,22 +221,19 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
 
   return {
     async ready() {
-      if (redis === undefined) return
-      startSubscriber()
-      await subscription?.ready()
-      if (!closed) await redisReady(redis.client)
+      await shared?.ready()
     },
-    hasShared: redis !== undefined,
+    hasShared: shared !== undefined,
     get redisCircuit() {
-      return breaker?.state
+      return shared?.circuit
     },
     get subscription() {
-      return subscription?.status
+      return shared?.subscription
     },
     stats,
     memory(hash) {
       if (lru === undefined) return undefined
-      startSubscriber()
+      shared?.start()
       const entry = lru.get(hash)
       if (entry === undefined) return undefined
       if (clock() >= entry.until) {
@@ -184,15 +244,9 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       return entry.claims
     },
     async shared(hash, current) {
-      if (redis === undefined) return undefined
-      startSubscriber()
-      let entry: Entry | undefined
-      try {
-        entry = decode(await guarded!('GET', () => redis.client.get(keyOf(hash))))
-      } catch {
-        stats.redisErrors++
-        return undefined
-      }
+      if (shared === undefined) return undefined
+      shared.start()
+      const entry = await shared.get(hash)
       if (entry === undefined || clock() >= entry.until) return undefined
       stats.redisHits++
       if (current()) fill(hash, entry)
@@ -204,37 +258,19 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       if (!(ttlMs > 0)) return
       const entry = { claims: deepFreeze(claims), until }
       lru?.set(hash, entry)
-      if (redis === undefined) return
-      startSubscriber()
-      try {
-        // a fill: timing out tears the connection down, so that it cannot land after an eviction
-        await guarded!(
-          'SET',
-          () => redis.client.set(keyOf(hash), JSON.stringify({ u: until, c: claims }), 'PX', ttlMs),
-          redisTimeoutMs,
-          true,
-        )
-      } catch {
-        stats.redisErrors++ // the next instance asks the authorization server itself
-      }
+      if (shared === undefined) return
+      shared.start()
+      await shared.set(hash, entry, ttlMs)
     },
     async evict(hash) {
       lru?.delete(hash)
-      if (redis === undefined) return
-      startSubscriber()
-      await guarded!('DEL+PUBLISH', async () => {
-        const multi = redis.client.multi().del(keyOf(hash))
-        if (redis.subscribe !== false) multi.publish(channel, hash)
-        const results = await multi.exec()
-        if (results === null) throw new Error('Redis MULTI was aborted.')
-        const failed = results.find(([error]) => error !== null)
-        if (failed) throw failed[0]
-      })
+      if (shared === undefined) return
+      shared.start()
+      await shared.evict(hash)
     },
     async close() {
-      closed = true
       lru?.clear()
-      subscription?.close()
+      shared?.close()
     },
   }
 }

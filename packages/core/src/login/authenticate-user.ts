@@ -1,7 +1,7 @@
 /**
  * Username + password login: rate limits, one Argon2 verification on every path (a dummy hash for
  * unknown users), `last_login`, rehash on parameter change, and an audit entry. The result carries
- * the claims to sign.
+ * the claims to sign. Users come from `user-store.ts`; what is kept of the input, from `input.ts`.
  */
 import {
   AuthUnavailableError,
@@ -12,45 +12,21 @@ import {
 import {
   POSTGRES_RUNNER_DEFAULTS,
   type PostgresQueryable,
-  postgresRunner,
+  queryablePool,
 } from '../infra/postgres.js'
 import type { AuthMetrics, LoginOutcome } from '../metrics/metrics.js'
-import { PERMISSION_STATEMENTS, PERMISSIONS_QUERY } from '../permissions/store/postgres-source.js'
+import { auditedAddress, isUsableUsername } from './input.js'
 import { defaultPasswordHasher, type PasswordHasher } from './password.js'
 import type { LoginReservation, RateLimiter } from './rate-limit.js'
-
-/** What a login needs to know about a user. */
-export interface LoginUserRecord {
-  readonly id: string
-  readonly username: string
-  /** The stored PHC string; `null` for a user who cannot log in with a password. */
-  readonly passwordHash: string | null
-  /** Default true. An inactive user fails exactly like an unknown one. */
-  readonly active?: boolean
-  /** Used when the record comes from a `lookup` (with a `pool`, the permission tables answer). */
-  readonly permissions?: readonly string[]
-  readonly roles?: readonly string[]
-}
-
-/** A caller-supplied user store: `find` is required; `recordLogin` stores `last_login` and a new hash. */
-export interface UserStore {
-  find(username: string): Promise<LoginUserRecord | null>
-  recordLogin?(userId: string, update: { readonly passwordHash?: string }): Promise<void>
-}
-
-/** One audit entry; never carries a password, a hash or a token. */
-export interface LoginAuditEvent {
-  readonly type: 'login_success' | 'login_failure'
-  /** The user's id when the username matched an active user, else `null`. */
-  readonly userId: string | null
-  readonly clientAddress?: string | undefined
-  /** Why a login failed. */
-  readonly reason?: 'bad_password' | 'unknown_user' | 'rate_limited'
-  /** The stored hash was replaced because the hashing parameters changed. */
-  readonly rehashed?: boolean
-}
-
-export type LoginAuditSink = (event: LoginAuditEvent) => void | Promise<void>
+import {
+  checkRecord,
+  type LoginAuditEvent,
+  type LoginAuditSink,
+  type LoginUserRecord,
+  postgresUserStore,
+  stringList,
+  type UserStore,
+} from './user-store.js'
 
 export interface AuthenticateUserInput {
   readonly username: string
@@ -88,124 +64,6 @@ export interface AuthenticatedUser {
   readonly claims: { readonly sub: string; readonly perms: readonly string[] }
 }
 
-/** Longest username looked up, in UTF-16 code units; longer ones fail like unknown users. */
-export const MAX_USERNAME_LENGTH = 256
-
-/** C0 and C1 controls (NUL included), DEL, lone surrogates and the noncharacters U+FFFE/U+FFFF. */
-const NOT_IN_A_NAME = /[\p{Cc}\p{Cs}\uFFFE\uFFFF]/u
-
-/**
- * True when `username` can be a stored name: 1 to {@link MAX_USERNAME_LENGTH} characters, none of
- * them a control character (NUL included), a lone surrogate or a noncharacter. PostgreSQL refuses
- * NUL in `text`, and a lone surrogate is not UTF-8: such names are unknown users, never looked up.
- *
- * @example
- * isUsableUsername('alice')     // true
- * isUsableUsername('ali\u0000ce') // false: answered like an unknown user
- */
-export function isUsableUsername(username: string): boolean {
-  return (
-    typeof username === 'string' &&
-    username.length > 0 &&
-    username.length <= MAX_USERNAME_LENGTH &&
-    !NOT_IN_A_NAME.test(username)
-  )
-}
-
-/** Longest client address kept in the audit entry. */
-const MAX_AUDITED_ADDRESS = 64
-
-/**
- * The client address as audited: what PostgreSQL's `jsonb` can store (no NUL, no lone surrogate:
- * each character that is not printable becomes U+FFFD) and at most 64 characters.
- */
-function auditedAddress(address: string | undefined): string | undefined {
-  if (address === undefined) return undefined
-  const printable = address.replace(/[\p{Cc}\p{Cs}\uFFFE\uFFFF]/gu, '\uFFFD')
-  const characters = Array.from(printable) // whole code points: never half of a pair
-  return characters.length > MAX_AUDITED_ADDRESS
-    ? `${characters.slice(0, MAX_AUDITED_ADDRESS).join('')}\u2026`
-    : printable
-}
-
-const USER_QUERY = {
-  name: 'authframework_login_user_v1',
-  text: `SELECT id, username, password_hash FROM users WHERE username = $1 AND active
-ORDER BY created_at, id LIMIT 2`,
-}
-const RECORD_LOGIN_QUERY = {
-  name: 'authframework_login_record_v1',
-  text: 'UPDATE users SET last_login = now(), password_hash = coalesce($2, password_hash) WHERE id = $1',
-}
-const AUDIT_QUERY = {
-  name: 'authframework_login_audit_v1',
-  text: 'INSERT INTO audit_log (user_id, event_type, details) VALUES ($1, $2, $3)',
-}
-
-function postgresStore(pool: PostgresQueryable, timeoutMs: number) {
-  const runner = postgresRunner(pool)
-  async function query<R extends Record<string, unknown>>(
-    statement: { name: string; text: string },
-    values: unknown[],
-  ): Promise<R[]> {
-    try {
-      const result = await runner.query<R>({ ...statement, values }, { timeoutMs })
-      return result.rows
-    } catch (error) {
-      throw new AuthUnavailableError('The user database is unavailable.', { cause: error })
-    }
-  }
-  return {
-    async find(username: string): Promise<LoginUserRecord | null> {
-      const rows = await query<{ id: string; username: string; password_hash: string | null }>(
-        USER_QUERY,
-        [username],
-      )
-      // Two active users with one username: neither can log in by name (fails like an unknown user).
-      if (rows.length !== 1 || rows[0] === undefined) return null
-      return { id: rows[0].id, username: rows[0].username, passwordHash: rows[0].password_hash }
-    },
-    async recordLogin(userId: string, update: { passwordHash?: string }) {
-      await query(RECORD_LOGIN_QUERY, [userId, update.passwordHash ?? null])
-    },
-    async permissions(userId: string) {
-      const rows = await query<{ permissions: string[]; roles: string[] }>(
-        { name: PERMISSION_STATEMENTS.one, text: PERMISSIONS_QUERY },
-        [userId],
-      )
-      return { permissions: rows[0]?.permissions ?? [], roles: rows[0]?.roles ?? [] }
-    },
-    async audit(event: LoginAuditEvent) {
-      const details: Record<string, unknown> = {}
-      if (event.reason !== undefined) details.reason = event.reason
-      if (event.clientAddress !== undefined) details.client_address = event.clientAddress
-      if (event.rehashed) details.rehashed = true
-      await query(AUDIT_QUERY, [event.userId, event.type, JSON.stringify(details)])
-    },
-  }
-}
-
-function checkRecord(value: unknown): LoginUserRecord | null {
-  if (value === null || value === undefined) return null
-  const record = value as LoginUserRecord
-  if (
-    typeof record !== 'object' ||
-    typeof record.id !== 'string' ||
-    (record.passwordHash !== null && typeof record.passwordHash !== 'string')
-  ) {
-    throw new AuthUnavailableError(
-      'The user lookup answered something other than { id, username, passwordHash } or null.',
-    )
-  }
-  return record
-}
-
-function stringList(value: readonly string[] | undefined): readonly string[] {
-  return Object.freeze(
-    Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [],
-  )
-}
-
 /** Logins with options resolved once: {@link createLogin}. */
 export interface Login {
   /** {@link authenticateUser} with the options given to {@link createLogin}. */
@@ -216,6 +74,112 @@ function unavailable(message: string, error: unknown): AuthUnavailableError {
   return error instanceof AuthUnavailableError
     ? error
     : new AuthUnavailableError(message, { cause: error })
+}
+
+/** What one attempt works with: the options, resolved once by {@link createLogin}. */
+interface LoginParts {
+  readonly hasher: PasswordHasher
+  readonly limiter: RateLimiter | undefined
+  readonly store: UserStore
+  /** With a pool: the permissions come from the permission tables. */
+  readonly db: ReturnType<typeof postgresUserStore> | undefined
+  /** Writes an audit entry (nowhere when there is no sink); a failure rejects (503). */
+  readonly record: (event: LoginAuditEvent) => Promise<void>
+}
+
+/** Reserves the attempt with the limiter (when there is one); a refusal is audited. */
+async function reserve(
+  parts: LoginParts,
+  username: string,
+  clientAddress: string | undefined,
+): Promise<LoginReservation | undefined> {
+  if (parts.limiter === undefined) return undefined
+  try {
+    return await parts.limiter.reserve({ username, clientAddress })
+  } catch (error) {
+    await parts.record({
+      type: 'login_failure',
+      userId: null,
+      clientAddress: auditedAddress(clientAddress),
+      reason: 'rate_limited',
+    })
+    throw error
+  }
+}
+
+/** The active user of a name, or `null`; a name that cannot be stored is never looked up. */
+async function findUser(store: UserStore, username: string): Promise<LoginUserRecord | null> {
+  if (!isUsableUsername(username)) return null
+  let found: unknown
+  try {
+    found = await store.find(username)
+  } catch (error) {
+    throw unavailable('The user lookup failed.', error)
+  }
+  const user = checkRecord(found)
+  return user !== null && user.active === false ? null : user
+}
+
+async function attempt(
+  parts: LoginParts,
+  input: AuthenticateUserInput,
+): Promise<AuthenticatedUser> {
+  const { hasher, store, db, record } = parts
+  const { username, password } = input ?? {}
+  if (typeof username !== 'string' || typeof password !== 'string') {
+    throw new InvalidRequestError('The username and the password must be strings.')
+  }
+  const clientAddress =
+    typeof input.clientAddress === 'string' && input.clientAddress !== ''
+      ? input.clientAddress
+      : undefined
+  const audited = auditedAddress(clientAddress)
+  // Every path waits for the dummy hash, so that no answer is slower because it was not ready.
+  await hasher.dummyHash()
+  const reservation = await reserve(parts, username, clientAddress)
+  try {
+    const user = await findUser(store, username)
+    // The same single verification whether or not the user exists (a dummy hash otherwise).
+    const check = await hasher.verify(user?.passwordHash ?? null, password)
+    if (user === null || !check.ok) {
+      await reservation?.failed()
+      await record({
+        type: 'login_failure',
+        userId: user?.id ?? null,
+        clientAddress: audited,
+        reason: user === null ? 'unknown_user' : 'bad_password',
+      })
+      throw new CredentialsInvalidError('The username or password is not valid.')
+    }
+
+    const newHash = check.needsRehash ? await hasher.hash(password) : undefined
+    try {
+      await store.recordLogin?.(user.id, newHash === undefined ? {} : { passwordHash: newHash })
+    } catch (error) {
+      throw unavailable('Recording the login failed.', error)
+    }
+    await reservation?.succeeded()
+    await record({
+      type: 'login_success',
+      userId: user.id,
+      clientAddress: audited,
+      rehashed: newHash !== undefined,
+    })
+
+    const granted = db === undefined ? user : await db.permissions(user.id)
+    const permissions = stringList(granted.permissions)
+    return Object.freeze({
+      id: user.id,
+      username: user.username,
+      permissions,
+      roles: stringList(granted.roles),
+      rehashed: newHash !== undefined,
+      claims: Object.freeze({ sub: user.id, perms: permissions }),
+    })
+  } finally {
+    // Ended before a verdict (the database failed): no password was judged, give it back.
+    await reservation?.release()
+  }
 }
 
 /**
@@ -233,15 +197,13 @@ export function createLogin(options: AuthenticateUserOptions): Login {
   if ((pool === undefined) === (lookup === undefined)) {
     throw new TypeError('authenticateUser: pass either { pool } or { lookup }.')
   }
-  if (pool !== undefined && typeof pool.query !== 'function') {
-    throw new TypeError('authenticateUser: pool must be a pg Pool (new pg.Pool(config)).')
-  }
+  if (pool !== undefined) queryablePool(pool, 'authenticateUser')
   if (limiter !== undefined && typeof limiter.reserve !== 'function') {
     throw new TypeError('authenticateUser: limiter must come from createRateLimiter().')
   }
   const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
   const hasher = options.hasher ?? defaultPasswordHasher()
-  const db = pool === undefined ? undefined : postgresStore(pool, timeoutMs)
+  const db = pool === undefined ? undefined : postgresUserStore(pool, timeoutMs)
   const store: UserStore =
     db ?? (typeof lookup === 'function' ? { find: lookup } : (lookup as UserStore))
   if (typeof store?.find !== 'function') {
@@ -260,95 +222,12 @@ export function createLogin(options: AuthenticateUserOptions): Login {
       throw unavailable('The audit log is unavailable.', error)
     }
   }
-
-  async function attempt(input: AuthenticateUserInput): Promise<AuthenticatedUser> {
-    const { username, password } = input ?? {}
-    if (typeof username !== 'string' || typeof password !== 'string') {
-      throw new InvalidRequestError('The username and the password must be strings.')
-    }
-    const clientAddress =
-      typeof input.clientAddress === 'string' && input.clientAddress !== ''
-        ? input.clientAddress
-        : undefined
-    const audited = auditedAddress(clientAddress)
-    // Every path waits for the dummy hash, so that no answer is slower because it was not ready.
-    await hasher.dummyHash()
-
-    let reservation: LoginReservation | undefined
-    if (limiter !== undefined) {
-      try {
-        reservation = await limiter.reserve({ username, clientAddress })
-      } catch (error) {
-        await record({
-          type: 'login_failure',
-          userId: null,
-          clientAddress: audited,
-          reason: 'rate_limited',
-        })
-        throw error
-      }
-    }
-    try {
-      let user: LoginUserRecord | null = null
-      // A name that cannot be stored is an unknown user: never sent to the database.
-      if (isUsableUsername(username)) {
-        let found: unknown
-        try {
-          found = await store.find(username)
-        } catch (error) {
-          throw unavailable('The user lookup failed.', error)
-        }
-        user = checkRecord(found)
-        if (user !== null && user.active === false) user = null
-      }
-
-      // The same single verification whether or not the user exists (a dummy hash otherwise).
-      const check = await hasher.verify(user?.passwordHash ?? null, password)
-      if (user === null || !check.ok) {
-        await reservation?.failed()
-        await record({
-          type: 'login_failure',
-          userId: user?.id ?? null,
-          clientAddress: audited,
-          reason: user === null ? 'unknown_user' : 'bad_password',
-        })
-        throw new CredentialsInvalidError('The username or password is not valid.')
-      }
-
-      const newHash = check.needsRehash ? await hasher.hash(password) : undefined
-      try {
-        await store.recordLogin?.(user.id, newHash === undefined ? {} : { passwordHash: newHash })
-      } catch (error) {
-        throw unavailable('Recording the login failed.', error)
-      }
-      await reservation?.succeeded()
-      await record({
-        type: 'login_success',
-        userId: user.id,
-        clientAddress: audited,
-        rehashed: newHash !== undefined,
-      })
-
-      const granted = db === undefined ? user : await db.permissions(user.id)
-      const permissions = stringList(granted.permissions)
-      return Object.freeze({
-        id: user.id,
-        username: user.username,
-        permissions,
-        roles: stringList(granted.roles),
-        rehashed: newHash !== undefined,
-        claims: Object.freeze({ sub: user.id, perms: permissions }),
-      })
-    } finally {
-      // Ended before a verdict (the database failed): no password was judged, give it back.
-      await reservation?.release()
-    }
-  }
+  const parts: LoginParts = { hasher, limiter, store, db, record }
 
   return {
     async authenticate(input) {
       try {
-        const user = await attempt(input)
+        const user = await attempt(parts, input)
         metrics?.login?.('ok')
         return user
       } catch (error) {

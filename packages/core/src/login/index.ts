@@ -7,16 +7,11 @@ export {
   type AuthenticateUserOptions,
   authenticateUser,
   createLogin,
-  isUsableUsername,
   type Login,
-  type LoginAuditEvent,
-  type LoginAuditSink,
-  type LoginUserRecord,
-  MAX_USERNAME_LENGTH,
-  type UserStore,
 } from './authenticate-user.js'
 export { clientAddressGroup } from './client-address.js'
 export { loginErrorResponse, TooManyAttemptsError } from './errors.js'
+export { isUsableUsername, MAX_USERNAME_LENGTH } from './input.js'
 export {
   type Argon2Params,
   createPasswordHasher,
@@ -39,3 +34,9 @@ export {
   type RateLimiterOptions,
   type RateLimitRule,
 } from './rate-limit.js'
+export type {
+  LoginAuditEvent,
+  LoginAuditSink,
+  LoginUserRecord,
+  UserStore,
+} from './user-store.js'

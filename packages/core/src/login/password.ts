@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
+import { invalid, positiveInteger } from '../validate.js'
 
 /** Argon2id cost parameters, as in the PHC string. */
 export interface Argon2Params {
@@ -115,23 +116,19 @@ export function parseArgon2idHash(hash: string): Argon2Params | undefined {
   }
 }
 
+const WHERE = 'createPasswordHasher'
+
 function checkParams(params: Partial<Argon2Params> | undefined): Argon2Params {
   const resolved = { ...OWASP_ARGON2ID, ...params }
   const { memoryKiB, iterations, parallelism } = resolved
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 255) {
-    throw new TypeError(
-      'createPasswordHasher: params.parallelism must be an integer from 1 to 255.',
-    )
+    invalid(WHERE, 'params.parallelism', 'an integer from 1 to 255', 1)
   }
   if (!Number.isInteger(iterations) || iterations < 1 || iterations > 1000) {
-    throw new TypeError(
-      'createPasswordHasher: params.iterations must be an integer from 1, e.g. 2.',
-    )
+    invalid(WHERE, 'params.iterations', 'an integer from 1 to 1000', 2)
   }
   if (!Number.isInteger(memoryKiB) || memoryKiB < 8 * parallelism || memoryKiB > 4_194_304) {
-    throw new TypeError(
-      'createPasswordHasher: params.memoryKiB must be an integer of KiB (at least 8 per lane), e.g. 19456.',
-    )
+    invalid(WHERE, 'params.memoryKiB', 'an integer of KiB (at least 8 per lane)', 19456)
   }
   return Object.freeze(resolved)
 }
@@ -156,10 +153,12 @@ function encodePassword(password: unknown): Buffer | undefined {
  */
 export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
   const params = checkParams(options.params)
-  const maxConcurrent = options.maxConcurrent ?? Math.min(4, availableParallelism())
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
-    throw new TypeError('createPasswordHasher: maxConcurrent must be a positive integer, e.g. 2.')
-  }
+  const maxConcurrent = positiveInteger(
+    options.maxConcurrent ?? Math.min(4, availableParallelism()),
+    'maxConcurrent',
+    2,
+    WHERE,
+  )
   let running = 0
   const waiting: Array<() => void> = []
   /** Runs `task` when fewer than `maxConcurrent` computations are running. */

@@ -12,12 +12,14 @@ export {
 export {
   createRevocationList,
   type DistributedRevocationList,
+  type RevocationListState,
+} from './distributed.js'
+export {
   REVOCATION_LIST_DEFAULTS,
   type RevocationListOptions,
-  type RevocationListState,
   type RevocationMode,
   type RevocationOperation,
-} from './distributed.js'
+} from './list-options.js'
 export {
   type PostgresRevocationSourceOptions,
   postgresRevocationSource,

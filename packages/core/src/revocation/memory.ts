@@ -1,4 +1,5 @@
 import type { Clock, RevocationEntry, RevocationList, RevocationSubject } from '../types.js'
+import { positiveInteger } from '../validate.js'
 
 export interface MemoryRevocationOptions {
   /**
@@ -25,9 +26,7 @@ export function createMemoryRevocationList(
   apply(entry: RevocationEntry): void
   readonly size: number
 } {
-  const max = options.max ?? 100_000
-  if (!Number.isInteger(max) || max <= 0)
-    throw new TypeError('revocation.max: expected a positive integer')
+  const max = positiveInteger(options.max ?? 100_000, 'max', 100_000, 'createMemoryRevocationList')
   const clock = options.clock ?? Date.now
   const tokens = new Map<string, number>()
   const jtis = new Map<string, number>()

@@ -9,8 +9,10 @@ import {
   POSTGRES_RUNNER_DEFAULTS,
   type PostgresQueryable,
   postgresRunner,
+  queryablePool,
 } from '../infra/postgres.js'
 import type { RevocationEntry } from '../types.js'
+import { positiveNumber } from '../validate.js'
 import { checkEntry, rowKey } from './keys.js'
 
 /** One page of the catch-up read, and where the next page starts. */
@@ -114,6 +116,8 @@ export interface PostgresRevocationSourceOptions {
   readonly timeoutMs?: number
 }
 
+const WHERE = 'postgresRevocationSource'
+
 /**
  * The PostgreSQL {@link RevocationSource} over the schema created by `migrate(pool)`. Every
  * failure rejects with `AuthUnavailableError` (the driver's error as `cause`; no host, user or
@@ -126,16 +130,9 @@ export interface PostgresRevocationSourceOptions {
 export function postgresRevocationSource(
   options: PostgresRevocationSourceOptions,
 ): RevocationSource {
-  const pool = options?.pool
-  if (typeof pool?.query !== 'function') {
-    throw new TypeError(
-      'postgresRevocationSource: pool must be a pg Pool (new pg.Pool(config)) whose schema is migrated.',
-    )
-  }
-  const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('postgresRevocationSource: timeoutMs must be a positive number, e.g. 2000.')
-  }
+  const pool = queryablePool(options?.pool, WHERE)
+  const { timeoutMs: defaultMs } = POSTGRES_RUNNER_DEFAULTS
+  const timeoutMs = positiveNumber(options.timeoutMs ?? defaultMs, 'timeoutMs', defaultMs, WHERE)
   const runner = postgresRunner(pool)
 
   async function run<R extends object>(name: string, text: string, values: unknown[]) {

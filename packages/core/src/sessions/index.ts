@@ -20,9 +20,5 @@ export {
   type SessionRedisLayerOptions,
   sessionRedisLayer,
 } from './redis-layer.js'
-export {
-  createSessionStore,
-  SESSION_STORE_DEFAULTS,
-  type SessionStore,
-  type SessionStoreOptions,
-} from './store.js'
+export { createSessionStore, type SessionStore } from './store.js'
+export { SESSION_STORE_DEFAULTS, type SessionStoreOptions } from './store-options.js'

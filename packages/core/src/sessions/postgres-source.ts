@@ -2,10 +2,12 @@
 import { AuthUnavailableError } from '../errors.js'
 import {
   POSTGRES_RUNNER_DEFAULTS,
-  PostgresCommitUnknownError,
   type PostgresQueryable,
   postgresRunner,
+  queryablePool,
 } from '../infra/postgres.js'
+import { PostgresCommitUnknownError } from '../infra/postgres-failures.js'
+import { positiveInteger, positiveNumber } from '../validate.js'
 import { type Session, toSession } from './record.js'
 
 /** What a destroy returns: the session's id and expiry (for the tombstone). */
@@ -87,6 +89,8 @@ export interface PostgresSessionSourceOptions {
   readonly onError?: (error: unknown) => void
 }
 
+const WHERE = 'postgresSessionSource'
+
 /**
  * The PostgreSQL {@link SessionDatabase}. Every failure rejects with `AuthUnavailableError` (the
  * driver's error as `cause`). An insert that rejects leaves no session behind: it runs in a
@@ -98,21 +102,12 @@ export interface PostgresSessionSourceOptions {
  * const store = createSessionStore({ source: postgresSessionSource({ pool }) })
  */
 export function postgresSessionSource(options: PostgresSessionSourceOptions): SessionDatabase {
-  const pool = options?.pool
-  if (typeof pool?.query !== 'function') {
-    throw new TypeError('postgresSessionSource: pool must be a pg Pool (new pg.Pool(config)).')
-  }
-  const timeoutMs = options.timeoutMs ?? POSTGRES_RUNNER_DEFAULTS.timeoutMs
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('postgresSessionSource: timeoutMs must be a positive number, e.g. 2000.')
-  }
-  const intervalMs = options.compensation?.intervalMs ?? 1000
-  const maxAttempts = options.compensation?.maxAttempts ?? 600
-  if (!(intervalMs > 0) || !Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new TypeError(
-      'postgresSessionSource: compensation.intervalMs must be positive and maxAttempts a positive integer.',
-    )
-  }
+  const pool = queryablePool(options?.pool, WHERE)
+  const { timeoutMs: defaultMs } = POSTGRES_RUNNER_DEFAULTS
+  const timeoutMs = positiveNumber(options.timeoutMs ?? defaultMs, 'timeoutMs', defaultMs, WHERE)
+  const { intervalMs = 1000, maxAttempts = 600 } = options.compensation ?? {}
+  positiveNumber(intervalMs, 'compensation.intervalMs', 1000, WHERE)
+  positiveInteger(maxAttempts, 'compensation.maxAttempts', 600, WHERE)
   const runner = postgresRunner(pool)
 
   async function run<R extends object>(name: string, text: string, values: unknown[]) {

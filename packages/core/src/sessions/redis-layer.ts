@@ -5,44 +5,25 @@
  */
 
 import type { ChangeLog } from '../infra/change-log.js'
-import { type CircuitState, createCircuitBreaker } from '../infra/circuit-breaker.js'
+import type { CircuitState } from '../infra/circuit-breaker.js'
 import type { InvalidationListener } from '../infra/layered-cache.js'
-import { createRedisCall, redisReady } from '../infra/redis.js'
+import { execBatch } from '../infra/redis.js'
 import {
-  resolveSubscriptionOptions,
-  type SubscriptionOptions,
-  type SubscriptionStatus,
-  subscribeChannel,
-} from '../infra/subscription.js'
-import type { Redis } from '../peer-types.js'
-import type { Clock } from '../types.js'
+  invalidationChannel,
+  readKeys,
+  type SharedLayerOptions,
+  sharedLayerBase,
+} from '../infra/shared-layer.js'
+import type { SubscriptionStatus } from '../infra/subscription.js'
 import type { CachedSession, SessionLayer } from './layer.js'
 import { decodeSession, encodeSession, isSessionId, type Session } from './record.js'
 
-export interface SessionRedisLayerOptions extends SubscriptionOptions {
-  /**
-   * An ioredis client (not a Cluster); `duplicate()`d once for the invalidation channel, never
-   * closed by the layer. Recommended: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
-   */
-  readonly client: Redis
-  /** Prefix of every key (`${keyPrefix}sess:<id>`) and of the channel (`${keyPrefix}sessions:invalidate`). Default `'af:'`. */
-  readonly keyPrefix?: string
-  /** Longest a session (or a tombstone) stays in Redis; never past the session's expiry. Default 3600. */
-  readonly ttlSeconds?: number
-  /** How long an unknown id is remembered. Default 30. */
-  readonly negativeTtlSeconds?: number
-  /** Deadline of each Redis call. Default 250. */
-  readonly timeoutMs?: number
-  /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
-  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /**
-   * Subscribe to invalidations from other instances. Default true; health-checked by a heartbeat
-   * (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`).
-   */
-  readonly subscribe?: boolean
-  /** Milliseconds since the epoch. Default `Date.now`. */
-  readonly clock?: Clock
-}
+/**
+ * Options of {@link sessionRedisLayer}: keys `${keyPrefix}sess:<id>`, channel
+ * `${keyPrefix}sessions:invalidate`; a session (or a tombstone) stays at most `ttlSeconds` (3600),
+ * never past the session's expiry; an unknown id `negativeTtlSeconds` (30).
+ */
+export type SessionRedisLayerOptions = SharedLayerOptions
 
 /** Default options of {@link sessionRedisLayer}. */
 export const SESSION_REDIS_LAYER_DEFAULTS = Object.freeze({
@@ -83,13 +64,6 @@ return 1`
 const DELETE_UNLESS_TOMBSTONE = `if redis.call('GET', KEYS[1]) == 'null' then return 0 end
 return redis.call('DEL', KEYS[1])`
 
-function positiveInteger(value: unknown, name: string, example: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`sessionRedisLayer: ${name} must be a positive integer, e.g. ${example}.`)
-  }
-  return value
-}
-
 /**
  * A Redis session layer over an ioredis client.
  *
@@ -97,25 +71,9 @@ function positiveInteger(value: unknown, name: string, example: number): number 
  * const layer = sessionRedisLayer({ client: redis, keyPrefix: 'af:' })
  */
 export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRedisLayer {
-  const client = options?.client
-  if (typeof client?.get !== 'function' || typeof client.duplicate !== 'function') {
-    throw new TypeError(
-      'sessionRedisLayer: client must be an ioredis client (new Redis(url, options)).',
-    )
-  }
-  const d = SESSION_REDIS_LAYER_DEFAULTS
-  const keyPrefix = options.keyPrefix ?? d.keyPrefix
-  if (typeof keyPrefix !== 'string')
-    throw new TypeError("sessionRedisLayer: keyPrefix must be a string, e.g. 'af:'.")
-  const ttlSeconds = positiveInteger(options.ttlSeconds ?? d.ttlSeconds, 'ttlSeconds', d.ttlSeconds)
-  const negativeTtlSeconds = Math.min(
-    ttlSeconds,
-    positiveInteger(options.negativeTtlSeconds ?? d.negativeTtlSeconds, 'negativeTtlSeconds', 30),
-  )
-  const timeoutMs = positiveInteger(options.timeoutMs ?? d.timeoutMs, 'timeoutMs', d.timeoutMs)
+  const base = sharedLayerBase(options, 'sessionRedisLayer', SESSION_REDIS_LAYER_DEFAULTS)
+  const { client, keyPrefix, ttlSeconds, negativeTtlSeconds, guarded, guardedWrite } = base
   const clock = options.clock ?? Date.now
-  const breaker = createCircuitBreaker({ ...options.breaker, clock })
-  const heartbeat = resolveSubscriptionOptions(options, 'sessionRedisLayer')
   const channel = `${keyPrefix}sessions:invalidate`
   // Session ids are base64url: safe in a key as they are.
   const keyOf = (id: string) => `${keyPrefix}sess:${id}`
@@ -139,34 +97,10 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     return entry.value
   }
 
-  const guarded = createRedisCall(client, breaker, timeoutMs)
   const get = async (id: string) => decode(id, await guarded('GET', () => client.get(keyOf(id))))
-  /** A write that must not land late (over a tombstone): timing out tears the connection down. */
-  const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
-    guarded(what, call, timeoutMs, true)
-
-  const listeners = new Set<InvalidationListener>()
-  let closed = false
-  const subscription =
-    options.subscribe === false
-      ? undefined
-      : subscribeChannel(client, channel, heartbeat, {
-          message(text) {
-            for (const id of text.split(' ')) {
-              if (!isSessionId(id)) continue
-              for (const listener of listeners) listener.invalidated(id)
-            }
-          },
-          // Invalidations published while we were not subscribed are lost: drop local copies when
-          // the channel goes down (what is read meanwhile comes from Redis or the database) and
-          // again once it is back.
-          subscribed() {
-            for (const listener of listeners) listener.reset()
-          },
-          lost() {
-            for (const listener of listeners) listener.reset()
-          },
-        })
+  const invalidations = invalidationChannel(base, channel, options.subscribe !== false, (text) =>
+    text.split(' ').filter(isSessionId),
+  )
 
   return {
     name: 'redis',
@@ -174,13 +108,11 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     channel,
     keyOf,
     get circuit() {
-      return breaker.state
+      return base.breaker.state
     },
     get,
     async getMany(ids) {
-      if (ids.length === 0) return []
-      if (ids.length === 1) return [await get(ids[0]!)]
-      const raw = await guarded('MGET', () => client.mget(ids.map(keyOf)))
+      const raw = await readKeys(base, ids, keyOf)
       return ids.map((id, i) => decode(id, raw[i]))
     },
     async set(session) {
@@ -203,13 +135,11 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
         if (ttl > 0) fills.push([keyOf(id), encodeSession(value, version), ttl])
       }
       if (fills.length === 0) return
-      await guardedWrite('EVAL fill', async () => {
+      await guardedWrite('EVAL fill', () => {
         const pipeline = client.pipeline()
         for (const [key, text, ttl] of fills)
           pipeline.eval(FILL_UNLESS_TOMBSTONE, 1, key, text, ttl)
-        const results = await pipeline.exec()
-        const failed = results?.find(([error]) => error !== null)
-        if (failed) throw failed[0]
+        return execBatch(pipeline)
       })
     },
     async delete(id) {
@@ -217,7 +147,7 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
     },
     async invalidate(sessions) {
       if (sessions.length === 0) return
-      await guarded('SET+PUBLISH', async () => {
+      await guarded('SET+PUBLISH', () => {
         const batch = client.multi()
         for (const { id, expiresAt } of sessions) {
           const ttl = ttlUntil(expiresAt)
@@ -225,29 +155,16 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
           else batch.set(keyOf(id), 'null', 'EX', ttl)
         }
         batch.publish(channel, sessions.map(({ id }) => id).join(' '))
-        const results = await batch.exec()
-        if (results === null) throw new Error('Redis MULTI was aborted.')
-        const failed = results.find(([error]) => error !== null)
-        if (failed) throw failed[0]
+        return execBatch(batch)
       })
     },
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => {
-        listeners.delete(listener)
-      }
-    },
+    subscribe: (listener) => invalidations.subscribe(listener),
     get subscription() {
-      return subscription?.status
+      return invalidations.status
     },
-    async ready() {
-      await subscription?.ready()
-      if (!closed) await redisReady(client)
-    },
+    ready: () => invalidations.ready(),
     async close() {
-      closed = true
-      listeners.clear()
-      subscription?.close()
+      invalidations.close()
     },
   }
 }

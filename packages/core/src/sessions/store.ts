@@ -2,64 +2,25 @@
  * The session store: cache layers (memory, then Redis) over the `sessions` table, with the
  * permission store's shape: read-through with single flight, write-back to the layers above,
  * invalidation that reaches every instance. It is the `SessionSource` of `createAuth({ sessions })`.
+ * The options are `store-options.ts`.
  */
 import { randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { AuthUnavailableError, UserInactiveError } from '../errors.js'
-import type { ChangeLog } from '../infra/change-log.js'
-import { createLayeredCache } from '../infra/layered-cache.js'
+import { createLayeredCache, type LayeredCache } from '../infra/layered-cache.js'
 import { isStorableId } from '../permissions/store/record.js'
-import type { Clock, SessionSource } from '../types.js'
-import { createWarnOnce } from '../warn-once.js'
+import type { SessionSource } from '../types.js'
+import { safeReporter } from '../warn-once.js'
 import type { SessionLayer } from './layer.js'
 import { sessionMemoryLayer } from './memory-layer.js'
 import type { SessionDatabase } from './postgres-source.js'
 import { isSessionId, type Session } from './record.js'
-
-export interface SessionStoreOptions {
-  /**
-   * Cache layers, fastest first: `[sessionMemoryLayer(), sessionRedisLayer({ client })]`. Default:
-   * one memory layer. `[]`: every read goes to the database. The store closes its layers.
-   */
-  readonly layers?: readonly SessionLayer[]
-  /** The system of record: `postgresSessionSource({ pool })`. */
-  readonly source: SessionDatabase
-  /** Lifetime of a new session. Default 86 400 (24 h). */
-  readonly ttlSeconds?: number
-  /**
-   * Longest a cached session is served before the database confirms it again (still active, its
-   * user still active): the bound on how long a user deactivated in PostgreSQL, or a session
-   * deactivated there directly, keeps working. While the database cannot answer, a session past
-   * this bound is refused (503), never served on old news. `destroy` and `destroyAll` act at once.
-   * Default 60.
-   */
-  readonly revalidateSeconds?: number
-  /** `touch` writes `last_activity` at most this often per session (across instances). Default 60. */
-  readonly touchIntervalSeconds?: number
-  /** Sessions whose last write of `last_activity` is remembered, for throttling. Default 100 000. */
-  readonly maxTouched?: number
-  /** Called when a cache layer fails (the operation goes on without it). Default: one process warning per layer and operation. */
-  readonly onError?: (
-    error: unknown,
-    context: { readonly layer: string; readonly operation: string },
-  ) => void
-  /** Milliseconds since the epoch. Default `Date.now`. */
-  readonly clock?: Clock
-  /**
-   * The change log ({@link createChangeLog} on the same database): a session destroyed, or its
-   * user deactivated, by any writer, is then refused by every instance within about two
-   * `pollIntervalMs` whatever Redis does, and no Redis copy from before the change is served.
-   */
-  readonly changes?: ChangeLog
-}
-
-/** Default options of {@link createSessionStore}. */
-export const SESSION_STORE_DEFAULTS = Object.freeze({
-  ttlSeconds: 86_400,
-  revalidateSeconds: 60,
-  touchIntervalSeconds: 60,
-  maxTouched: 100_000,
-})
+import {
+  type ResolvedSessionStoreOptions,
+  resolveSessionStoreOptions,
+  type SessionStoreOptions,
+  sessionTtlSeconds,
+} from './store-options.js'
 
 /** A {@link SessionSource} that also creates and destroys sessions. */
 export interface SessionStore extends SessionSource {
@@ -87,12 +48,77 @@ export interface SessionStore extends SessionSource {
   close(): Promise<void>
 }
 
-function positive(value: unknown, name: string, fallback: number): number {
-  const v = value ?? fallback
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new TypeError(`createSessionStore: ${name} must be a positive number, e.g. ${fallback}.`)
+/** `onError` made safe to call; by default one process warning per layer and operation. */
+function layerReporter(onError: SessionStoreOptions['onError']) {
+  const report = safeReporter(onError, 'AUTHFRAMEWORK_SESSION_LAYER_FAILURE', {
+    key: ({ layer, operation }) => `${layer}:${operation}`,
+    message: ({ layer, operation }, kind) =>
+      `Session store: the ${layer} layer failed on ${operation} (${kind}); the store goes on without it.`,
+  })
+  return (error: unknown, layer: string, operation: string) => report(error, { layer, operation })
+}
+
+/** The layered cache of sessions over the database; the store stamps each confirmation. */
+function sessionCache(
+  o: ResolvedSessionStoreOptions,
+  layers: readonly SessionLayer[],
+): LayeredCache<Session> {
+  const { source, clock, revalidateMs, changes } = o
+  return createLayeredCache<Session>({
+    layers,
+    source: {
+      async lookup(id) {
+        const now = clock()
+        const found = await source.get(id, now)
+        // the store stamps the confirmation, whatever the source: it is what bounds every cached copy
+        return found === null ? null : Object.freeze({ ...found, checkedAt: now })
+      },
+    },
+    maxBatchSize: 500,
+    // A tombstone, or a session the database confirmed lately; an older copy is confirmed again.
+    servable: (value) => value === null || clock() - value.checkedAt < revalidateMs,
+    changes: changes && { log: changes, topic: 'sessions' },
+    report: layerReporter(o.onError),
+  })
+}
+
+/**
+ * Creates a session in the database and, concurrently, in every layer: the id is unknown to anyone
+ * until this resolves, so writing the caches before the database commits exposes nothing. When
+ * the database refuses (or fails), the layers' copies are deleted again.
+ */
+async function createSession(
+  parts: {
+    readonly source: SessionDatabase
+    readonly layers: readonly SessionLayer[]
+    readonly cache: LayeredCache<Session>
+  },
+  userId: string,
+  ttlSeconds: number,
+  now: number,
+): Promise<Session> {
+  const { source, layers, cache } = parts
+  const session: Session = Object.freeze({
+    id: randomBytes(32).toString('base64url'),
+    userId,
+    createdAt: now,
+    expiresAt: now + ttlSeconds * 1000,
+    // the insert below succeeds only for an active user
+    checkedAt: now,
+    userActive: true,
+  })
+  const [stored] = await Promise.allSettled([
+    source.insert(session),
+    ...layers.map((layer) => cache.attempt(layer, 'write', () => layer.set(session))),
+  ])
+  if (stored.status === 'rejected' || !stored.value) {
+    for (const layer of layers) {
+      void cache.attempt(layer, 'delete', () => layer.delete(session.id))
+    }
+    if (stored.status === 'rejected') throw stored.reason
+    throw new UserInactiveError('No active user has this id; no session was created.')
   }
-  return v
+  return session
 }
 
 /**
@@ -109,83 +135,13 @@ function positive(value: unknown, name: string, fallback: number): number {
  * await sessions.destroy(session.id) // logout: every instance refuses it
  */
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      'createSessionStore(options): pass { source: postgresSessionSource({ pool }) }.',
-    )
-  }
-  const source = options.source
-  for (const method of ['insert', 'get', 'touch', 'deactivate', 'deactivateUser'] as const) {
-    if (typeof source?.[method] !== 'function') {
-      throw new TypeError(
-        `createSessionStore: source has no ${method}(); use postgresSessionSource({ pool }).`,
-      )
-    }
-  }
-  if (options.layers !== undefined && !Array.isArray(options.layers)) {
-    throw new TypeError('createSessionStore: layers must be an array, e.g. [sessionMemoryLayer()].')
-  }
-  const clock = options.clock ?? Date.now
-  const layers: readonly SessionLayer[] = options.layers ?? [sessionMemoryLayer({ clock })]
-  layers.forEach((layer, i) => {
-    for (const method of ['getMany', 'set', 'delete'] as const) {
-      if (typeof layer?.[method] !== 'function') {
-        throw new TypeError(
-          `createSessionStore: layers[${i}] is not a session layer (no ${method}()); use sessionMemoryLayer() or sessionRedisLayer().`,
-        )
-      }
-    }
-  })
-  const d = SESSION_STORE_DEFAULTS
-  const defaultTtlSeconds = positive(options.ttlSeconds, 'ttlSeconds', d.ttlSeconds)
-  const revalidateMs =
-    positive(options.revalidateSeconds, 'revalidateSeconds', d.revalidateSeconds) * 1000
-  const touchIntervalMs =
-    positive(options.touchIntervalSeconds, 'touchIntervalSeconds', d.touchIntervalSeconds) * 1000
-  const maxTouched = positive(options.maxTouched, 'maxTouched', d.maxTouched)
-
-  const changes = options.changes
-  if (
-    changes !== undefined &&
-    (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function')
-  ) {
-    throw new TypeError('createSessionStore: changes must be a change log (createChangeLog).')
-  }
-
-  const warn = createWarnOnce('AUTHFRAMEWORK_SESSION_LAYER_FAILURE')
-  const onError =
-    options.onError ??
-    ((error: unknown, { layer, operation }: { layer: string; operation: string }) =>
-      warn(
-        `${layer}:${operation}`,
-        error,
-        (kind) =>
-          `Session store: the ${layer} layer failed on ${operation} (${kind}); the store goes on without it.`,
-      ))
-
-  const cache = createLayeredCache<Session>({
-    layers,
-    source: {
-      async lookup(id) {
-        const now = clock()
-        const found = await source.get(id, now)
-        // the store stamps the confirmation, whatever the source: it is what bounds every cached copy
-        return found === null ? null : Object.freeze({ ...found, checkedAt: now })
-      },
-    },
-    maxBatchSize: 500,
-    // A tombstone, or a session the database confirmed lately; an older copy is confirmed again.
-    servable: (value) => value === null || clock() - value.checkedAt < revalidateMs,
-    changes: changes && { log: changes, topic: 'sessions' },
-    report(error, layer, operation) {
-      try {
-        onError(error, { layer, operation })
-      } catch {}
-    },
-  })
+  const o = resolveSessionStoreOptions(options)
+  const { source, clock, touchIntervalMs } = o
+  const layers: readonly SessionLayer[] = o.layers ?? [sessionMemoryLayer({ clock })]
+  const cache = sessionCache(o, layers)
   // When this instance last wrote last_activity, per session; entries expire with the interval.
   const touched = new LRUCache<string, true>({
-    max: maxTouched,
+    max: o.maxTouched,
     ttl: touchIntervalMs,
     ttlResolution: 0,
     perf: { now: clock },
@@ -227,30 +183,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       if (typeof userId !== 'string' || userId === '' || !isStorableId(userId)) {
         throw new TypeError('sessions.create(userId): userId must be a non-empty string.')
       }
-      const ttlSeconds = positive(createOptions.ttlSeconds, 'ttlSeconds', defaultTtlSeconds)
-      const now = clock()
-      const session: Session = Object.freeze({
-        id: randomBytes(32).toString('base64url'),
-        userId,
-        createdAt: now,
-        expiresAt: now + ttlSeconds * 1000,
-        // the insert below succeeds only for an active user
-        checkedAt: now,
-        userActive: true,
-      })
-      // The id is unknown to anyone until this resolves, so writing the caches before the
-      // database commits exposes nothing.
-      const [stored] = await Promise.allSettled([
-        source.insert(session),
-        ...layers.map((layer) => cache.attempt(layer, 'write', () => layer.set(session))),
-      ])
-      if (stored.status === 'rejected' || !stored.value) {
-        for (const layer of layers) {
-          void cache.attempt(layer, 'delete', () => layer.delete(session.id))
-        }
-        if (stored.status === 'rejected') throw stored.reason
-        throw new UserInactiveError('No active user has this id; no session was created.')
-      }
+      const ttlSeconds = sessionTtlSeconds(createOptions.ttlSeconds ?? o.ttlSeconds, o.ttlSeconds)
+      const session = await createSession({ source, layers, cache }, userId, ttlSeconds, clock())
       touched.set(session.id, true) // last_activity was just written
       return session
     },

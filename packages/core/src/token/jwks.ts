@@ -2,6 +2,7 @@ import type { JsonWebKey } from 'node:crypto'
 import { AuthUnavailableError, TokenInvalidError } from '../errors.js'
 import { readLimited } from '../read-limited.js'
 import type { Clock } from '../types.js'
+import { positiveNumber } from '../validate.js'
 import type { Algorithm } from './algorithms.js'
 import type { KeyResolver } from './key-resolver.js'
 import { pickKeys } from './key-resolver.js'
@@ -31,11 +32,9 @@ export interface RemoteKeySetOptions {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 
+/** The remote key set's options are `createAuth({ jwks })`'s. */
 function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0)
-    throw new TypeError(`jwks.${name}: expected a positive number`)
-  return value
+  return positiveNumber(value ?? fallback, `jwks.${name}`, fallback, 'createAuth')
 }
 
 /** JWK members that only a private or a symmetric key has (RFC 7518 sections 6.2.2, 6.3.2, 6.4.1). */

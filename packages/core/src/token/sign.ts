@@ -11,6 +11,7 @@ import {
   randomBytes,
 } from 'node:crypto'
 import { deflateRawSync } from 'node:zlib'
+import { invalid, positiveInteger } from '../validate.js'
 import {
   type Algorithm,
   algorithmsForKey,
@@ -63,9 +64,7 @@ export interface Signer {
   readonly keyId: string | undefined
 }
 
-function fail(option: string, message: string): never {
-  throw new TypeError(`createSigner: ${option}: ${message}`)
-}
+const WHERE = 'createSigner'
 
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
@@ -150,40 +149,54 @@ function rawSigner(algorithm: Algorithm, key: KeyObject): RawSign {
  */
 export function createSigner(options: SignerOptions = {}): Signer {
   const algorithm = options.algorithm ?? (options.secret !== undefined ? 'HS256' : 'RS256')
-  if (!isAlgorithm(algorithm)) fail('algorithm', `${JSON.stringify(algorithm)} is not supported`)
+  if (!isAlgorithm(algorithm)) {
+    invalid(
+      WHERE,
+      'algorithm',
+      `supported (${JSON.stringify(algorithm)} is not supported)`,
+      "'ES256'",
+    )
+  }
   if (options.secret !== undefined && options.privateKey !== undefined) {
-    fail('secret', 'give either `secret` or `privateKey`, not both')
+    invalid(WHERE, 'secret', 'left out when privateKey is given: give either, not both')
   }
   let key: KeyObject
   let publicKey: KeyObject | undefined
   if (isHmac(algorithm)) {
-    if (options.secret === undefined) fail('secret', `${algorithm} needs a secret`)
+    if (options.secret === undefined) invalid(WHERE, 'secret', `given: ${algorithm} needs a secret`)
     key = importSecret(options.secret, 'createSigner: secret').key
     const need = hmacSecretBytes(algorithm)
-    if ((key.symmetricKeySize ?? 0) < need)
-      fail('secret', `${algorithm} needs at least ${need} bytes`)
+    if ((key.symmetricKeySize ?? 0) < need) {
+      invalid(WHERE, 'secret', `at least ${need} bytes for ${algorithm}`, 'randomBytes(32)')
+    }
   } else {
-    if (options.secret !== undefined) fail('algorithm', `a secret cannot sign ${algorithm}`)
+    if (options.secret !== undefined) {
+      invalid(
+        WHERE,
+        'algorithm',
+        `an HMAC algorithm with a secret (a secret cannot sign ${algorithm})`,
+        "'HS256'",
+      )
+    }
     const input = options.privateKey
     if (input === undefined)
       key = generateSigningKey(algorithm as (typeof KEYGEN_ALGORITHMS)[number])
     else if (input instanceof KeyObject) key = input
     else if (typeof input === 'string') key = createPrivateKey(input)
     else key = createPrivateKey({ key: input, format: 'jwk' })
-    if (key.type !== 'private') fail('privateKey', 'expected a private key')
+    if (key.type !== 'private') invalid(WHERE, 'privateKey', 'a private key')
     const bits = key.asymmetricKeyDetails?.modulusLength
-    if (bits !== undefined && bits < MIN_RSA_BITS)
-      fail('privateKey', `RSA keys need ${MIN_RSA_BITS} bits`)
+    if (bits !== undefined && bits < MIN_RSA_BITS) {
+      invalid(WHERE, 'privateKey', `an RSA key of at least ${MIN_RSA_BITS} bits`)
+    }
     publicKey = createPublicKey(key)
     if (!algorithmsForKey(publicKey).includes(algorithm)) {
-      fail('algorithm', `${algorithm} does not fit the key type`)
+      invalid(WHERE, 'algorithm', `one the key type fits (${algorithm} does not)`)
     }
   }
   const publicJwk = publicKey?.export({ format: 'jwk' })
   const keyId = options.keyId ?? (publicJwk ? jwkThumbprint(publicJwk) : undefined)
-  const ttlSeconds = options.ttlSeconds ?? 900
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
-    fail('ttlSeconds', 'expected a positive integer')
+  const ttlSeconds = positiveInteger(options.ttlSeconds ?? 900, 'ttlSeconds', 900, WHERE)
   const compressAbove = options.compressAboveBytes ?? false
   const clock = options.clock ?? Date.now
   const header = b64json(
@@ -198,8 +211,9 @@ export function createSigner(options: SignerOptions = {}): Signer {
     keyId,
     publicKey,
     sign(claims, signOptions) {
-      if (typeof claims?.sub !== 'string' || claims.sub === '')
-        fail('sub', 'expected a non-empty string')
+      if (typeof claims?.sub !== 'string' || claims.sub === '') {
+        invalid('signer.sign', 'claims.sub', 'a non-empty string', "'user-42'")
+      }
       const now = Math.floor(clock() / 1000)
       const payload: Record<string, unknown> = {
         ...claims,

@@ -1,6 +1,7 @@
 /** The process-local L1: an LRU with per-entry TTLs, answering synchronously. */
 import { LRUCache } from 'lru-cache'
 import type { Clock, PermissionRecord } from '../../types.js'
+import { func, plainObject, positiveInteger, positiveNumber } from '../../validate.js'
 import type { CachedValue, CacheLayer } from './layer.js'
 
 export interface MemoryLayerOptions {
@@ -38,12 +39,7 @@ export interface MemoryLayer extends CacheLayer {
 const NEGATIVE = Object.freeze({ negative: true as const })
 type Stored = PermissionRecord | typeof NEGATIVE
 
-function positiveNumber(value: unknown, name: string, example: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive number, e.g. ${example}.`)
-  }
-  return value
-}
+const WHERE = 'memoryLayer'
 
 /**
  * A process-local LRU cache layer with one TTL for records and a shorter one for unknown or
@@ -56,28 +52,20 @@ function positiveNumber(value: unknown, name: string, example: string): number {
  * })
  */
 export function memoryLayer(options: MemoryLayerOptions = {}): MemoryLayer {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('memoryLayer(options): options must be an object.')
-  }
-  const max = options.max ?? MEMORY_LAYER_DEFAULTS.max
-  if (!Number.isInteger(max) || max < 1) {
-    throw new TypeError('memoryLayer: max must be a positive integer (entries), e.g. 50_000.')
-  }
-  const ttlSeconds = positiveNumber(
-    options.ttlSeconds ?? MEMORY_LAYER_DEFAULTS.ttlSeconds,
-    'memoryLayer: ttlSeconds',
-    '300',
-  )
+  plainObject(options, 'options', '{ max: 50000 }', WHERE)
+  const d = MEMORY_LAYER_DEFAULTS
+  const max = positiveInteger(options.max ?? d.max, 'max', d.max, WHERE)
+  const ttlSeconds = positiveNumber(options.ttlSeconds ?? d.ttlSeconds, 'ttlSeconds', 300, WHERE)
   const negativeTtlSeconds = Math.min(
     ttlSeconds,
     positiveNumber(
-      options.negativeTtlSeconds ?? MEMORY_LAYER_DEFAULTS.negativeTtlSeconds,
-      'memoryLayer: negativeTtlSeconds',
-      '30',
+      options.negativeTtlSeconds ?? d.negativeTtlSeconds,
+      'negativeTtlSeconds',
+      30,
+      WHERE,
     ),
   )
-  const clock = options.clock ?? Date.now
-  if (typeof clock !== 'function') throw new TypeError('memoryLayer: clock must be a function.')
+  const clock = func<Clock>(options.clock ?? Date.now, 'clock', 'Date.now', WHERE)
 
   const cache = new LRUCache<string, Stored>({
     max,

@@ -2,15 +2,19 @@
 
 import { AuthUnavailableError } from '../../errors.js'
 import {
-  createPostgresPool,
-  endPostgresPool,
   POSTGRES_RUNNER_DEFAULTS,
-  type PostgresPoolOptions,
   type PostgresQueryable,
   postgresRunner,
+  queryablePool,
 } from '../../infra/postgres.js'
+import {
+  createPostgresPool,
+  endPostgresPool,
+  type PostgresPoolOptions,
+} from '../../infra/postgres-pool.js'
 import type { Pool, QueryResult } from '../../peer-types.js'
 import type { PermissionRecord } from '../../types.js'
+import { invalid, plainObject, positiveNumber } from '../../validate.js'
 import { isStorableId, toPermissionRecord } from './record.js'
 import type { BatchPermissionSource } from './source.js'
 
@@ -77,6 +81,8 @@ export interface PostgresSource extends BatchPermissionSource {
   close(): Promise<void>
 }
 
+const WHERE = 'postgresSource'
+
 /**
  * Reads permissions from the schema created by {@link migrate}: users → user_roles → roles →
  * role_permissions → permissions, one named prepared statement per call, `WHERE u.id = ANY($1)`
@@ -90,25 +96,16 @@ export interface PostgresSource extends BatchPermissionSource {
  * await source.lookup('user-42') // { permissions: ['orders:read'], roles: ['clerk'] } | null
  */
 export function postgresSource(options: PostgresSourceOptions): PostgresSource {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('postgresSource(options): pass { pool } or { connectionString }.')
-  }
-  const timeoutMs = options.timeoutMs ?? POSTGRES_SOURCE_DEFAULTS.timeoutMs
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError(
-      'postgresSource: timeoutMs must be a positive number of milliseconds, e.g. 2000.',
-    )
-  }
+  plainObject(options, 'options', '{ pool }', WHERE)
+  const { timeoutMs: defaultMs } = POSTGRES_SOURCE_DEFAULTS
+  const timeoutMs = positiveNumber(options.timeoutMs ?? defaultMs, 'timeoutMs', defaultMs, WHERE)
   let pool: PostgresQueryable
   let owned: Pool | undefined
   if (options.pool !== undefined) {
-    if (typeof options.pool?.query !== 'function') {
-      throw new TypeError('postgresSource: pool must be a pg Pool (new pg.Pool(config)).')
-    }
+    pool = queryablePool(options.pool, WHERE)
     if (options.connectionString !== undefined) {
-      throw new TypeError('postgresSource: pass either pool or connectionString, not both.')
+      invalid(WHERE, 'pool or connectionString', 'given, not both', '{ pool }')
     }
-    pool = options.pool
   } else if (typeof options.connectionString === 'string' && options.connectionString !== '') {
     owned = createPostgresPool({
       ...options.poolOptions,
@@ -116,8 +113,11 @@ export function postgresSource(options: PostgresSourceOptions): PostgresSource {
     })
     pool = owned
   } else {
-    throw new TypeError(
-      'postgresSource: pass { pool } (a pg Pool) or { connectionString } (e.g. postgres://user@host/db).',
+    invalid(
+      WHERE,
+      'pool or connectionString',
+      'given',
+      "{ pool } or { connectionString: 'postgres://user@host/db' }",
     )
   }
 

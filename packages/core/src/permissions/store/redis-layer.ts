@@ -4,49 +4,25 @@
  */
 
 import type { ChangeLog } from '../../infra/change-log.js'
-import { type CircuitState, createCircuitBreaker } from '../../infra/circuit-breaker.js'
-import { createRedisCall, redisReady } from '../../infra/redis.js'
+import type { CircuitState } from '../../infra/circuit-breaker.js'
+import { execBatch } from '../../infra/redis.js'
 import {
-  type ChannelSubscription,
-  resolveSubscriptionOptions,
-  type SubscriptionOptions,
-  type SubscriptionStatus,
-  subscribeChannel,
-} from '../../infra/subscription.js'
-import type { Redis } from '../../peer-types.js'
-import type { Clock, PermissionRecord } from '../../types.js'
+  invalidationChannel,
+  readKeys,
+  type SharedLayerOptions,
+  sharedLayerBase,
+} from '../../infra/shared-layer.js'
+import type { SubscriptionStatus } from '../../infra/subscription.js'
+import type { PermissionRecord } from '../../types.js'
 import type { CachedValue, CacheLayer, InvalidationListener } from './layer.js'
 import { decodeRecord, encodeRecord } from './record.js'
 
-export interface RedisLayerOptions extends SubscriptionOptions {
-  /**
-   * An ioredis client (not a Cluster). The layer uses it for reads and writes and `duplicate()`s it
-   * once for the invalidation subscription; it never closes the client it was given.
-   *
-   * Recommended client options, so that commands fail fast instead of queueing while Redis is away:
-   * `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`. With the offline
-   * queue on, a write given up by the layer's deadline would still run after a reconnect.
-   */
-  readonly client: Redis
-  /** Prefix of every key and of the invalidation channel (`${keyPrefix}invalidate`). Default `'af:'`. */
-  readonly keyPrefix?: string
-  /** `EX` of a record. Default 1800. */
-  readonly ttlSeconds?: number
-  /** `EX` of an unknown or inactive user. Default 30 (capped at `ttlSeconds`). */
-  readonly negativeTtlSeconds?: number
-  /** Deadline of each Redis call made by the layer, whatever the client's own settings. Default 250. */
-  readonly timeoutMs?: number
-  /** Circuit breaker: consecutive failures that open it (default 3) and for how long (default 5000 ms). */
-  readonly breaker?: { readonly failureThreshold?: number; readonly openMs?: number }
-  /**
-   * Subscribe to invalidations from other instances. Default true. The subscription is
-   * health-checked (`heartbeatIntervalMs`, `heartbeatTimeoutMs`: see `subscribeChannel`); while it
-   * is down the store's local layers are emptied, and again once it is back.
-   */
-  readonly subscribe?: boolean
-  /** Milliseconds since the epoch, for the circuit breaker. Default `Date.now`. */
-  readonly clock?: Clock
-}
+/**
+ * Options of {@link redisLayer}: keys `${keyPrefix}perm:<id as base64url>`, channel
+ * `${keyPrefix}invalidate`; `ttlSeconds` 1800 for a record, `negativeTtlSeconds` 30 for an unknown
+ * or inactive user.
+ */
+export type RedisLayerOptions = SharedLayerOptions
 
 /** Default options of {@link redisLayer}. */
 export const REDIS_LAYER_DEFAULTS = Object.freeze({
@@ -97,13 +73,6 @@ function decodeKeyPart(part: string): string {
 
 let warnedOfflineQueue = false
 
-function checkInteger(value: unknown, name: string, example: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`redisLayer: ${name} must be a positive integer, e.g. ${example}.`)
-  }
-  return value
-}
-
 /**
  * A Redis cache layer over an ioredis client. Reads of several users are one `MGET`; writes are
  * `SET key value EX ttl` in one pipeline; `invalidate` is `DEL` + `PUBLISH` in one `MULTI`. Every
@@ -118,43 +87,8 @@ function checkInteger(value: unknown, name: string, example: string): number {
  * const layer = redisLayer({ client: redis, keyPrefix: 'af:', ttlSeconds: 1800 })
  */
 export function redisLayer(options: RedisLayerOptions): RedisLayer {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('redisLayer(options): options must be an object with a `client`.')
-  }
-  const { client } = options
-  if (
-    typeof client !== 'object' ||
-    client === null ||
-    typeof client.mget !== 'function' ||
-    typeof client.duplicate !== 'function'
-  ) {
-    throw new TypeError('redisLayer: client must be an ioredis client (new Redis(url, options)).')
-  }
-  const keyPrefix = options.keyPrefix ?? REDIS_LAYER_DEFAULTS.keyPrefix
-  if (typeof keyPrefix !== 'string') {
-    throw new TypeError("redisLayer: keyPrefix must be a string, e.g. 'af:'.")
-  }
-  const ttlSeconds = checkInteger(
-    options.ttlSeconds ?? REDIS_LAYER_DEFAULTS.ttlSeconds,
-    'ttlSeconds',
-    '1800',
-  )
-  const negativeTtlSeconds = Math.min(
-    ttlSeconds,
-    checkInteger(
-      options.negativeTtlSeconds ?? REDIS_LAYER_DEFAULTS.negativeTtlSeconds,
-      'negativeTtlSeconds',
-      '30',
-    ),
-  )
-  const timeoutMs = options.timeoutMs ?? REDIS_LAYER_DEFAULTS.timeoutMs
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError(
-      'redisLayer: timeoutMs must be a positive number of milliseconds, e.g. 250.',
-    )
-  }
-  const breaker = createCircuitBreaker({ ...options.breaker, clock: options.clock })
-  const heartbeat = resolveSubscriptionOptions(options, 'redisLayer')
+  const base = sharedLayerBase(options, 'redisLayer', REDIS_LAYER_DEFAULTS)
+  const { client, keyPrefix, ttlSeconds, negativeTtlSeconds, breaker, guarded } = base
   if (client.options?.enableOfflineQueue !== false && !warnedOfflineQueue) {
     warnedOfflineQueue = true
     process.emitWarning(
@@ -163,15 +97,8 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
       { code: 'AUTHFRAMEWORK_REDIS_OFFLINE_QUEUE' },
     )
   }
-
   const channel = `${keyPrefix}invalidate`
   const keyOf = (id: string): string => `${keyPrefix}${KEY_SPACE}${encodeKeyPart(id)}`
-
-  const guarded = createRedisCall(client, breaker, timeoutMs)
-  /** A cache fill: timing out tears the connection down, so that it cannot land late. */
-  const guardedWrite = <T>(what: string, call: () => Promise<T>) =>
-    guarded(what, call, timeoutMs, true)
-
   let changes: ChangeLog | undefined
 
   /** A copy older than the latest change of its id is a miss: the store repairs it. */
@@ -189,7 +116,7 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
     entries: ReadonlyArray<readonly [string, PermissionRecord | null]>,
   ): Promise<void> {
     if (entries.length === 0) return
-    await guardedWrite('SET', async () => {
+    await base.guardedWrite('SET', () => {
       const pipeline = client.pipeline()
       // What this instance read before writing: a change heard since the read began made the
       // store drop the write, so the copy reflects every change up to this version.
@@ -202,31 +129,13 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
           value === null ? negativeTtlSeconds : ttlSeconds,
         )
       }
-      const results = await pipeline.exec()
-      const failed = results?.find(([error]) => error !== null)
-      if (failed) throw failed[0]
+      return execBatch(pipeline)
     })
   }
 
-  // --- invalidation subscription ---------------------------------------------------------------
-  const listeners = new Set<InvalidationListener>()
-  let closed = false
-  const resetAll = () => {
-    for (const listener of listeners) listener.reset()
-  }
-  // Invalidations published while we were not subscribed are lost: drop local copies when the
-  // channel goes down (a reset, or a missed heartbeat) and again once it is back.
-  const subscription: ChannelSubscription | undefined =
-    (options.subscribe ?? true)
-      ? subscribeChannel(client, channel, heartbeat, {
-          message(text) {
-            const id = decodeKeyPart(text)
-            for (const listener of listeners) listener.invalidated(id)
-          },
-          subscribed: resetAll,
-          lost: resetAll,
-        })
-      : undefined
+  const invalidations = invalidationChannel(base, channel, options.subscribe ?? true, (text) => [
+    decodeKeyPart(text),
+  ])
 
   return {
     name: 'redis',
@@ -240,11 +149,7 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
       return decode(id, await guarded('GET', () => client.get(keyOf(id))))
     },
     async getMany(ids) {
-      if (ids.length === 0) return []
-      if (ids.length === 1) {
-        return [decode(ids[0]!, await guarded('GET', () => client.get(keyOf(ids[0]!))))]
-      }
-      const raw = await guarded('MGET', () => client.mget(ids.map(keyOf)))
+      const raw = await readKeys(base, ids, keyOf)
       return ids.map((id, i) => decode(id, raw[i]))
     },
     followChanges(log) {
@@ -256,35 +161,17 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
       await guarded('DEL', () => client.del(keyOf(id)))
     },
     async invalidate(id) {
-      await guarded('DEL+PUBLISH', async () => {
-        const results = await client
-          .multi()
-          .del(keyOf(id))
-          .publish(channel, encodeKeyPart(id))
-          .exec()
-        const failed = results?.find(([error]) => error !== null)
-        if (results === null) throw new Error('Redis MULTI was aborted.')
-        if (failed) throw failed[0]
-      })
+      await guarded('DEL+PUBLISH', () =>
+        execBatch(client.multi().del(keyOf(id)).publish(channel, encodeKeyPart(id))),
+      )
     },
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => {
-        listeners.delete(listener)
-      }
-    },
+    subscribe: (listener) => invalidations.subscribe(listener),
     get subscription() {
-      return subscription?.status
+      return invalidations.status
     },
-    async ready() {
-      await subscription?.ready()
-      if (!closed) await redisReady(client)
-    },
+    ready: () => invalidations.ready(),
     async close() {
-      if (closed) return
-      closed = true
-      listeners.clear()
-      subscription?.close()
+      invalidations.close()
     },
   }
 }

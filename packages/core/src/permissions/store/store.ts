@@ -5,11 +5,12 @@
  * were found; invalidation reaches every instance.
  */
 import { AuthUnavailableError } from '../../errors.js'
-import type { ChangeLog } from '../../infra/change-log.js'
-import { createLayeredCache } from '../../infra/layered-cache.js'
+import { type ChangeLog, changeLogOption } from '../../infra/change-log.js'
+import { createLayeredCache, layersOption } from '../../infra/layered-cache.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
-import { createWarnOnce } from '../../warn-once.js'
+import { func, invalid, plainObject, positiveInteger } from '../../validate.js'
+import { safeReporter } from '../../warn-once.js'
 import type { CacheLayer } from './layer.js'
 import { memoryLayer } from './memory-layer.js'
 import { isStorableId } from './record.js'
@@ -81,17 +82,7 @@ export interface PermissionStore extends PermissionSource {
   close(): Promise<void>
 }
 
-function checkLayer(layer: unknown, index: number): CacheLayer {
-  const l = layer as Partial<CacheLayer> | null
-  for (const method of ['get', 'getMany', 'set', 'setMany', 'delete'] as const) {
-    if (typeof l?.[method] !== 'function') {
-      throw new TypeError(
-        `createPermissionStore: layers[${index}] is not a cache layer (no ${method}()); use memoryLayer() or redisLayer().`,
-      )
-    }
-  }
-  return l as CacheLayer
-}
+const WHERE = 'createPermissionStore'
 
 /**
  * Creates a permission store: a {@link PermissionSource} that reads through its cache layers to
@@ -111,53 +102,49 @@ function checkLayer(layer: unknown, index: number): CacheLayer {
  * await store.close()
  */
 export function createPermissionStore(options: PermissionStoreOptions): PermissionStore {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      'createPermissionStore(options): options must be an object with a `source`.',
-    )
-  }
+  plainObject(options, 'options', '{ source: postgresSource({ pool }) }', WHERE)
   const rawSource = options.source
   if (
     typeof rawSource !== 'function' &&
     typeof (rawSource as Partial<PermissionSource> | null)?.lookup !== 'function'
   ) {
-    throw new TypeError(
-      'createPermissionStore: source must be a function (userId) => Promise<{ permissions } | null> or an object with lookup(), e.g. postgresSource({ pool }).',
+    invalid(
+      WHERE,
+      'source',
+      'a function (userId) => Promise<{ permissions } | null> or an object with lookup()',
+      'postgresSource({ pool })',
     )
   }
-  if (options.layers !== undefined && !Array.isArray(options.layers)) {
-    throw new TypeError('createPermissionStore: layers must be an array, e.g. [memoryLayer()].')
-  }
-  const layers: readonly CacheLayer[] = (options.layers ?? [memoryLayer()]).map(checkLayer)
-  const maxBatchSize = options.maxBatchSize ?? PERMISSION_STORE_DEFAULTS.maxBatchSize
+  const layers = layersOption<CacheLayer>(
+    options.layers,
+    ['get', 'getMany', 'set', 'setMany', 'delete'],
+    {
+      where: WHERE,
+      kind: 'a cache layer',
+      example: 'memoryLayer() or redisLayer()',
+    },
+  ) ?? [memoryLayer()]
+  const { maxBatchSize: defaultBatch } = PERMISSION_STORE_DEFAULTS
+  const maxBatchSize = positiveInteger(
+    options.maxBatchSize ?? defaultBatch,
+    'maxBatchSize',
+    defaultBatch,
+    WHERE,
+  )
   const metrics = options.metrics
   const sourceTiming =
     (rawSource as { name?: unknown }).name === 'postgres' ? ('postgres' as const) : undefined
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) {
-    throw new TypeError('createPermissionStore: maxBatchSize must be a positive integer, e.g. 500.')
+  if (options.onError !== undefined) {
+    func(options.onError, 'onError', '(error, { layer, operation }) => log(error)', WHERE)
   }
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new TypeError('createPermissionStore: onError must be a function.')
-  }
-  const changes = options.changes
-  if (
-    changes !== undefined &&
-    (typeof changes.subscribe !== 'function' || typeof changes.isCurrent !== 'function')
-  ) {
-    throw new TypeError('createPermissionStore: changes must be a change log (createChangeLog).')
-  }
+  const changes = changeLogOption(options.changes, WHERE)
   const source = toPermissionSource(rawSource)
 
-  const warn = createWarnOnce('AUTHFRAMEWORK_LAYER_FAILURE')
-  const onError =
-    options.onError ??
-    ((error: unknown, { layer, operation }: LayerErrorContext) =>
-      warn(
-        `${layer}:${operation}`,
-        error,
-        (kind) =>
-          `Permission store: the ${layer} layer failed on ${operation} (${kind}); lookups go on to the next layer.`,
-      ))
+  const onError = safeReporter<LayerErrorContext>(options.onError, 'AUTHFRAMEWORK_LAYER_FAILURE', {
+    key: ({ layer, operation }) => `${layer}:${operation}`,
+    message: ({ layer, operation }, kind) =>
+      `Permission store: the ${layer} layer failed on ${operation} (${kind}); lookups go on to the next layer.`,
+  })
   const cache = createLayeredCache<PermissionRecord>({
     layers,
     source,
@@ -165,13 +152,7 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
     metrics,
     sourceTiming,
     changes: changes && { log: changes, topic: 'permissions' },
-    report(error, layer, operation) {
-      try {
-        onError(error, { layer, operation })
-      } catch {
-        // A failing reporter must not fail a lookup.
-      }
-    },
+    report: (error, layer, operation) => onError(error, { layer, operation }),
   })
   let closed = false
 
