@@ -172,10 +172,13 @@ describe.each(['blackhole', 'stall'] as const)('PostgreSQL %s', (fault) => {
     expect(waitedMost).toBeLessThan(TIMEOUT_MS + SLACK_MS)
     expect(pool.waitingCount).toBeLessThanOrEqual(MAX_WAITING)
 
-    // the timeouts opened the breaker: the next lookup fails at once
+    // the timeouts opened the breaker: the next lookup fails at once. The wait-queue check comes
+    // first, and checkouts given up on still count as waiting until the pool settles them (its
+    // connectionTimeoutMillis), so the refusal names either cause; both answer without waiting.
     expect(runner.stats().breaker).toBe('open')
     const fast = await timed(() => settle(source.lookup('u150')))
-    expect(!fast.result.ok && (fast.result.error as Error).cause).toBeInstanceOf(CircuitOpenError)
+    const refusal = !fast.result.ok && (fast.result.error as Error).cause
+    expect(refusal instanceof CircuitOpenError || refusal instanceof PostgresBusyError).toBe(true)
     expect(fast.ms).toBeLessThan(50)
 
     // keep the fault on for a while under steady load, as in production
