@@ -1,7 +1,11 @@
 export {
+  type Adapter,
+  type AdapterInput,
   type AdapterOptions,
   type AdapterSetup,
-  isPromise,
+  createAdapter,
+  type FrameworkHooks,
+  type Next,
   type PrebuiltAuthOptions,
   setupAdapter,
 } from './adapter.js'
@@ -26,7 +30,6 @@ export {
   UserInactiveError,
 } from './errors.js'
 export { type BasicCredentials, parseBasic } from './extract/basic.js'
-export { type NodeRequestLike, requestInput } from './extract/credentials.js'
 export {
   bearerChallenge,
   ERROR_TABLE,
@@ -59,7 +62,7 @@ export {
   OPTION_NAMES,
   type PermissionMerge,
   type PermissionsClaim,
-} from './options.js'
+} from './options/types.js'
 export type {
   ChainableCommander as RedisBatch,
   Pool as PgPool,
@@ -81,6 +84,7 @@ export {
   type Requirement,
 } from './permissions/predicates.js'
 export * from './permissions/store/index.js'
+export { type NodeRequestLike, requestInput, urlPath } from './request.js'
 export { type ErrorResponse, errorResponse } from './response.js'
 export type { RevokeTarget } from './revocation/entry.js'
 export * from './revocation/index.js'
@@ -116,3 +120,4 @@ export type {
   SessionSource,
   TokenIntrospector,
 } from './types.js'
+export { isPromise, type MaybePromise } from './util.js'

@@ -92,7 +92,7 @@ describe('setupAdapter', () => {
     expect(() => setupAdapter(null as never)).toThrow(TypeError)
     // core options are still checked, with the adapter options taken out first
     expect(() => setupAdapter({ ...CORE, algorithms: ['RS256'], unles: ['/x'] } as never)).toThrow(
-      /unknown option/,
+      /must be a known option/,
     )
   })
 })
