@@ -2,8 +2,9 @@
  * The composer: validated options in, collaborators built, one handler per credential kind wired
  * to extraction, instrumentation around it. Every step lives in its own module.
  */
+import type { Auth } from './auth.js'
 import { createVerificationCache } from './cache/verification-cache.js'
-import { type AuthError, CredentialsMissingError } from './errors.js'
+import { CredentialsMissingError } from './errors.js'
 import { extractCredential } from './extract/credentials.js'
 import { createBasicHandler } from './handlers/basic.js'
 import { createBearerHandler, isJwtShaped } from './handlers/bearer.js'
@@ -14,13 +15,12 @@ import { createTokenSteps } from './handlers/token.js'
 import { createInstrumentation } from './instrumentation.js'
 import { createIntrospector } from './introspection/index.js'
 import { combineLoggers } from './logging.js'
-import { type AuthMetricsSnapshot, createMetrics } from './metrics/metrics.js'
+import { createMetrics } from './metrics/metrics.js'
 import { isIntrospector, resolveOptions } from './options/resolve.js'
 import type { AuthOptions } from './options/types.js'
-import { createGuard, type Guard } from './permissions/guard.js'
-import type { Requirement } from './permissions/predicates.js'
+import { createGuard } from './permissions/guard.js'
 import { createPermissionResolver } from './permissions/resolve.js'
-import { type RevokeTarget, revocationEntry } from './revocation/entry.js'
+import { revocationEntry } from './revocation/entry.js'
 import { createMemoryRevocationList } from './revocation/memory.js'
 import { createRemoteKeySet } from './token/jwks.js'
 import { createStaticKeyResolver } from './token/key-resolver.js'
@@ -28,45 +28,8 @@ import { createJwsVerifier } from './token/verify.js'
 import type { AuthContext, RequestInput } from './types.js'
 import { isPromise, type MaybePromise } from './util.js'
 
+export type { Auth } from './auth.js'
 export { CHANNELS } from './instrumentation.js'
-
-/** What `createAuth` returns; the adapters are thin layers over it. */
-export interface Auth<Req = unknown> {
-  /**
-   * Verifies one token (a compact JWT, a `compressed:` one, or an opaque token when an
-   * introspector is configured) and returns its context. Rejects with an `AuthError`.
-   */
-  verify(token: string): Promise<AuthContext>
-  /**
-   * Authenticates a request: extracts the credential, verifies it (through the cache), checks
-   * revocation and resolves permissions. Returns `undefined` for an anonymous request in optional
-   * mode. Synchronous when nothing needs I/O; otherwise a promise. Throws or rejects with an `AuthError`.
-   * `mode` overrides the instance's mode for this request (a route that is optional).
-   */
-  authenticate(
-    input: RequestInput,
-    mode?: 'required' | 'optional',
-  ): MaybePromise<AuthContext | undefined>
-  /** Compiles a permission requirement once into a guard for one route. */
-  guard(...requirements: Requirement<Req>[]): Guard<Req>
-  /** Runs a guard for a request, with this instance's realm and decision metrics. */
-  authorize(guard: Guard<Req>, auth: AuthContext | undefined, request: Req): MaybePromise<void>
-  /**
-   * Revokes a token (every re-encoding and re-signature of it), a `jti`, or every token of a subject issued up to
-   * `before` (seconds; default now): "log out everywhere". Revoked tokens get 401 `token_revoked`.
-   */
-  revoke(target: RevokeTarget): Promise<void>
-  /** A plain snapshot of the counters and latency percentiles (empty when `metrics: false`). */
-  metrics(): AuthMetricsSnapshot | undefined
-  /** Turns anything thrown in the pipeline into an `AuthError` with this instance's realm. */
-  toAuthError(error: unknown): AuthError
-  /** `required` or `optional`. */
-  readonly mode: 'required' | 'optional'
-  /** Drops every cached verification. */
-  clearCache(): void
-  /** Releases timers and connections the instance owns. */
-  close(): Promise<void>
-}
 
 /**
  * Creates an authenticator: options are checked once here (a bad option throws `TypeError`).
