@@ -82,7 +82,7 @@ export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
   }
 
   function admit(entry: VerifiedContext): MaybePromise<AuthContext> {
-    let revoked: boolean | Promise<boolean>
+    let revoked: MaybePromise<boolean>
     try {
       revoked = revocation.isRevoked(VerifiedContext.subject(entry))
     } catch (cause) {

@@ -1,12 +1,10 @@
 import { isScopeToken } from '../http.js'
 import type { AuthContext } from '../types.js'
+import { isPromise, type MaybePromise } from '../util.js'
 import { grantsOf } from './match.js'
 
 /** A custom check; it sees the verified context and the framework's request. */
-export type Predicate<Req = unknown> = (
-  auth: AuthContext,
-  request: Req,
-) => boolean | Promise<boolean>
+export type Predicate<Req = unknown> = (auth: AuthContext, request: Req) => MaybePromise<boolean>
 
 const kind = Symbol('authframework.requirement')
 
@@ -42,17 +40,13 @@ export function not<Req = unknown>(item: Requirement<Req>): Requirement<Req> {
   return { [kind]: 'not', items: [item] }
 }
 
-type Check<Req> = (auth: AuthContext, request: Req) => boolean | Promise<boolean>
+type Check<Req> = (auth: AuthContext, request: Req) => MaybePromise<boolean>
 
 /** A requirement compiled once at route definition: the check, and the scopes to advertise. */
 export interface CompiledRequirement<Req = unknown> {
   readonly check: Check<Req>
   /** Permission strings that the requirement asks for (outside `not`), for the `scope` attribute. */
   readonly scope: readonly string[]
-}
-
-function isThenable(value: unknown): value is Promise<boolean> {
-  return typeof (value as Promise<boolean> | undefined)?.then === 'function'
 }
 
 function compileOne<Req>(req: Requirement<Req>, scope: Set<string>, negated: boolean): Check<Req> {
@@ -68,7 +62,7 @@ function compileOne<Req>(req: Requirement<Req>, scope: Set<string>, negated: boo
   if (typeof req === 'function') {
     return (auth, request) => {
       const result = req(auth, request)
-      return isThenable(result) ? result.then((ok) => ok === true) : result === true
+      return isPromise(result) ? result.then((ok) => ok === true) : result === true
     }
   }
   if (req === null || typeof req !== 'object' || !(kind in req)) {
@@ -84,14 +78,14 @@ function compileOne<Req>(req: Requirement<Req>, scope: Set<string>, negated: boo
     const inner = checks[0]!
     return (auth, request) => {
       const r = inner(auth, request)
-      return isThenable(r) ? r.then((ok) => !ok) : !r
+      return isPromise(r) ? r.then((ok) => !ok) : !r
     }
   }
   const wanted = k === 'all' // 'all' stops at the first false, 'any' at the first true
   return (auth, request) => {
     for (let i = 0; i < checks.length; i++) {
       const r = checks[i]!(auth, request)
-      if (isThenable(r)) return continueAsync(r, checks, i, auth, request, wanted)
+      if (isPromise(r)) return continueAsync(r, checks, i, auth, request, wanted)
       if (r !== wanted) return !wanted
     }
     return wanted
