@@ -128,6 +128,31 @@ describe('extractToken', () => {
     })
   })
 
+  it('tags each credential with its kind and where it came from', () => {
+    const all = {
+      ...SOURCES,
+      cookie: 'access_token',
+      basic: {},
+      sessions: { cookieName: 'sid' },
+    }
+    expect(extractToken({ authorization: undefined, cookie: 'access_token=t1' }, all)).toEqual({
+      kind: 'bearer',
+      token: 't1',
+      source: 'cookie',
+    })
+    expect(extractToken({ authorization: undefined, cookie: ['x=1', 'sid=s1'] }, all)).toEqual({
+      kind: 'session',
+      sessionId: 's1',
+    })
+    expect(extractToken({ authorization: 'Basic dXNlcjpwYXNz' }, all)).toEqual({
+      kind: 'basic',
+      credentials: { username: 'user', password: 'pass' },
+    })
+    expect(() =>
+      extractToken({ authorization: 'Basic dXNlcjpwYXNz', cookie: 'sid=s1' }, all),
+    ).toThrow(InvalidRequestError)
+  })
+
   it('ignores a getter that finds nothing', () => {
     for (const empty of [undefined, null, '']) {
       const sources = { ...SOURCES, getToken: () => empty }
