@@ -86,15 +86,12 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     return (handlers[credential.kind] as CredentialHandler).authenticate(credential, input)
   }
 
-  const NO_INPUT: RequestInput = Object.freeze({ authorization: undefined })
-
   return {
     mode: o.mode,
     toAuthError: instrument.toAuthError,
     verify(token) {
-      const credential = { kind: 'bearer', token, source: 'verify' } as const
       try {
-        return Promise.resolve(instrument.settle(() => bearer.authenticate(credential, NO_INPUT)))
+        return Promise.resolve(instrument.settle(() => bearer.verify(token)))
       } catch (error) {
         return Promise.reject(error)
       }

@@ -39,6 +39,8 @@ export interface BearerHandlerOptions {
 export interface BearerHandler extends CredentialHandler<BearerCredential> {
   /** The compact JWT of a token: a `compressed:` token decoded (bounded), any other as is. */
   canonical(token: string): string
+  /** A token given directly (`auth.verify`): like one from a cookie, without a request. */
+  verify(token: string): MaybePromise<AuthContext>
 }
 
 /** A compact JWT has exactly two dots; a `compressed:` token is one too. Anything else is opaque. */
@@ -91,11 +93,12 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     throw new TokenInvalidError('The token is not a single RFC 6750 b64token.')
   }
 
-  function authenticate(
-    credential: BearerCredential,
+  /** `credential` is undefined for a token given to `auth.verify` (no object is made for it). */
+  function check(
+    token: string,
+    credential: BearerCredential | undefined,
     input: RequestInput,
   ): MaybePromise<AuthContext> {
-    const token = credential.token
     if (token.length > maxTokenBytes) {
       throw new TokenInvalidError(`The token is longer than ${maxTokenBytes} bytes.`)
     }
@@ -109,11 +112,13 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     // skip the scan. A plain compact JWT needs no scan of its own: the strict compact check
     // (base64url and dots, a subset of b64token) is its scan, and the alphabet is only looked at
     // to tell a malformed header (400) from a malformed token (401) once that check has failed.
-    const fromHeader = credential.source === 'header'
+    const fromHeader = credential?.source === 'header'
     let verified: MaybePromise<VerifiedContext>
     if (token.startsWith(COMPRESSED_PREFIX) || !isJwtShaped(token)) {
       checkAlphabet(token, fromHeader)
-      if (opaque !== undefined && !isJwtShaped(token)) return opaque.authenticate(credential, input)
+      if (opaque !== undefined && !isJwtShaped(token)) {
+        return opaque.authenticate(credential ?? { kind: 'bearer', token, source: 'verify' }, input)
+      }
       verified = verifySignature(token, key)
     } else {
       try {
@@ -126,5 +131,11 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     return isPromise(verified) ? verified.then(steps.admit) : steps.admit(verified)
   }
 
-  return { canonical, authenticate }
+  return {
+    canonical,
+    authenticate: (credential, input) => check(credential.token, credential, input),
+    verify: (token) => check(token, undefined, VERIFY_INPUT),
+  }
 }
+
+const VERIFY_INPUT: RequestInput = Object.freeze({ authorization: undefined })

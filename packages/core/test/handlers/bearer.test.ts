@@ -118,6 +118,21 @@ describe('the bearer handler', () => {
     expect(calls).toHaveLength(1)
   })
 
+  it('verifies a token given directly (auth.verify) like one from a cookie', async () => {
+    const calls: BearerCredential[] = []
+    const opaque: CredentialHandler<BearerCredential> = {
+      authenticate: async (credential) => {
+        calls.push(credential)
+        return { sub: 'opaque-user', claims: {}, permissions: [] }
+      },
+    }
+    const { bearer } = setup({ opaque })
+    expect(bearer.verify(fakeJwt())).toMatchObject({ sub: 'user-1' })
+    expect((await authErrorOf(() => bearer.verify(`${fakeJwt()}!`))).status).toBe(401)
+    await bearer.verify('opaque-token')
+    expect(calls).toEqual([{ kind: 'bearer', token: 'opaque-token', source: 'verify' }])
+  })
+
   it('refuses an opaque token without an opaque handler', async () => {
     const { bearer } = setup()
     expect((await authErrorOf(() => bearer.authenticate(header('opaque'), INPUT))).code).toBe(
