@@ -189,8 +189,11 @@ export interface FrameworkHooks<Req, Res> {
 /** The framework's "go on" callback; with an error, the default `propagate` passes it on. */
 export type Next<R> = (error?: AuthError) => R
 
+/** The core options with the adapter options mixed in (`authMiddleware({ ..., unless })`). */
+export type MiddlewareOptions<Req> = AuthOptions<Req> & AdapterOptions<Req>
+
 /** What an adapter's middleware or plugin accepts: core and adapter options, or an instance. */
-export type AdapterInput<Req> = (AuthOptions<Req> & AdapterOptions<Req>) | PrebuiltAuthOptions<Req>
+export type AdapterInput<Req> = MiddlewareOptions<Req> | PrebuiltAuthOptions<Req>
 
 /** A middleware's whole logic, for an adapter to call with the framework's objects. */
 export interface Adapter<Req, Res> extends AdapterSetup<Req> {

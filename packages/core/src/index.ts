@@ -5,6 +5,7 @@ export {
   type AdapterSetup,
   createAdapter,
   type FrameworkHooks,
+  type MiddlewareOptions,
   type Next,
   type PrebuiltAuthOptions,
   setupAdapter,

@@ -3,10 +3,10 @@ import {
   type AdapterOptions,
   type Auth,
   type AuthContext,
-  type AuthOptions,
   createAdapter,
   createGuard,
   type FrameworkHooks,
+  type MiddlewareOptions,
   type Requirement,
 } from '@authframework/core'
 import type { Request, RequestHandler, Response } from 'express'
@@ -20,7 +20,7 @@ declare global {
   }
 }
 
-export type ExpressAuthOptions = AuthOptions<Request> & AdapterOptions<Request>
+export type ExpressAuthOptions = MiddlewareOptions<Request>
 
 const hooks: FrameworkHooks<Request, Response> = {
   path: (req) => req.path,

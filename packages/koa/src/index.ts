@@ -3,10 +3,10 @@ import {
   type AdapterOptions,
   type Auth,
   type AuthContext,
-  type AuthOptions,
   createAdapter,
   createGuard,
   type FrameworkHooks,
+  type MiddlewareOptions,
   type Requirement,
 } from '@authframework/core'
 import type { Context, Middleware, Next } from 'koa'
@@ -18,7 +18,7 @@ declare module 'koa' {
   }
 }
 
-export type KoaAuthOptions = AuthOptions<Context> & AdapterOptions<Context>
+export type KoaAuthOptions = MiddlewareOptions<Context>
 
 const hooks: FrameworkHooks<Context, Context> = {
   path: (ctx) => ctx.path,

@@ -29,6 +29,18 @@ function setup(options: { opaque?: CredentialHandler<BearerCredential>; cache?: 
   return { bearer, verifyJws, seen, ...fixture }
 }
 
+/** An opaque-token handler that records what it is handed. */
+function recordingOpaque() {
+  const calls: BearerCredential[] = []
+  const opaque: CredentialHandler<BearerCredential> = {
+    authenticate: async (credential) => {
+      calls.push(credential)
+      return { sub: 'opaque-user', claims: {}, permissions: [] }
+    },
+  }
+  return { opaque, calls }
+}
+
 describe('the bearer handler', () => {
   it('verifies a JWT synchronously and returns its context', () => {
     const { bearer, seen } = setup()
@@ -99,13 +111,7 @@ describe('the bearer handler', () => {
   })
 
   it('hands opaque tokens to the opaque handler after the alphabet check, JWTs never', async () => {
-    const calls: BearerCredential[] = []
-    const opaque: CredentialHandler<BearerCredential> = {
-      authenticate: async (credential) => {
-        calls.push(credential)
-        return { sub: 'opaque-user', claims: {}, permissions: [] }
-      },
-    }
+    const { opaque, calls } = recordingOpaque()
     const { bearer } = setup({ opaque })
     await expect(bearer.authenticate(header('opaque-token'), INPUT)).resolves.toMatchObject({
       sub: 'opaque-user',
@@ -119,13 +125,7 @@ describe('the bearer handler', () => {
   })
 
   it('verifies a token given directly (auth.verify) like one from a cookie', async () => {
-    const calls: BearerCredential[] = []
-    const opaque: CredentialHandler<BearerCredential> = {
-      authenticate: async (credential) => {
-        calls.push(credential)
-        return { sub: 'opaque-user', claims: {}, permissions: [] }
-      },
-    }
+    const { opaque, calls } = recordingOpaque()
     const { bearer } = setup({ opaque })
     expect(bearer.verify(fakeJwt())).toMatchObject({ sub: 'user-1' })
     expect((await authErrorOf(() => bearer.verify(`${fakeJwt()}!`))).status).toBe(401)
