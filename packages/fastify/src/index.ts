@@ -1,5 +1,4 @@
 import {
-  type Adapter,
   type AdapterInput,
   type AuthContext,
   createAdapter,
@@ -8,7 +7,7 @@ import {
   urlPath,
 } from '@authframework/core'
 import type {
-  FastifyPluginCallback,
+  FastifyPluginAsync,
   FastifyReply,
   FastifyRequest,
   preHandlerHookHandler,
@@ -47,14 +46,9 @@ const hooks: FrameworkHooks<FastifyRequest, FastifyReply> = {
   },
 }
 
-const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) => {
-  let adapter: Adapter<FastifyRequest, FastifyReply>
-  try {
-    adapter = createAdapter<FastifyRequest, FastifyReply>(options, undefined, hooks)
-  } catch (error) {
-    // a configuration mistake fails `register` (avvio does not catch a throwing callback plugin)
-    return done(error as Error)
-  }
+// async: a configuration mistake (a TypeError from createAdapter) fails `register`
+const plugin: FastifyPluginAsync<FastifyAuthOptions> = async (app, options) => {
+  const adapter = createAdapter<FastifyRequest, FastifyReply>(options, undefined, hooks)
   const { auth } = adapter
   app.decorateRequest('auth', undefined)
   app.decorate('requirePermission', (...requirements: Requirement<FastifyRequest>[]) => {
@@ -66,19 +60,11 @@ const plugin: FastifyPluginCallback<FastifyAuthOptions> = (app, options, done) =
   app.addHook('onRequest', function authenticate(request, reply, next) {
     const routeAuth = request.routeOptions.config.auth
     if (routeAuth === false) return next()
+    const mode = routeAuth === 'optional' ? 'optional' : undefined
     // Node's request directly: Fastify's `request.method` and `request.headers` are getters over it
-    adapter.authenticate(
-      request,
-      request.raw,
-      reply,
-      next,
-      routeAuth === 'optional' ? 'optional' : undefined,
-    )
+    adapter.authenticate(request, request.raw, reply, next, mode)
   })
-  app.addHook('onClose', (_instance, closed) => {
-    adapter.close().then(() => closed(), closed)
-  })
-  done()
+  app.addHook('onClose', () => adapter.close())
 }
 
 /**
