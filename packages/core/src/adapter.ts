@@ -223,15 +223,15 @@ export interface Adapter<Req, Res> extends AdapterSetup<Req> {
 
 /**
  * Resolves the options once (see `setupAdapter`) and returns the middleware logic every adapter
- * shares, parameterised by the framework's `hooks`. The synchronous path allocates no closure:
- * the hooks are called with the request, never captured per request.
+ * shares, parameterised by the framework's `hooks`. The hooks are called with the request, never
+ * captured in a closure per request, so a synchronous authentication allocates nothing here.
  *
  * @example
  * const adapter = createAdapter(options, undefined, { path: (req) => req.path, setAuth: (req, auth) => { req.auth = auth }, respond: (res, r) => res.writeHead(r.status, r.headers).end(r.body) })
  * app.use((req, res, next) => { adapter.authenticate(req, req, res, next) })
  */
 export function createAdapter<Req, Res>(
-  input: Auth<Req> | PrebuiltAuthOptions<Req> | (AuthOptions<Req> & AdapterOptions<Req>),
+  input: Auth<Req> | AdapterInput<Req>,
   extra: AdapterOptions<Req> | undefined,
   hooks: FrameworkHooks<Req, Res>,
 ): Adapter<Req, Res> {
