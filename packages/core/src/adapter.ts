@@ -1,6 +1,12 @@
 import { type Auth, createAuth } from './authenticate.js'
-import { type AuthOptions, OPTION_NAMES } from './options.js'
+import type { AuthError } from './errors.js'
+import { type AuthOptions, OPTION_NAMES } from './options/types.js'
+import type { Guard } from './permissions/guard.js'
+import { type NodeRequestLike, requestInput } from './request.js'
+import { type ErrorResponse, errorResponse } from './response.js'
 import { createPathMatcher, type PathRule } from './skip.js'
+import type { AuthContext } from './types.js'
+import { isPromise, type MaybePromise } from './util.js'
 
 /** Options every adapter takes besides the core's. */
 export interface AdapterOptions<Req = unknown> {
@@ -40,9 +46,8 @@ export interface AdapterSetup<Req> {
   readonly owned: boolean
   /**
    * True for requests that skip authentication: CORS preflights and the `unless` rules. `raw` is
-   * Node's request and `headers` its headers, read once by the adapter and passed on to
-   * `requestInput` too: on Express each property read of `req` is an inline cache miss, because
-   * its requests change hidden class on every request (≈ 2k instructions; bench/NOTES.md).
+   * Node's request and `headers` its headers, read once by the caller and passed on to
+   * `requestInput` too.
    */
   readonly skip: (request: Req, path: string, raw: NodeRequestHead, headers: NodeHeaders) => boolean
   /** The mode for this request: `optional` on the `optional` routes, else the instance's. */
@@ -166,4 +171,123 @@ function isPreflight(raw: NodeRequestHead, headers: NodeHeaders): boolean {
   return headers['access-control-request-method'] !== undefined && raw.method === 'OPTIONS'
 }
 
-export { isPromise } from './util.js'
+/** What a framework does with the core's answers: small functions, defined once per adapter. */
+export interface FrameworkHooks<Req, Res> {
+  /** The request path; read only when an `unless` or `optional` rule looks at paths. */
+  readonly path: (request: Req) => string
+  /** Puts the verified caller (or `undefined`) where route handlers read it. */
+  readonly setAuth: (request: Req, auth: AuthContext | undefined) => void
+  /** Sends the error answer (`errors: 'respond'`). */
+  readonly respond: (res: Res, response: ErrorResponse) => void
+  /**
+   * Hands an error to the framework (`errors: 'propagate'`). Default: `next(error)`; a framework
+   * whose middleware signals errors by throwing (Koa) throws it.
+   */
+  readonly propagate?: (error: AuthError) => never
+}
+
+/** The framework's "go on" callback; with an error, the default `propagate` passes it on. */
+export type Next<R> = (error?: AuthError) => R
+
+/** The core options with the adapter options mixed in (`authMiddleware({ ..., unless })`). */
+export type MiddlewareOptions<Req> = AuthOptions<Req> & AdapterOptions<Req>
+
+/** What an adapter's middleware or plugin accepts: core and adapter options, or an instance. */
+export type AdapterInput<Req> = MiddlewareOptions<Req> | PrebuiltAuthOptions<Req>
+
+/** A middleware's whole logic, for an adapter to call with the framework's objects. */
+export interface Adapter<Req, Res> extends AdapterSetup<Req> {
+  /** Closes the instance if the adapter built it (an instance passed in is the caller's). */
+  close(): Promise<void>
+  /**
+   * Authenticates one request: skips it (preflight, `unless`), or sets its `auth` and calls
+   * `next()`, or answers or propagates the error. Synchronous when the core is; `mode` overrides
+   * the `optional` rules (a route's own setting).
+   */
+  authenticate<R>(
+    request: Req,
+    raw: NodeRequestLike & NodeRequestHead,
+    res: Res,
+    next: Next<R>,
+    mode?: 'required' | 'optional',
+  ): MaybePromise<R | undefined>
+  /** Runs a route guard: `next()` when allowed, else the error is answered or propagated. */
+  authorize<R>(
+    guard: Guard<Req>,
+    auth: AuthContext | undefined,
+    request: Req,
+    res: Res,
+    next: Next<R>,
+  ): MaybePromise<R | undefined>
+}
+
+/**
+ * Resolves the options once (see `setupAdapter`) and returns the middleware logic every adapter
+ * shares, parameterised by the framework's `hooks`. The hooks are called with the request, never
+ * captured in a closure per request, so a synchronous authentication allocates nothing here.
+ *
+ * @example
+ * const adapter = createAdapter(options, undefined, { path: (req) => req.path, setAuth: (req, auth) => { req.auth = auth }, respond: (res, r) => res.writeHead(r.status, r.headers).end(r.body) })
+ * app.use((req, res, next) => { adapter.authenticate(req, req, res, next) })
+ */
+export function createAdapter<Req, Res>(
+  input: Auth<Req> | AdapterInput<Req>,
+  extra: AdapterOptions<Req> | undefined,
+  hooks: FrameworkHooks<Req, Res>,
+): Adapter<Req, Res> {
+  const setup = setupAdapter(input, extra)
+  const { auth, skip, modeOf, propagate, usesPath } = setup
+  const { path: pathOf, setAuth, respond } = hooks
+  const raise = hooks.propagate
+
+  function fail<R>(error: unknown, res: Res, next: Next<R>): R | undefined {
+    const err = auth.toAuthError(error)
+    if (propagate) return raise === undefined ? next(err) : raise(err)
+    respond(res, errorResponse(err))
+    return undefined
+  }
+
+  return {
+    ...setup,
+    close: () => (setup.owned ? auth.close() : Promise.resolve()),
+    authenticate(request, raw, res, next, mode) {
+      // headers are read once, the path only for path rules, the method only for preflights
+      const headers = raw.headers as NodeHeaders
+      const path = usesPath ? pathOf(request) : ''
+      if (skip(request, path, raw, headers)) return next()
+      let result: MaybePromise<AuthContext | undefined>
+      try {
+        result = auth.authenticate(
+          requestInput(raw, request, headers),
+          mode ?? modeOf(request, path),
+        )
+      } catch (error) {
+        return fail(error, res, next)
+      }
+      if (!isPromise(result)) {
+        setAuth(request, result)
+        return next()
+      }
+      return result.then(
+        (context) => {
+          setAuth(request, context)
+          return next()
+        },
+        (error: unknown) => fail(error, res, next),
+      )
+    },
+    authorize(guard, context, request, res, next) {
+      let result: MaybePromise<void>
+      try {
+        result = auth.authorize(guard, context, request)
+      } catch (error) {
+        return fail(error, res, next)
+      }
+      if (!isPromise(result)) return next()
+      return result.then(
+        () => next(),
+        (error: unknown) => fail(error, res, next),
+      )
+    },
+  }
+}

@@ -1,7 +1,12 @@
 export {
+  type Adapter,
+  type AdapterInput,
   type AdapterOptions,
   type AdapterSetup,
-  isPromise,
+  createAdapter,
+  type FrameworkHooks,
+  type MiddlewareOptions,
+  type Next,
   type PrebuiltAuthOptions,
   setupAdapter,
 } from './adapter.js'
@@ -26,7 +31,6 @@ export {
   UserInactiveError,
 } from './errors.js'
 export { type BasicCredentials, parseBasic } from './extract/basic.js'
-export { type NodeRequestLike, requestInput } from './extract/credentials.js'
 export {
   bearerChallenge,
   ERROR_TABLE,
@@ -69,7 +73,7 @@ export {
   OPTION_NAMES,
   type PermissionMerge,
   type PermissionsClaim,
-} from './options.js'
+} from './options/types.js'
 export type {
   ChainableCommander as RedisBatch,
   Pool as PgPool,
@@ -91,6 +95,7 @@ export {
   type Requirement,
 } from './permissions/predicates.js'
 export * from './permissions/store/index.js'
+export { type NodeRequestLike, requestInput, urlPath } from './request.js'
 export { type ErrorResponse, errorResponse } from './response.js'
 export type { RevokeTarget } from './revocation/entry.js'
 export * from './revocation/index.js'
@@ -126,3 +131,4 @@ export type {
   SessionSource,
   TokenIntrospector,
 } from './types.js'
+export { isPromise, type MaybePromise } from './util.js'

@@ -70,3 +70,30 @@ export function createSecurityLog(logger: SecurityLogger, clock: Clock): Securit
     },
   }
 }
+
+/**
+ * One logger for two (the user's logger and the audit sink), either of which may be absent.
+ *
+ * @example
+ * const logger = combineLoggers(options.logger, options.audit)
+ */
+export function combineLoggers(
+  a: SecurityLogger | undefined,
+  b: SecurityLogger | undefined,
+): SecurityLogger | undefined {
+  if (a === undefined || b === undefined) return a ?? b
+  return {
+    info: (o, m) => {
+      a.info(o, m)
+      b.info(o, m)
+    },
+    warn: (o, m) => {
+      a.warn(o, m)
+      b.warn(o, m)
+    },
+    error: (o, m) => {
+      a.error(o, m)
+      b.error(o, m)
+    },
+  }
+}

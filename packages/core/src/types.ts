@@ -57,7 +57,11 @@ export interface PermissionSource {
   lookup(subject: string): Promise<PermissionRecord | null>
 }
 
-/** What a framework adapter hands to the core: header values, never the framework object itself. */
+/**
+ * What a framework adapter hands to the core (built by `requestInput`): the credential headers,
+ * and what a credential handler may need besides. Everything but the credential headers is read
+ * from the request only when asked for.
+ */
 export interface RequestInput {
   /** Every `Authorization` header value in the request (more than one is a 400). */
   readonly authorization: readonly string[] | string | undefined
@@ -67,6 +71,14 @@ export interface RequestInput {
   readonly request?: unknown
   /** The peer address, for security logs. */
   readonly clientAddress?: string | undefined
+  /** The request method (`GET`). */
+  readonly method?: string | undefined
+  /** The request target as the client sent it (`/orders?page=2`). */
+  readonly url?: string | undefined
+  /** The path of `url`, without the query. */
+  readonly path?: string | undefined
+  /** Every request header, by lower-case name, for handlers that read more than the credential. */
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>> | undefined
 }
 
 /**

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { createAuth, createPathMatcher, isPromise, setupAdapter } from '../src/index.js'
-import { AUDIENCE, rsaKeyPair } from './helpers.js'
+import {
+  type AuthContext,
+  AuthError,
+  createAdapter,
+  createAuth,
+  createPathMatcher,
+  type ErrorResponse,
+  type FrameworkHooks,
+  isPromise,
+  setupAdapter,
+} from '../src/index.js'
+import { AUDIENCE, claims, fakeClock, rsaKeyPair, signJwt } from './helpers.js'
 
 const rsa = rsaKeyPair()
 const GET = { method: 'GET' }
@@ -92,7 +102,7 @@ describe('setupAdapter', () => {
     expect(() => setupAdapter(null as never)).toThrow(TypeError)
     // core options are still checked, with the adapter options taken out first
     expect(() => setupAdapter({ ...CORE, algorithms: ['RS256'], unles: ['/x'] } as never)).toThrow(
-      /unknown option/,
+      /must be a known option/,
     )
   })
 })
@@ -138,5 +148,149 @@ describe('isPromise', () => {
     expect(isPromise(1)).toBe(false)
     expect(isPromise(undefined)).toBe(false)
     expect(isPromise({ sub: 'u' })).toBe(false)
+  })
+})
+
+describe('createAdapter', () => {
+  interface Req {
+    path: string
+    auth?: AuthContext | undefined
+  }
+  const clock = fakeClock().clock
+
+  function setup(
+    extra: Record<string, unknown> = {},
+    propagate?: FrameworkHooks<Req, ErrorResponse[]>['propagate'],
+  ) {
+    const paths: string[] = []
+    const hooks: FrameworkHooks<Req, ErrorResponse[]> = {
+      path: (req) => {
+        paths.push(req.path)
+        return req.path
+      },
+      setAuth: (req, auth) => {
+        req.auth = auth
+      },
+      respond: (sent, response) => {
+        sent.push(response)
+      },
+      propagate,
+    }
+    const adapter = createAdapter<Req, ErrorResponse[]>(
+      { ...CORE, clock, ...extra } as never,
+      undefined,
+      hooks,
+    )
+    const call = (authorization: string | undefined, method = 'GET', path = '/orders') => {
+      const req: Req = { path }
+      const raw = { method, headers: { authorization } }
+      const sent: ErrorResponse[] = []
+      const nexts: unknown[] = []
+      const result = adapter.authenticate(req, raw, sent, (error?: AuthError) => {
+        nexts.push(error)
+        return 'next'
+      })
+      return { req, sent, nexts, result }
+    }
+    return { adapter, call, paths }
+  }
+
+  it('sets auth and calls next synchronously for a valid token', async () => {
+    const token = await signJwt(claims(), rsa.privateKey)
+    const { call } = setup()
+    const { req, sent, nexts, result } = call(`Bearer ${token}`)
+    expect(result).toBe('next')
+    expect(req.auth?.sub).toBe('user-1')
+    expect(sent).toEqual([])
+    expect(nexts).toEqual([undefined])
+  })
+
+  it('answers a failure with the error response, without calling next', () => {
+    const { call } = setup()
+    const { req, sent, nexts, result } = call(undefined)
+    expect(result).toBeUndefined()
+    expect(req.auth).toBeUndefined()
+    expect(nexts).toEqual([])
+    expect(sent).toHaveLength(1)
+    expect(sent[0]).toMatchObject({ status: 401 })
+    expect(sent[0]?.headers['www-authenticate']).toBe('Bearer realm="api"')
+  })
+
+  it("propagates a failure through next(error), or the framework's own way", () => {
+    const viaNext = setup({ errors: 'propagate' }).call(undefined)
+    expect(viaNext.sent).toEqual([])
+    expect(viaNext.nexts[0]).toBeInstanceOf(AuthError)
+    const throwing = setup({ errors: 'propagate' }, (error) => {
+      throw error
+    })
+    expect(() => throwing.call(undefined)).toThrow(AuthError)
+  })
+
+  it('settles an asynchronous result the same way', async () => {
+    const token = await signJwt(claims(), rsa.privateKey)
+    const store = { lookup: async () => ({ permissions: ['orders:read'] }) }
+    const { call } = setup({ permissions: { store } })
+    const ok = call(`Bearer ${token}`)
+    expect(isPromise(ok.result)).toBe(true)
+    expect(await ok.result).toBe('next')
+    expect(ok.req.auth?.permissions).toEqual(['orders:read'])
+    const down = setup({ permissions: { store: { lookup: () => Promise.reject(new Error('x')) } } })
+    const failed = down.call(`Bearer ${token}`)
+    await failed.result
+    expect(failed.sent[0]?.status).toBe(503)
+    expect(failed.nexts).toEqual([])
+  })
+
+  it('skips preflights and unless paths, reading the path only for path rules', () => {
+    const plain = setup()
+    const preflight = { path: '/orders' }
+    const nexts: unknown[] = []
+    plain.adapter.authenticate(
+      preflight,
+      { method: 'OPTIONS', headers: { 'access-control-request-method': 'GET' } } as never,
+      [],
+      () => nexts.push('next'),
+    )
+    expect(nexts).toEqual(['next'])
+    expect(plain.paths).toEqual([])
+    const ruled = setup({ unless: ['/health'], optional: ['/catalog'] })
+    expect(ruled.call(undefined, 'GET', '/health').nexts).toEqual([undefined])
+    expect(ruled.call(undefined, 'GET', '/catalog').nexts).toEqual([undefined])
+    expect(ruled.call(undefined, 'GET', '/orders').sent).toHaveLength(1)
+    expect(ruled.paths).toEqual(['/health', '/catalog', '/orders'])
+  })
+
+  it("lets the caller override the mode for one request (a route's own setting)", () => {
+    const { adapter } = setup()
+    const req: Req = { path: '/x' }
+    const result = adapter.authenticate(req, { headers: {} }, [], () => 'next', 'optional')
+    expect(result).toBe('next')
+    expect(req.auth).toBeUndefined()
+  })
+
+  it('runs guards: next when allowed, the error response when denied', async () => {
+    const { adapter } = setup()
+    const guard = adapter.auth.guard('orders:write')
+    const sent: ErrorResponse[] = []
+    const granted = { sub: 'u', claims: {}, permissions: ['orders:write'] }
+    expect(adapter.authorize(guard, granted, { path: '/' }, sent, () => 'next')).toBe('next')
+    expect(
+      adapter.authorize(guard, { ...granted, permissions: [] }, { path: '/' }, sent, () => 'next'),
+    ).toBeUndefined()
+    expect(sent[0]).toMatchObject({ status: 403 })
+  })
+
+  it('closes only an instance it built', async () => {
+    let closed = 0
+    const auth = createAuth({ ...CORE, algorithms: ['RS256'] })
+    auth.close = async () => {
+      closed++
+    }
+    const hooks = { path: () => '', setAuth: () => {}, respond: () => {} }
+    await createAdapter(auth, undefined, hooks).close()
+    expect(closed).toBe(0)
+    const built = createAdapter({ ...CORE, algorithms: ['RS256'] }, undefined, hooks)
+    expect(built.owned).toBe(true)
+    await expect(built.close()).resolves.toBeUndefined()
   })
 })

@@ -14,6 +14,7 @@ import {
 } from './helpers.js'
 
 const SOURCES = { cookie: undefined, getToken: undefined, maxTokenBytes: 8192 }
+const FROM_HEADER = { kind: 'bearer', token: 'abc', source: 'header' }
 
 /**
  * The header grammar is enforced in two places: its structure (scheme, one token) when the header
@@ -24,8 +25,8 @@ function invalidRequest(value: string) {
   let error: unknown
   try {
     const parsed = parseAuthorization(value)
-    expect(parsed.scheme).toBe('bearer')
-    if (parsed.scheme === 'bearer') assertBearerToken(parsed.token)
+    expect(parsed?.kind).toBe('bearer')
+    if (parsed?.kind === 'bearer') assertBearerToken(parsed.token)
   } catch (e) {
     error = e
   }
@@ -45,7 +46,7 @@ describe('parseAuthorization', () => {
     ['Bearer compressed:q1YqLU4t', 'compressed:q1YqLU4t'],
     ['Bearer  compressed:abc', 'compressed:abc'],
   ])('%j is a bearer token %j', (header, token) => {
-    expect(parseAuthorization(header)).toEqual({ scheme: 'bearer', token })
+    expect(parseAuthorization(header)).toEqual({ kind: 'bearer', token, source: 'header' })
   })
 
   it.each([
@@ -83,17 +84,17 @@ describe('parseAuthorization', () => {
     '',
     'abc.def.ghi',
   ])('%j carries no bearer credentials', (header) => {
-    expect(parseAuthorization(header)).toEqual({ scheme: 'other' })
+    expect(parseAuthorization(header)).toBeUndefined()
   })
 
   it('returns Basic credentials as basic, for the caller to ignore', () => {
     expect(parseAuthorization('Basic dXNlcjpwYXNz')).toEqual({
-      scheme: 'basic',
-      credentials: 'dXNlcjpwYXNz',
+      kind: 'basic-header',
+      token68: 'dXNlcjpwYXNz',
     })
     expect(parseAuthorization('basic   dXNlcjpwYXNz')).toEqual({
-      scheme: 'basic',
-      credentials: 'dXNlcjpwYXNz',
+      kind: 'basic-header',
+      token68: 'dXNlcjpwYXNz',
     })
     invalidRequest('Basic')
     invalidRequest('Basic a b')
@@ -102,8 +103,8 @@ describe('parseAuthorization', () => {
 
 describe('extractToken', () => {
   it('reads one Authorization value, given as a string or a one-element list', () => {
-    expect(extractToken({ authorization: 'Bearer abc' }, SOURCES)).toBe('abc')
-    expect(extractToken({ authorization: ['Bearer abc'] }, SOURCES)).toBe('abc')
+    expect(extractToken({ authorization: 'Bearer abc' }, SOURCES)).toEqual(FROM_HEADER)
+    expect(extractToken({ authorization: ['Bearer abc'] }, SOURCES)).toEqual(FROM_HEADER)
     expect(extractToken({ authorization: undefined }, SOURCES)).toBeUndefined()
     expect(extractToken({ authorization: '' }, SOURCES)).toBeUndefined()
     expect(extractToken({ authorization: 'Basic dXNlcjpwYXNz' }, SOURCES)).toBeUndefined()
@@ -120,13 +121,42 @@ describe('extractToken', () => {
     expect(() => extractToken({ authorization: 'Bearer abc' }, sources)).toThrow(
       InvalidRequestError,
     )
-    expect(extractToken({ authorization: undefined }, sources)).toEqual({ token: 'xyz' }) // not from the header: its alphabet is left to the compact check
+    expect(extractToken({ authorization: undefined }, sources)).toEqual({
+      kind: 'bearer',
+      token: 'xyz',
+      source: 'getter', // not from the header: its alphabet is left to the compact check
+    })
+  })
+
+  it('tags each credential with its kind and where it came from', () => {
+    const all = {
+      ...SOURCES,
+      cookie: 'access_token',
+      basic: {},
+      sessions: { cookieName: 'sid' },
+    }
+    expect(extractToken({ authorization: undefined, cookie: 'access_token=t1' }, all)).toEqual({
+      kind: 'bearer',
+      token: 't1',
+      source: 'cookie',
+    })
+    expect(extractToken({ authorization: undefined, cookie: ['x=1', 'sid=s1'] }, all)).toEqual({
+      kind: 'session',
+      sessionId: 's1',
+    })
+    expect(extractToken({ authorization: 'Basic dXNlcjpwYXNz' }, all)).toEqual({
+      kind: 'basic',
+      credentials: { username: 'user', password: 'pass' },
+    })
+    expect(() =>
+      extractToken({ authorization: 'Basic dXNlcjpwYXNz', cookie: 'sid=s1' }, all),
+    ).toThrow(InvalidRequestError)
   })
 
   it('ignores a getter that finds nothing', () => {
     for (const empty of [undefined, null, '']) {
       const sources = { ...SOURCES, getToken: () => empty }
-      expect(extractToken({ authorization: 'Bearer abc' }, sources)).toBe('abc')
+      expect(extractToken({ authorization: 'Bearer abc' }, sources)).toEqual(FROM_HEADER)
     }
   })
 })

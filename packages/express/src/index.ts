@@ -1,16 +1,15 @@
 import {
+  type Adapter,
   type AdapterOptions,
   type Auth,
   type AuthContext,
-  type AuthOptions,
+  createAdapter,
   createGuard,
-  errorResponse,
-  isPromise,
+  type FrameworkHooks,
+  type MiddlewareOptions,
   type Requirement,
-  requestInput,
-  setupAdapter,
 } from '@authframework/core'
-import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import type { Request, RequestHandler, Response } from 'express'
 
 declare global {
   namespace Express {
@@ -21,25 +20,23 @@ declare global {
   }
 }
 
-export type ExpressAuthOptions = AuthOptions<Request> & AdapterOptions<Request>
+export type ExpressAuthOptions = MiddlewareOptions<Request>
 
-type Fail = (error: unknown, res: Response, next: NextFunction) => void
-/**
- * The instance that authenticated each request, for the route guards after it. A WeakMap, not a
- * property of `req`: Express 5 gives every request its prototype anew, and a property added to
- * such an object costs V8 a new hidden class each time (≈ 17k instructions per request under
- * callgrind, against ≈ 2k for the map; bench/NOTES.md).
- */
-const handles = new WeakMap<Request, { auth: Auth<Request>; fail: Fail }>()
-
-function failWith(auth: Auth<Request>, propagate: boolean): Fail {
-  return (error, res, next) => {
-    const err = auth.toAuthError(error)
-    if (propagate) return next(err)
-    const { status, headers, body } = errorResponse(err)
+const hooks: FrameworkHooks<Request, Response> = {
+  path: (req) => req.path,
+  setAuth: (req, auth) => {
+    req.auth = auth
+  },
+  respond: (res, { status, headers, body }) => {
     res.writeHead(status, headers).end(body)
-  }
+  },
 }
+
+/**
+ * The middleware that authenticated each request, for the route guards after it. A WeakMap rather
+ * than a property of `req`, so that the request object keeps its shape.
+ */
+const adapters = new WeakMap<Request, Adapter<Request, Response>>()
 
 /**
  * Authenticates every request and sets `req.auth`. Errors are answered with RFC 6750 headers and
@@ -52,33 +49,10 @@ export function authMiddleware(
   options: ExpressAuthOptions | Auth<Request>,
   adapterOptions?: AdapterOptions<Request>,
 ): RequestHandler {
-  const { auth, skip, modeOf, propagate, usesPath } = setupAdapter(options, adapterOptions)
-  const fail = failWith(auth, propagate)
-  const handle = { auth, fail }
+  const adapter = createAdapter(options, adapterOptions, hooks)
   return function authenticate(req, res, next) {
-    handles.set(req, handle)
-    // each property read of an Express `req` is an inline cache miss (it changes hidden class on
-    // every request): `headers` is read once, `method` only for would-be preflights
-    const headers = req.headers
-    const path = usesPath ? req.path : '' // the path getter costs; only rules need it
-    if (skip(req, path, req, headers)) return next()
-    let result: AuthContext | undefined | Promise<AuthContext | undefined>
-    try {
-      result = auth.authenticate(requestInput(req, req, headers), modeOf(req, path))
-    } catch (error) {
-      return fail(error, res, next)
-    }
-    if (!isPromise(result)) {
-      req.auth = result
-      return next()
-    }
-    result.then(
-      (context) => {
-        req.auth = context
-        next()
-      },
-      (error: unknown) => fail(error, res, next),
-    )
+    adapters.set(req, adapter)
+    adapter.authenticate(req, req, res, next)
   }
 }
 
@@ -92,30 +66,12 @@ export function authMiddleware(
 export function requirePermission(...requirements: Requirement<Request>[]): RequestHandler {
   const guard = createGuard(requirements)
   return function checkPermission(req, res, next) {
-    const handle = handles.get(req)
-    if (handle === undefined) return next(new Error('requirePermission needs authMiddleware first'))
-    const { auth, fail } = handle
-    let result: void | Promise<void>
-    try {
-      result = auth.authorize(guard, req.auth, req)
-    } catch (error) {
-      return fail(error, res, next)
-    }
-    if (!isPromise(result)) return next()
-    result.then(
-      () => next(),
-      (error: unknown) => fail(error, res, next),
-    )
+    const adapter = adapters.get(req)
+    if (adapter === undefined)
+      return next(new Error('requirePermission needs authMiddleware first'))
+    adapter.authorize(guard, req.auth, req, res, next)
   }
 }
 
-export {
-  type Auth,
-  type AuthContext,
-  AuthError,
-  allOf,
-  anyOf,
-  createAuth,
-  createSigner,
-  not,
-} from '@authframework/core'
+export type { Auth, AuthContext } from '@authframework/core'
+export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'

@@ -1,14 +1,13 @@
 import {
+  type Adapter,
   type AdapterOptions,
   type Auth,
   type AuthContext,
-  type AuthOptions,
+  createAdapter,
   createGuard,
-  errorResponse,
-  isPromise,
+  type FrameworkHooks,
+  type MiddlewareOptions,
   type Requirement,
-  requestInput,
-  setupAdapter,
 } from '@authframework/core'
 import type { Context, Middleware, Next } from 'koa'
 
@@ -19,23 +18,27 @@ declare module 'koa' {
   }
 }
 
-export type KoaAuthOptions = AuthOptions<Context> & AdapterOptions<Context>
+export type KoaAuthOptions = MiddlewareOptions<Context>
 
-type Fail = (error: unknown, ctx: Context) => void
-/** Set by authMiddleware on each context, so that route guards use the same instance. */
-const kAuth = Symbol('authframework.auth')
-type Tagged = Context & { [kAuth]?: { auth: Auth<Context>; fail: Fail } }
-
-function failWith(auth: Auth<Context>, propagate: boolean): Fail {
-  return (error, ctx) => {
-    const err = auth.toAuthError(error)
-    if (propagate) throw err
-    const { status, headers, body } = errorResponse(err)
+const hooks: FrameworkHooks<Context, Context> = {
+  path: (ctx) => ctx.path,
+  setAuth: (ctx, auth) => {
+    ctx.state.auth = auth
+  },
+  respond: (ctx, { status, headers, body }) => {
     ctx.status = status
     ctx.set(headers)
     ctx.body = body
-  }
+  },
+  // Koa middleware signals an error by throwing it to the middleware upstream
+  propagate: (error) => {
+    throw error
+  },
 }
+
+/** Set by authMiddleware on each context, so that route guards use the same instance. */
+const kAdapter = Symbol('authframework.adapter')
+type Tagged = Context & { [kAdapter]?: Adapter<Context, Context> }
 
 /**
  * Authenticates every request and sets `ctx.state.auth`. Errors are answered with RFC 6750
@@ -48,23 +51,11 @@ export function authMiddleware(
   options: KoaAuthOptions | Auth<Context>,
   adapterOptions?: AdapterOptions<Context>,
 ): Middleware {
-  const { auth, skip, modeOf, propagate, usesPath } = setupAdapter(options, adapterOptions)
-  const fail = failWith(auth, propagate)
-  const handle = { auth, fail }
-  return async function authenticate(ctx: Tagged, next: Next) {
-    ctx[kAuth] = handle
-    const path = usesPath ? ctx.path : '' // the path getter costs; only rules need it
+  const adapter = createAdapter(options, adapterOptions, hooks)
+  return function authenticate(ctx: Tagged, next: Next) {
+    ctx[kAdapter] = adapter
     // Node's request directly: Koa's `ctx.method` and `ctx.headers` are getters over it
-    const req = ctx.req
-    const headers = req.headers
-    if (skip(ctx, path, req, headers)) return next()
-    try {
-      const result = auth.authenticate(requestInput(req, ctx, headers), modeOf(ctx, path))
-      ctx.state.auth = isPromise(result) ? await result : result
-    } catch (error) {
-      return fail(error, ctx)
-    }
-    return next()
+    return adapter.authenticate(ctx, ctx.req, ctx, next)
   }
 }
 
@@ -77,27 +68,12 @@ export function authMiddleware(
  */
 export function requirePermission(...requirements: Requirement<Context>[]): Middleware {
   const guard = createGuard(requirements)
-  return async function checkPermission(ctx: Tagged, next: Next) {
-    const handle = ctx[kAuth]
-    if (handle === undefined) throw new Error('requirePermission needs authMiddleware first')
-    const { auth, fail } = handle
-    try {
-      const result = auth.authorize(guard, ctx.state.auth, ctx)
-      if (isPromise(result)) await result
-    } catch (error) {
-      return fail(error, ctx)
-    }
-    return next()
+  return function checkPermission(ctx: Tagged, next: Next) {
+    const adapter = ctx[kAdapter]
+    if (adapter === undefined) throw new Error('requirePermission needs authMiddleware first')
+    return adapter.authorize(guard, ctx.state.auth, ctx, ctx, next)
   }
 }
 
-export {
-  type Auth,
-  type AuthContext,
-  AuthError,
-  allOf,
-  anyOf,
-  createAuth,
-  createSigner,
-  not,
-} from '@authframework/core'
+export type { Auth, AuthContext } from '@authframework/core'
+export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'

@@ -1,12 +1,14 @@
 import { InvalidRequestError } from '../errors.js'
+import type { BearerCredential } from '../handlers/handler.js'
 
-/** The result of reading one `Authorization` header. */
-export type AuthorizationValue =
-  | { readonly scheme: 'bearer'; readonly token: string }
-  | { readonly scheme: 'basic'; readonly credentials: string }
-  | { readonly scheme: 'other' }
+/** `Authorization: Basic`, its token68 not decoded yet (only `basic` decodes it). */
+export interface BasicHeader {
+  readonly kind: 'basic-header'
+  readonly token68: string
+}
 
-const OTHER: AuthorizationValue = Object.freeze({ scheme: 'other' })
+/** The result of reading one `Authorization` header: `undefined` for any other scheme. */
+export type AuthorizationValue = BearerCredential | BasicHeader | undefined
 
 // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then any "=" padding.
 const B64TOKEN = new Uint8Array(128)
@@ -41,11 +43,11 @@ const COMPRESSED = 'compressed:'
 /**
  * Parses an `Authorization` header value without regular expressions or splitting. The scheme is
  * case-insensitive; `Bearer` must be followed by one or more spaces and exactly one b64token
- * (or `compressed:` and a b64token). `Basic` is returned for the caller to accept or ignore; any
- * other scheme reads as "no bearer credentials".
+ * (or `compressed:` and a b64token): the bearer credential. `Basic` is returned for the caller to
+ * accept or ignore; any other scheme reads as no credentials (`undefined`).
  *
  * @example
- * parseAuthorization('Bearer eyJhbGciOi...') // { scheme: 'bearer', token: 'eyJhbGciOi...' }
+ * parseAuthorization('Bearer eyJhbGciOi...') // { kind: 'bearer', token: 'eyJhbGciOi...', source: 'header' }
  */
 export function parseAuthorization(value: string): AuthorizationValue {
   // The scheme ends at the first SP or HTAB: `Bearer<TAB>token` is a malformed Bearer header
@@ -55,7 +57,7 @@ export function parseAuthorization(value: string): AuthorizationValue {
     end++
   const bearer = schemeIs(value, end, 'bearer')
   const basic = !bearer && schemeIs(value, end, 'basic')
-  if (!bearer && !basic) return OTHER
+  if (!bearer && !basic) return undefined
   if (end === value.length)
     throw new InvalidRequestError('The Authorization header has no credentials after the scheme.')
   if (value.charCodeAt(end) === 0x09) {
@@ -68,7 +70,7 @@ export function parseAuthorization(value: string): AuthorizationValue {
   }
   if (basic) {
     if (!isB64token(value, space)) throw new InvalidRequestError('Malformed Basic credentials.')
-    return { scheme: 'basic', credentials: value.slice(space) }
+    return { kind: 'basic-header', token68: value.slice(space) }
   }
   // Only the structure is checked here (one token: no SP or HTAB after it). The token's alphabet
   // is checked by `isBearerToken` when the token is not in the verification cache: a cached token
@@ -76,7 +78,8 @@ export function parseAuthorization(value: string): AuthorizationValue {
   if (value.indexOf(' ', space) !== -1 || value.indexOf('\t', space) !== -1) {
     throw new InvalidRequestError(NOT_ONE_TOKEN)
   }
-  return { scheme: 'bearer', token: value.slice(space) }
+  // the credential itself: the request's one allocation for it
+  return { kind: 'bearer', token: value.slice(space), source: 'header' }
 }
 
 const NOT_ONE_TOKEN = 'The Bearer credentials must be exactly one token.'

@@ -4,10 +4,7 @@ import { isPromise, type MaybePromise } from '../util.js'
 import { grantsOf } from './match.js'
 
 /** A custom check; it sees the verified context and the framework's request. */
-export type Predicate<Req = unknown> = (
-  auth: AuthContext,
-  request: Req,
-) => boolean | Promise<boolean>
+export type Predicate<Req = unknown> = (auth: AuthContext, request: Req) => MaybePromise<boolean>
 
 const kind = Symbol('authframework.requirement')
 

@@ -1,5 +1,5 @@
 import { AuthError, AuthUnavailableError, TokenInvalidError, UserInactiveError } from '../errors.js'
-import type { PermissionMerge } from '../options.js'
+import type { PermissionMerge } from '../options/types.js'
 import type { AuthContext, PermissionRecord, PermissionSource } from '../types.js'
 import type { MaybePromise } from '../util.js'
 import { isWildcard } from './match.js'

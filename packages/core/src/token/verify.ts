@@ -1,5 +1,5 @@
 import { TokenInvalidError } from '../errors.js'
-import { deepFreeze } from '../util.js'
+import { deepFreeze, type MaybePromise } from '../util.js'
 import type { Algorithm } from './algorithms.js'
 import { type CompactParts, compactDots, decodeCanonical, notCanonical } from './compact.js'
 import type { KeyResolver } from './key-resolver.js'
@@ -104,7 +104,7 @@ export function verifySignature(
   parts: CompactParts,
   rules: HeaderRules,
   resolver: KeyResolver,
-): SignedHeader | Promise<SignedHeader> {
+): MaybePromise<SignedHeader> {
   const signed: SignedHeader = checkHeader(parts.header, rules)
   return withKeys(resolver, signed, (keys) => {
     checkSignature(parts.token.slice(0, parts.dot2), parts.signature, signed.alg, keys)
@@ -117,7 +117,7 @@ function withKeys<T>(
   resolver: KeyResolver,
   signed: SignedHeader,
   then: (keys: readonly VerifyKey[]) => T,
-): T | Promise<T> {
+): MaybePromise<T> {
   const keys = resolver.resolve(signed.alg, signed.kid)
   return Array.isArray(keys)
     ? then(keys as readonly VerifyKey[])
@@ -143,7 +143,7 @@ const HEADER_MEMO_MAX = 32
 export function createJwsVerifier(
   rules: HeaderRules,
   resolver: KeyResolver,
-): (token: string) => VerifiedJws | Promise<VerifiedJws> {
+): (token: string) => MaybePromise<VerifiedJws> {
   const memo = new Map<string, SignedHeader>()
   return (token) => {
     const dot1 = token.indexOf('.')

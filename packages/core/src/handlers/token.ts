@@ -1,0 +1,107 @@
+/**
+ * What the two token handlers (bearer JWT, introspected) share: the claim checks that turn a
+ * verified payload into a context (cached when the cache is on), and the revocation check and
+ * permission resolution every token goes through on every request.
+ */
+import type { VerificationCache } from '../cache/verification-cache.js'
+import { VerifiedContext } from '../cache/verification-cache.js'
+import { TokenRevokedError } from '../errors.js'
+import type { PermissionsClaim } from '../options/types.js'
+import { permissionsFromClaims } from '../permissions/resolve.js'
+import { type ClaimRules, checkClaims } from '../token/claims.js'
+import type { VerifiedJws } from '../token/verify.js'
+import type { AuthContext, Clock, RevocationList } from '../types.js'
+import { deepFreeze, isPromise, type MaybePromise } from '../util.js'
+import { type ResolvePermissions, unavailable } from './handler.js'
+
+export interface TokenStepsOptions {
+  readonly claimRules: ClaimRules
+  readonly permissionsClaim: PermissionsClaim
+  readonly tokenWildcards: boolean
+  readonly clock: Clock
+  readonly cache: VerificationCache | undefined
+  readonly revocation: RevocationList
+  readonly resolvePermissions: ResolvePermissions
+}
+
+export interface TokenSteps {
+  /**
+   * Claim checks and the context of a verified token; cached under `key` when given. `tokenHash`:
+   * the revocation hash, or (uncached: the context lives for one request) the string to hash only
+   * if the revocation list asks for it.
+   */
+  finish(
+    jws: VerifiedJws,
+    key: string | undefined,
+    tokenHash: string | { of: string },
+  ): VerifiedContext
+  /** The revocation check, then the permission store: on every request, cached or not. */
+  admit(entry: VerifiedContext): MaybePromise<AuthContext>
+}
+
+/** The context of uncached verifications: never looked up, so no validity is kept. */
+const ONCE = { validUntil: 0, validFrom: 0 }
+
+/**
+ * The steps after a token's signature (or the authorization server) vouched for its claims.
+ *
+ * @example
+ * const steps = createTokenSteps({ claimRules, permissionsClaim: 'perms', tokenWildcards: false, clock, cache, revocation, resolvePermissions })
+ * const context = steps.admit(steps.finish(jws, key, hash))
+ */
+export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
+  const { claimRules, permissionsClaim, tokenWildcards, clock, cache, revocation } = options
+  const resolvePermissions = options.resolvePermissions
+
+  function finish(
+    jws: VerifiedJws,
+    key: string | undefined,
+    tokenHash: string | { of: string },
+  ): VerifiedContext {
+    const now = clock()
+    const facts = checkClaims(jws.payload, claimRules, now)
+    const permissions = permissionsFromClaims(jws.payload, permissionsClaim, tokenWildcards)
+    const claims = deepFreeze(jws.payload)
+    const validity =
+      key === undefined
+        ? ONCE
+        : {
+            validUntil: Math.min(facts.validUntil, cache!.limit(now)),
+            validFrom: facts.validFrom,
+          }
+    const entry = new VerifiedContext(
+      facts.sub,
+      claims,
+      permissions,
+      facts.expiresAt,
+      validity,
+      tokenHash,
+    )
+    if (key !== undefined) cache!.set(key, entry)
+    return entry
+  }
+
+  function admit(entry: VerifiedContext): MaybePromise<AuthContext> {
+    let revoked: MaybePromise<boolean>
+    try {
+      revoked = revocation.isRevoked(VerifiedContext.subject(entry))
+    } catch (cause) {
+      throw unavailable(cause, 'The revocation list is unavailable.', 'revocation')
+    }
+    if (!isPromise(revoked)) {
+      if (revoked) throw new TokenRevokedError()
+      return resolvePermissions(entry)
+    }
+    return revoked.then(
+      (yes) => {
+        if (yes) throw new TokenRevokedError()
+        return resolvePermissions(entry)
+      },
+      (cause: unknown) => {
+        throw unavailable(cause, 'The revocation list is unavailable.', 'revocation')
+      },
+    )
+  }
+
+  return { finish, admit }
+}

@@ -1,0 +1,231 @@
+import type { IntrospectorOptions } from '../introspection/index.js'
+import type { SecurityLogger } from '../logging.js'
+import type { AuthMetrics } from '../metrics/metrics.js'
+import type { ClaimRules } from '../token/claims.js'
+import { expectedTyp, type HeaderRules } from '../token/verify.js'
+import type {
+  Clock,
+  PermissionSource,
+  RevocationList,
+  SessionSource,
+  TokenIntrospector,
+} from '../types.js'
+import { closestName, createValidator, type Validator } from '../validate.js'
+import { checkKeys, type KeySource } from './keys.js'
+import {
+  type AuthOptions,
+  type BasicVerify,
+  OPTION_NAMES,
+  type PermissionMerge,
+  type PermissionsClaim,
+} from './types.js'
+
+/**
+ * Options after validation: frozen, with every default applied. Nothing here is built: the key
+ * set, the introspector, the revocation list and the metrics are opened by the composer.
+ */
+export interface ResolvedOptions<Req = unknown> {
+  readonly headerRules: HeaderRules
+  readonly claimRules: ClaimRules
+  readonly keys: KeySource
+  readonly mode: 'required' | 'optional'
+  readonly cache: { readonly max: number; readonly maxTtlSeconds: number } | undefined
+  readonly permissionsClaim: PermissionsClaim
+  readonly tokenWildcards: boolean
+  readonly store: PermissionSource | undefined
+  readonly merge: PermissionMerge
+  readonly realm: string
+  readonly cookie: string | undefined
+  readonly getToken: ((request: Req) => string | null | undefined) | undefined
+  readonly basic: BasicVerify<Req> | undefined
+  /** A list passed in (the composer makes the in-memory default). */
+  readonly revocation: RevocationList | undefined
+  /** An introspector passed in, or the options to build one with. */
+  readonly introspection: TokenIntrospector | IntrospectorOptions | undefined
+  /** `false`: off; `undefined`: the composer makes one. */
+  readonly metrics: AuthMetrics | false | undefined
+  readonly logger: SecurityLogger | undefined
+  readonly audit: SecurityLogger | undefined
+  readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
+  readonly maxTokenBytes: number
+  readonly maxCompressedBytes: number | undefined
+  readonly clock: Clock
+}
+
+const v: Validator = createValidator('createAuth')
+const KNOWN_OPTIONS = new Set<string>(OPTION_NAMES)
+let warnedNoAudience = false
+
+/** True for an introspector ({ introspect }), as opposed to the options to build one. */
+export function isIntrospector(value: unknown): value is TokenIntrospector {
+  return typeof (value as TokenIntrospector | undefined)?.introspect === 'function'
+}
+
+function checkNames(options: object): void {
+  if (options === null || typeof options !== 'object') {
+    v.fail('options', 'be an object', "{ algorithms: ['RS256'], publicKey: pem }")
+  }
+  for (const name of Object.keys(options)) {
+    if (KNOWN_OPTIONS.has(name)) continue
+    const hint = closestName(name, OPTION_NAMES)
+    v.fail(
+      name,
+      'be a known option (a misspelt security option would be silently ignored)',
+      hint ?? 'one of the options in docs/configuration.md',
+    )
+  }
+}
+
+function claimRules<Req>(options: AuthOptions<Req>): ClaimRules {
+  const audience = v.stringSet('audience', options.audience, "'orders-api'")
+  if (audience === undefined && !warnedNoAudience) {
+    warnedNoAudience = true
+    process.emitWarning(
+      'createAuth: no `audience` is set, so tokens issued for any audience are accepted',
+      { code: 'AUTHFRAMEWORK_NO_AUDIENCE' },
+    )
+  }
+  const requiredClaims = options.requiredClaims ?? []
+  if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string')) {
+    v.fail('requiredClaims', 'be an array of claim names', "['jti']")
+  }
+  return Object.freeze({
+    issuer: v.stringSet('issuer', options.issuer, "'https://issuer.example'"),
+    audience,
+    toleranceSeconds: v.nonNegative('clockToleranceSeconds', options.clockToleranceSeconds, 0, '5'),
+    requireExp: v.boolean('requireExp', options.requireExp, true),
+    maxTokenAgeSeconds:
+      options.maxTokenAgeSeconds === undefined
+        ? undefined
+        : v.positiveInteger('maxTokenAgeSeconds', options.maxTokenAgeSeconds, 0, '3600'),
+    requiredClaims: Object.freeze([...requiredClaims]),
+  })
+}
+
+function permissionSource<Req>(options: AuthOptions<Req>): {
+  store: PermissionSource | undefined
+  merge: PermissionMerge
+} {
+  if (options.permissions === undefined) return { store: undefined, merge: 'claims' }
+  const s = options.permissions?.store
+  let store: PermissionSource
+  if (typeof s === 'function') store = { lookup: s }
+  else if (s !== null && typeof s === 'object' && typeof s.lookup === 'function') store = s
+  else
+    v.fail(
+      'permissions.store',
+      'be a permission store or a lookup function',
+      'createPermissionStore(...)',
+    )
+  const merge = v.oneOf(
+    'permissions.merge',
+    options.permissions.merge,
+    ['store', 'claims', 'union'],
+    'store',
+  )
+  return { store, merge }
+}
+
+function isLogger(l: SecurityLogger | undefined): boolean {
+  return ['info', 'warn', 'error'].every((m) => typeof l?.[m as 'warn'] === 'function')
+}
+
+/** The collaborators passed in, checked by shape (the composer builds the defaults). */
+function collaborators<Req>(options: AuthOptions<Req>) {
+  const { revocation, introspection, metrics, logger, audit } = options
+  if (
+    revocation != null &&
+    (typeof revocation?.isRevoked !== 'function' || typeof revocation.revoke !== 'function')
+  ) {
+    v.fail(
+      'revocation',
+      'be a revocation list ({ isRevoked, revoke })',
+      'createDistributedRevocationList(...)',
+    )
+  }
+  if (
+    introspection !== undefined &&
+    !isIntrospector(introspection) &&
+    typeof (introspection as Partial<IntrospectorOptions> | null)?.endpoint !== 'string'
+  ) {
+    v.fail(
+      'introspection',
+      'be a token introspector ({ introspect }) or { endpoint, clientId, clientSecret }',
+      "{ endpoint: 'https://as.example/introspect', clientId, clientSecret }",
+    )
+  }
+  if (metrics != null && metrics !== false && typeof metrics.authenticated !== 'function') {
+    v.fail('metrics', 'be createMetrics() or false', 'createMetrics()')
+  }
+  if (logger !== undefined && !isLogger(logger)) {
+    v.fail('logger', 'be a pino-compatible logger with info, warn and error', 'pino()')
+  }
+  if (audit !== undefined && !isLogger(audit))
+    v.fail('audit', 'be an audit sink', 'createAuditSink(...)')
+  return { revocation, introspection, metrics, logger, audit }
+}
+
+function sessionOptions<Req>(options: AuthOptions<Req>): ResolvedOptions['sessions'] {
+  if (options.sessions === undefined) return undefined
+  const { store, cookieName = 'sid' } = options.sessions
+  if (typeof store?.get !== 'function') {
+    v.fail('sessions.store', 'be a session store ({ get })', 'createSessionStore(...)')
+  }
+  v.cookieName('sessions.cookieName', cookieName)
+  if (cookieName === options.cookie) {
+    v.fail('sessions.cookieName', 'differ from `cookie`', "'sid'")
+  }
+  return Object.freeze({ store, cookieName })
+}
+
+/**
+ * Validates the options once, at construction: a bad option throws a `TypeError` that names it
+ * and says how to fix it. Nothing here is re-checked per request, and nothing is opened.
+ */
+export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<Req> {
+  checkNames(options)
+  const clock = v.func('clock', options.clock, '() => Date.now()') ?? Date.now
+  const keys = checkKeys(options, v)
+  const typ = v.string('typ', options.typ, "'at+jwt'")
+  let cache: ResolvedOptions['cache']
+  if (options.cache !== false) {
+    const c = options.cache ?? {}
+    if (typeof c !== 'object' || c === null)
+      v.fail('cache', 'be an object or false', '{ max: 10000 }')
+    cache = Object.freeze({
+      max: v.positiveInteger('cache.max', c.max, 10_000),
+      maxTtlSeconds: v.positiveInteger('cache.maxTtlSeconds', c.maxTtlSeconds, 300),
+    })
+  }
+  const basic = options.basic
+  if (basic !== undefined && typeof basic?.verify !== 'function') {
+    v.fail('basic', 'be { verify: ({ username, password }, request) => user | null }', '{ verify }')
+  }
+  return Object.freeze({
+    headerRules: Object.freeze({ algorithms: keys.algorithms, typ: expectedTyp(typ) }),
+    claimRules: claimRules(options),
+    keys: keys.source,
+    mode: v.oneOf('mode', options.mode, ['required', 'optional'], 'required'),
+    cache,
+    permissionsClaim: v.oneOf(
+      'permissionsClaim',
+      options.permissionsClaim,
+      ['perms', 'permissions', 'scope'],
+      'perms',
+    ),
+    tokenWildcards: v.boolean('tokenWildcards', options.tokenWildcards, false),
+    ...permissionSource(options),
+    realm: v.string('realm', options.realm, "'api'") ?? 'api',
+    cookie: v.cookieName('cookie', options.cookie),
+    getToken: v.func('getToken', options.getToken, '(request) => request.query.token'),
+    basic: basic?.verify,
+    ...collaborators(options),
+    sessions: sessionOptions(options),
+    maxTokenBytes: v.positiveInteger('maxTokenBytes', options.maxTokenBytes, 8192),
+    maxCompressedBytes:
+      options.compressed === false
+        ? undefined
+        : v.positiveInteger('compressed.maxBytes', options.compressed?.maxBytes, 16_384),
+    clock,
+  })
+}

@@ -1,0 +1,162 @@
+import type { IntrospectorOptions } from '../introspection/index.js'
+import type { SecurityLogger } from '../logging.js'
+import type { AuthMetrics } from '../metrics/metrics.js'
+import type { Algorithm } from '../token/algorithms.js'
+import type { RemoteKeySetOptions } from '../token/jwks.js'
+import type { KeyInput, PublicKeyInput, SecretInput } from '../token/keys.js'
+import type {
+  Clock,
+  PermissionRecord,
+  PermissionSource,
+  RevocationList,
+  SessionSource,
+  TokenIntrospector,
+} from '../types.js'
+
+/** Where granted permissions come from in the token. */
+export type PermissionsClaim = 'perms' | 'permissions' | 'scope'
+
+/** A user accepted by Basic credentials. */
+export interface BasicUser {
+  readonly sub: string
+  readonly permissions?: readonly string[]
+  readonly roles?: readonly string[]
+}
+
+/** Checks Basic credentials; resolves the user or `null`. Rejecting means the check is unavailable (503). */
+export type BasicVerify<Req = unknown> = (
+  credentials: { readonly username: string; readonly password: string },
+  request: Req,
+) => BasicUser | null | Promise<BasicUser | null>
+
+/** How store permissions and token permissions combine. */
+export type PermissionMerge = 'claims' | 'store' | 'union'
+
+/**
+ * Options of `createAuth` (and of every adapter's middleware or plugin).
+ *
+ * Exactly one key source is required: `secret`, `publicKey`, `keys` or `jwksUri`/`jwks`.
+ */
+export interface AuthOptions<Req = unknown> {
+  /** Allowed JWS algorithms. Required unless the key makes it unambiguous (an EC or Ed25519 key, a JWK with `alg`). */
+  algorithms?: readonly Algorithm[]
+  /** HMAC secret for HS256/384/512; at least as long as the hash output (32, 48 or 64 bytes). */
+  secret?: SecretInput
+  /** A public key: PEM (SPKI or certificate), JWK or KeyObject. RSA keys need 2048 bits or more. */
+  publicKey?: PublicKeyInput
+  /** Several keys, for rotation. HMAC and asymmetric keys cannot be mixed. */
+  keys?: readonly KeyInput[]
+  /** A remote JWK Set URL. */
+  jwksUri?: string
+  /** Remote JWK Set options (timeouts, cooldown, size bounds). */
+  jwks?: Partial<RemoteKeySetOptions>
+  /** Accepted `iss` values. */
+  issuer?: string | readonly string[]
+  /** Accepted `aud` values; a token matches when one of its audiences is accepted. */
+  audience?: string | readonly string[]
+  /** Leeway for `exp`, `nbf` and `iat`. Default 0. */
+  clockToleranceSeconds?: number
+  /** Refuse tokens without `exp`. Default true. */
+  requireExp?: boolean
+  /** Refuse tokens whose `iat` is older than this. */
+  maxTokenAgeSeconds?: number
+  /** Claims that must be present. */
+  requiredClaims?: readonly string[]
+  /** Expected `typ` header (e.g. `at+jwt`). */
+  typ?: string
+  /** `required` (default): no token is 401. `optional`: no token is an anonymous request. */
+  mode?: 'required' | 'optional'
+  /** Verification cache; `false` turns it off. Default `{ max: 10_000, maxTtlSeconds: 300 }`. */
+  cache?: false | { max?: number; maxTtlSeconds?: number }
+  /** The claim that carries granted permissions. Default `perms`. */
+  permissionsClaim?: PermissionsClaim
+  /**
+   * Honour wildcards (`*`, `orders:*`) in a token's permissions. Default false: a token's
+   * wildcard grants nothing (it is dropped), so a token cannot claim everything, and with
+   * `merge: 'union'` cannot widen what the store grants. Wildcards from a permission store, a
+   * session store or `basic.verify` (your own records) always count.
+   */
+  tokenWildcards?: boolean
+  /** A permission store (or a lookup function) and how its permissions merge with the token's. */
+  permissions?: {
+    store: PermissionSource | ((subject: string) => Promise<PermissionRecord | null>)
+    merge?: PermissionMerge
+  }
+  /** The `realm` of `WWW-Authenticate` challenges. Default `api`. */
+  realm?: string
+  /** Also read the token from this cookie. */
+  cookie?: string
+  /**
+   * Accept `Authorization: Basic` credentials, checked by `verify` (which resolves the user, or
+   * `null` to refuse). Without this option, Basic credentials count as no credentials.
+   */
+  basic?: { verify: BasicVerify<Req> }
+  /**
+   * Where revocations are kept (`auth.revoke`). Default: in memory, for this instance only. Use a
+   * distributed list when several instances must agree.
+   */
+  revocation?: RevocationList
+  /**
+   * Check opaque tokens with the authorization server (RFC 7662). JWTs are still verified locally;
+   * every other bearer token is introspected. Either an introspector, or the options of
+   * `createIntrospector` (`{ endpoint, clientId, clientSecret, cache, ... }`), built here with this
+   * instance's `clock` and closed by `auth.close()`.
+   */
+  introspection?: TokenIntrospector | IntrospectorOptions
+  /** Counters and latency histograms (`auth.metrics()`); share one across instances and stores, or `false`. */
+  metrics?: AuthMetrics | false
+  /** A pino-compatible logger for security events: failures (code, client address), revocations, faults. */
+  logger?: SecurityLogger
+  /** Also write security events to `audit_log` (see `createAuditSink`). */
+  audit?: SecurityLogger
+  /** Accept a server-side session cookie as the credential. */
+  sessions?: { store: SessionSource; cookieName?: string }
+  /** Also read the token with this function (it gets the framework's request). */
+  getToken?: (request: Req) => string | null | undefined
+  /** Longest credential accepted, checked before any work. Default 8192. */
+  maxTokenBytes?: number
+  /** `compressed:` tokens: the inflated size limit, or `false` to refuse them. Default `{ maxBytes: 16_384 }`. */
+  compressed?: false | { maxBytes?: number }
+  /** Milliseconds since the epoch; for tests. Default `Date.now`. */
+  clock?: Clock
+}
+
+/**
+ * The name of every `createAuth` option. Typed as a record of every key of AuthOptions, so adding
+ * an option without listing it fails to compile; the configuration reference is checked against it.
+ */
+export const OPTION_NAMES: readonly (keyof AuthOptions)[] = Object.freeze(
+  Object.keys({
+    algorithms: true,
+    secret: true,
+    publicKey: true,
+    keys: true,
+    jwksUri: true,
+    jwks: true,
+    issuer: true,
+    audience: true,
+    clockToleranceSeconds: true,
+    requireExp: true,
+    maxTokenAgeSeconds: true,
+    requiredClaims: true,
+    typ: true,
+    mode: true,
+    cache: true,
+    permissionsClaim: true,
+    tokenWildcards: true,
+    permissions: true,
+    realm: true,
+    cookie: true,
+    getToken: true,
+    basic: true,
+    revocation: true,
+    introspection: true,
+    metrics: true,
+    logger: true,
+    audit: true,
+    sessions: true,
+    maxTokenBytes: true,
+    compressed: true,
+    clock: true,
+  } satisfies Record<keyof AuthOptions, true>) as (keyof AuthOptions)[],
+)

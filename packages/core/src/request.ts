@@ -1,0 +1,117 @@
+/**
+ * The request input every adapter builds, through one helper: the credential headers at once,
+ * and the rest (method, URL, path, peer address) only when a handler or a log line asks.
+ */
+import type { RequestInput } from './types.js'
+
+/** The parts of a Node `IncomingMessage` (or a look-alike) that the core reads. */
+export interface NodeRequestLike {
+  readonly headers: {
+    readonly authorization?: string | undefined
+    readonly cookie?: string | undefined
+  }
+  readonly rawHeaders?: readonly string[]
+  readonly socket?: { readonly remoteAddress?: string | undefined } | null
+  readonly method?: string | undefined
+  readonly url?: string | undefined
+  /** Express keeps the request target here when a router rewrites `url`. */
+  readonly originalUrl?: string | undefined
+}
+
+/**
+ * The path of a request target: everything before the query.
+ *
+ * @example
+ * urlPath('/orders?page=2') // '/orders'
+ */
+export function urlPath(url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+function isAuthorization(name: string): boolean {
+  if (name.length !== 13) return false
+  return (
+    name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization'
+  )
+}
+
+/**
+ * A Node request's input. Only the credential headers are read up front; every other member is a
+ * getter over the request, because a property read of a framework's request object is not free
+ * (Express requests change hidden class on every request) and most requests never need them.
+ */
+class NodeRequestInput implements RequestInput {
+  readonly authorization: string | string[] | undefined
+  readonly cookie: string | undefined
+  readonly request: unknown
+  readonly #raw: NodeRequestLike
+  readonly #headers: NodeRequestLike['headers']
+
+  constructor(
+    raw: NodeRequestLike,
+    authorization: string | string[] | undefined,
+    headers: NodeRequestLike['headers'],
+    request: unknown,
+  ) {
+    this.authorization = authorization
+    this.cookie = headers.cookie
+    this.request = request
+    this.#raw = raw
+    this.#headers = headers
+  }
+
+  get clientAddress(): string | undefined {
+    return this.#raw.socket?.remoteAddress
+  }
+
+  get method(): string | undefined {
+    return this.#raw.method
+  }
+
+  get url(): string | undefined {
+    return this.#raw.originalUrl ?? this.#raw.url
+  }
+
+  get path(): string | undefined {
+    const url = this.url
+    return url === undefined ? undefined : urlPath(url)
+  }
+
+  get headers(): Readonly<Record<string, string | string[] | undefined>> {
+    return this.#headers as Readonly<Record<string, string | string[] | undefined>>
+  }
+}
+
+/**
+ * Builds the core's input from a Node request. Node keeps only the first of repeated
+ * `Authorization` headers in `headers`, so `rawHeaders` is scanned to see repeats. `headers`
+ * defaults to `raw.headers`; an adapter that has read them already passes them in.
+ *
+ * @example
+ * const ctx = await auth.authenticate(requestInput(req, req))
+ */
+export function requestInput(
+  raw: NodeRequestLike,
+  request?: unknown,
+  headers: NodeRequestLike['headers'] = raw.headers,
+): RequestInput {
+  const first = headers.authorization
+  let authorization: string | string[] | undefined = first
+  if (first !== undefined) {
+    const rawHeaders = raw.rawHeaders
+    if (rawHeaders !== undefined) {
+      let count = 0
+      for (let i = 0; i < rawHeaders.length; i += 2) {
+        if (isAuthorization(rawHeaders[i]!)) count++
+      }
+      if (count > 1) {
+        authorization = []
+        for (let i = 0; i < rawHeaders.length; i += 2) {
+          if (isAuthorization(rawHeaders[i]!)) authorization.push(rawHeaders[i + 1]!)
+        }
+      }
+    }
+  }
+  return new NodeRequestInput(raw, authorization, headers, request)
+}

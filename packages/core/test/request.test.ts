@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import { type NodeRequestLike, requestInput, urlPath } from '../src/index.js'
+
+/** A Node request look-alike that counts reads of everything but the credential headers. */
+function counted(fields: Partial<NodeRequestLike>) {
+  const reads: string[] = []
+  const raw = new Proxy(
+    { headers: { authorization: 'Bearer t', cookie: 'a=b', dpop: 'proof' }, ...fields },
+    {
+      get(target, key) {
+        if (typeof key === 'string' && key !== 'headers' && key !== 'rawHeaders') reads.push(key)
+        return target[key as keyof typeof target]
+      },
+    },
+  )
+  return { raw: raw as NodeRequestLike, reads }
+}
+
+describe('requestInput', () => {
+  it('reads the credential headers at once and the rest only when asked', () => {
+    const { raw, reads } = counted({
+      method: 'POST',
+      url: '/orders?page=2',
+      socket: { remoteAddress: '192.0.2.1' },
+    })
+    const input = requestInput(raw, { framework: true })
+    expect(input).toMatchObject({ authorization: 'Bearer t', cookie: 'a=b' })
+    expect(input.request).toEqual({ framework: true })
+    expect(reads).toEqual([])
+    expect(input.method).toBe('POST')
+    expect(input.url).toBe('/orders?page=2')
+    expect(input.path).toBe('/orders')
+    expect(input.clientAddress).toBe('192.0.2.1')
+    expect(input.headers?.dpop).toBe('proof')
+    expect(reads).toEqual(['method', 'originalUrl', 'url', 'originalUrl', 'url', 'socket'])
+  })
+
+  it('prefers the URL as the client sent it over a rewritten one (Express routers)', () => {
+    const { raw } = counted({ url: '/inner', originalUrl: '/api/inner?x=1' })
+    const input = requestInput(raw)
+    expect(input.url).toBe('/api/inner?x=1')
+    expect(input.path).toBe('/api/inner')
+  })
+
+  it('uses the headers the adapter already read', () => {
+    const { raw } = counted({})
+    const input = requestInput(raw, undefined, { authorization: 'Bearer other' })
+    expect(input.authorization).toBe('Bearer other')
+    expect(input.cookie).toBeUndefined()
+  })
+})
+
+describe('urlPath', () => {
+  it.each([
+    ['/a', '/a'],
+    ['/a?b=c', '/a'],
+    ['/?', '/'],
+    ['', ''],
+  ])('%j -> %j', (url, path) => {
+    expect(urlPath(url)).toBe(path)
+  })
+})
