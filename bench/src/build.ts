@@ -1,11 +1,8 @@
 /**
- * Compiles the measured processes to plain JavaScript before a run: the HTTP server, the micro
- * harness, the memory child and the introspection children, with AuthFramework (from its TypeScript sources) bundled in. The
- * frameworks and peers stay external and load from node_modules exactly as published.
- *
- * Why: under tsx, every function literal of ours is wrapped in a `__name` helper and modules go
- * through loader hooks, costs that the peers (plain JavaScript) never pay and users of the built
- * package never see.
+ * Compiles the measured processes to plain JavaScript before a run, AuthFramework bundled in from
+ * its TypeScript sources; frameworks and peers stay external, loaded as published. Under tsx ours
+ * would pay for loader hooks and a `__name` wrapper per function that the peers and the users of
+ * the built package never pay.
  */
 import { readFileSync, rmSync } from 'node:fs'
 import { isBuiltin } from 'node:module'
@@ -16,15 +13,15 @@ import { build, type Plugin } from 'esbuild'
 const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const BUNDLE_DIR = join(BENCH_DIR, '.cache', 'dist')
 
-export interface Bundles {
-  readonly server: URL
-  readonly micro: URL
-  readonly memory: URL
-  readonly introspection: URL
-  readonly instructions: URL
-  readonly instructionsHttp: URL
-  readonly inMemory: URL
-}
+const ENTRIES = {
+  micro: 'src/micro-groups.ts',
+  server: 'src/http/server.ts',
+  inMemory: 'src/http/in-memory-child.ts',
+  memory: 'src/memory-child.ts',
+  login: 'src/login/child.ts',
+} as const
+
+export type Bundles = Record<keyof typeof ENTRIES, URL>
 
 const SKIP = Symbol('resolve without this plugin')
 
@@ -72,15 +69,9 @@ export async function buildBundles(): Promise<Bundles> {
   const benchDeps = new Set(Object.keys(pkg.dependencies))
   rmSync(BUNDLE_DIR, { recursive: true, force: true })
   await build({
-    entryPoints: {
-      server: join(BENCH_DIR, 'src/http/server.ts'),
-      micro: join(BENCH_DIR, 'src/micro-child.ts'),
-      memory: join(BENCH_DIR, 'src/memory-child.ts'),
-      introspection: join(BENCH_DIR, 'src/introspection/child.ts'),
-      instructions: join(BENCH_DIR, 'src/instructions/child.ts'),
-      instructionsHttp: join(BENCH_DIR, 'src/instructions/http-child.ts'),
-      inMemory: join(BENCH_DIR, 'src/http/in-memory-child.ts'),
-    },
+    entryPoints: Object.fromEntries(
+      Object.entries(ENTRIES).map(([name, file]) => [name, join(BENCH_DIR, file)]),
+    ),
     outdir: BUNDLE_DIR,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -99,13 +90,5 @@ export async function buildBundles(): Promise<Bundles> {
     },
   })
   const url = (name: string) => pathToFileURL(join(BUNDLE_DIR, `${name}.mjs`))
-  return {
-    server: url('server'),
-    micro: url('micro'),
-    memory: url('memory'),
-    introspection: url('introspection'),
-    instructions: url('instructions'),
-    instructionsHttp: url('instructionsHttp'),
-    inMemory: url('inMemory'),
-  }
+  return Object.fromEntries(Object.keys(ENTRIES).map((name) => [name, url(name)])) as Bundles
 }

@@ -14,68 +14,39 @@ export interface Environment {
   readonly v8: string
   readonly openssl: string
   readonly libraries: Readonly<Record<string, string>>
-  /** 1-, 5- and 15-minute load averages when the run started: other work on the machine skews everything. */
+  /** 1-, 5- and 15-minute load averages at the start: other work on the machine skews everything. */
   readonly loadAverage: readonly number[]
 }
 
-/** Libraries whose versions the report states. */
-export const LIBRARIES = [
-  '@authframework/core',
-  '@authframework/express',
-  '@authframework/koa',
-  '@authframework/fastify',
-  'express',
-  'koa',
-  'fastify',
-  'jose',
-  'fast-jwt',
-  'jsonwebtoken',
-  'express-jwt',
-  'koa-jwt',
-  '@fastify/jwt',
-  'lru-cache',
-  'autocannon',
-] as const
+const LIBRARIES = [
+  ...['@authframework/core', '@authframework/express', '@authframework/koa'],
+  ...['@authframework/fastify', 'express', 'koa', 'fastify', 'jose', 'fast-jwt', 'jsonwebtoken'],
+  ...['express-jwt', 'koa-jwt', '@fastify/jwt', 'lru-cache', 'autocannon'],
+]
 
 const require = createRequire(import.meta.url)
 
+/** Walks up from the resolved entry to the package's own package.json (exports maps may hide it). */
 function versionOf(name: string): string {
-  // Walk up from the resolved entry to the package's own package.json (exports maps may hide it).
   try {
     let dir = dirname(require.resolve(name))
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 6; i++, dir = dirname(dir)) {
       try {
-        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-          name?: string
-          version?: string
-        }
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
         if (pkg.name === name && pkg.version) return pkg.version
       } catch {
         // not here; go up
       }
-      dir = dirname(dir)
     }
   } catch {
-    // fall through
+    // not installed
   }
-  try {
-    const here = dirname(new URL(import.meta.url).pathname)
-    const pkg = JSON.parse(
-      readFileSync(join(here, '..', 'node_modules', name, 'package.json'), 'utf8'),
-    ) as {
-      version?: string
-    }
-    return pkg.version ?? 'unknown'
-  } catch {
-    return 'not installed'
-  }
+  return 'not installed'
 }
 
-/** Describes this machine and the installed library versions. */
 export function describeEnvironment(): Environment {
-  const list = cpus()
   return {
-    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
     cores: availableParallelism(),
     totalMemBytes: totalmem(),
     freeMemBytes: freemem(),

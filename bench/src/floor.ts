@@ -5,7 +5,6 @@
  * lru-cache get, one `exp` check.
  */
 import { constants, createHmac, hash, type KeyObject, timingSafeEqual, verify } from 'node:crypto'
-import { inflateRawSync } from 'node:zlib'
 import { LRUCache } from 'lru-cache'
 import { type Algorithm, AUDIENCE, ISSUER } from './tokens.js'
 
@@ -15,28 +14,21 @@ export interface Claims {
   readonly [claim: string]: unknown
 }
 
-type SignatureCheck = (data: Buffer, signature: Buffer) => boolean
-
-function signatureCheck(alg: Algorithm, key: KeyObject): SignatureCheck {
-  switch (alg) {
-    case 'HS256':
-      return (data, signature) => {
-        const mac = createHmac('sha256', key).update(data).digest()
-        return mac.length === signature.length && timingSafeEqual(mac, signature)
-      }
-    case 'RS256':
-      return (data, signature) => verify('sha256', data, key, signature)
-    case 'PS256': {
-      const k = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
-      return (data, signature) => verify('sha256', data, k, signature)
+/** One signature check with a prepared key, as `crypto.verify` (or HMAC) takes it. */
+function signatureCheck(alg: Algorithm, key: KeyObject): (data: Buffer, sig: Buffer) => boolean {
+  if (alg === 'HS256')
+    return (data, sig) => {
+      const mac = createHmac('sha256', key).update(data).digest()
+      return mac.length === sig.length && timingSafeEqual(mac, sig)
     }
-    case 'ES256': {
-      const k = { key, dsaEncoding: 'ieee-p1363' as const }
-      return (data, signature) => verify('sha256', data, k, signature)
-    }
-    case 'EdDSA':
-      return (data, signature) => verify(null, data, key, signature)
-  }
+  const k =
+    alg === 'PS256'
+      ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+      : alg === 'ES256'
+        ? { key, dsaEncoding: 'ieee-p1363' as const }
+        : key
+  const digest = alg === 'EdDSA' ? null : 'sha256'
+  return (data, sig) => verify(digest, data, k, sig)
 }
 
 /** Uncached floor verifier for one algorithm. Throws on any failure. */
@@ -79,11 +71,4 @@ export function createFloorCache(
     cache.set(key, claims)
     return claims
   }
-}
-
-/** The floor for `compressed:` tokens: strip the prefix, base64url-decode, inflate with a size cap. */
-export function decodeCompressedFloor(value: string, maxBytes = 16 * 1024): string {
-  if (!value.startsWith('compressed:')) return value
-  const raw = Buffer.from(value.slice('compressed:'.length), 'base64url')
-  return inflateRawSync(raw, { maxOutputLength: maxBytes }).toString('latin1')
 }

@@ -1,4 +1,4 @@
-/** The peers' verifiers, configured as the micro-benchmark and the instruction counts give them. */
+/** fast-jwt's verifier, configured as the micro-benchmark and the memory part give it. */
 import { createVerifier } from 'fast-jwt'
 import { AUDIENCE, ISSUER, type KeyMaterial } from './tokens.js'
 
@@ -7,12 +7,13 @@ function peerKey(m: KeyMaterial): string {
 }
 
 /** fast-jwt's verifier for one key, as the peers get it (issuer and audience checked). */
-export function fastJwt(m: KeyMaterial, cache: false | number) {
+export function fastJwt(m: KeyMaterial, cache: false | number, cacheTTL?: number) {
   return createVerifier({
     key: peerKey(m),
     algorithms: [m.alg] as never,
     allowedIss: ISSUER,
     allowedAud: AUDIENCE,
     cache,
+    ...(cacheTTL ? { cacheTTL } : {}),
   })
 }

@@ -1,563 +1,283 @@
-/** Writes REPORT.md and its SVG charts from one run's results. */
-
-import { cellOf, versus } from './analysis.js'
+/** Writes REPORT.md and its SVG charts from one run's results. It reports; the README's goals judge. */
 import type { Environment } from './env.js'
-import {
-  fmt,
-  fmtSigned,
-  issueGoals,
-  type Row,
-  referenceFigures,
-  type Status,
-  seedTargets,
-} from './goals.js'
-import type { InMemoryResult } from './http/in-memory-run.js'
-import type { HttpResult } from './http/index.js'
+import type { InMemoryResult, InMemorySample } from './http/in-memory-run.js'
+import type { HttpResult, HttpSample } from './http/index.js'
 import {
   FRAMEWORK_NAME,
   FRAMEWORKS,
-  PEER_NAME,
-  SCENARIOS,
+  type Framework,
+  VARIANTS,
   type VariantId,
   variantLabel,
 } from './http/variants.js'
-import type { InstructionsResult } from './instructions/index.js'
-import type { IntrospectionResult } from './introspection/index.js'
+import type { LoginResult } from './login/index.js'
 import type { MemoryResult } from './memory.js'
-import type { MicroResult } from './micro.js'
-import { extraSections } from './report-extra.js'
-import { spreadPercent } from './stats.js'
-import { type BarChart, type BarGroup, PALETTE, renderBarChart } from './svg.js'
+import type { GroupResult } from './micro.js'
+import type { MicroResult } from './micro-groups.js'
+import { loginSection } from './report-login.js'
+import { fmt, fmtSigned, pairedDelta, pairedRatio, type Summary, summarize } from './stats.js'
+import { type Bar, type BarChart, PALETTE, renderBarChart } from './svg.js'
 
 export interface BenchResults {
-  readonly schema: 1
-  readonly mode: 'full' | 'quick'
-  readonly command: string
-  readonly startedAt: string
-  readonly finishedAt: string
-  readonly seconds: number
-  readonly environment: Environment
-  readonly micro?: MicroResult
-  readonly http?: HttpResult
-  readonly memory?: MemoryResult
-  readonly introspection?: IntrospectionResult
-  readonly instructions?: InstructionsResult
-  readonly inMemory?: InMemoryResult
+  mode: 'full' | 'quick'
+  command: string
+  parts: readonly string[]
+  /** Run with a subset of the frameworks. */
+  partial: boolean
+  startedAt: string
+  seconds: number
+  environment: Environment
+  /** Parts (or variants) that needed Redis and PostgreSQL and could not run, with the reason. */
+  notRun: Record<string, string>
+  /** Tokens rotated in scenario (e). */
+  poolSize: number
+  micro?: MicroResult
+  inMemory?: InMemoryResult
+  http?: HttpResult
+  login?: LoginResult
+  memory?: MemoryResult
 }
 
-export interface ReportExtras {
-  /** Hand-written analysis (bench/NOTES.md), included verbatim after the goal tables. */
-  readonly notes?: string
+/** Column heads written as one string: 'a|b|c'. */
+export const h = (heads: string) => heads.split('|')
+
+export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`
+  return [line(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n')
 }
 
-export interface RenderedReport {
-  readonly markdown: string
-  /** File name (relative to the report's `charts/` folder) -> SVG. */
-  readonly charts: Readonly<Record<string, string>>
+const whisker = (series: string, s: Summary): Bar => ({
+  series,
+  value: s.median,
+  lo: s.min,
+  hi: s.max,
+})
+const byName = (g: GroupResult, name: string) =>
+  g.contenders.find((c) => c.name.startsWith(name) && !c.skipped)
+
+/** In-memory or socket samples: CPU µs per request per round, framework and variant. */
+type Timed = { rounds: number; samples: readonly (InMemorySample | HttpSample)[] } | undefined
+
+/** One value per round for a (framework, variant): CPU µs per request (NaN where it failed). */
+function series(r: Timed, f: Framework, v: VariantId): number[] {
+  return Array.from({ length: r?.rounds ?? 0 }, (_, round) => {
+    const s = r?.samples.find((x) => x.round === round && x.framework === f && x.variant === v)
+    return s ? s.cpuUs : Number.NaN
+  })
 }
 
-const ICON: Record<Status, string> = {
-  met: '✅ met',
-  'not met': '❌ not met',
-  'not measured': '— not measured',
+/** CPU per request, over bare, the share of bare's capacity kept, and the CPU ÷ ours', paired. */
+function cell(r: Timed, f: Framework, v: VariantId) {
+  const cpu = series(r, f, v)
+  if (!cpu.some(Number.isFinite)) return undefined
+  const bare = series(r, f, 'bare')
+  const perOurs = pairedRatio(cpu, series(r, f, 'ours'))
+  return {
+    cpu: summarize(cpu),
+    over: pairedDelta(cpu, bare),
+    keeps: pairedRatio(bare, cpu),
+    perOurs,
+  }
 }
 
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const esc = (c: string) => c.replace(/\|/g, '\\|')
-  return [
-    `| ${head.map(esc).join(' | ')} |`,
-    `|${head.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
-  ].join('\n')
-}
-
-function goalTable(rows: readonly Row[]): string {
+function microSummary(micro: MicroResult): string {
+  const rows = micro.groups.flatMap((g) => {
+    const ours = g.contenders.find((c) => c.role === 'ours' && !c.skipped)
+    const floor = byName(g, g.floor)
+    const peer = byName(g, 'fast-jwt')
+    if (!ours || !floor) return []
+    const title = g.id === 'permissions' ? 'Permission store, memory hit' : g.title
+    const vsPeer = peer ? fmt(pairedRatio(ours.rounds, peer.rounds), 2) : '—'
+    return [[title, fmt(ours.us, 2), fmt(floor.us, 2), fmt(ours.vsFloor, 2), vsPeer]]
+  })
   return table(
-    ['measure', 'goal', 'measured (median, min–max over rounds)', 'status'],
-    rows.map((r) => [r.measure, r.goal, r.measured, ICON[r.status]]),
+    h('hot path|ours, µs per call|floor, µs per call|ours ÷ floor|ours ÷ fast-jwt'),
+    rows,
   )
 }
 
-const VARIANT_SERIES: readonly { id: VariantId; name: string }[] = [
-  { id: 'noop', name: 'no-op middleware (control)' },
-  { id: 'ours', name: 'ours' },
-  { id: 'ours-nocache', name: 'ours, cache: false' },
-  { id: 'peer', name: 'peer (no cache / KeyObject)' },
-  { id: 'peer-cache', name: 'peer with cache (@fastify/jwt)' },
-  { id: 'peer-pem', name: 'peer with a PEM string' },
-]
-const SERIES_COLORS = VARIANT_SERIES.map((s, i) => ({
-  name: s.name,
-  color: i === 0 ? '#c9ced2' : (PALETTE[i - 1] as string),
-}))
-
-function ratioChart(http: HttpResult, kind: 'throughput' | 'capacity'): BarChart {
-  const groups: BarGroup[] = []
-  for (const f of FRAMEWORKS) {
-    for (const sc of SCENARIOS) {
-      if (!http.options.scenarios.includes(sc.id)) continue
-      const bars = VARIANT_SERIES.flatMap((s) => {
-        const c = cellOf(http, f, sc.id, s.id)
-        if (!c) return []
-        const r = kind === 'throughput' ? c.throughputVsBare : c.capacityVsBare
-        return [{ series: s.name, value: r.median, lo: r.min, hi: r.max }]
-      })
-      if (bars.length)
-        groups.push({
-          label: `${FRAMEWORK_NAME[f]} · ${sc.id} ${sc.tokens === 'one' ? 'one token' : sc.tokens === 'rotate' ? '10k rotated' : sc.tokens === 'fresh' ? 'new token each' : 'compressed'}`,
-          bars,
-        })
-    }
+function requestSummary(r: { inMemory?: InMemoryResult; http?: HttpResult }): string {
+  const cols = (c: ReturnType<typeof cell>, v: VariantId) => {
+    if (!c) return ['—', '—', '—', '']
+    const over = v === 'bare' ? ['—', '—'] : [fmtSigned(c.over, 1), fmt(c.keeps, 2)]
+    return [fmt(c.cpu, 1), ...over, v === 'peer' ? fmt(c.perOurs, 2) : '']
   }
-  return {
-    title:
-      kind === 'throughput'
-        ? 'Throughput relative to the bare framework (req/s ÷ bare req/s)'
-        : 'Capacity relative to the bare framework (bare CPU µs/req ÷ variant CPU µs/req)',
-    subtitle: `Median of ${http.options.rounds} paired round(s); whiskers: min–max. 1.0 = as fast as no auth at all.`,
-    axisLabel: '× of bare (higher is better)',
-    series: SERIES_COLORS,
-    groups,
-    refLines: [{ value: 1, label: 'bare' }],
-    format: (v) => v.toFixed(2),
-  }
+  const rows = FRAMEWORKS.flatMap((f) =>
+    VARIANTS.map((v) => [
+      FRAMEWORK_NAME[f],
+      variantLabel(f, v),
+      ...cols(cell(r.inMemory, f, v), v),
+      ...cols(cell(r.http, f, v), v),
+    ]),
+  ).filter((row) => row[2] !== '—' || row[6] !== '—')
+  const heads = 'CPU µs/req|over bare|keeps × of bare|CPU ÷ ours'
+  return table(h(`framework|variant|in memory: ${heads}|sockets: ${heads}`), rows)
 }
 
-function latencyChart(http: HttpResult): BarChart {
-  const groups: BarGroup[] = []
-  for (const f of FRAMEWORKS) {
-    for (const sc of ['a', 'c'] as const) {
-      if (!http.options.scenarios.includes(sc)) continue
-      for (const v of ['bare', ...VARIANT_SERIES.map((s) => s.id)] as VariantId[]) {
-        const c = cellOf(http, f, sc, v)
-        if (!c) continue
-        groups.push({
-          label: `${FRAMEWORK_NAME[f]} ${sc} · ${variantLabel(f, v)}`,
-          bars: (['p50', 'p95', 'p99'] as const).map((p) => ({
-            series: p,
-            value: c[p].median,
-            lo: c[p].min,
-            hi: c[p].max,
-          })),
-        })
+function socketsTable(http: HttpResult): string {
+  const rows = FRAMEWORKS.flatMap((f) =>
+    VARIANTS.flatMap((v) => {
+      const own = http.samples.filter((s) => s.framework === f && s.variant === v)
+      const of = (pick: (s: HttpSample) => number, digits: number) =>
+        fmt(summarize(own.map(pick)), digits)
+      const { p50, p95, p99 } = {
+        p50: of((s) => s.load.p50, 2),
+        p95: of((s) => s.load.p95, 2),
+        p99: of((s) => s.load.p99, 2),
       }
-    }
-  }
+      const cells = [
+        of((s) => s.load.reqPerSec, 0),
+        p50,
+        p95,
+        p99,
+        of((s) => s.rssBytes / 2 ** 20, 0),
+      ]
+      return own.length ? [[FRAMEWORK_NAME[f], variantLabel(f, v), ...cells]] : []
+    }),
+  )
+  return table(h('framework|variant|req/s|p50 ms|p95 ms|p99 ms|RSS MiB'), rows)
+}
+
+function microDetail(micro: MicroResult): string {
+  const body = (g: GroupResult) =>
+    g.contenders.map((c) =>
+      c.skipped
+        ? [c.name, c.role, 'not timed', '', c.skipped]
+        : [c.name, c.role, fmt(c.us, 2), (1e6 / c.us.median).toFixed(0), fmt(c.vsFloor, 2)],
+    )
+  const heads = (g: GroupResult) => ['contender', 'role', 'µs per call', 'calls/s', `× ${g.floor}`]
+  return micro.groups
+    .map((g) => `### ${g.title}\n\n${g.note}\n\n${table(heads(g), body(g))}\n`)
+    .join('\n')
+}
+
+function memorySection(memory: MemoryResult): string {
+  const per = (bytes: number) => (bytes / memory.entries).toFixed(0)
+  const rows = memory.reports.map((r) => [
+    r.subject,
+    per(r.rssDeltaBytes),
+    per(r.heapDeltaBytes),
+    (r.rssAfterBytes / 2 ** 20).toFixed(0),
+  ])
+  return [
+    `## Memory per cached verification, ${memory.entries.toLocaleString('en')} entries`,
+    '',
+    'One child process (`--expose-gc`) per cache fills it with distinct verified HS256 tokens (signed and dropped, so only what the cache keeps stays alive); the growth of RSS, and of V8 heap + external memory, over a baseline taken after warm-up and a full GC, divided by the entries. Floor: a SHA-256 key in an `lru-cache` holding the parsed claims.',
+    '',
+    table(h('cache|B of RSS per entry|B of heap per entry|RSS after, MiB'), rows),
+    '',
+  ].join('\n')
+}
+
+const COLORS = [PALETTE[5], PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[4]] as string[]
+
+function keepsChart(r: Timed, where: string): BarChart {
+  const variants = VARIANTS.filter((v) => v !== 'bare')
+  const name = (v: VariantId) => (v === 'peer' ? 'the peer' : variantLabel('fastify', v))
   return {
-    title: `Request latency percentiles at ${http.options.connections} connections, scenarios (a) and (c)`,
-    subtitle:
-      'Milliseconds; median over rounds, whiskers min–max. Client and server share the machine.',
-    axisLabel: 'latency, ms (lower is better)',
-    series: [
-      { name: 'p50', color: PALETTE[0] },
-      { name: 'p95', color: PALETTE[1] },
-      { name: 'p99', color: PALETTE[3] },
-    ],
-    groups,
-    scale: 'log',
-    format: (v) => v.toFixed(v < 10 ? 2 : 1),
-    width: 940,
+    title: `Share of bare’s capacity kept, ${where} (bare CPU µs/req ÷ variant CPU µs/req)`,
+    subtitle: `Median of ${r?.rounds} rounds paired with bare; whiskers min–max. 1 = no cost at all.`,
+    axisLabel: '× of bare (higher is better)',
+    series: variants.map((v, i) => ({ name: name(v), color: COLORS[i] as string })),
+    groups: FRAMEWORKS.map((f) => ({
+      label: FRAMEWORK_NAME[f],
+      bars: variants.flatMap((v) => {
+        const c = cell(r, f, v)
+        return c ? [whisker(name(v), c.keeps)] : []
+      }),
+    })).filter((g) => g.bars.length),
+    refLines: [{ value: 1, label: 'bare' }],
+    format: (x) => x.toFixed(2),
   }
 }
 
 function microChart(micro: MicroResult): BarChart {
-  const names = [
-    'ours (cache: false)',
-    'ours (cache on, 8× more tokens than it holds)',
-    'fast-jwt',
-    'jsonwebtoken',
-    'jose jwtVerify',
-    'ours (cache hit)',
-    'fast-jwt (cache hit)',
-  ]
-  const series = names.map((name, i) => ({ name, color: PALETTE[i % PALETTE.length] as string }))
-  const groups: BarGroup[] = micro.groups
-    .filter((g) => g.id.startsWith('uncached-') || g.id.startsWith('cache-hit-'))
-    .map((g) => ({
-      label: g.title.replace('Uncached verification', 'uncached').replace('Cache hit', 'cache hit'),
-      bars: g.contenders
-        .filter((c) => !c.skipped && names.includes(c.name))
-        .map((c) => ({
-          series: c.name,
-          value: c.vsBaseline.median,
-          lo: c.vsBaseline.min,
-          hi: c.vsBaseline.max,
-        })),
-    }))
+  const names = ['ours', 'fast-jwt', 'jsonwebtoken', 'jose jwtVerify']
+  const groups = micro.groups.filter((g) => g.id !== 'permissions')
   return {
-    title: 'Verification cost relative to the floor (µs per call ÷ floor µs per call)',
-    subtitle: `Median of ${micro.options.rounds} paired rounds; whiskers min–max. Floor = bare node:crypto (uncached) or sha256 + lru-cache get + exp (cache hit).`,
+    title: 'Verification time relative to the floor (µs per call ÷ floor µs per call)',
+    subtitle: `Median of ${micro.options.rounds} paired rounds; whiskers min–max.`,
     axisLabel: '× of the floor (lower is better)',
-    series,
-    groups,
+    series: names.map((name, i) => ({ name, color: PALETTE[i] as string })),
+    groups: groups.map((g) => ({
+      label: g.title.replace('Uncached verification', 'uncached').replace('Cache hit', 'cache hit'),
+      bars: names.flatMap((name) => {
+        const c = byName(g, name)
+        return c ? [whisker(name, c.vsFloor)] : []
+      }),
+    })),
     scale: 'log',
-    refLines: [
-      { value: 1, label: 'floor' },
-      { value: 1.15, label: '1.15×' },
-    ],
-    format: (v) => `${v.toFixed(2)}×`,
-    width: 940,
+    refLines: [{ value: 1, label: 'floor' }],
+    format: (x) => `${x.toFixed(2)}×`,
     baseline: 1,
   }
 }
 
-function cpuChart(http: HttpResult): BarChart {
-  const groups: BarGroup[] = []
-  for (const f of FRAMEWORKS) {
-    for (const sc of SCENARIOS) {
-      const bars = (['bare', ...VARIANT_SERIES.map((s) => s.id)] as VariantId[]).flatMap((v) => {
-        const c = cellOf(http, f, sc.id, v)
-        if (!c) return []
-        const name = v === 'bare' ? 'bare' : (VARIANT_SERIES.find((s) => s.id === v)?.name ?? v)
-        return [{ series: name, value: c.cpuUs.median, lo: c.cpuUs.min, hi: c.cpuUs.max }]
-      })
-      if (bars.length) groups.push({ label: `${FRAMEWORK_NAME[f]} · ${sc.id}`, bars })
-    }
-  }
-  return {
-    title: 'Server CPU time per request (user + system, all threads)',
-    subtitle: 'µs per request; median over rounds, whiskers min–max.',
-    axisLabel: 'µs of CPU per request (lower is better)',
-    series: [{ name: 'bare', color: '#9aa5ad' }, ...SERIES_COLORS],
-    groups,
-    scale: 'log',
-    format: (v) => v.toFixed(0),
-    width: 940,
-  }
-}
-
-function microSection(micro: MicroResult): string {
-  const parts: string[] = [
-    '## Micro-benchmarks (core)',
-    '',
-    `${micro.options.rounds} rounds per group; each round times every contender for ≈ ${micro.options.sampleMs} ms (as three sub-batches, keeping the fastest), in an order that rotates and reverses each round; ${micro.options.warmupMs} ms warm-up each. Ratios are paired (taken within a round), then the median across rounds. Ours: ${micro.oursStatus === 'ok' ? '`createAuth(...).verify(token)`, awaited one call at a time' : `not measured (${micro.oursStatus})`}.`,
-    '',
-  ]
-  for (const g of micro.groups) {
-    parts.push(`### ${g.title}`, '', g.note, '')
-    parts.push(
-      table(
-        ['contender', 'role', 'µs per call', 'ops/s', 'spread', `× ${g.baseline}`],
-        g.contenders.map((c) =>
-          c.skipped
-            ? [
-                c.name,
-                c.role,
-                c.skipped.startsWith('not run') ? 'not run' : 'skipped',
-                '',
-                '',
-                c.skipped,
-              ]
-            : [
-                c.name,
-                c.role,
-                fmt(c.us, 2),
-                Number.isFinite(c.us.median) ? (1e6 / c.us.median).toFixed(0) : 'n/a',
-                `±${spreadPercent(c.us).toFixed(1)} %`,
-                c.name === g.baseline ? '1' : fmt(c.vsBaseline, 2),
-              ],
-        ),
-      ),
-      '',
-    )
-  }
-  return parts.join('\n')
-}
-
-function httpSection(http: HttpResult): string {
-  const o = http.options
-  const parts: string[] = [
-    '## HTTP',
-    '',
-    `autocannon in the parent process, the server in a child process, both on 127.0.0.1. ${o.connections} connections, pipelining 1, ${o.warmupS} s warm-up (scenario b: one walk of its ${http.poolSizes.rotate} tokens instead), then ${o.durationS} s measured; ${o.rounds} round(s), fresh server processes each round, variants in an order that rotates and reverses each round. Server CPU comes from \`process.cpuUsage()\` in the server, sampled at the start and end of the measured window. Latency is per request, measured by the client. “× bare” is paired per round: CPU = bare CPU µs/req ÷ variant CPU µs/req (capacity kept); req/s = variant ÷ bare.`,
-    '',
-  ]
-  for (const f of FRAMEWORKS) {
-    const rows: string[][] = []
-    for (const sc of SCENARIOS) {
-      for (const v of sc.variants(f)) {
-        const c = cellOf(http, f, sc.id, v)
-        if (!c) continue
-        rows.push([
-          sc.id,
-          variantLabel(f, v),
-          fmt(c.reqPerSec, 0),
-          fmt(c.p50, 2),
-          fmt(c.p95, 2),
-          fmt(c.p99, 2),
-          fmt(c.cpuUs, 1),
-          v === 'bare' ? '' : fmtSigned(c.extraCpuUs, 1),
-          v === 'bare' ? '' : fmt(c.capacityVsBare, 2),
-          v === 'bare' ? '' : fmt(c.throughputVsBare, 2),
-        ])
-      }
-    }
-    if (rows.length === 0) continue
-    parts.push(`### ${FRAMEWORK_NAME[f]}`, '')
-    parts.push(
-      table(
-        [
-          'scenario',
-          'variant',
-          'req/s',
-          'p50 ms',
-          'p95 ms',
-          'p99 ms',
-          'CPU µs/req',
-          'extra CPU µs',
-          '× bare (CPU)',
-          '× bare (req/s)',
-        ],
-        rows,
-      ),
-      '',
-    )
-  }
-  // Ours against each peer.
-  const vsRows: string[][] = []
-  for (const f of FRAMEWORKS) {
-    for (const sc of SCENARIOS) {
-      for (const peer of ['peer', 'peer-cache', 'peer-pem'] as const) {
-        const v = versus(http, f, sc.id, 'ours', peer)
-        if (!v) continue
-        vsRows.push([
-          FRAMEWORK_NAME[f],
-          sc.id,
-          variantLabel(f, peer),
-          fmt(v.capacity, 2),
-          fmt(v.throughput, 2),
-          fmtSigned(v.cpuDelta, 1),
-        ])
-      }
-    }
-  }
-  if (vsRows.length) {
-    parts.push(
-      '### Ours against the peers',
-      '',
-      'CPU ratio: peer CPU µs/req ÷ ours (how many requests ours serves for each one the peer serves on the same CPU); req/s ratio: ours ÷ peer; both paired per round.',
-      '',
-      table(
-        [
-          'framework',
-          'scenario',
-          'peer',
-          '× peer (CPU)',
-          '× peer (req/s)',
-          'ours − peer, CPU µs/req',
-        ],
-        vsRows,
-      ),
-      '',
-    )
-  }
-  const rssRows = FRAMEWORKS.flatMap((f) =>
-    (['bare', 'ours', 'peer', 'peer-cache'] as const).flatMap((v) => {
-      const c = cellOf(http, f, 'b', v)
-      return c
-        ? [
-            [
-              FRAMEWORK_NAME[f],
-              variantLabel(f, v),
-              fmt(
-                {
-                  ...c.rssBytes,
-                  median: c.rssBytes.median / 2 ** 20,
-                  min: c.rssBytes.min / 2 ** 20,
-                  max: c.rssBytes.max / 2 ** 20,
-                },
-                0,
-              ),
-            ],
-          ]
-        : []
-    }),
-  )
-  if (rssRows.length) {
-    parts.push(
-      '### Process RSS under scenario (b)',
-      '',
-      'Server RSS at the end of the measured window, MiB.',
-      '',
-      table(['framework', 'variant', 'RSS MiB'], rssRows),
-      '',
-    )
-  }
-  const notes: string[] = []
-  for (const s of http.skipped)
-    notes.push(
-      `- ${FRAMEWORK_NAME[s.framework]} ${variantLabel(s.framework, s.variant)} did not run: ${s.reason}`,
-    )
-  for (const f of FRAMEWORKS) {
-    for (const sc of SCENARIOS) {
-      for (const v of sc.variants(f)) {
-        const c = cellOf(http, f, sc.id, v)
-        if (!c) continue
-        if (c.non2xx || c.errors) {
-          notes.push(
-            `- ${FRAMEWORK_NAME[f]} ${sc.id} ${variantLabel(f, v)}: ${c.non2xx} non-2xx responses, ${c.errors} errors — its figures are not valid.`,
-          )
-        }
-        if (c.reusedTokens > 0 && v !== 'bare') {
-          notes.push(
-            `- ${FRAMEWORK_NAME[f]} ${sc.id} ${variantLabel(f, v)}: the pool of ${http.poolSizes.fresh} fresh tokens ran out; ${c.reusedTokens} of ${c.measuredRequests} measured requests (${((c.reusedTokens / c.measuredRequests) * 100).toFixed(1)} %) reused a token this server had seen.`,
-          )
-        }
-      }
-    }
-  }
-  if (notes.length) parts.push('### Notes on this run', '', ...notes, '')
-  return parts.join('\n')
-}
-
-function memorySection(memory: MemoryResult): string {
-  const rows = memory.reports.map((r) => [
-    r.subject,
-    r.entries.toLocaleString('en-US'),
-    r.alg,
-    (r.rssDeltaBytes / r.entries).toFixed(0),
-    (r.heapDeltaBytes / r.entries).toFixed(0),
-    (r.rssAfterBytes / 2 ** 20).toFixed(0),
-    r.seconds.toFixed(1),
-  ])
-  for (const f of memory.failures)
-    rows.push([f.subject, f.entries.toLocaleString('en-US'), '', 'failed', f.reason, '', ''])
-  return [
-    '## Memory per cached verification',
-    '',
-    'One child process (`--expose-gc`) per row: the cache is filled with N distinct verified tokens (signed on the fly and dropped, so only what the cache keeps stays alive), and the growth of RSS and of V8 heap + external memory over a baseline taken after warm-up and a full GC is divided by N. Floor: sha256 key + lru-cache + the parsed claims. fast-jwt: its own LRU cache of N entries.',
-    ...(memory.note ? ['', memory.note] : []),
-    '',
-    table(
-      [
-        'cache',
-        'entries',
-        'tokens',
-        'B RSS / entry',
-        'B heap / entry',
-        'RSS after, MiB',
-        'fill time, s',
-      ],
-      rows,
-    ),
-    '',
-  ].join('\n')
-}
-
-/** Renders the whole report. */
-export function renderReport(r: BenchResults, extras: ReportExtras = {}): RenderedReport {
-  const charts: Record<string, string> = {}
+/** Renders the whole report; each chart follows the table it draws. */
+export function renderReport(r: BenchResults) {
   const e = r.environment
-  const parts: string[] = [
+  const charts: Record<string, string> = {}
+  const chart = (file: string, c: BarChart, alt: string) => {
+    charts[file] = renderBarChart(c)
+    return `![${alt}](charts/${file})\n`
+  }
+  const up = r.mode === 'full' && !r.partial && r.parts.length === 5 ? '' : '../../'
+  const [m, s] = [r.inMemory, r.http]
+  const machine = [e.cpuModel, String(e.cores), `${(e.totalMemBytes / 2 ** 30).toFixed(1)} GiB`]
+  const libraries = Object.entries(e.libraries).map(([name, version]) => `${name} ${version}`)
+  const out: string[] = [
     '# AuthFramework benchmark report',
     '',
-    `Generated by \`${r.command}\` on ${r.startedAt} in ${r.seconds.toFixed(0)} s. Do not edit by hand: re-run it. The method is in [README.md](${r.mode === 'quick' ? '../../README.md' : 'README.md'}).`,
+    `Generated by \`${r.command}\` on ${r.startedAt} in ${r.seconds.toFixed(0)} s. Do not edit by hand: re-run it. The method and the goals are in [README.md](${up}README.md), what the figures mean today in [NOTES.md](${up}NOTES.md).`,
     '',
+    ...(r.mode === 'quick'
+      ? ['> **Smoke run (`--quick`)**: it proves the benchmark runs; its numbers are noise.', '']
+      : []),
+    table(h('CPU|cores|memory|Node|V8|OpenSSL|load average at start'), [
+      [...machine, `${e.node} (${e.platform})`, e.v8, e.openssl, e.loadAverage.join(' / ')],
+    ]),
+    '',
+    `Libraries: ${libraries.join(', ')}. The load generator and the servers share these cores: compare within a run, through the paired ratios.`,
+    '',
+    ...Object.entries(r.notRun).map(([part, why]) => `- **${part}** was ${why}.\n`),
   ]
-  if (r.mode === 'quick') {
-    parts.push(
-      '> **Smoke run (`--quick`).** Durations and rounds are cut to the bone so that CI can check the benchmarks still run. Its numbers are noise; read the full report instead.',
+  if (r.micro)
+    out.push(
+      '## Verification and permission lookups, one call at a time',
+      '',
+      `Ours beside its floor (what any correct implementation must do, in bare \`node:crypto\` / \`lru-cache\`) and fast-jwt; median over ${r.micro.options.rounds} rounds (min–max), ratios paired within a round. Ours is \`auth.authenticate(input)\`, the call the adapters make per request. Every contender is in the tables at the end.`,
+      '',
+      microSummary(r.micro),
+      '',
+      chart('micro-vs-floor.svg', microChart(r.micro), 'Verification relative to the floor'),
+    )
+  if (m || s)
+    out.push(
+      '## Whole requests: (a) one token, (e) permissions on the route',
+      '',
+      `Server CPU µs per request (user + system, all threads), median over rounds (min–max); “over bare”, “keeps × of bare” (bare CPU ÷ variant CPU) and “CPU ÷ ours” are paired within a round. (a) repeats one valid RS256 token; (e) rotates ${r.poolSize.toLocaleString('en')} tokens through \`requirePermission('orders:read')\`. **In memory**, the precise view: each app alone in a fresh process, ${m?.connections} in-memory connections, ${m?.counts.warmup.toLocaleString('en')} requests of warm-up, then the fastest of ${m?.counts.batches} batches of ${m?.counts.batchSize.toLocaleString('en')}, ${m?.rounds ?? 0} rounds. **Sockets**: autocannon on 127.0.0.1, ${s?.connections} connections, ${s?.warmupS} s of warm-up ((e): a walk of the pool), ${s?.durationS} s measured, ${s?.rounds ?? 0} rounds; it adds the kernel’s work and a load generator on the same cores. The no-op control runs in memory only.`,
+      '',
+      requestSummary(r),
+      '',
+      ...(m?.samples.length
+        ? [chart('in-memory-vs-bare.svg', keepsChart(m, 'in memory'), 'Capacity kept, in memory')]
+        : []),
+      ...(s?.samples.length
+        ? [chart('sockets-vs-bare.svg', keepsChart(s, 'on sockets'), 'Capacity kept, sockets')]
+        : []),
+    )
+  if (r.memory) out.push(memorySection(r.memory))
+  if (r.login) out.push(...loginSection(r.login, chart))
+  if (r.micro) out.push('## Micro-benchmarks in detail', '', microDetail(r.micro))
+  if (s)
+    out.push(
+      '## Sockets: throughput and latency',
+      '',
+      `What autocannon saw, median over ${s.rounds} rounds (min–max): latency per request as the client measured it, and the server’s RSS at the end of the measured window.`,
+      '',
+      socketsTable(s),
       '',
     )
-  }
-  parts.push(
-    '## Machine',
-    '',
-    table(
-      [
-        'CPU',
-        'cores',
-        'memory',
-        'OS',
-        'Node',
-        'V8',
-        'OpenSSL',
-        'load average at start (1/5/15 min)',
-      ],
-      [
-        [
-          e.cpuModel,
-          String(e.cores),
-          `${(e.totalMemBytes / 2 ** 30).toFixed(1)} GiB`,
-          e.platform,
-          e.node,
-          e.v8,
-          e.openssl,
-          e.loadAverage.map((l) => l.toFixed(2)).join(' / '),
-        ],
-      ],
-    ),
-    '',
-    table(
-      ['library', 'version'],
-      Object.entries(e.libraries).map(([k, v]) => [k, v]),
-    ),
-    '',
-    'The load generator and the server share these cores, so absolute figures are low and noisy; compare within a run, through the paired ratios.',
-    '',
-    '## Seed targets',
-    '',
-    goalTable(seedTargets(r)),
-    '',
-    '## Goals (issue 6)',
-    '',
-    'Each status is judged on the figures the issue names: the micro-benchmarks, and for HTTP, the server’s CPU per request under autocannon on sockets. Where a row adds instruction counts or in-memory timings (whole requests without the kernel and the load generator, resolved to a few tenths of a µs), those are shown to settle what the socket figures cannot, and do not change the status. “Where the time goes” below says, goal by goal, what is missed and why.',
-    '',
-    goalTable(issueGoals(r)),
-    '',
-    '## Reference figures',
-    '',
-    'The issue’s figures from an earlier machine of this kind, next to this run’s. Context, not pass/fail.',
-    '',
-    table(
-      ['figure', 'reference', 'this run'],
-      referenceFigures(r).map((x) => [x.figure, x.reference, x.measured]),
-    ),
-    '',
-  )
-  if (extras.notes?.trim()) {
-    parts.push(
-      '## Where the time goes',
-      '',
-      '_Hand-written from CPU profiles (`bench/NOTES.md`), kept with the report; it describes the core as it was when written and may lag behind the tables above._',
-      '',
-      extras.notes.trim().replace(/^# .*\n+/, ''),
-      '',
-    )
-  }
-  const chartLines: string[] = []
-  if (r.http?.samples.length) {
-    charts['throughput-ratios.svg'] = renderBarChart(ratioChart(r.http, 'throughput'))
-    charts['capacity-ratios.svg'] = renderBarChart(ratioChart(r.http, 'capacity'))
-    charts['latency-percentiles.svg'] = renderBarChart(latencyChart(r.http))
-    charts['cpu-per-request.svg'] = renderBarChart(cpuChart(r.http))
-    chartLines.push(
-      '![Throughput relative to bare](charts/throughput-ratios.svg)',
-      '',
-      '![Capacity relative to bare](charts/capacity-ratios.svg)',
-      '',
-      '![Latency percentiles](charts/latency-percentiles.svg)',
-      '',
-      '![Server CPU per request](charts/cpu-per-request.svg)',
-      '',
-    )
-  }
-  if (r.micro) {
-    charts['micro-vs-floor.svg'] = renderBarChart(microChart(r.micro))
-    chartLines.push('![Verification cost relative to the floor](charts/micro-vs-floor.svg)', '')
-  }
-  if (chartLines.length) parts.push('## Charts', '', ...chartLines)
-  if (r.micro) parts.push(microSection(r.micro))
-  if (r.http) parts.push(httpSection(r.http))
-  if (r.memory) parts.push(memorySection(r.memory))
-  const extra = extraSections(r, table)
-  if (extra) parts.push(extra)
-  const peerLine = FRAMEWORKS.map((f) => `${FRAMEWORK_NAME[f]}: ${PEER_NAME[f]}`).join('; ')
-  parts.push(
-    '## What was compared',
-    '',
-    `Peers per framework — ${peerLine}. Every contender verifies RS256 with issuer and audience checks, with the same public key; peers get their fastest documented key form (a KeyObject, or a PEM that they turn into one once).`,
-    '',
-  )
-  return { markdown: `${parts.join('\n').trimEnd()}\n`, charts }
+  return { markdown: `${out.join('\n').trimEnd()}\n`, charts }
 }

@@ -1,41 +1,35 @@
-/** Small, dependency-free statistics used by every part of the benchmark. */
+/** Small, dependency-free statistics shared by every part of the benchmark. */
 
-/** Median of a list of numbers (NaN for an empty list). */
-export function median(values: readonly number[]): number {
-  return quantile(values, 0.5)
-}
-
-/** Linear-interpolated quantile, `q` in [0, 1]. Does not modify its input. */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  return quantileSorted(sorted, q)
-}
-
-/** Quantile of an already sorted array-like (ascending). */
+/** Linear-interpolated quantile of an ascending array, `q` in [0, 1]. */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length
   if (n === 0) return Number.NaN
   const pos = (n - 1) * q
-  const lo = Math.floor(pos)
-  const hi = Math.ceil(pos)
-  const a = sorted[lo] as number
-  const b = sorted[hi] as number
-  return a + (b - a) * (pos - lo)
+  const lo = sorted[Math.floor(pos)] as number
+  const hi = sorted[Math.ceil(pos)] as number
+  return lo + (hi - lo) * (pos - Math.floor(pos))
 }
+
+/** Linear-interpolated quantile; does not modify its input. */
+export function quantile(values: readonly number[], q: number): number {
+  return quantileSorted(
+    [...values].sort((a, b) => a - b),
+    q,
+  )
+}
+
+export const median = (values: readonly number[]): number => quantile(values, 0.5)
 
 /** A central value with its spread over repeated rounds. */
 export interface Summary {
-  /** Median over rounds. */
   readonly median: number
-  /** Smallest and largest round. */
   readonly min: number
   readonly max: number
-  /** Number of rounds. */
+  /** Number of rounds that gave a value. */
   readonly n: number
 }
 
-/** Median, min and max of repeated measurements. */
+/** Median, min and max of repeated measurements (non-finite values left out). */
 export function summarize(values: readonly number[]): Summary {
   const finite = values.filter(Number.isFinite)
   if (finite.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 }
@@ -47,39 +41,27 @@ export function summarize(values: readonly number[]): Summary {
   }
 }
 
-/** Half the min–max range relative to the median, in percent: a blunt, honest spread. */
-export function spreadPercent(s: Summary): number {
-  if (!(s.median > 0)) return Number.NaN
-  return ((s.max - s.min) / 2 / s.median) * 100
-}
-
-/** Element-wise ratio of two paired series (same round index), summarised. */
-export function pairedRatio(numerator: readonly number[], denominator: readonly number[]): Summary {
-  const ratios: number[] = []
-  const n = Math.min(numerator.length, denominator.length)
-  for (let i = 0; i < n; i++) {
-    const a = numerator[i] as number
-    const b = denominator[i] as number
-    if (Number.isFinite(a) && Number.isFinite(b) && b !== 0) ratios.push(a / b)
-  }
-  return summarize(ratios)
-}
-
-/** Element-wise difference of two paired series, summarised. */
-export function pairedDelta(a: readonly number[], b: readonly number[]): Summary {
-  const deltas: number[] = []
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
+function paired(a: readonly number[], b: readonly number[], f: (x: number, y: number) => number) {
+  const out: number[] = []
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const x = a[i] as number
     const y = b[i] as number
-    if (Number.isFinite(x) && Number.isFinite(y)) deltas.push(x - y)
+    if (Number.isFinite(x) && Number.isFinite(y) && y !== 0) out.push(f(x, y))
   }
-  return summarize(deltas)
+  return summarize(out)
 }
 
+/** a[i] ÷ b[i] for each round, summarised: ratios are taken within a round. */
+export const pairedRatio = (a: readonly number[], b: readonly number[]): Summary =>
+  paired(a, b, (x, y) => x / y)
+
+/** a[i] − b[i] for each round, summarised. */
+export const pairedDelta = (a: readonly number[], b: readonly number[]): Summary =>
+  paired(a, b, (x, y) => x - y)
+
 /**
- * The order in which contenders run in a given round: rotated by the round number and reversed
- * on odd rounds, so that no contender always runs first (cold) or right after the same neighbour.
+ * The order in which items run in a given round: rotated by the round number and reversed on odd
+ * rounds, so that no item always runs first (cold) or right after the same neighbour.
  */
 export function roundOrder<T>(items: readonly T[], round: number): T[] {
   const n = items.length
@@ -89,32 +71,16 @@ export function roundOrder<T>(items: readonly T[], round: number): T[] {
   return round % 2 === 1 ? rotated.reverse() : rotated
 }
 
-/** A growable Float64 buffer for per-request latencies (no JS array of boxed numbers). */
-export interface SampleBuffer {
-  push(value: number): void
-  readonly length: number
-  /** A sorted copy of the samples. */
-  sorted(): Float64Array
+/** "12.3 (11.8–13.0)": the median with the min–max over rounds. */
+export function fmt(s: Summary | undefined, digits = 1, unit = ''): string {
+  if (!s || s.n === 0 || !Number.isFinite(s.median)) return 'n/a'
+  const f = (v: number) => v.toFixed(digits)
+  return `${f(s.median)}${unit}${s.n > 1 ? ` (${f(s.min)}–${f(s.max)})` : ''}`
 }
 
-/** Creates an empty {@link SampleBuffer}. */
-export function createSampleBuffer(initialCapacity = 1 << 16): SampleBuffer {
-  let data = new Float64Array(initialCapacity)
-  let size = 0
-  return {
-    push(value) {
-      if (size === data.length) {
-        const next = new Float64Array(data.length * 2)
-        next.set(data)
-        data = next
-      }
-      data[size++] = value
-    },
-    get length() {
-      return size
-    },
-    sorted() {
-      return data.slice(0, size).sort()
-    },
-  }
+/** Like {@link fmt}, with a sign: "+3.1 µs (−0.4 to +6.0)". */
+export function fmtSigned(s: Summary | undefined, digits = 1, unit = ''): string {
+  if (!s || s.n === 0 || !Number.isFinite(s.median)) return 'n/a'
+  const f = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`
+  return `${f(s.median)}${unit}${s.n > 1 ? ` (${f(s.min)} to ${f(s.max)})` : ''}`
 }

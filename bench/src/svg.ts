@@ -105,15 +105,12 @@ export function renderBarChart(chart: BarChart): string {
   const seriesIndex = new Map(chart.series.map((s, i) => [s.name, i]))
 
   // Header: title, subtitle, legend (wrapped).
-  let y = 24
-  const out: string[] = []
-  out.push(
-    `<text x="12" y="${y}" font-size="16" font-weight="600">${escapeXml(chart.title)}</text>`,
-  )
-  if (chart.subtitle) {
-    y += 18
+  const out = [
+    `<text x="12" y="24" font-size="16" font-weight="600">${escapeXml(chart.title)}</text>`,
+  ]
+  let y = chart.subtitle ? 42 : 24
+  if (chart.subtitle)
     out.push(`<text x="12" y="${y}" font-size="12" fill="#555">${escapeXml(chart.subtitle)}</text>`)
-  }
   y += 22
   let lx = 12
   for (const s of chart.series) {
@@ -130,27 +127,20 @@ export function renderBarChart(chart: BarChart): string {
   const plotTop = y
 
   // Scale.
-  const values = chart.groups.flatMap((g) =>
-    g.bars.flatMap((b) => [b.value, b.hi ?? b.value, b.lo ?? b.value]),
-  )
-  const refs = (chart.refLines ?? []).map((r) => r.value)
-  const finite = [...values, ...refs].filter(
-    (v) => Number.isFinite(v) && (chart.scale !== 'log' || v > 0),
-  )
   const log = chart.scale === 'log'
+  const values = chart.groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.hi ?? 0, b.lo ?? 0]))
+  const refs = (chart.refLines ?? []).map((r) => r.value)
+  const finite = [...values, ...refs].filter((v) => Number.isFinite(v) && (!log || v > 0))
   const vmax = finite.length ? Math.max(...finite) : 1
   const vmin = log ? (finite.length ? Math.min(...finite) : 1) : 0
   const ticks = log ? logTicks(vmin, vmax) : linearTicks(vmax * 1.05)
   const t0 = ticks[0] as number
   const t1 = ticks[ticks.length - 1] as number
-  const x = (v: number): number => {
-    if (log) {
-      const a = Math.log10(t0)
-      const b = Math.log10(t1)
-      return plotX + ((Math.log10(Math.max(v, t0)) - a) / (b - a)) * plotW
-    }
-    return plotX + (Math.max(0, v) / t1) * plotW
-  }
+  const [a, b] = [Math.log10(t0), Math.log10(t1)]
+  const x = (v: number): number =>
+    log
+      ? plotX + ((Math.log10(Math.max(v, t0)) - a) / (b - a)) * plotW
+      : plotX + (Math.max(0, v) / t1) * plotW
 
   // Groups and bars.
   const body: string[] = []
@@ -174,12 +164,8 @@ export function renderBarChart(chart: BarChart): string {
       body.push(
         `<rect x="${r1(Math.min(x0, x1))}" y="${r1(by)}" width="${r1(Math.max(0.5, Math.abs(x1 - x0)))}" height="${barH}" fill="${color}"><title>${escapeXml(`${g.label} — ${b.series}: ${format(b.value)}`)}</title></rect>`,
       )
-      if (
-        b.lo !== undefined &&
-        b.hi !== undefined &&
-        Number.isFinite(b.lo) &&
-        Number.isFinite(b.hi)
-      ) {
+      const whisker = Number.isFinite(b.lo) && Number.isFinite(b.hi)
+      if (b.lo !== undefined && b.hi !== undefined && whisker) {
         const xl = x(b.lo)
         const xh = x(b.hi)
         const cy = r1(by + barH / 2)
@@ -187,7 +173,7 @@ export function renderBarChart(chart: BarChart): string {
           `<path d="M${r1(xl)} ${cy}H${r1(xh)}M${r1(xl)} ${r1(by + 3)}V${r1(by + barH - 3)}M${r1(xh)} ${r1(by + 3)}V${r1(by + barH - 3)}" stroke="#222" stroke-width="1"/>`,
         )
       }
-      const tx = Math.max(x1, b.hi !== undefined && Number.isFinite(b.hi) ? x(b.hi) : x1) + 4
+      const tx = Math.max(x1, b.hi !== undefined && whisker ? x(b.hi) : x1) + 4
       body.push(
         `<text x="${r1(tx)}" y="${r1(by + barH - 3)}" font-size="11">${escapeXml(format(b.value))}</text>`,
       )

@@ -11,7 +11,6 @@ import {
   randomBytes,
   sign,
 } from 'node:crypto'
-import { deflateRawSync } from 'node:zlib'
 
 export const ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'PS256', 'HS256'] as const
 export type Algorithm = (typeof ALGORITHMS)[number]
@@ -19,7 +18,7 @@ export type Algorithm = (typeof ALGORITHMS)[number]
 export const ISSUER = 'https://auth.bench.example/'
 export const AUDIENCE = 'bench-api'
 /** Tokens live for 6 hours: longer than any run, so no token expires mid-benchmark. */
-export const TOKEN_LIFETIME_SECONDS = 6 * 3600
+const TOKEN_LIFETIME_SECONDS = 6 * 3600
 
 /** Everything a verifier needs for one algorithm, in each form the libraries prefer. */
 export interface KeyMaterial {
@@ -28,8 +27,7 @@ export interface KeyMaterial {
   readonly verifyKey: KeyObject
   /** SPKI PEM of the public key; for HS256 the secret string. */
   readonly verifyPem: string
-  /** PKCS#8 PEM of the private key; for HS256 the secret string. Never leaves the process tree. */
-  readonly signPem: string
+  /** The private key, or the secret. */
   readonly signKey: KeyObject
   /** HS256 only: the shared secret as a string. */
   readonly secret?: string
@@ -40,7 +38,7 @@ export function generateKeyMaterial(alg: Algorithm): KeyMaterial {
   if (alg === 'HS256') {
     const secret = randomBytes(32).toString('base64url')
     const key = createSecretKey(Buffer.from(secret, 'utf8'))
-    return { alg, verifyKey: key, verifyPem: secret, signPem: secret, signKey: key, secret }
+    return { alg, verifyKey: key, verifyPem: secret, signKey: key, secret }
   }
   const pair =
     alg === 'ES256'
@@ -52,7 +50,6 @@ export function generateKeyMaterial(alg: Algorithm): KeyMaterial {
     alg,
     verifyKey: pair.publicKey,
     verifyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    signPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     signKey: pair.privateKey,
   }
 }
@@ -79,28 +76,15 @@ export function signToken(
 ): string {
   const input = `${b64({ alg, typ: 'JWT' })}.${b64(claims)}`
   const data = Buffer.from(input)
-  let signature: Buffer
-  switch (alg) {
-    case 'HS256':
-      signature = createHmac('sha256', signKey).update(data).digest()
-      break
-    case 'RS256':
-      signature = sign('sha256', data, signKey)
-      break
-    case 'PS256':
-      signature = sign('sha256', data, {
-        key: signKey,
-        padding: constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: 32,
-      })
-      break
-    case 'ES256':
-      signature = sign('sha256', data, { key: signKey, dsaEncoding: 'ieee-p1363' })
-      break
-    case 'EdDSA':
-      signature = sign(null, data, signKey)
-      break
-  }
+  const pss = { key: signKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+  const signature =
+    alg === 'HS256'
+      ? createHmac('sha256', signKey).update(data).digest()
+      : alg === 'PS256'
+        ? sign('sha256', data, pss)
+        : alg === 'ES256'
+          ? sign('sha256', data, { key: signKey, dsaEncoding: 'ieee-p1363' })
+          : sign(alg === 'EdDSA' ? null : 'sha256', data, signKey)
   return `${input}.${signature.toString('base64url')}`
 }
 
@@ -115,9 +99,4 @@ export function signTokens(
   for (let i = 0; i < count; i++)
     out[i] = signToken(material.alg, material.signKey, claimsFor(first + i, nowSeconds))
   return out
-}
-
-/** The `compressed:` form: raw DEFLATE of the compact JWT, base64url-encoded, with the prefix. */
-export function compressToken(token: string): string {
-  return `compressed:${deflateRawSync(Buffer.from(token), { level: 9 }).toString('base64url')}`
 }

@@ -1,7 +1,7 @@
 /** Load generation with autocannon, in the parent process; per-request latencies kept exactly. */
 import { hrtime } from 'node:process'
 import autocannon from 'autocannon'
-import { createSampleBuffer, quantileSorted } from '../stats.js'
+import { quantileSorted } from '../stats.js'
 
 export interface LoadSettings {
   readonly connections: number
@@ -21,7 +21,6 @@ export interface LoadResult {
   readonly p50: number
   readonly p95: number
   readonly p99: number
-  readonly max: number
 }
 
 /**
@@ -34,7 +33,7 @@ export function load(
   nextHeader: () => string | undefined,
   keepLatencies = true,
 ): Promise<LoadResult> {
-  const latencies = createSampleBuffer()
+  const latencies: number[] = []
   let non2xx = 0
   let responses = 0
   return new Promise((resolve, reject) => {
@@ -63,7 +62,7 @@ export function load(
       (error, result) => {
         const elapsedS = Number(hrtime.bigint() - t0) / 1e9
         if (error) return reject(error)
-        const sorted = latencies.sorted()
+        const sorted = latencies.sort((a, b) => a - b)
         resolve({
           responses,
           non2xx,
@@ -73,7 +72,6 @@ export function load(
           p50: quantileSorted(sorted, 0.5),
           p95: quantileSorted(sorted, 0.95),
           p99: quantileSorted(sorted, 0.99),
-          max: sorted.length ? (sorted[sorted.length - 1] as number) : Number.NaN,
         })
       },
     )

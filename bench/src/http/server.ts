@@ -3,9 +3,8 @@
  * port and reports its CPU time between a `start` and a `stop` message from the parent. Exits when
  * the parent says so, when the IPC channel closes, or after a hard lifetime limit.
  */
-import { closers, counter } from './apps/common.js'
-import { loadBuilder } from './apps/index.js'
-import type { Command, Event, ServerConfig } from './variants.js'
+import { closers, counter, loadBuilder } from './apps/common.js'
+import type { AppConfig, Command, Event } from './variants.js'
 
 const MAX_LIFETIME_MS = 30 * 60 * 1000
 
@@ -13,7 +12,7 @@ function send(event: Event): void {
   process.send?.(event)
 }
 
-async function main(cfg: ServerConfig): Promise<void> {
+async function main(cfg: AppConfig): Promise<void> {
   // Only the chosen framework (and its peer) is loaded.
   const build = await loadBuilder(cfg.framework)
   const { port, close } = await build(cfg)
@@ -31,13 +30,11 @@ async function main(cfg: ServerConfig): Promise<void> {
       send({ evt: 'started' })
     } else if (message.cmd === 'stop') {
       const cpu = process.cpuUsage(cpu0)
-      const mem = process.memoryUsage()
       send({
         evt: 'stopped',
         cpuUs: cpu.user + cpu.system,
         requests: counter.requests,
-        rssBytes: mem.rss,
-        heapUsedBytes: mem.heapUsed,
+        rssBytes: process.memoryUsage.rss(),
       })
     } else if (message.cmd === 'exit') {
       shutdown()
@@ -48,7 +45,7 @@ async function main(cfg: ServerConfig): Promise<void> {
   send({ evt: 'ready', port })
 }
 
-process.once('message', (cfg: ServerConfig) => {
+process.once('message', (cfg: AppConfig) => {
   main(cfg).catch((error: unknown) => {
     send({ evt: 'failed', reason: error instanceof Error ? error.message : String(error) })
     setTimeout(() => process.exit(1), 100)

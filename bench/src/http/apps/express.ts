@@ -1,4 +1,4 @@
-/** Express 5: bare, ours (`authMiddleware`), express-jwt with a KeyObject or a PEM string. */
+/** Express 5: bare, the no-op control, ours (`authMiddleware`), express-jwt with a KeyObject. */
 import { createPublicKey } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import express, { type RequestHandler } from 'express'
@@ -9,53 +9,37 @@ import {
   type BuildApp,
   counter,
   guarded,
-  isOurs,
   NOOP_AUTH,
-  oursAdapter,
-  oursAdapterOptions,
+  ours,
   REQUIRED_PERMISSION,
-  storeOptions,
 } from './common.js'
 
 export const build: BuildApp = async (cfg) => {
   const app = express()
+  const route: RequestHandler[] = []
   if (cfg.variant === 'noop') {
     app.use((req, _res, next) => {
       ;(req as { auth?: unknown }).auth = NOOP_AUTH
       next()
     })
-  } else if (isOurs(cfg.variant)) {
-    const authMiddleware = await oursAdapter<(options: unknown) => RequestHandler>('express')
-    app.use(authMiddleware({ ...oursAdapterOptions(cfg), ...(await storeOptions(cfg)) }))
-  } else if (cfg.variant === 'peer' || cfg.variant === 'peer-pem') {
-    const secret = cfg.variant === 'peer' ? createPublicKey(cfg.publicKeyPem) : cfg.publicKeyPem
-    app.use(
-      expressjwt({
-        secret: secret as string,
-        algorithms: ['RS256'],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-      }),
-    )
+  } else if (cfg.variant === 'peer') {
+    const secret = createPublicKey(cfg.publicKeyPem) as unknown as string
+    app.use(expressjwt({ secret, algorithms: ['RS256'], issuer: ISSUER, audience: AUDIENCE }))
+  } else if (cfg.variant !== 'bare') {
+    const o = await ours<(options: unknown) => RequestHandler, RequestHandler>('express', cfg)
+    app.use(o.factory(o.options))
+    if (guarded(cfg.variant)) route.push(o.requirePermission(REQUIRED_PERMISSION))
   }
-  const handler: RequestHandler = (_req, res) => {
+  app.get('/', ...route, (_req, res) => {
     counter.requests++
     res.json(BODY)
-  }
-  if (guarded(cfg.variant)) {
-    const { requirePermission } = (await import('@authframework/express')) as unknown as {
-      requirePermission(...r: string[]): RequestHandler
-    }
-    app.get('/', requirePermission(REQUIRED_PERMISSION), handler)
-  } else {
-    app.get('/', handler)
-  }
+  })
   return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => {
+    const server = app.listen(0, '127.0.0.1', () =>
       resolve({
         port: (server.address() as AddressInfo).port,
         close: () => new Promise<void>((done) => server.close(() => done())),
-      })
-    })
+      }),
+    )
   })
 }

@@ -1,4 +1,4 @@
-/** Fastify 5: bare, ours (`authPlugin`), @fastify/jwt without and with its verification cache. */
+/** Fastify 5: bare, the no-op control, ours (`authPlugin`), @fastify/jwt with its cache. */
 import type { AddressInfo } from 'node:net'
 import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyPluginCallback, type preHandlerHookHandler } from 'fastify'
@@ -9,53 +9,49 @@ import {
   type BuildApp,
   counter,
   guarded,
-  isOurs,
   NOOP_AUTH,
-  oursAdapter,
-  oursAdapterOptions,
+  ours,
   REQUIRED_PERMISSION,
-  storeOptions,
 } from './common.js'
+
+type Guarded = { requirePermission(...required: string[]): preHandlerHookHandler }
 
 export const build: BuildApp = async (cfg) => {
   const app = Fastify({ logger: false })
   if (cfg.variant === 'noop') {
-    // As a plugin would: a request decoration and a callback-style onRequest hook.
+    // as a plugin would: a request decoration and a callback-style onRequest hook
     app.decorateRequest('noopAuth', null)
     app.addHook('onRequest', (request, _reply, done) => {
       ;(request as unknown as { noopAuth: unknown }).noopAuth = NOOP_AUTH
       done()
     })
-  } else if (isOurs(cfg.variant)) {
-    const authPlugin = await oursAdapter<FastifyPluginCallback<Record<string, unknown>>>('fastify')
-    await app.register(authPlugin, { ...oursAdapterOptions(cfg), ...(await storeOptions(cfg)) })
-  } else if (cfg.variant === 'peer' || cfg.variant === 'peer-cache') {
-    await app.register(fastifyJwt, {
-      secret: { public: cfg.publicKeyPem },
-      verify: {
-        algorithms: ['RS256'],
-        allowedIss: ISSUER,
-        allowedAud: AUDIENCE,
-        // Same capacity as ours, so rotating 10,000 tokens fits in both caches.
-        cache: cfg.variant === 'peer-cache' ? DEFAULT_CACHE.max : false,
-      },
-    })
+  } else if (cfg.variant === 'peer') {
+    // the same capacity as ours' cache
+    const verify = {
+      algorithms: ['RS256' as const],
+      allowedIss: ISSUER,
+      allowedAud: AUDIENCE,
+      cache: DEFAULT_CACHE.max,
+    }
+    await app.register(fastifyJwt, { secret: { public: cfg.publicKeyPem }, verify })
     app.addHook('onRequest', async (request) => {
       await request.jwtVerify()
     })
+  } else if (cfg.variant !== 'bare') {
+    const o = await ours<FastifyPluginCallback<Record<string, unknown>>, never>('fastify', cfg)
+    await app.register(o.factory, o.options)
   }
   const handler = async () => {
     counter.requests++
     return BODY
   }
-  if (guarded(cfg.variant)) {
-    const guard = (
-      app as unknown as { requirePermission(...r: string[]): preHandlerHookHandler }
-    ).requirePermission(REQUIRED_PERMISSION)
-    app.get('/', { preHandler: guard }, handler)
-  } else {
-    app.get('/', handler)
-  }
+  if (guarded(cfg.variant))
+    app.get(
+      '/',
+      { preHandler: (app as unknown as Guarded).requirePermission(REQUIRED_PERMISSION) },
+      handler,
+    )
+  else app.get('/', handler)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { port: (app.server.address() as AddressInfo).port, close: () => app.close() }
 }
