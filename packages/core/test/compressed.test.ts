@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks'
 import { deflateRawSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { COMPRESSED_PREFIX, createAuth, decodeCompressed, TokenInvalidError } from '../src/index.js'
