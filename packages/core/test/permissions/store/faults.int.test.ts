@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { AuthUnavailableError } from '../../src/errors.js'
+import { AuthUnavailableError } from '../../../src/errors.js'
 import {
   createPermissionStore,
   type LayerErrorContext,
@@ -14,7 +14,7 @@ import {
   type PermissionStore,
   postgresSource,
   redisLayer,
-} from '../../src/index.js'
+} from '../../../src/index.js'
 import {
   connectRedis,
   countRedisCommands,
@@ -29,8 +29,8 @@ import {
   type TestSchema,
   timed,
   viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+} from '../../support/services.js'
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.js'
 
 const REDIS_TIMEOUT_MS = 150
 const PG_TIMEOUT_MS = 400

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { type AuthError, createAuth, createSigner, type TokenIntrospector } from '../src/index.js'
+import {
+  type AuthError,
+  createAuth,
+  createSigner,
+  type TokenIntrospector,
+} from '../../src/index.js'
 
 const ISS = 'https://issuer.example'
 const AUD = 'orders-api'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type Algorithm, createAuth, createSigner } from '../src/index.js'
+import { type Algorithm, createAuth, createSigner } from '../../src/index.js'
 
 const ISS = 'https://issuer.example'
 const AUD = 'orders-api'

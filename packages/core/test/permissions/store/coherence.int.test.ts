@@ -15,10 +15,10 @@ import {
   type PermissionStore,
   postgresSource,
   redisLayer,
-} from '../../src/index.js'
-import { useRedisFaultFixture } from '../support/fault-fixture.js'
-import { connectRedis, REDIS_URL, seed, viaProxy } from '../support/services.js'
-import type { TcpProxy } from '../support/tcp-proxy.js'
+} from '../../../src/index.js'
+import { useRedisFaultFixture } from '../../support/fault-fixture.js'
+import { connectRedis, REDIS_URL, seed, viaProxy } from '../../support/services.js'
+import type { TcpProxy } from '../../support/tcp-proxy.js'
 
 /** The promise: enforced within this long of the commit, whatever happened to Redis. */
 const BOUND_MS = 1000

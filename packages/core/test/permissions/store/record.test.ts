@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { encodeKeyPart } from '../../src/permissions/store/index.js'
+import { encodeKeyPart } from '../../../src/permissions/store/index.js'
 import {
   decodeRecord,
   encodeRecord,
   isStorableId,
   toPermissionRecord,
-} from '../../src/permissions/store/record.js'
+} from '../../../src/permissions/store/record.js'
 
 describe('permission records', () => {
   it('round-trips through compact JSON', () => {

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createAuditSink, createAuth, createSigner, migrate, requestInput } from '../src/index.js'
-import { createTestSchema, type TestSchema } from './support/services.js'
+import {
+  createAuditSink,
+  createAuth,
+  createSigner,
+  migrate,
+  requestInput,
+} from '../../src/index.js'
+import { createTestSchema, type TestSchema } from '../support/services.js'
 
 const SECRET = 'an-hmac-secret-of-more-than-thirty-two-bytes!!'
 let schema: TestSchema

@@ -7,7 +7,7 @@ import {
   prometheusText,
   registerPrometheusMetrics,
   requestInput,
-} from '../src/index.js'
+} from '../../src/index.js'
 
 const SECRET = 'an-hmac-secret-of-more-than-thirty-two-bytes!!'
 

@@ -8,7 +8,7 @@ import {
   POSTGRES_POOL_DEFAULTS,
   postgresSource,
   redisLayer,
-} from '../../src/index.js'
+} from '../../../src/index.js'
 
 describe('public entry', () => {
   it('exports the permission store API', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { assertBearerToken, parseAuthorization } from '../src/extract/authorization.js'
-import { extractCredential as extractToken } from '../src/extract/credentials.js'
-import { createAuth, InvalidRequestError, requestInput } from '../src/index.js'
+import { assertBearerToken, parseAuthorization } from '../../src/extract/authorization.js'
+import { extractCredential as extractToken } from '../../src/extract/credentials.js'
+import { createAuth, InvalidRequestError, requestInput } from '../../src/index.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -11,7 +11,7 @@ import {
   rsaKeyPair,
   signJwt,
   summary,
-} from './helpers.js'
+} from '../helpers.js'
 
 const SOURCES = { cookie: undefined, getToken: undefined, maxTokenBytes: 8192 }
 const FROM_HEADER = { kind: 'bearer', token: 'abc', source: 'header' }

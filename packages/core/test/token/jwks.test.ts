@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type AuthOptions, createAuth, type RemoteKeySetOptions } from '../src/index.js'
+import { type AuthOptions, createAuth, type RemoteKeySetOptions } from '../../src/index.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -11,7 +11,7 @@ import {
   type KeyPair,
   rsaKeyPair,
   signJwt,
-} from './helpers.js'
+} from '../helpers.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 

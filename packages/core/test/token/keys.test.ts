@@ -1,6 +1,6 @@
 import { createPublicKey, createSecretKey, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { type AuthOptions, createAuth } from '../src/index.js'
+import { type AuthOptions, createAuth } from '../../src/index.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -10,7 +10,7 @@ import {
   fakeClock,
   rsaKeyPair,
   signJwt,
-} from './helpers.js'
+} from '../helpers.js'
 
 const rsa = rsaKeyPair()
 const rsa2 = rsaKeyPair()

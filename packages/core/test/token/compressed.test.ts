@@ -1,7 +1,12 @@
 import { performance } from 'node:perf_hooks'
 import { deflateRawSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { COMPRESSED_PREFIX, createAuth, decodeCompressed, TokenInvalidError } from '../src/index.js'
+import {
+  COMPRESSED_PREFIX,
+  createAuth,
+  decodeCompressed,
+  TokenInvalidError,
+} from '../../src/index.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -12,7 +17,7 @@ import {
   rsaKeyPair,
   signJwt,
   summary,
-} from './helpers.js'
+} from '../helpers.js'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Algorithm, createAuth } from '../src/index.js'
+import { type Algorithm, createAuth } from '../../src/index.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -18,7 +18,7 @@ import {
   rsaKeyPair,
   signJwt,
   summary,
-} from './helpers.js'
+} from '../helpers.js'
 
 const rsa = rsaKeyPair()
 const attacker = rsaKeyPair()

@@ -3,9 +3,9 @@ import {
   cacheKey,
   createVerificationCache,
   VerifiedContext,
-} from '../src/cache/verification-cache.js'
-import { type AuthContext, type AuthOptions, createAuth } from '../src/index.js'
-import { subjectKeys } from '../src/revocation/keys.js'
+} from '../../src/cache/verification-cache.js'
+import { type AuthContext, type AuthOptions, createAuth } from '../../src/index.js'
+import { subjectKeys } from '../../src/revocation/keys.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -17,7 +17,7 @@ import {
   NOW_S,
   rsaKeyPair,
   signJwt,
-} from './helpers.js'
+} from '../helpers.js'
 
 // Count the signature checks of node:crypto that the core makes (RS256 goes through `verify`).
 const calls = vi.hoisted(() => ({ verify: 0 }))

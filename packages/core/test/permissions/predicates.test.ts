@@ -8,10 +8,10 @@ import {
   createGuard,
   not,
   type Requirement,
-} from '../src/index.js'
-import { grantsOf } from '../src/permissions/match.js'
-import { permissionsFromClaims } from '../src/permissions/resolve.js'
-import { authErrorOf } from './helpers.js'
+} from '../../src/index.js'
+import { grantsOf } from '../../src/permissions/match.js'
+import { permissionsFromClaims } from '../../src/permissions/resolve.js'
+import { authErrorOf } from '../helpers.js'
 
 function ctx(...permissions: string[]): AuthContext {
   return Object.freeze({

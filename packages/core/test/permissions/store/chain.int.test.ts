@@ -15,9 +15,9 @@ import {
   postgresSource,
   type RedisLayer,
   redisLayer,
-} from '../../src/index.js'
-import { createMetrics } from '../../src/metrics/metrics.js'
-import type { PermissionRecord } from '../../src/types.js'
+} from '../../../src/index.js'
+import { createMetrics } from '../../../src/metrics/metrics.js'
+import type { PermissionRecord } from '../../../src/types.js'
 import {
   connectRedis,
   countQueries,
@@ -27,7 +27,7 @@ import {
   runId,
   seed,
   type TestSchema,
-} from '../support/services.js'
+} from '../../support/services.js'
 
 const prefix = `aftest:${runId()}:`
 /** Ids are data: none of these may collide, match a pattern, or reach SQL or RESP as syntax. */

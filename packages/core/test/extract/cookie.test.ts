@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { readCookie } from '../src/extract/cookie.js'
-import { createAuth, InvalidRequestError } from '../src/index.js'
+import { readCookie } from '../../src/extract/cookie.js'
+import { createAuth, InvalidRequestError } from '../../src/index.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -10,7 +10,7 @@ import {
   rsaKeyPair,
   signJwt,
   summary,
-} from './helpers.js'
+} from '../helpers.js'
 
 describe('readCookie', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { memoryLayer } from '../../src/permissions/store/index.js'
+import { memoryLayer } from '../../../src/permissions/store/index.js'
 
 const record = Object.freeze({ permissions: Object.freeze(['a']) })
 

@@ -1,12 +1,12 @@
 /** The read-through chain over a function source and memory layer: no services needed. */
 import { describe, expect, it, vi } from 'vitest'
-import { AuthError, AuthUnavailableError, UserInactiveError } from '../../src/errors.js'
+import { AuthError, AuthUnavailableError, UserInactiveError } from '../../../src/errors.js'
 import {
   type CacheLayer,
   createPermissionStore,
   memoryLayer,
-} from '../../src/permissions/store/index.js'
-import type { PermissionRecord } from '../../src/types.js'
+} from '../../../src/permissions/store/index.js'
+import type { PermissionRecord } from '../../../src/types.js'
 
 function deferred<T>() {
   let resolve!: (value: T) => void

@@ -7,7 +7,7 @@
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
 import { jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { createAuth } from '../src/index.js'
+import { createAuth } from '../../src/index.js'
 
 const NOW = 1_800_000_000
 const ISS = 'https://issuer.example'

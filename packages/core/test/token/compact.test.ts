@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createAuth, parseCompact, TokenInvalidError } from '../src/index.js'
-import { isCanonicalBase64url } from '../src/token/base64url.js'
+import { createAuth, parseCompact, TokenInvalidError } from '../../src/index.js'
+import { isCanonicalBase64url } from '../../src/token/base64url.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -11,7 +11,7 @@ import {
   rsaKeyPair,
   signJwt,
   summary,
-} from './helpers.js'
+} from '../helpers.js'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 

@@ -10,7 +10,7 @@ import {
   createSigner,
   requestInput,
   type SecurityLogger,
-} from '../src/index.js'
+} from '../../src/index.js'
 
 const ISS = 'https://issuer.example'
 const AUD = 'orders-api'

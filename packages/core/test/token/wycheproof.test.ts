@@ -9,11 +9,11 @@ import type { JsonWebKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { compactVerify, importJWK } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { TokenInvalidError } from '../src/errors.js'
-import { parseCompact } from '../src/token/compact.js'
-import { createStaticKeyResolver } from '../src/token/key-resolver.js'
-import { importPublicKey, importSecret, toVerifyKey, type VerifyKey } from '../src/token/keys.js'
-import { verifySignature } from '../src/token/verify.js'
+import { TokenInvalidError } from '../../src/errors.js'
+import { parseCompact } from '../../src/token/compact.js'
+import { createStaticKeyResolver } from '../../src/token/key-resolver.js'
+import { importPublicKey, importSecret, toVerifyKey, type VerifyKey } from '../../src/token/keys.js'
+import { verifySignature } from '../../src/token/verify.js'
 
 type Result = 'valid' | 'invalid' | 'acceptable'
 
@@ -39,7 +39,7 @@ interface VectorFile {
 
 // The repository and `shared/` sit side by side (locally and in CI): <repo>/../shared/vectors/...
 const FILE = new URL(
-  '../../../../shared/vectors/wycheproof/json_web_signature_test.json',
+  '../../../../../shared/vectors/wycheproof/json_web_signature_test.json',
   import.meta.url,
 )
 const vectors = JSON.parse(readFileSync(FILE, 'utf8')) as VectorFile

@@ -17,25 +17,25 @@
 import { createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { TokenInvalidError } from '../src/errors.js'
-import type { Algorithm } from '../src/token/algorithms.js'
-import { parseCompact } from '../src/token/compact.js'
-import { keysFromJwks } from '../src/token/jwks.js'
-import { createStaticKeyResolver } from '../src/token/key-resolver.js'
+import { TokenInvalidError } from '../../src/errors.js'
+import type { Algorithm } from '../../src/token/algorithms.js'
+import { parseCompact } from '../../src/token/compact.js'
+import { keysFromJwks } from '../../src/token/jwks.js'
+import { createStaticKeyResolver } from '../../src/token/key-resolver.js'
 import {
   assertKeySet,
   importKeyInput,
   importPublicKey,
   toVerifyKey,
   type VerifyKey,
-} from '../src/token/keys.js'
-import { verifySignature } from '../src/token/verify.js'
+} from '../../src/token/keys.js'
+import { verifySignature } from '../../src/token/verify.js'
 import {
   hasRocaFingerprint,
   ROCA_PRIMES,
   ROCA_SUBGROUP_MASKS,
   rsaModulus,
-} from '../src/token/weak-keys.js'
+} from '../../src/token/weak-keys.js'
 
 type Result = 'valid' | 'invalid' | 'acceptable'
 
@@ -60,7 +60,7 @@ interface JwkGroup {
 
 // The repository and `shared/` sit side by side (locally and in CI): <repo>/../shared/vectors/...
 const FILE = new URL(
-  '../../../../shared/vectors/wycheproof/json_web_key_test.json',
+  '../../../../../shared/vectors/wycheproof/json_web_key_test.json',
   import.meta.url,
 )
 const vectors = JSON.parse(readFileSync(FILE, 'utf8')) as {

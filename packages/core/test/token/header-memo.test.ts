@@ -5,12 +5,12 @@
  * that never verified are never remembered.
  */
 import { describe, expect, it } from 'vitest'
-import type { Algorithm } from '../src/token/algorithms.js'
-import type { KeyResolver } from '../src/token/key-resolver.js'
-import { createStaticKeyResolver } from '../src/token/key-resolver.js'
-import { importPublicKey, toVerifyKey, type VerifyKey } from '../src/token/keys.js'
-import { createJwsVerifier, type HeaderRules, type VerifiedJws } from '../src/token/verify.js'
-import { b64u, claims, ecKeyPair, handSign, rsaKeyPair } from './helpers.js'
+import type { Algorithm } from '../../src/token/algorithms.js'
+import type { KeyResolver } from '../../src/token/key-resolver.js'
+import { createStaticKeyResolver } from '../../src/token/key-resolver.js'
+import { importPublicKey, toVerifyKey, type VerifyKey } from '../../src/token/keys.js'
+import { createJwsVerifier, type HeaderRules, type VerifiedJws } from '../../src/token/verify.js'
+import { b64u, claims, ecKeyPair, handSign, rsaKeyPair } from '../helpers.js'
 
 const rules: HeaderRules = { algorithms: new Set<Algorithm>(['RS256']), typ: undefined }
 

@@ -5,7 +5,7 @@ import {
   createMemoryRevocationList,
   createSigner,
   type RevocationList,
-} from '../src/index.js'
+} from '../../src/index.js'
 
 const ISS = 'https://issuer.example'
 const AUD = 'orders-api'

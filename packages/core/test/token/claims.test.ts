@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { type AuthOptions, createAuth } from '../src/index.js'
+import { type AuthOptions, createAuth } from '../../src/index.js'
 import {
   AUDIENCE,
   authErrorOf,
@@ -12,7 +12,7 @@ import {
   NOW_S,
   signJwt,
   summary,
-} from './helpers.js'
+} from '../helpers.js'
 
 const SECRET = randomBytes(32)
 

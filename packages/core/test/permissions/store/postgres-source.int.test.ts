@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AuthUnavailableError } from '../../src/errors.js'
+import { AuthUnavailableError } from '../../../src/errors.js'
 import {
   createPostgresPool,
   MIGRATIONS_DIRECTORY,
@@ -13,14 +13,14 @@ import {
   POSTGRES_POOL_DEFAULTS,
   postgresSource,
   resolvePostgresPoolConfig,
-} from '../../src/index.js'
+} from '../../../src/index.js'
 import {
   countQueries,
   createTestSchema,
   seed,
   settle,
   type TestSchema,
-} from '../support/services.js'
+} from '../../support/services.js'
 
 let schema: TestSchema
 let pool: pg.Pool
