@@ -14,8 +14,6 @@ import {
   postgresSource,
   redisLayer,
 } from '@authframework/core'
-import type { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   connectRedis,
   createTestSchema,
@@ -23,7 +21,9 @@ import {
   runId,
   seed,
   type TestSchema,
-} from '../packages/core/test/support/services.js'
+} from '@authframework/test-support/services'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADAPTERS,
   type AdapterName,

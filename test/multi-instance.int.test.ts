@@ -9,8 +9,6 @@ import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg } from 'node:os'
 import { createSigner, migrate } from '@authframework/core'
-import type { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   connectRedis,
   createTestSchema,
@@ -19,7 +17,9 @@ import {
   REDIS_URL,
   runId,
   type TestSchema,
-} from '../packages/core/test/support/services.js'
+} from '@authframework/test-support/services'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { forkInstance } from './support/fork.js'
 import type { InstanceConfig } from './support/instance.js'
 

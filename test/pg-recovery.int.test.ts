@@ -11,7 +11,6 @@ import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg } from 'node:os'
 import { createSigner, migrate } from '@authframework/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createTestSchema,
   DATABASE_URL,
@@ -19,8 +18,9 @@ import {
   seed,
   type TestSchema,
   viaProxy,
-} from '../packages/core/test/support/services.js'
-import { startTcpProxy, type TcpProxy } from '../packages/core/test/support/tcp-proxy.js'
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { forkInstance } from './support/fork.js'
 import type { PgInstanceConfig } from './support/pg-instance.js'
 

@@ -16,8 +16,6 @@ import {
   sessionMemoryLayer,
   sessionRedisLayer,
 } from '@authframework/core'
-import type { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   connectRedis,
   countQueries,
@@ -26,7 +24,9 @@ import {
   runId,
   seed,
   type TestSchema,
-} from '../packages/core/test/support/services.js'
+} from '@authframework/test-support/services'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADAPTERS,
   type AdapterName,

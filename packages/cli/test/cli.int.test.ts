@@ -11,8 +11,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createSigner } from '@authframework/core'
+import { createTestSchema, DATABASE_URL } from '@authframework/test-support/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestSchema, DATABASE_URL } from '../../core/test/support/services.js'
 import { parseClaims, parseExp } from '../src/commands/sign.js'
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url))

@@ -1,3 +1,4 @@
+import { createTestSchema, type TestSchema } from '@authframework/test-support/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createAuditSink,
@@ -6,7 +7,6 @@ import {
   migrate,
   requestInput,
 } from '../../src/index.js'
-import { createTestSchema, type TestSchema } from '../support/services.js'
 
 const SECRET = 'an-hmac-secret-of-more-than-thirty-two-bytes!!'
 let schema: TestSchema

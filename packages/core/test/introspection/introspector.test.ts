@@ -1,5 +1,11 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import {
+  activeAnswer,
+  type Behaviour,
+  type IntrospectionCall,
+  startIntrospectionServer,
+} from '@authframework/test-support/introspection-server'
 import { afterEach, describe, expect, it } from 'vitest'
 import { AuthUnavailableError } from '../../src/errors.js'
 import {
@@ -7,12 +13,6 @@ import {
   type Introspector,
   type IntrospectorOptions,
 } from '../../src/introspection/index.js'
-import {
-  activeAnswer,
-  type Behaviour,
-  type IntrospectionCall,
-  startIntrospectionServer,
-} from './support/server.js'
 
 const NOW = 1_800_000_000
 

@@ -1,4 +1,18 @@
 import { createHash } from 'node:crypto'
+import {
+  activeAnswer,
+  type IntrospectionServer,
+  startIntrospectionServer,
+} from '@authframework/test-support/introspection-server'
+import {
+  connectRedis,
+  deleteKeys,
+  endpointOf,
+  REDIS_URL,
+  runId,
+  viaProxy,
+} from '@authframework/test-support/services'
+import { startTcpProxy } from '@authframework/test-support/tcp-proxy'
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -7,20 +21,6 @@ import {
   type IntrospectorOptions,
   introspectionKey,
 } from '../../src/introspection/index.js'
-import {
-  connectRedis,
-  deleteKeys,
-  endpointOf,
-  REDIS_URL,
-  runId,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy } from '../support/tcp-proxy.js'
-import {
-  activeAnswer,
-  type IntrospectionServer,
-  startIntrospectionServer,
-} from './support/server.js'
 
 const prefix = `af_test_${runId()}:`
 let redis: Redis

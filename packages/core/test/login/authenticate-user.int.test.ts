@@ -1,4 +1,14 @@
 /** authenticateUser against the machine's PostgreSQL (a fresh schema, migrated), and with a lookup. */
+
+import {
+  connectRedis,
+  countQueries,
+  createTestSchema,
+  deleteKeys,
+  runId,
+  seed,
+  type TestSchema,
+} from '@authframework/test-support/services'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -22,15 +32,6 @@ import {
 } from '../../src/login/index.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { prometheusText } from '../../src/metrics/prometheus.js'
-import {
-  connectRedis,
-  countQueries,
-  createTestSchema,
-  deleteKeys,
-  runId,
-  seed,
-  type TestSchema,
-} from '../support/services.js'
 
 const PASSWORD = 'correct horse battery staple'
 let schema: TestSchema

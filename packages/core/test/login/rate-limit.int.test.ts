@@ -2,6 +2,13 @@
  * Login attempt limits: reservations in memory with a fake clock, and shared through the machine's
  * Redis (two limiter instances on one prefix stand for two servers).
  */
+
+import {
+  connectRedis,
+  countRedisCommands,
+  deleteKeys,
+  runId,
+} from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -12,7 +19,6 @@ import {
   TooManyAttemptsError,
 } from '../../src/login/index.js'
 import { fakeClock } from '../helpers.js'
-import { connectRedis, countRedisCommands, deleteKeys, runId } from '../support/services.js'
 
 const alice = { username: 'alice', clientAddress: '203.0.113.7' }
 

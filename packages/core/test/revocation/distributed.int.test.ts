@@ -2,6 +2,16 @@
  * The distributed revocation list against the real Redis and PostgreSQL: two or more "instances"
  * (each a list with its own Redis client, and an auth) share one schema and key prefix.
  */
+
+import {
+  connectRedis,
+  countQueries,
+  countRedisCommands,
+  createTestSchema,
+  deleteKeys,
+  runId,
+  type TestSchema,
+} from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -12,15 +22,6 @@ import {
   sweepExpiredRevocations,
 } from '../../src/revocation/index.js'
 import { hashPart, tokenHashOf } from '../../src/revocation/keys.js'
-import {
-  connectRedis,
-  countQueries,
-  countRedisCommands,
-  createTestSchema,
-  deleteKeys,
-  runId,
-  type TestSchema,
-} from '../support/services.js'
 import {
   codeOf,
   compressedForm,

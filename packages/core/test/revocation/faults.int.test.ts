@@ -3,10 +3,7 @@
  * instance sees while its Redis is away, the catch-up from PostgreSQL after the reconnect, the
  * strict mode answering from PostgreSQL and failing closed without it, a revocation made while the revoker's own Redis is away.
  */
-import type { Redis } from 'ioredis'
-import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type AuthError, errorResponse, migrate } from '../../src/index.js'
+
 import {
   connectRedis,
   createTestSchema,
@@ -17,8 +14,12 @@ import {
   runId,
   type TestSchema,
   viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type AuthError, errorResponse, migrate } from '../../src/index.js'
 import { codeOf, type Instance, signer, startInstance, until } from './setup.js'
 
 const prefix = `aftest:${runId()}:`

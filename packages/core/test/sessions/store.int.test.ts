@@ -2,6 +2,20 @@
  * The session store against the real Redis and PostgreSQL: several "instances" (stores with their
  * own memory layer and Redis client) share one schema and key prefix. Time is injected.
  */
+
+import {
+  connectRedis,
+  countQueries,
+  createTestSchema,
+  deleteKeys,
+  endpointOf,
+  REDIS_URL,
+  runId,
+  seed,
+  type TestSchema,
+  viaProxy,
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -17,19 +31,6 @@ import {
   sessionRedisLayer,
   sweepExpiredSessions,
 } from '../../src/sessions/index.js'
-import {
-  connectRedis,
-  countQueries,
-  createTestSchema,
-  deleteKeys,
-  endpointOf,
-  REDIS_URL,
-  runId,
-  seed,
-  type TestSchema,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 const prefix = `aftest:${runId()}:`
 let schema: TestSchema

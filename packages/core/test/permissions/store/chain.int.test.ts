@@ -2,6 +2,17 @@
  * The whole chain, memory → Redis → PostgreSQL, on the machine's real services: read-through with
  * backfill, single flight, batching, negative caching, cross-instance invalidation.
  */
+
+import {
+  connectRedis,
+  countQueries,
+  countRedisCommands,
+  createTestSchema,
+  deleteKeys,
+  runId,
+  seed,
+  type TestSchema,
+} from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -18,16 +29,6 @@ import {
 } from '../../../src/index.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
 import type { PermissionRecord } from '../../../src/types.js'
-import {
-  connectRedis,
-  countQueries,
-  countRedisCommands,
-  createTestSchema,
-  deleteKeys,
-  runId,
-  seed,
-  type TestSchema,
-} from '../../support/services.js'
 
 const prefix = `aftest:${runId()}:`
 /** Ids are data: none of these may collide, match a pattern, or reach SQL or RESP as syntax. */

@@ -4,6 +4,10 @@
  * `invalidate` or by plain SQL, is enforced by both within 1 s whatever Redis does (cut, stall,
  * black hole), and no Redis copy from before it is served after Redis returns.
  */
+
+import { useRedisFaultFixture } from '@authframework/test-support/fault-fixture'
+import { connectRedis, REDIS_URL, seed, viaProxy } from '@authframework/test-support/services'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -16,9 +20,6 @@ import {
   postgresSource,
   redisLayer,
 } from '../../../src/index.js'
-import { useRedisFaultFixture } from '../../support/fault-fixture.js'
-import { connectRedis, REDIS_URL, seed, viaProxy } from '../../support/services.js'
-import type { TcpProxy } from '../../support/tcp-proxy.js'
 
 /** The promise: enforced within this long of the commit, whatever happened to Redis. */
 const BOUND_MS = 1000

@@ -2,19 +2,7 @@
  * Real faults: TCP proxies in front of Redis and PostgreSQL, cut (connections reset, new ones
  * refused) or stalled (connections open, nothing forwarded) during the test, then restored.
  */
-import type { Redis } from 'ioredis'
-import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { AuthUnavailableError } from '../../../src/errors.js'
-import {
-  createPermissionStore,
-  type LayerErrorContext,
-  memoryLayer,
-  migrate,
-  type PermissionStore,
-  postgresSource,
-  redisLayer,
-} from '../../../src/index.js'
+
 import {
   connectRedis,
   countRedisCommands,
@@ -29,8 +17,21 @@ import {
   type TestSchema,
   timed,
   viaProxy,
-} from '../../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.js'
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { AuthUnavailableError } from '../../../src/errors.js'
+import {
+  createPermissionStore,
+  type LayerErrorContext,
+  memoryLayer,
+  migrate,
+  type PermissionStore,
+  postgresSource,
+  redisLayer,
+} from '../../../src/index.js'
 
 const REDIS_TIMEOUT_MS = 150
 const PG_TIMEOUT_MS = 400

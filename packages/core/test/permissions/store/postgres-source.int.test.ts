@@ -2,6 +2,13 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import {
+  countQueries,
+  createTestSchema,
+  seed,
+  settle,
+  type TestSchema,
+} from '@authframework/test-support/services'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuthUnavailableError } from '../../../src/errors.js'
@@ -14,13 +21,6 @@ import {
   postgresSource,
   resolvePostgresPoolConfig,
 } from '../../../src/index.js'
-import {
-  countQueries,
-  createTestSchema,
-  seed,
-  settle,
-  type TestSchema,
-} from '../../support/services.js'
 
 let schema: TestSchema
 let pool: pg.Pool

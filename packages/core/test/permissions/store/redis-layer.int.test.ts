@@ -1,8 +1,14 @@
 /** redisLayer() against the machine's Redis, under a key prefix of its own. */
+
+import {
+  connectRedis,
+  countRedisCommands,
+  deleteKeys,
+  runId,
+} from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { redisLayer } from '../../../src/permissions/store/index.js'
-import { connectRedis, countRedisCommands, deleteKeys, runId } from '../../support/services.js'
 
 const prefix = `aftest:${runId()}:`
 let redis: Redis

@@ -3,10 +3,11 @@
  * proxy in front of Redis, a unique key prefix, and a cleanup list run (last first) after each test,
  * with the proxy restored. Registers its own vitest hooks; call it once at the top of a file.
  */
+
+import { migrate } from '@authframework/core'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll } from 'vitest'
-import { migrate } from '../../src/index.js'
 import {
   connectRedis,
   createTestSchema,

@@ -1,7 +1,7 @@
 /**
- * The machine's real PostgreSQL and Redis for integration tests: a fresh schema and a unique key
- * prefix per test file, call counters, and seeding. Unreachable services make the tests fail
- * (with a message saying what to start), never skip.
+ * The machine's real PostgreSQL and Redis for integration tests (`*.int.test.ts`) and the
+ * benchmark: a fresh schema and a unique key prefix per test file, call counters, and seeding.
+ * Unreachable services make the tests fail (with a message saying what to start), never skip.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
@@ -39,9 +39,12 @@ export interface TestSchema {
   drop(): Promise<void>
 }
 
-/** Creates a fresh schema `af_test_<run>`; fails loudly when PostgreSQL is unreachable. */
-export async function createTestSchema(): Promise<TestSchema> {
-  const name = `af_test_${runId()}`
+/**
+ * Creates a fresh schema `<prefix>_<run>` (`af_test_<run>` by default); fails loudly when
+ * PostgreSQL is unreachable.
+ */
+export async function createTestSchema({ prefix = 'af_test' } = {}): Promise<TestSchema> {
+  const name = `${prefix}_${runId()}`
   const admin = new pg.Pool({
     connectionString: DATABASE_URL,
     max: 1,
@@ -53,7 +56,7 @@ export async function createTestSchema(): Promise<TestSchema> {
   } catch (error) {
     await admin.end()
     throw new Error(
-      `PostgreSQL is not reachable at ${new URL(DATABASE_URL).host} (set DATABASE_URL); the store integration tests need it.`,
+      `PostgreSQL is not reachable at ${new URL(DATABASE_URL).host} (set DATABASE_URL).`,
       { cause: error },
     )
   }
@@ -100,7 +103,7 @@ export async function connectRedis(url = REDIS_URL, options: RedisOptions = {}):
   } catch (error) {
     client.disconnect()
     throw new Error(
-      `Redis is not reachable at ${new URL(url).host} (set REDIS_URL); the store integration tests need it.`,
+      `Redis is not reachable at ${new URL(url).host} (set REDIS_URL).`,
       { cause: error },
     )
   }
