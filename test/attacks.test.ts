@@ -5,12 +5,12 @@
  */
 import { createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
 import { type Algorithm, createAuth, createMemoryRevocationList } from '@authframework/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   activeAnswer,
   type IntrospectionServer,
   startIntrospectionServer,
-} from '../packages/core/test/introspection/support/server.js'
+} from '@authframework/test-support/introspection-server'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADAPTERS, type AdapterName, type RunningApp, startApp } from './support/apps.js'
 import { AUDIENCE, compress, ISSUER, NOW } from './support/tokens.js'
 

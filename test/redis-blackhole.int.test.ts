@@ -9,8 +9,6 @@ import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { createSigner, migrate } from '@authframework/core'
-import type { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   connectRedis,
   createTestSchema,
@@ -21,8 +19,10 @@ import {
   runId,
   type TestSchema,
   viaProxy,
-} from '../packages/core/test/support/services.js'
-import { startTcpProxy, type TcpProxy } from '../packages/core/test/support/tcp-proxy.js'
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { forkInstance } from './support/fork.js'
 import type { InstanceConfig } from './support/instance.js'
 

@@ -1,19 +1,26 @@
 /**
- * The machine's Redis and PostgreSQL: one scratch schema per run (created, migrated with the
+ * The machine's Redis and PostgreSQL, through the shared test support
+ * (`@authframework/test-support/services`): one scratch schema per run (created, migrated with the
  * core's `migrate`, seeded, dropped at the end) and one unique Redis key prefix, shared by every
  * part that needs them. Loopback defaults; REDIS_URL / DATABASE_URL override. When a service is
  * unreachable the parts that need it are "not run" (a failure in CI, where the services exist).
  */
-import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
+import {
+  connectRedis as connectTestRedis,
+  createTestSchema,
+  DATABASE_URL,
+  deleteKeys,
+  REDIS_URL,
+  type TestSchema,
+} from '@authframework/test-support/services'
+import type { Redis } from 'ioredis'
 import pg from 'pg'
-import { type CoreModule, reason } from './ours.js'
+import type { CoreModule } from './ours.js'
 
-export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+export { DATABASE_URL, REDIS_URL }
 
 /** Reason prefix of parts skipped because a service is unreachable; not a failure outside CI. */
 export const NOT_RUN = 'not run'
@@ -36,24 +43,9 @@ export function repoRoot(): string {
   throw new Error('packages/core/migrations not found')
 }
 
-/** A connected ioredis client with the fail-fast options the README recommends. */
-export async function connectRedis(url = REDIS_URL): Promise<Redis> {
-  const client = new Redis(url, {
-    enableOfflineQueue: false,
-    commandTimeout: 1000,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 1000,
-    lazyConnect: true,
-    retryStrategy: () => null,
-  })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-  } catch (error) {
-    client.disconnect()
-    throw new Error(`Redis unreachable at ${new URL(url).host}: ${reason(error)}`)
-  }
-  return client
+/** A connected ioredis client (the test support's) that fails fast and never reconnects. */
+export function connectRedis(url = REDIS_URL): Promise<Redis> {
+  return connectTestRedis(url, { commandTimeout: 1000, retryStrategy: () => null })
 }
 
 /** A pool whose connections live in the scratch schema. */
@@ -80,27 +72,24 @@ export interface Scratch {
  * (`orders:read`, `profile:read`), and picks a fresh key prefix; `cleanup` removes both.
  */
 export async function setUpScratch(core: CoreModule, users: number): Promise<Scratch> {
-  const id = `af_bench_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`
-  const config = { databaseUrl: DATABASE_URL, schema: id, redisUrl: REDIS_URL, keyPrefix: `${id}:` }
   const redis = await connectRedis()
-  const admin = new pg.Pool({
-    connectionString: DATABASE_URL,
-    max: 1,
-    connectionTimeoutMillis: 2000,
-  })
-  admin.on('error', () => {})
-  const cleanup = async () => {
-    const keys = await redis.keys(`${config.keyPrefix}*`).catch(() => [])
-    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000))
-    redis.disconnect()
-    await admin.query(`DROP SCHEMA IF EXISTS "${id}" CASCADE`).catch(() => {})
-    await admin.end().catch(() => {})
-  }
+  let schema: TestSchema
   try {
-    await admin.query(`CREATE SCHEMA "${id}"`)
+    schema = await createTestSchema({ prefix: 'af_bench' })
   } catch (error) {
-    await cleanup()
-    throw new Error(`PostgreSQL unreachable at ${new URL(DATABASE_URL).host}: ${reason(error)}`)
+    redis.disconnect()
+    throw error
+  }
+  const config = {
+    databaseUrl: DATABASE_URL,
+    schema: schema.name,
+    redisUrl: REDIS_URL,
+    keyPrefix: `${schema.name}:`,
+  }
+  const cleanup = async () => {
+    await deleteKeys(redis, config.keyPrefix).catch(() => {})
+    redis.disconnect()
+    await schema.drop().catch(() => {})
   }
   const pool = schemaPool(config, 2)
   try {

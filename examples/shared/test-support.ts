@@ -7,7 +7,7 @@ import {
   REDIS_URL,
   runId,
   type TestSchema,
-} from '../../packages/core/test/support/services.js'
+} from '@authframework/test-support/services'
 import { createDemo, type Demo } from './demo.js'
 import { type DemoUser, prepareDatabase } from './login.js'
 

@@ -94,6 +94,18 @@ const owner =
 
 type Route = readonly [path: string, requirements: unknown[] | undefined]
 
+/**
+ * The app's own answer to a CORS preflight of `/me` (registered after the auth middleware, so it
+ * is reached only when authentication lets the preflight through): 204 with these headers.
+ */
+export const PREFLIGHT_ANSWER = {
+  status: 204,
+  headers: {
+    'access-control-allow-origin': 'https://app.example',
+    'access-control-allow-methods': 'GET',
+  },
+} as const
+
 const ROUTES = (ownerOf: Predicate<never>): Route[] => [
   ['/me', undefined],
   ['/orders', ['orders:read']],
@@ -172,6 +184,9 @@ export async function startApp(
     app.get('/catalog', (req, res) => {
       res.json({ auth: req.auth ?? null })
     })
+    app.options('/me', (_req, res) => {
+      res.status(PREFLIGHT_ANSWER.status).set(PREFLIGHT_ANSWER.headers).end()
+    })
     for (const [path, reqs] of ROUTES(owner((req: express.Request) => req.params.id as string))) {
       const guards = reqs ? [expressGuard(...(reqs as never[]))] : []
       app.get(path, ...guards, (req, res) => {
@@ -191,6 +206,10 @@ export async function startApp(
     router.get('/public', (ctx) => {
       ctx.body = { public: true }
     })
+    router.options('/me', (ctx) => {
+      ctx.set(PREFLIGHT_ANSWER.headers)
+      ctx.status = PREFLIGHT_ANSWER.status
+    })
     for (const [path, reqs] of ROUTES(owner((ctx: { params: { id: string } }) => ctx.params.id))) {
       const guards = reqs ? [koaGuard(...(reqs as never[]))] : []
       router.get(path, ...guards, (ctx) => {
@@ -207,6 +226,9 @@ export async function startApp(
     })
     await app.register(authPlugin, options as never)
     app.get('/public', { config: { auth: false } }, async () => ({ public: true }))
+    app.options('/me', async (_req, reply) => {
+      await reply.code(PREFLIGHT_ANSWER.status).headers(PREFLIGHT_ANSWER.headers).send()
+    })
     app.get('/catalog', { config: { auth: 'optional' } }, async (req) => ({
       auth: req.auth ?? null,
     }))

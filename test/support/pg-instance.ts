@@ -1,5 +1,5 @@
 /**
- * One server process for the PostgreSQL recovery test (test/pg-recovery.test.ts): Express with the
+ * One server process for the PostgreSQL recovery test (test/pg-recovery.int.test.ts): Express with the
  * middleware, permissions read from PostgreSQL on every request (no cache), through the library's
  * pool and query runner with their defaults, the pool connected through the parent's TCP proxy.
  *

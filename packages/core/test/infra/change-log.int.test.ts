@@ -2,11 +2,12 @@
  * The change log against the real PostgreSQL: versions commit in order, every instance hears what
  * others append, copies stamped before a change are out of date, and history survives a restart.
  */
+
+import { createTestSchema, seed, type TestSchema } from '@authframework/test-support/services'
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { migrate, sweepChanges } from '../../src/index.js'
 import { type ChangeLog, createChangeLog } from '../../src/infra/change-log.js'
-import { createTestSchema, seed, type TestSchema } from '../support/services.js'
 
 let schema: TestSchema
 let pool: pg.Pool

@@ -4,6 +4,18 @@
  * wait queue, the breaker, recovery after the network heals, no leaked connections, a bounded
  * `pool.end()`; and what sits on it: the session store's `create` and the audit sink.
  */
+
+import {
+  createTestSchema,
+  DATABASE_URL,
+  endpointOf,
+  seed,
+  settle,
+  type TestSchema,
+  timed,
+  viaProxy,
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { AuthUnavailableError } from '../../src/errors.js'
 import {
@@ -22,17 +34,6 @@ import {
   postgresSessionSource,
   postgresSource,
 } from '../../src/index.js'
-import {
-  createTestSchema,
-  DATABASE_URL,
-  endpointOf,
-  seed,
-  settle,
-  type TestSchema,
-  timed,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 const TIMEOUT_MS = 500
 const MAX = 6

@@ -3,10 +3,11 @@
  * longer answers (a black hole), and the Redis client cut so that its socket does not hold the
  * process.
  */
+
+import { connectRedis, endpointOf, REDIS_URL, viaProxy } from '@authframework/test-support/services'
+import { startTcpProxy } from '@authframework/test-support/tcp-proxy'
 import { describe, expect, it } from 'vitest'
 import { shutdown } from '../../src/index.js'
-import { connectRedis, endpointOf, REDIS_URL, viaProxy } from '../support/services.js'
-import { startTcpProxy } from '../support/tcp-proxy.js'
 
 describe('shutdown', () => {
   it('closes in the order given, each kind of resource by its own call', async () => {

@@ -3,11 +3,7 @@
  * hole (no reset ever arrives) are each noticed, reported as `lost`, and repaired after `restore()`;
  * the command connection's breaker and forced reconnect (infra/redis.ts) after a black hole.
  */
-import type { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createCircuitBreaker } from '../../src/infra/circuit-breaker.js'
-import { createRedisCall, redisReady } from '../../src/infra/redis.js'
-import { subscribeChannel } from '../../src/infra/subscription.js'
+
 import {
   connectRedis,
   endpointOf,
@@ -15,8 +11,13 @@ import {
   runId,
   settle,
   viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
+import type { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createCircuitBreaker } from '../../src/infra/circuit-breaker.js'
+import { createRedisCall, redisReady } from '../../src/infra/redis.js'
+import { subscribeChannel } from '../../src/infra/subscription.js'
 
 const prefix = `aftest:${runId()}:`
 let direct: Redis

@@ -1,13 +1,14 @@
 /** `createAuth({ introspection: { endpoint, ... } })`: the plain options form, through the core. */
-import { afterEach, describe, expect, it } from 'vitest'
-import { type AuthError, createAuth, createSigner } from '../../src/index.js'
-import { createIntrospector } from '../../src/introspection/index.js'
+
 import {
   activeAnswer,
   type Behaviour,
   type IntrospectionCall,
   startIntrospectionServer,
-} from './support/server.js'
+} from '@authframework/test-support/introspection-server'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type AuthError, createAuth, createSigner } from '../../src/index.js'
+import { createIntrospector } from '../../src/introspection/index.js'
 
 const ISS = 'https://as.example'
 const AUD = 'orders-api'

@@ -1,5 +1,11 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import {
+  activeAnswer,
+  type Behaviour,
+  type IntrospectionCall,
+  startIntrospectionServer,
+} from '@authframework/test-support/introspection-server'
 import { afterEach, describe, expect, it } from 'vitest'
 import { AuthUnavailableError } from '../../src/errors.js'
 import {
@@ -7,12 +13,6 @@ import {
   type Introspector,
   type IntrospectorOptions,
 } from '../../src/introspection/index.js'
-import {
-  activeAnswer,
-  type Behaviour,
-  type IntrospectionCall,
-  startIntrospectionServer,
-} from './support/server.js'
 
 const NOW = 1_800_000_000
 
@@ -366,7 +366,7 @@ describe('options are checked at construction', () => {
     )
   })
 
-  it('accepts http: to loopback, or with allowHttp, and opens nothing until used', async () => {
+  it('accepts http: to loopback, or with allowHttp', async () => {
     const local: Introspector = createIntrospector({ ...base, endpoint: 'http://127.0.0.1:1/i' })
     const remote = createIntrospector({
       ...base,
@@ -375,5 +375,29 @@ describe('options are checked at construction', () => {
     })
     await local.close()
     await remote.close()
+    expect([local.stats.calls, remote.stats.calls]).toEqual([0, 0])
+  })
+})
+
+describe('opens nothing until used', () => {
+  it('no connection and no request until the first token, then one of each', async () => {
+    const { server, introspector: idle } = await setup(() => ({ json: activeAnswer(NOW, 60) }))
+    await idle.ready()
+    // a second introspector on the same endpoint, created after the idle one, goes through the
+    // whole path (client, connection, request): whatever the idle one started has arrived by then
+    const busy = createIntrospector({ endpoint: server.url, clientId: 'b', clientSecret: 'c' })
+    cleanup.push(() => busy.close())
+    await expect(busy.introspect('opaque-busy')).resolves.toMatchObject({ sub: 'svc-1' })
+    expect(server.calls.map((call) => [call.token, call.connection])).toEqual([['opaque-busy', 1]])
+    expect(server.connections).toBe(1)
+    expect(idle.stats.calls).toBe(0)
+
+    await expect(idle.introspect('opaque-1')).resolves.toMatchObject({ sub: 'svc-1' })
+    expect(server.calls.map((call) => [call.token, call.connection])).toEqual([
+      ['opaque-busy', 1],
+      ['opaque-1', 2],
+    ])
+    expect(server.connections).toBe(2)
+    expect(idle.stats.calls).toBe(1)
   })
 })

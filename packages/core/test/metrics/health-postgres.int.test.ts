@@ -6,6 +6,17 @@
  * 500 ms, log read every 250 ms); the pool has `max` 6 and the runner `maxWaiting` 12, so that a
  * modest load fills the wait queue.
  */
+
+import { type Exposition, firstSeen, parseExposition } from '@authframework/test-support/exposition'
+import {
+  createTestSchema,
+  DATABASE_URL,
+  endpointOf,
+  seed,
+  type TestSchema,
+  viaProxy,
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   createChangeLog,
@@ -17,16 +28,6 @@ import {
   postgresSource,
   prometheusText,
 } from '../../src/index.js'
-import { type Exposition, firstSeen, parseExposition } from '../support/exposition.js'
-import {
-  createTestSchema,
-  DATABASE_URL,
-  endpointOf,
-  seed,
-  type TestSchema,
-  viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 const MAX = 6
 const MAX_WAITING = 12

@@ -5,6 +5,10 @@
  * (heartbeat 1000 / 1000 ms, layer deadline 250 ms, breakers 3 failures / 5000 ms).
  */
 import { randomBytes } from 'node:crypto'
+import { type Exposition, firstSeen, parseExposition } from '@authframework/test-support/exposition'
+import { useRedisFaultFixture } from '@authframework/test-support/fault-fixture'
+import { connectRedis, REDIS_URL, viaProxy } from '@authframework/test-support/services'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -20,10 +24,6 @@ import {
   redisLayer,
   sessionRedisLayer,
 } from '../../src/index.js'
-import { type Exposition, firstSeen, parseExposition } from '../support/exposition.js'
-import { useRedisFaultFixture } from '../support/fault-fixture.js'
-import { connectRedis, REDIS_URL, viaProxy } from '../support/services.js'
-import type { TcpProxy } from '../support/tcp-proxy.js'
 
 const fault = useRedisFaultFixture({ poolMax: 6, seed: { users: [{ id: 'alice' }] } })
 const { prefix, cleanup } = fault

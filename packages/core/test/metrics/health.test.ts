@@ -2,6 +2,8 @@
  * `metrics.watch`: the infrastructure gauges read at scrape time (their behaviour during real
  * outages: health-redis.int.test.ts and health-postgres.int.test.ts).
  */
+
+import { parseExposition } from '@authframework/test-support/exposition'
 import { Registry } from 'prom-client'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import {
@@ -27,7 +29,6 @@ import {
   type WatchedRedisLayer,
   type WatchedRevocationList,
 } from '../../src/index.js'
-import { parseExposition } from '../support/exposition.js'
 
 const status = (state: SubscriptionStatus['state'], n = 0): SubscriptionStatus => ({
   state,

@@ -3,10 +3,7 @@
  * black-holed is refused by the others within 1 s (the log in PostgreSQL carries it, not Redis),
  * in local and in strict mode; and the revoking instance refuses it too.
  */
-import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type ChangeLog, createChangeLog, migrate, REVOCATION_STATEMENTS } from '../../src/index.js'
-import { tokenHashOf } from '../../src/revocation/keys.js'
+
 import {
   countQueries,
   createTestSchema,
@@ -15,8 +12,12 @@ import {
   runId,
   type TestSchema,
   viaProxy,
-} from '../support/services.js'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+} from '@authframework/test-support/services'
+import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type ChangeLog, createChangeLog, migrate, REVOCATION_STATEMENTS } from '../../src/index.js'
+import { tokenHashOf } from '../../src/revocation/keys.js'
 import { codeOf, type Instance, signer, startInstance } from './setup.js'
 
 const BOUND_MS = 1000

@@ -4,6 +4,7 @@
  * tokens of one signer, on one per-file schema and Redis key prefix.
  */
 import { deflateRawSync } from 'node:zlib'
+import { connectRedis, REDIS_URL } from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { type AuthError, createAuth, createSigner } from '../../src/index.js'
@@ -12,7 +13,6 @@ import {
   type DistributedRevocationList,
   type RevocationListOptions,
 } from '../../src/revocation/index.js'
-import { connectRedis, REDIS_URL } from '../support/services.js'
 
 export const ISS = 'https://issuer.example'
 export const AUD = 'orders-api'

@@ -1,9 +1,9 @@
+import { useRedisFaultFixture } from '@authframework/test-support/fault-fixture'
+import { REDIS_URL, viaProxy } from '@authframework/test-support/services'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { AuthError } from '../../src/index.js'
-import { useRedisFaultFixture } from '../support/fault-fixture.js'
-import { REDIS_URL, viaProxy } from '../support/services.js'
-import type { TcpProxy } from '../support/tcp-proxy.js'
 import { codeOf, type Instance, signer, startInstance, until } from './setup.js'
 
 let a: Instance

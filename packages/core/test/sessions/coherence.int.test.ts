@@ -1,3 +1,12 @@
+import { useRedisFaultFixture } from '@authframework/test-support/fault-fixture'
+import {
+  connectRedis,
+  REDIS_URL,
+  runId,
+  seed,
+  viaProxy,
+} from '@authframework/test-support/services'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createChangeLog } from '../../src/index.js'
@@ -8,9 +17,6 @@ import {
   sessionMemoryLayer,
   sessionRedisLayer,
 } from '../../src/sessions/index.js'
-import { useRedisFaultFixture } from '../support/fault-fixture.js'
-import { connectRedis, REDIS_URL, runId, seed, viaProxy } from '../support/services.js'
-import type { TcpProxy } from '../support/tcp-proxy.js'
 
 const BOUND_MS = 1000
 

@@ -3,6 +3,10 @@
  * invalidation subscription notices by its heartbeat, memory copies are dropped, reads go on, and
  * a session destroyed elsewhere during the outage is not served after the heal.
  */
+
+import { useRedisFaultFixture } from '@authframework/test-support/fault-fixture'
+import { connectRedis, REDIS_URL, viaProxy } from '@authframework/test-support/services'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -12,9 +16,6 @@ import {
   sessionMemoryLayer,
   sessionRedisLayer,
 } from '../../src/sessions/index.js'
-import { useRedisFaultFixture } from '../support/fault-fixture.js'
-import { connectRedis, REDIS_URL, viaProxy } from '../support/services.js'
-import type { TcpProxy } from '../support/tcp-proxy.js'
 
 const fault = useRedisFaultFixture({
   poolMax: 4,

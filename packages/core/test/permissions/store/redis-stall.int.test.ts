@@ -5,6 +5,10 @@
  * not served: local copies are dropped again when the channel is back, and no write given up during
  * the outage lands in Redis afterwards.
  */
+
+import { useRedisFaultFixture } from '@authframework/test-support/fault-fixture'
+import { connectRedis, REDIS_URL, seed, viaProxy } from '@authframework/test-support/services'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -14,9 +18,6 @@ import {
   postgresSource,
   redisLayer,
 } from '../../../src/index.js'
-import { useRedisFaultFixture } from '../../support/fault-fixture.js'
-import { connectRedis, REDIS_URL, seed, viaProxy } from '../../support/services.js'
-import type { TcpProxy } from '../../support/tcp-proxy.js'
 
 const fault = useRedisFaultFixture({
   poolMax: 4,
