@@ -102,10 +102,9 @@ export async function connectRedis(url = REDIS_URL, options: RedisOptions = {}):
     await client.ping()
   } catch (error) {
     client.disconnect()
-    throw new Error(
-      `Redis is not reachable at ${new URL(url).host} (set REDIS_URL).`,
-      { cause: error },
-    )
+    throw new Error(`Redis is not reachable at ${new URL(url).host} (set REDIS_URL).`, {
+      cause: error,
+    })
   }
   return client
 }
