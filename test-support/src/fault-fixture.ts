@@ -1,7 +1,10 @@
 /**
- * The set-up every Redis fault test shares: a fresh migrated schema, a direct Redis client, a TCP
- * proxy in front of Redis, a unique key prefix, and a cleanup list run (last first) after each test,
- * with the proxy restored. Registers its own vitest hooks; call it once at the top of a file.
+ * The set-ups the fault tests share, each registering its own vitest hooks (call one once at the
+ * top of a file):
+ * - Redis: a fresh migrated schema, a direct Redis client, a TCP proxy in front of Redis, a unique
+ *   key prefix, and a cleanup list run (last first) after each test, with the proxy restored;
+ * - PostgreSQL: a fresh migrated, seeded schema, a TCP proxy in front of PostgreSQL, and the same
+ *   cleanup list.
  */
 
 import { migrate } from '@authframework/core'
@@ -11,6 +14,7 @@ import { afterAll, afterEach, beforeAll } from 'vitest'
 import {
   connectRedis,
   createTestSchema,
+  DATABASE_URL,
   deleteKeys,
   endpointOf,
   REDIS_URL,
@@ -84,6 +88,56 @@ export function useRedisFaultFixture(options: RedisFaultFixtureOptions = {}) {
     cleanup,
     ready(): RedisFaultFixture {
       if (fixture === undefined) throw new Error('useRedisFaultFixture: used before beforeAll ran')
+      return fixture
+    },
+  }
+}
+
+export interface PostgresFaultFixture {
+  readonly schema: TestSchema
+  /** The proxy in front of PostgreSQL: connect through `viaProxy(DATABASE_URL, proxy)`. */
+  readonly proxy: TcpProxy
+}
+
+/**
+ * Registers the hooks and returns the cleanup list and `ready()`, which gives the schema
+ * (migrated and seeded through a direct pool) and the proxy once `beforeAll` has run.
+ *
+ * @example
+ * const fault = usePostgresFaultFixture({ seed: { users: [{ id: 'u0' }] } })
+ * let proxy: TcpProxy
+ * beforeAll(() => ({ proxy } = fault.ready()))
+ */
+export function usePostgresFaultFixture(options: Pick<RedisFaultFixtureOptions, 'seed'> = {}) {
+  const cleanup: Array<() => unknown> = []
+  let fixture: PostgresFaultFixture | undefined
+
+  beforeAll(async () => {
+    const [schema, proxy] = await Promise.all([
+      createTestSchema(),
+      startTcpProxy(endpointOf(DATABASE_URL, 5432)),
+    ])
+    const direct = schema.pool({ max: 2 })
+    await migrate(direct)
+    if (options.seed !== undefined) await seed(direct, options.seed)
+    fixture = { schema, proxy }
+  })
+
+  afterEach(async () => {
+    fixture?.proxy.restore()
+    for (const fn of cleanup.splice(0).reverse()) await fn()
+  })
+
+  afterAll(async () => {
+    await fixture?.proxy.close()
+    await fixture?.schema.drop()
+  })
+
+  return {
+    cleanup,
+    ready(): PostgresFaultFixture {
+      if (fixture === undefined)
+        throw new Error('usePostgresFaultFixture: used before beforeAll ran')
       return fixture
     },
   }

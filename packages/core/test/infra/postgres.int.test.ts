@@ -5,18 +5,16 @@
  * `pool.end()`; and what sits on it: the session store's `create` and the audit sink.
  */
 
+import { usePostgresFaultFixture } from '@authframework/test-support/fault-fixture'
 import {
-  createTestSchema,
   DATABASE_URL,
-  endpointOf,
-  seed,
   settle,
   type TestSchema,
   timed,
   viaProxy,
 } from '@authframework/test-support/services'
-import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { AuthUnavailableError } from '../../src/errors.js'
 import {
   CircuitOpenError,
@@ -26,7 +24,6 @@ import {
   createPostgresRunner,
   createSessionStore,
   endPostgresPool,
-  migrate,
   PostgresBusyError,
   PostgresCommitUnknownError,
   type PostgresPool,
@@ -41,31 +38,17 @@ const MAX_WAITING = 12
 /** Slack on a 2-core machine running the rest of the suite. */
 const SLACK_MS = 400
 
-let schema: TestSchema
-let proxy: TcpProxy
-const cleanup: Array<() => Promise<unknown> | unknown> = []
-
-beforeAll(async () => {
-  ;[schema, proxy] = await Promise.all([
-    createTestSchema(),
-    startTcpProxy(endpointOf(DATABASE_URL, 5432)),
-  ])
-  const direct = schema.pool({ max: 2 })
-  await migrate(direct)
-  await seed(direct, {
+const fault = usePostgresFaultFixture({
+  seed: {
     roles: { reader: ['orders:read'] },
     users: Array.from({ length: 200 }, (_, i) => ({ id: `u${i}`, roles: ['reader'] })),
-  })
+  },
 })
-
-afterEach(async () => {
-  proxy.restore()
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  await schema?.drop()
+const { cleanup } = fault
+let schema: TestSchema
+let proxy: TcpProxy
+beforeAll(() => {
+  ;({ schema, proxy } = fault.ready())
 })
 
 /** A pool through the proxy, its runner, and a permission source on it. */

@@ -8,23 +8,16 @@
  */
 
 import { type Exposition, firstSeen, parseExposition } from '@authframework/test-support/exposition'
-import {
-  createTestSchema,
-  DATABASE_URL,
-  endpointOf,
-  seed,
-  type TestSchema,
-  viaProxy,
-} from '@authframework/test-support/services'
-import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { usePostgresFaultFixture } from '@authframework/test-support/fault-fixture'
+import { DATABASE_URL, type TestSchema, viaProxy } from '@authframework/test-support/services'
+import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   createChangeLog,
   createMetrics,
   createPostgresPool,
   createPostgresRunner,
   endPostgresPool,
-  migrate,
   postgresSource,
   prometheusText,
 } from '../../src/index.js'
@@ -34,31 +27,17 @@ const MAX_WAITING = 12
 /** Lookups in flight at most: more than the pool and its wait queue hold. */
 const LOAD = 40
 
-let schema: TestSchema
-let proxy: TcpProxy
-const cleanup: Array<() => unknown> = []
-
-beforeAll(async () => {
-  ;[schema, proxy] = await Promise.all([
-    createTestSchema(),
-    startTcpProxy(endpointOf(DATABASE_URL, 5432)),
-  ])
-  const direct = schema.pool({ max: 2 })
-  await migrate(direct)
-  await seed(direct, {
+const fault = usePostgresFaultFixture({
+  seed: {
     roles: { reader: ['orders:read'] },
     users: Array.from({ length: 50 }, (_, i) => ({ id: `u${i}`, roles: ['reader'] })),
-  })
+  },
 })
-
-afterEach(async () => {
-  proxy.restore()
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  await schema?.drop()
+const { cleanup } = fault
+let schema: TestSchema
+let proxy: TcpProxy
+beforeAll(() => {
+  ;({ schema, proxy } = fault.ready())
 })
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
