@@ -8,10 +8,9 @@
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
-import { createSigner, migrate } from '@authframework/core'
+import { migrate } from '@authframework/core'
 import {
   createTestSchema,
-  DATABASE_URL,
   endpointOf,
   REDIS_URL,
   runId,
@@ -21,14 +20,11 @@ import {
 } from '@authframework/test-support/services'
 import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { forkInstance } from './support/fork.js'
-import type { InstanceConfig } from './support/instance.js'
+import { forkInstance, instanceConfig, instanceSigner } from './support/fork.js'
 
 const BOUND_MS = 1000
-const ISSUER = 'https://issuer.example'
-const AUDIENCE = 'orders-api'
 const prefix = `aftest:${runId()}:coherence:`
-const signer = createSigner({ algorithm: 'ES256', issuer: ISSUER, audience: AUDIENCE })
+const signer = instanceSigner
 const agent = new Agent({ keepAlive: true, maxSockets: 8 })
 
 let schema: TestSchema
@@ -37,16 +33,11 @@ let stalled: TcpProxy
 const children: { child: ChildProcess; port: number }[] = []
 
 function start(name: string, redisUrl: string): Promise<{ child: ChildProcess; port: number }> {
-  const config: InstanceConfig = {
-    name,
-    databaseUrl: DATABASE_URL,
+  const config = instanceConfig(name, {
     schema: schema.name,
-    redisUrl,
+    redisUrl: redisUrl,
     keyPrefix: prefix,
-    publicKeyPem: signer.publicKey!.export({ type: 'spki', format: 'pem' }) as string,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-  }
+  })
   return forkInstance('coherence-instance.ts', 'AF_INSTANCE', name, config)
 }
 

@@ -8,11 +8,10 @@ import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg } from 'node:os'
-import { createSigner, migrate } from '@authframework/core'
+import { migrate } from '@authframework/core'
 import {
   connectRedis,
   createTestSchema,
-  DATABASE_URL,
   deleteKeys,
   REDIS_URL,
   runId,
@@ -20,15 +19,12 @@ import {
 } from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { forkInstance } from './support/fork.js'
-import type { InstanceConfig } from './support/instance.js'
+import { forkInstance, instanceConfig, instanceSigner } from './support/fork.js'
 
 /** The propagation bound on this machine. */
 const BOUND_MS = 100
-const ISSUER = 'https://issuer.example'
-const AUDIENCE = 'orders-api'
 const prefix = `aftest:${runId()}:`
-const signer = createSigner({ algorithm: 'ES256', issuer: ISSUER, audience: AUDIENCE })
+const signer = instanceSigner
 
 interface Instance {
   readonly child: ChildProcess
@@ -42,16 +38,11 @@ const instances: Instance[] = []
 const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 
 function start(name: string): Promise<Instance> {
-  const config: InstanceConfig = {
-    name,
-    databaseUrl: DATABASE_URL,
+  const config = instanceConfig(name, {
     schema: schema.name,
     redisUrl: REDIS_URL,
     keyPrefix: prefix,
-    publicKeyPem: signer.publicKey!.export({ type: 'spki', format: 'pem' }) as string,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-  }
+  })
   return forkInstance('instance.ts', 'AF_INSTANCE', name, config)
 }
 

@@ -8,11 +8,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
-import { createSigner, migrate } from '@authframework/core'
+import { migrate } from '@authframework/core'
 import {
   connectRedis,
   createTestSchema,
-  DATABASE_URL,
   deleteKeys,
   endpointOf,
   REDIS_URL,
@@ -23,15 +22,12 @@ import {
 import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-proxy'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { forkInstance } from './support/fork.js'
-import type { InstanceConfig } from './support/instance.js'
+import { forkInstance, instanceConfig, instanceSigner } from './support/fork.js'
 
 /** Heartbeat interval + deadline (detection), then one PostgreSQL read, with room for a busy machine. */
 const OUTAGE_BOUND_MS = 3500
-const ISSUER = 'https://issuer.example'
-const AUDIENCE = 'orders-api'
 const prefix = `aftest:${runId()}:`
-const signer = createSigner({ algorithm: 'ES256', issuer: ISSUER, audience: AUDIENCE })
+const signer = instanceSigner
 const agent = new Agent({ keepAlive: true, maxSockets: 8 })
 
 let schema: TestSchema
@@ -41,16 +37,11 @@ const children: ChildProcess[] = []
 const ports: Record<'a' | 'b', number> = { a: 0, b: 0 }
 
 function start(name: string, redisUrl: string): Promise<number> {
-  const config: InstanceConfig = {
-    name,
-    databaseUrl: DATABASE_URL,
+  const config = instanceConfig(name, {
     schema: schema.name,
-    redisUrl,
+    redisUrl: redisUrl,
     keyPrefix: prefix,
-    publicKeyPem: signer.publicKey!.export({ type: 'spki', format: 'pem' }) as string,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-  }
+  })
   return forkInstance('instance.ts', 'AF_INSTANCE', name, config).then(({ child, port }) => {
     children.push(child)
     return port

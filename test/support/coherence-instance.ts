@@ -10,12 +10,9 @@
  * Configuration comes in `AF_INSTANCE` (JSON); the port goes back over IPC as `{ port }`. On the
  * `'stop'` message it shuts down through `shutdown()` and reports how long that took.
  */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import {
   createChangeLog,
   createPermissionStore,
-  createPostgresPool,
   createRevocationList,
   memoryLayer,
   postgresSource,
@@ -24,27 +21,10 @@ import {
 } from '@authframework/core'
 import { authMiddleware, createAuth, requirePermission } from '@authframework/express'
 import express from 'express'
-import { Redis } from 'ioredis'
-import type { InstanceConfig } from './instance.js'
+import { connectServices, instanceConfig, listen } from './child.js'
 
-const config = JSON.parse(process.env.AF_INSTANCE ?? 'null') as InstanceConfig | null
-if (config === null || typeof process.send !== 'function') {
-  throw new Error('test/support/coherence-instance.ts runs as a forked child with AF_INSTANCE set.')
-}
-
-const pool = createPostgresPool({
-  connectionString: config.databaseUrl,
-  max: 6,
-  min: 0,
-  options: `-c search_path=${config.schema}`,
-})
-const redis = new Redis(config.redisUrl, {
-  enableOfflineQueue: false,
-  commandTimeout: 200,
-  maxRetriesPerRequest: 1,
-  retryStrategy: () => 50,
-})
-redis.on('error', () => {})
+const config = instanceConfig('test/support/coherence-instance.ts')
+const { pool, redis } = connectServices(config, 6)
 
 const changes = createChangeLog({ pool })
 const store = createPermissionStore({
@@ -88,10 +68,7 @@ app.post('/logout', (req, res) => {
   )
 })
 
-const server = createServer({ keepAliveTimeout: 10_000 }, app)
-server.listen(0, '127.0.0.1', () => {
-  process.send!({ port: (server.address() as AddressInfo).port })
-})
+const server = listen(app)
 
 process.on('message', async (message) => {
   if (message !== 'stop') return

@@ -5,6 +5,34 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { createSigner } from '@authframework/core'
+import { DATABASE_URL } from '@authframework/test-support/services'
+import type { InstanceConfig } from './instance.js'
+
+const ISSUER = 'https://issuer.example'
+const AUDIENCE = 'orders-api'
+
+/** Signs the tokens every instance of `instance.ts` and `coherence-instance.ts` trusts. */
+export const instanceSigner = createSigner({
+  algorithm: 'ES256',
+  issuer: ISSUER,
+  audience: AUDIENCE,
+})
+
+/** The configuration of one instance on the test schema, trusting {@link instanceSigner}. */
+export function instanceConfig(
+  name: string,
+  shared: { readonly schema: string; readonly redisUrl: string; readonly keyPrefix: string },
+): InstanceConfig {
+  return {
+    name,
+    databaseUrl: DATABASE_URL,
+    ...shared,
+    publicKeyPem: instanceSigner.publicKey!.export({ type: 'spki', format: 'pem' }) as string,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+  }
+}
 
 export interface ForkedInstance {
   readonly child: ChildProcess

@@ -10,13 +10,10 @@
  * Configuration comes in `AF_INSTANCE` (JSON); the port goes back over IPC as `{ port }`. The
  * process stops on the `'stop'` message, or when the parent goes away.
  */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-// Through the source until core's public entry re-exports the revocation module.
-import { createPostgresPool, createRevocationList } from '@authframework/core'
+import { createRevocationList } from '@authframework/core'
 import { authMiddleware, createAuth } from '@authframework/express'
 import express from 'express'
-import { Redis } from 'ioredis'
+import { connectServices, instanceConfig, listen } from './child.js'
 
 export interface InstanceConfig {
   readonly name: string
@@ -29,24 +26,8 @@ export interface InstanceConfig {
   readonly audience: string
 }
 
-const config = JSON.parse(process.env.AF_INSTANCE ?? 'null') as InstanceConfig | null
-if (config === null || typeof process.send !== 'function') {
-  throw new Error('test/support/instance.ts runs as a forked child with AF_INSTANCE set.')
-}
-
-const pool = createPostgresPool({
-  connectionString: config.databaseUrl,
-  max: 4,
-  min: 0,
-  options: `-c search_path=${config.schema}`,
-})
-const redis = new Redis(config.redisUrl, {
-  enableOfflineQueue: false,
-  commandTimeout: 200,
-  maxRetriesPerRequest: 1,
-  retryStrategy: () => 50,
-})
-redis.on('error', () => {})
+const config = instanceConfig('test/support/instance.ts')
+const { pool, redis } = connectServices(config, 4)
 
 const revocation = createRevocationList({ redis, pool, keyPrefix: config.keyPrefix })
 await revocation.ready()
@@ -70,10 +51,7 @@ app.post('/logout', (req, res, next) => {
   auth.revoke({ token }).then(() => res.json({ revokedAt }), next)
 })
 
-const server = createServer({ keepAliveTimeout: 10_000 }, app)
-server.listen(0, '127.0.0.1', () => {
-  process.send!({ port: (server.address() as AddressInfo).port })
-})
+const server = listen(app)
 
 let stopping = false
 async function stop(): Promise<void> {
