@@ -31,6 +31,8 @@ export interface LoadContext<V> {
   readonly sourceTiming: 'postgres' | undefined
   /** How many leading layers answer synchronously (read before a load starts). */
   readonly syncPrefix: number
+  /** Whether copies read from shared layers may be served now (see the catch-up gate). */
+  readonly trusted: () => boolean
   /** The running loads, by key; the cache marks them stale when it drops a key. */
   readonly flights: Map<string, Flight<V>>
   /** Runs a layer call, reporting a failure; the cache's `close` waits for it. */
@@ -135,8 +137,9 @@ async function loadBatch<V>(ctx: LoadContext<V>, batch: readonly Flight<V>[]): P
     }
     const found: Found<V>[] = []
     const missing: Flight<V>[] = []
+    const trusted = !layer.shared || ctx.trusted()
     pending.forEach((flight, i) => {
-      const value = values[i]
+      const value = trusted ? values[i] : undefined
       const hit = value !== undefined && (servable === undefined || servable(value))
       metrics?.layer(layer.name, hit)
       if (hit) found.push([flight, value])

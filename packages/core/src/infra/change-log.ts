@@ -5,7 +5,9 @@
  * committed and reads what came after its cursor every `pollIntervalMs`, whatever Redis is doing,
  * and tells the caches that subscribed to the topic.
  * A cached copy is stamped with `version` as it was before the copy was read from the database,
- * and `isCurrent` tells whether a copy is older than the latest change of its key.
+ * and `isCurrent` tells whether a copy is older than the latest change of its key. Readers number
+ * in turn (migration 0004), so a read sees every change committed before it began: what the
+ * layered cache's catch-up after trouble with Redis relies on.
  */
 import type { Clock } from '../types.js'
 import { invalid, positiveInteger } from '../validate.js'

@@ -10,6 +10,8 @@
  * - Versions: given a change log, shared layers stamp their writes with its version and answer a
  *   copy older than the latest change of its key as a miss (the source is read and the copy
  *   written again); a change heard from the log drops the key here.
+ * - Catch-up: after trouble with a shared layer, its copies are misses until the change log has
+ *   been read again (see `createCatchUpGate`), so what this instance refused it never grants again.
  *
  * The loads themselves (single flight, batching, write-back) are `cache-load.ts`; this module holds
  * the cache's state, its synchronous reads, invalidation and versions. A layer that fails is
@@ -168,6 +170,45 @@ function peekSync<V>(ctx: LoadContext<V>, id: string): V | null | undefined {
   return undefined
 }
 
+/**
+ * While a shared layer is in trouble (a call fails, its invalidation channel is lost or
+ * re-established), this instance reads the source instead, and may see a change there before its
+ * change log has: the copy the shared layer still holds (written before the change, stamped with a
+ * version this instance does not yet know to be old) would then grant again what was just refused.
+ * So after any trouble, copies from shared layers are misses until a read of the log begun after
+ * the last trouble has completed. Without a change log the gate is always open.
+ */
+function createCatchUpGate(log: ChangeLog | undefined) {
+  let troubles = 0
+  let caughtUp = 0
+  let reading = false
+  return {
+    trouble(): void {
+      troubles++
+    },
+    /** Whether copies from shared layers may be served; when not, starts the catch-up read. */
+    open(): boolean {
+      if (log === undefined || caughtUp === troubles) return true
+      if (!reading) {
+        reading = true
+        const at = troubles
+        log
+          .poll()
+          .then(
+            () => {
+              caughtUp = Math.max(caughtUp, at)
+            },
+            () => {}, // still closed: the next read tries again
+          )
+          .finally(() => {
+            reading = false
+          })
+      }
+      return false
+    },
+  }
+}
+
 /** Runs `call` on every shared layer, each failure reported; resolves the first failure, if any. */
 async function eachSharedLayer<V>(
   ctx: LoadContext<V>,
@@ -198,7 +239,13 @@ async function eachSharedLayer<V>(
  * const value = await cache.get('user-1')
  */
 export function createLayeredCache<V>(options: LayeredCacheOptions<V>): LayeredCache<V> {
-  const { layers, report } = options
+  const { layers } = options
+  const gate = createCatchUpGate(options.changes?.log)
+  const sharedNames = new Set(layers.filter((layer) => layer.shared).map((layer) => layer.name))
+  const report: LayeredCacheOptions<V>['report'] = (error, layer, operation) => {
+    if (sharedNames.has(layer)) gate.trouble()
+    options.report(error, layer, operation)
+  }
   // Leading layers that answer synchronously are read on the caller's path, before batching.
   let syncPrefix = 0
   while (syncPrefix < layers.length && typeof layers[syncPrefix]!.getSync === 'function') {
@@ -236,6 +283,7 @@ export function createLayeredCache<V>(options: LayeredCacheOptions<V>): LayeredC
     metrics: options.metrics,
     sourceTiming: options.sourceTiming,
     syncPrefix,
+    trusted: gate.open,
     flights,
     attempt,
     track,
@@ -258,7 +306,13 @@ export function createLayeredCache<V>(options: LayeredCacheOptions<V>): LayeredC
     for (const layer of layers) if (!layer.shared) layer.clear?.()
   }
 
-  const listener: InvalidationListener = { invalidated: drop, reset: dropAll }
+  const listener: InvalidationListener = {
+    invalidated: drop,
+    reset() {
+      gate.trouble()
+      dropAll()
+    },
+  }
   const unsubscribers = layers.flatMap((layer) =>
     layer.shared && layer.subscribe ? [layer.subscribe(listener)] : [],
   )

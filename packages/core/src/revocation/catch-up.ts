@@ -110,13 +110,7 @@ function followChanges(
         sync().catch(() => {})
         return
       }
-      for (const entry of entries) {
-        try {
-          memory.apply(entry)
-        } catch (error) {
-          report(error, 'apply')
-        }
-      }
+      memory.applyEach(entries, (error) => report(error, 'apply'))
       if (entries.length > 0) options.repair(entries)
     }
   }

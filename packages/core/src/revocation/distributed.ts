@@ -209,6 +209,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
           source,
           rebuild: () => void denylist.rebuild(),
           maxBatchSize: o.maxBatchSize,
+          remember: (entries) => memory.applyEach(entries, (error) => safeReport(error, 'apply')),
           report: (error) => safeReport(error, 'check'),
         })
       : undefined

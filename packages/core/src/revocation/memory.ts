@@ -24,6 +24,8 @@ export function createMemoryRevocationList(
 ): RevocationList & {
   /** Applies an entry synchronously (used by distributed lists when a message arrives). */
   apply(entry: RevocationEntry): void
+  /** Applies each entry; one refused (the list is full) is given to `onError` and the rest go on. */
+  applyEach(entries: readonly RevocationEntry[], onError: (error: unknown) => void): void
   readonly size: number
 } {
   const max = positiveInteger(options.max ?? 100_000, 'max', 100_000, 'createMemoryRevocationList')
@@ -63,6 +65,15 @@ export function createMemoryRevocationList(
 
   return {
     apply,
+    applyEach(entries, onError) {
+      for (const entry of entries) {
+        try {
+          apply(entry)
+        } catch (error) {
+          onError(error)
+        }
+      }
+    },
     get size() {
       return size()
     },

@@ -3,12 +3,14 @@
  * record, through the layered cache. The checks of one tick share one `MGET` of the Redis denylist;
  * while the denylist is incomplete (Redis lost it and it is being rebuilt) or Redis cannot answer,
  * PostgreSQL answers for the same rows in one query. Both failing rejects the check (503).
+ * A revocation PostgreSQL answers is kept in the memory list: the denylist may not have it yet (its
+ * revoker could not reach Redis), and what this instance has refused it must never accept again.
  */
 import { AuthUnavailableError } from '../errors.js'
 import { createLayeredCache, type Layer } from '../infra/layered-cache.js'
 import type { RedisCall } from '../infra/redis.js'
 import type { Redis } from '../peer-types.js'
-import type { RevocationSubject } from '../types.js'
+import type { RevocationEntry, RevocationSubject } from '../types.js'
 import { rowKey, subjectKeys } from './keys.js'
 import type { RevocationSource } from './postgres.js'
 
@@ -30,6 +32,8 @@ export interface StrictCheckOptions {
   readonly rebuild: () => void
   /** Most row keys read by one `MGET` or one query. */
   readonly maxBatchSize: number
+  /** Keeps revocations read from PostgreSQL in the memory list. Must not throw. */
+  readonly remember: (entries: readonly RevocationEntry[]) => void
   /** A read that failed (Redis, or PostgreSQL behind it). Must not throw. */
   readonly report: (error: unknown) => void
 }
@@ -67,7 +71,9 @@ export function createStrictCheck(options: StrictCheckOptions): StrictCheck {
   async function findLive(rows: readonly string[]): Promise<Map<string, RevokedBefore>> {
     try {
       const found = new Map<string, RevokedBefore>()
-      for (const entry of await source.findLive(rows)) {
+      const entries = await source.findLive(rows)
+      options.remember(entries)
+      for (const entry of entries) {
         found.set(rowKey(entry), entry.kind === 'subject' ? entry.before : Number.POSITIVE_INFINITY)
       }
       return found

@@ -68,6 +68,29 @@ describe('the change log', () => {
     expect(new Set(rows.map((row) => row.version)).size).toBe(21)
   })
 
+  it('a read begun after a change committed sees it, even while another reader is numbering', async () => {
+    const log = await open({ pollIntervalMs: 60_000 })
+    const heard: string[] = []
+    log.subscribe('permissions', (key) => heard.push(key))
+    // another reader in the middle of numbering: it holds the numbering lock in its transaction
+    const other = await pool.connect()
+    try {
+      await other.query('BEGIN')
+      await other.query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('authframework:changes:' || current_schema(), 0))",
+      )
+      await log.append('permissions', 'committed-before-the-read')
+      const read = log.poll()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(heard).toEqual([]) // it waits for its turn to number
+      await other.query('COMMIT')
+      await read
+      expect(heard).toEqual(['committed-before-the-read'])
+    } finally {
+      other.release()
+    }
+  })
+
   it('tells every instance what any instance appended, and marks older copies out of date', async () => {
     const a = await open()
     const b = await open()

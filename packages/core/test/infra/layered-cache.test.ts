@@ -323,6 +323,46 @@ describe('createLayeredCache', () => {
     expect(listeners.size).toBe(0)
   })
 
+  it('after trouble with a shared layer, its copies are misses until a read of the change log begun after it completes', async () => {
+    let polls = 0
+    let finishPoll: () => void = () => {}
+    const log = {
+      subscribe: () => () => {},
+      poll() {
+        polls++
+        return new Promise<number>((resolve) => {
+          finishPoll = () => resolve(polls)
+        })
+      },
+    } as unknown as ChangeLog
+    const redis = sharedLayer()
+    const source = fakeSource({ a: b })
+    const { cache } = build({ layers: [redis], source, changes: { log, topic: 'permissions' } })
+    redis.data.set('a', a) // the old copy
+    expect(await cache.get('a')).toBe(a) // no trouble yet: the copy is served, the log is not read
+    expect(polls).toBe(0)
+
+    redis.failReads(true)
+    expect(await cache.get('a')).toBe(b) // the source answers
+    await tick()
+    redis.data.set('a', a) // its write-back was lost: the old copy is still there
+    redis.failReads(false)
+    expect(await cache.get('a')).toBe(b) // Redis answers again, but the log has not been read since
+    expect(await cache.get('a')).toBe(b)
+    expect(polls).toBe(1) // one catch-up read at a time
+
+    redis.tell().reset() // more trouble while the catch-up read runs: it is not enough
+    finishPoll()
+    await tick()
+    expect(await cache.get('a')).toBe(b)
+    expect(polls).toBe(2)
+    finishPoll()
+    await tick()
+    redis.data.set('a', a)
+    expect(await cache.get('a')).toBe(a) // caught up: copies are served again (their stamps judge them)
+    expect(polls).toBe(2)
+  })
+
   it('eachShared runs on shared layers only and resolves the first failure; close waits for writes, then closes the layers', async () => {
     const memory = localLayer()
     const redis = sharedLayer()

@@ -17,6 +17,7 @@ import { startTcpProxy, type TcpProxy } from '@authframework/test-support/tcp-pr
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type ChangeLog, createChangeLog, migrate, REVOCATION_STATEMENTS } from '../../src/index.js'
+import { redisReady } from '../../src/infra/redis.js'
 import { tokenHashOf } from '../../src/revocation/keys.js'
 import { codeOf, type Instance, signer, startInstance } from './setup.js'
 
@@ -49,8 +50,9 @@ afterAll(async () => {
 async function withLog(
   mode: 'local' | 'strict',
   url?: string,
+  pollIntervalMs = 100,
 ): Promise<Instance & { changes: ChangeLog }> {
-  const changes = createChangeLog({ pool, pollIntervalMs: 100 })
+  const changes = createChangeLog({ pool, pollIntervalMs })
   cleanup.push(() => changes.close())
   await changes.ready()
   const instance = await startInstance(pool, `${prefix}${mode}:`, cleanup, {
@@ -98,6 +100,36 @@ describe.each(['local', 'strict'] as const)('%s mode', (mode) => {
       expect(ms).toBeLessThan(BOUND_MS)
     },
   )
+})
+
+describe('strict mode, Redis cut under both instances', () => {
+  it('a revocation an instance read from PostgreSQL during the outage is never accepted by it again', async () => {
+    // the log reads rarely here: only what the instance itself read may keep the token refused
+    // the revoker's own way to Redis stays cut: the denylist in Redis never gets the revocation
+    const revokerProxy = await startTcpProxy(endpointOf(REDIS_URL, 6379))
+    cleanup.push(() => revokerProxy.close())
+    const revoker = await withLog('strict', viaProxy(REDIS_URL, revokerProxy), 60_000)
+    const other = await withLog('strict', viaProxy(REDIS_URL, proxy), 60_000)
+    const token = signer.sign({ sub: 'u-monotonic' })
+    expect(await codeOf(other.auth.verify(token))).toBe('ok')
+    // the denylist is complete: Redis alone answers the strict checks
+    const start = performance.now()
+    while ((await other.redis.exists(`${prefix}strict:rev-meta:complete`)) === 0) {
+      if (performance.now() - start > 5000) throw new Error('the denylist was not built')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    revokerProxy.cut()
+    proxy.cut()
+    await revoker.auth.revoke({ token }).catch(() => {}) // recorded in PostgreSQL, not in Redis
+    expect(await untilRefused(other, token)).toBeLessThan(BOUND_MS) // PostgreSQL answered
+    proxy.restore()
+    await redisReady(other.redis)
+    const end = performance.now() + 1000
+    while (performance.now() < end) {
+      expect(await codeOf(other.auth.verify(token))).toBe('token_revoked')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  })
 })
 
 describe('a revocation written by SQL alone (no instance published it)', () => {

@@ -7,6 +7,7 @@ import {
   viaProxy,
 } from '@authframework/test-support/services'
 import type { TcpProxy } from '@authframework/test-support/tcp-proxy'
+import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createChangeLog } from '../../src/index.js'
@@ -22,14 +23,14 @@ const BOUND_MS = 1000
 
 const fault = useRedisFaultFixture({ poolMax: 8 })
 const { prefix, cleanup } = fault
-let pool: pg.Pool, proxy: TcpProxy
+let pool: pg.Pool, proxy: TcpProxy, direct: Redis
 beforeAll(() => {
-  ;({ pool, proxy } = fault.ready())
+  ;({ pool, proxy, direct } = fault.ready())
 })
 
-async function instance(): Promise<SessionStore> {
+async function instance(pollIntervalMs = 100): Promise<SessionStore> {
   const client = await connectRedis(viaProxy(REDIS_URL, proxy))
-  const changes = createChangeLog({ pool, pollIntervalMs: 100 })
+  const changes = createChangeLog({ pool, pollIntervalMs })
   const store = createSessionStore({
     layers: [
       sessionMemoryLayer({ ttlSeconds: 300 }),
@@ -94,6 +95,32 @@ describe.each([
         const seen = await store.get(session.id)
         expect(seen === null || seen.userActive === false).toBe(true)
       }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  })
+})
+
+describe('Redis cut, with a change log that reads rarely', () => {
+  it('a session an instance refused from PostgreSQL during the outage it never serves again from the old copy in Redis', async () => {
+    const user = `u-rare-${runId()}`
+    await seed(pool, { users: [{ id: user }] })
+    const a = await instance(60_000) // only the catch-up after the trouble reads the log
+    const session = await a.create(user)
+    expect(await a.get(session.id)).toMatchObject({ userId: user })
+    const key = `${prefix}sess:${session.id}`
+    while ((await direct.get(key)) === null) await new Promise((resolve) => setTimeout(resolve, 5))
+
+    proxy.cut()
+    await pool.query('UPDATE users SET active = false WHERE id = $1', [user])
+    expect(await untilRefused([a], session.id)).toBeLessThan(BOUND_MS) // PostgreSQL answered
+    expect(await direct.get(key)).toContain(user) // the old copy is still in Redis
+
+    proxy.restore()
+    await a.ready()
+    const end = performance.now() + 1000
+    while (performance.now() < end) {
+      const seen = await a.get(session.id)
+      expect(seen === null || seen.userActive === false).toBe(true)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   })

@@ -18,6 +18,7 @@ import {
   memoryLayer,
   type PermissionStore,
   postgresSource,
+  type RedisLayer,
   redisLayer,
 } from '../../../src/index.js'
 
@@ -27,6 +28,7 @@ const BOUND_MS = 1000
 interface Instance {
   readonly store: PermissionStore
   readonly changes: ChangeLog
+  readonly redis: RedisLayer
 }
 
 const fault = useRedisFaultFixture({ poolMax: 8 })
@@ -36,14 +38,12 @@ beforeAll(() => {
   ;({ pool, direct, proxy } = fault.ready())
 })
 
-async function instance(): Promise<Instance> {
+async function instance(pollIntervalMs = 100): Promise<Instance> {
   const client = await connectRedis(viaProxy(REDIS_URL, proxy))
-  const changes = createChangeLog({ pool, pollIntervalMs: 100 })
+  const changes = createChangeLog({ pool, pollIntervalMs })
+  const redis = redisLayer({ client, keyPrefix: prefix, ttlSeconds: 1800, timeoutMs: 150 })
   const store = createPermissionStore({
-    layers: [
-      memoryLayer({ ttlSeconds: 300 }),
-      redisLayer({ client, keyPrefix: prefix, ttlSeconds: 1800, timeoutMs: 150 }),
-    ],
+    layers: [memoryLayer({ ttlSeconds: 300 }), redis],
     source: postgresSource({ pool }),
     changes,
     onError: () => {},
@@ -54,7 +54,7 @@ async function instance(): Promise<Instance> {
     client.disconnect()
   })
   await Promise.all([store.ready(), changes.ready()])
-  return { store, changes }
+  return { store, changes, redis }
 }
 
 const perms = async (store: PermissionStore, id: string) =>
@@ -131,5 +131,39 @@ describe.each([
 
     proxy.restore()
     await neverGranted([a, b, await instance()], id, 'orders:write', 1000)
+  })
+})
+
+describe.each([
+  ['cut', (p: TcpProxy) => p.cut()],
+  ['stall', (p: TcpProxy) => p.stall()],
+  ['black hole', (p: TcpProxy) => p.blackhole()],
+])('Redis %s, with a change log that reads rarely', (fault, breakRedis) => {
+  it('what an instance refused from PostgreSQL during the outage it never grants again from the old copy in Redis', async () => {
+    const id = `rare-${fault.replace(' ', '-')}`
+    await seed(pool, { roles: { clerk: ['orders:write'] }, users: [{ id, roles: ['clerk'] }] })
+    const a = await instance(60_000) // only the catch-up after the trouble reads the log
+    expect(await perms(a.store, id)).toContain('orders:write')
+    const key = `${prefix}perm:${Buffer.from(id).toString('base64url')}`
+    while ((await direct.get(key)) === null) await new Promise((resolve) => setTimeout(resolve, 5))
+
+    breakRedis(proxy)
+    await pool.query('DELETE FROM user_roles WHERE user_id = $1', [id])
+    // once the instance notices the outage it drops its memory, Redis cannot answer, PostgreSQL does
+    const start = performance.now()
+    while ((await perms(a.store, id))?.includes('orders:write')) {
+      if (performance.now() - start > 5000) throw new Error('the outage was never noticed')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(JSON.parse((await direct.get(key))!).p).toContain('orders:write') // the old copy
+
+    proxy.restore()
+    // until Redis answers this instance again (its breaker closed), and a while after
+    const back = performance.now()
+    while (a.redis.circuit !== 'closed' || a.redis.subscription?.state !== 'live') {
+      if (performance.now() - back > 10_000) throw new Error('Redis never came back')
+      await neverGranted([a], id, 'orders:write', 50)
+    }
+    await neverGranted([a], id, 'orders:write', 500)
   })
 })

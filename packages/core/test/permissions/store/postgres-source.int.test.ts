@@ -114,7 +114,7 @@ describe('migrate', () => {
   it('is idempotent and safe to run concurrently (advisory lock)', async () => {
     expect(await migrate(pool)).toEqual({
       applied: [],
-      skipped: ['0001_initial', '0002_revocations', '0003_changes'],
+      skipped: ['0001_initial', '0002_revocations', '0003_changes', '0004_number_changes_in_turn'],
     })
     const fresh = await createTestSchema()
     try {
@@ -124,12 +124,14 @@ describe('migrate', () => {
         '0001_initial',
         '0002_revocations',
         '0003_changes',
+        '0004_number_changes_in_turn',
       ])
       const { rows } = await other.query('SELECT version FROM schema_migrations ORDER BY 1')
       expect(rows).toEqual([
         { version: '0001_initial' },
         { version: '0002_revocations' },
         { version: '0003_changes' },
+        { version: '0004_number_changes_in_turn' },
       ])
     } finally {
       await fresh.drop()
