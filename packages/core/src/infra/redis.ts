@@ -56,6 +56,23 @@ export function reconnectStalled(client: Redis): void {
   client.disconnect(true)
 }
 
+/**
+ * Forgets the commands ioredis keeps to send again once a reset connection is re-established
+ * (`autoResendUnfulfilledCommands`, on by default): they were in flight at the reset. A write
+ * given up at its deadline while the connection is down must not run after the reconnect (a stale
+ * cache fill landing after an invalidation). Their callers are told the connection was reset.
+ */
+export function forgetResends(client: Redis): void {
+  type Item = { command: { reject(error: Error): void } }
+  const internals = client as { prevCommandQueue?: { shift(): Item | undefined } | null }
+  const queue = internals.prevCommandQueue
+  if (queue === undefined || queue === null) return
+  internals.prevCommandQueue = null
+  const error = new Error('Redis connection reset; the command is not sent again.')
+  for (let item = queue.shift(); item !== undefined; item = queue.shift())
+    item.command.reject(error)
+}
+
 /** Our deadline, or ioredis' own `commandTimeout`. */
 export function isTimeout(error: unknown): boolean {
   return error instanceof TimeoutError || (error as Error)?.message === 'Command timed out'
@@ -65,7 +82,8 @@ export function isTimeout(error: unknown): boolean {
  * A guarded Redis call for `client`: refused at once while the breaker is open; while it is not
  * closed, also refused (without spending the half-open probe) when the client is not `ready`, so
  * the probe goes to a client that has reconnected; and when a timeout opens the breaker, or a
- * write (`write: true`) times out, the client's connection is torn down and re-established: a
+ * write (`write: true`) times out, the client's connection is torn down and re-established (or,
+ * when it is already down, what ioredis would send again after the reconnect is forgotten): a
  * write given up at its deadline must not reach Redis later (a stale cache fill landing after an
  * invalidation), and a stalled connection must not keep the client waiting.
  *
@@ -85,7 +103,10 @@ export function createRedisCall(
     try {
       return await guardedCall(breaker, 'Redis', what, call, timeoutMs)
     } catch (error) {
-      if (isTimeout(error) && (write || breaker.state === 'open')) reconnectStalled(client)
+      if (isTimeout(error) && (write || breaker.state === 'open')) {
+        if (client.status === 'ready') reconnectStalled(client)
+        else if (write) forgetResends(client)
+      }
       throw error
     }
   }
