@@ -61,6 +61,12 @@ async function instance({ pollIntervalMs = 100, memory = true } = {}): Promise<I
 const perms = async (store: PermissionStore, id: string) =>
   (await store.lookup(id))?.permissions ?? null
 
+const FAULTS: ReadonlyArray<readonly [string, (proxy: TcpProxy) => void]> = [
+  ['cut', (p) => p.cut()],
+  ['stall', (p) => p.stall()],
+  ['black hole', (p) => p.blackhole()],
+]
+
 /** Polls every instance until none grants `permission` to `id`; resolves the time it took. */
 async function untilRevoked(instances: Instance[], id: string, permission: string) {
   const start = performance.now()
@@ -83,11 +89,7 @@ async function neverGranted(instances: Instance[], id: string, permission: strin
   }
 }
 
-describe.each([
-  ['cut', (p: TcpProxy) => p.cut()],
-  ['stall', (p: TcpProxy) => p.stall()],
-  ['black hole', (p: TcpProxy) => p.blackhole()],
-])('Redis %s under two instances', (fault, breakRedis) => {
+describe.each(FAULTS)('Redis %s under two instances', (fault, breakRedis) => {
   it('a role removed by SQL alone is enforced everywhere within 1 s, and stays so after Redis returns', async () => {
     const id = `sql-${fault.replace(' ', '-')}`
     await seed(pool, { roles: { clerk: ['orders:write'] }, users: [{ id, roles: ['clerk'] }] })
@@ -136,11 +138,7 @@ describe.each([
   })
 })
 
-describe.each([
-  ['cut', (p: TcpProxy) => p.cut()],
-  ['stall', (p: TcpProxy) => p.stall()],
-  ['black hole', (p: TcpProxy) => p.blackhole()],
-])('Redis %s, with a change log that reads rarely', (fault, breakRedis) => {
+describe.each(FAULTS)('Redis %s, with a change log that reads rarely', (fault, breakRedis) => {
   it('what an instance refused from PostgreSQL during the outage it never grants again from the old copy in Redis', async () => {
     const id = `rare-${fault.replace(' ', '-')}`
     await seed(pool, { roles: { clerk: ['orders:write'] }, users: [{ id, roles: ['clerk'] }] })
