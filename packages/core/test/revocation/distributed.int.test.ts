@@ -25,6 +25,7 @@ import { hashPart, tokenHashOf } from '../../src/revocation/keys.js'
 import {
   codeOf,
   compressedForm,
+  denylistComplete,
   type Instance,
   signer,
   startInstance,
@@ -220,7 +221,7 @@ describe('distributed revocation list (strict mode)', () => {
     const token = signer.sign({ sub: 'lost-denylist' })
     const fine = signer.sign({ sub: 'lost-denylist-2' })
     await a.auth.revoke({ token })
-    await until(async () => (await direct.exists(`${prefix}rev-meta:complete`)) === 1)
+    await until(() => denylistComplete(direct, a.list))
     // what a Redis restart without persistence does
     await deleteKeys(direct, `${prefix}rev`)
     const queries = countQueries(pool)
@@ -229,7 +230,7 @@ describe('distributed revocation list (strict mode)', () => {
     expect(queries.byName.get(REVOCATION_STATEMENTS.findLive)).toBeGreaterThanOrEqual(1)
     delete (pool as { query?: unknown }).query // stop counting
     // the denylist is rebuilt from PostgreSQL, then Redis answers again
-    await until(async () => (await direct.exists(`${prefix}rev-meta:complete`)) === 1)
+    await until(() => denylistComplete(direct, a.list))
     const key = a.list.keyOf({ kind: 'token', tokenHash: tokenHashOf(token), expiresAt: 0 })
     expect(await direct.get(key)).toBe('1')
   })

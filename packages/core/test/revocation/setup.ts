@@ -87,3 +87,12 @@ export async function until(check: () => Promise<boolean>, timeoutMs = 5000): Pr
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
 }
+
+/** Whether every bucket of the list's denylist is marked complete (one `EXISTS` per marker: any slot). */
+export async function denylistComplete(
+  redis: Pick<Redis, 'exists'>,
+  list: Pick<DistributedRevocationList, 'markers'>,
+): Promise<boolean> {
+  const found = await Promise.all(list.markers.map((marker) => redis.exists(marker)))
+  return found.every((n) => n === 1)
+}
