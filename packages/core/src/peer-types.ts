@@ -34,7 +34,14 @@ export interface ChainableCommander {
 export interface RedisCommands {
   /** ioredis' connection state: `'ready'` once commands can be sent. */
   readonly status: string
-  readonly options?: { readonly enableOfflineQueue?: boolean | undefined } | undefined
+  readonly options?:
+    | {
+        readonly enableOfflineQueue?: boolean | undefined
+        /** A Cluster node's address, as ioredis names it in `slots` (`host:port`). */
+        readonly host?: string | undefined
+        readonly port?: number | undefined
+      }
+    | undefined
   get(key: string): Promise<string | null>
   mget(keys: string[]): Promise<(string | null)[]>
   mget(...keys: string[]): Promise<(string | null)[]>

@@ -170,9 +170,25 @@ export async function pipelineAcross<T>(
 }
 
 /**
+ * The master that serves the hash slot of a channel's name, when ioredis knows it: a Cluster's
+ * home node for that channel. Publishers and subscribers meet there, so that a message goes straight
+ * from the one to the others (classic pub/sub would also reach them on any other node, one hop of
+ * the cluster bus later: while they disagree during a failover, nothing is lost).
+ */
+function homeNode(cluster: RedisCluster, channel: string): Redis | undefined {
+  const address = cluster.slots[keySlot(channel)]?.[0]
+  if (address === undefined) return undefined
+  return cluster
+    .nodes('master')
+    .find((node) => `${node.options?.host}:${node.options?.port}` === address)
+}
+
+/**
  * Writes the items, then publishes each of `messages` on `channel`: on a single client in one MULTI
  * (every subscriber hears of a change only together with it); on a Cluster, where a MULTI cannot
- * span slots, the writes per node, then the messages (one pipeline) once they have all succeeded.
+ * span slots, the writes per node, then the messages (one pipeline, to the channel's home node)
+ * once they have all succeeded; `together`: both at once, for messages that carry the change
+ * itself (a subscriber applies it without reading the keys), one round trip sooner.
  *
  * @example
  * await writeThenPublish(client, ids, keyOf, (batch, id) => batch.del(keyOf(id)), channel, [ids.join(' ')])
@@ -184,34 +200,44 @@ export async function writeThenPublish<T>(
   add: (batch: ChainableCommander, item: T) => void,
   channel: string,
   messages: readonly string[],
+  together = false,
 ): Promise<void> {
-  const batch = isCluster(client) ? client.pipeline() : client.multi()
-  if (isCluster(client)) await pipelineAcross(client, items, keyOf, add)
-  else for (const item of items) add(batch, item)
+  if (!isCluster(client)) {
+    const batch = client.multi()
+    for (const item of items) add(batch, item)
+    for (const message of messages) batch.publish(channel, message)
+    return execBatch(batch)
+  }
+  const home = homeNode(client, channel)
+  const batch = home?.status === 'ready' ? home.pipeline() : client.pipeline()
   for (const message of messages) batch.publish(channel, message)
+  if (together) return settleAll([pipelineAcross(client, items, keyOf, add), execBatch(batch)])
+  await pipelineAcross(client, items, keyOf, add)
   return execBatch(batch)
 }
 
 /**
- * A connection of its own for a subscription: `client.duplicate(options)` on a single client; on a
- * Cluster a duplicate of one of its nodes, picked at random among those that are `ready` (classic
- * pub/sub messages reach every node, replicas included, so any of them serves), or `undefined`
- * while ioredis knows none. A node's connection does not reconnect by itself (ioredis' Cluster
- * default): when it ends, the subscription picks a node again.
+ * A connection of its own for a subscription to `channel`: `client.duplicate(options)` on a single
+ * client; on a Cluster a duplicate of the channel's home node (see {@link homeNode}), or else of
+ * one of its nodes that is `ready`, picked at random (classic pub/sub messages reach every node,
+ * replicas included); `undefined` while ioredis knows none. A node's connection does not reconnect
+ * by itself (ioredis' Cluster default): when it ends, the subscription picks a node again.
  *
  * @example
- * const sub = subscriberConnection(client, { autoResubscribe: false })
+ * const sub = subscriberConnection(client, 'af:invalidate', { autoResubscribe: false })
  */
 export function subscriberConnection(
   client: RedisClient,
+  channel: string,
   options: Parameters<Redis['duplicate']>[0],
 ): Redis | undefined {
   if (!isCluster(client)) return client.duplicate(options)
+  const home = homeNode(client, channel)
+  if (home?.status === 'ready') return home.duplicate(options)
   const nodes = client.nodes('all')
   const ready = nodes.filter((node) => node.status === 'ready')
   const pool = ready.length > 0 ? ready : nodes
-  const node = pool[Math.floor(Math.random() * pool.length)]
-  return node?.duplicate(options)
+  return pool[Math.floor(Math.random() * pool.length)]?.duplicate(options)
 }
 
 /**

@@ -201,7 +201,7 @@ const REOPEN_MS = 100
  */
 function open(s: Sub): void {
   const { channel, heartbeatTimeoutMs } = s
-  const sub = subscriberConnection(s.client, {
+  const sub = subscriberConnection(s.client, channel, {
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
     // bounds ioredis' ready check (INFO), which would otherwise wait forever on a black hole

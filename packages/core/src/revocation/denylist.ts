@@ -215,6 +215,7 @@ export function createDenylist(options: DenylistOptions): Denylist {
           (batch, entry) => addWrite(batch, entry, options),
           keys.channel,
           entries.map(encodeEntry),
+          true, // the message is the revocation: subscribers apply it without reading the keys
         ),
       entries.length > 1 ? BULK_TIMEOUT_MS : options.redisTimeoutMs,
     )
