@@ -101,6 +101,8 @@ function startNode(dir: string, port: number, busPort: number, nodeTimeoutMs: nu
       '--cluster-node-timeout', String(nodeTimeoutMs),
       // the other shards keep answering while one fails over
       '--cluster-require-full-coverage', 'no',
+      // replicas sync at once (not after 5 s), so that a master can fail over soon after the start
+      '--repl-diskless-sync-delay', '0',
       '--save', '',
       '--appendonly', 'no',
       '--dir', dir,
@@ -207,13 +209,13 @@ export async function startRedisCluster(options: LocalClusterOptions = {}): Prom
       '--cluster-yes',
     ])
     await cluster.healthy()
-    // every replica attached to its master: a failover has someone to promote
+    // every replica in sync with its master: a failover has someone to promote
     await waitFor(
-      'replicas attached',
+      'replicas in sync',
       async () => {
-        const text = await ask(nodes[0]!.port, 'CLUSTER', 'NODES')
-        const lines = text.split('\n').filter((line) => line.includes('slave'))
-        return lines.length === masters * replicas && lines.every((l) => l.includes('connected'))
+        const roles = await Promise.all(nodes.map((n) => ask(n.port, 'INFO', 'replication')))
+        const synced = roles.filter((info) => info.includes('master_link_status:up'))
+        return synced.length === masters * replicas
       },
       20_000,
     )
