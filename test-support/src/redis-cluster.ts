@@ -43,22 +43,26 @@ export interface LocalClusterOptions {
   readonly nodeTimeoutMs?: number
 }
 
-/** Free loopback ports, asked of the kernel (each closed again before use). */
+/** Whether a loopback port can be listened on now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, HOST, () => server.close(() => resolve(true)))
+  })
+}
+
+/**
+ * Free loopback ports below the kernel's ephemeral range (32768 and up), so that no outgoing
+ * connection of another process takes one between the check and `redis-server` binding it.
+ */
 async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer()
-          server.once('error', reject)
-          server.listen(0, HOST, () => resolve(server))
-        }),
-    ),
-  )
-  const ports = servers.map((server) => (server.address() as { port: number }).port)
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
-  return ports
+  const ports = new Set<number>()
+  while (ports.size < count) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (!ports.has(port) && (await isFree(port))) ports.add(port)
+  }
+  return [...ports]
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number) {
@@ -122,6 +126,17 @@ function startNode(dir: string, port: number, busPort: number, nodeTimeoutMs: nu
  * await cluster.stop()
  */
 export async function startRedisCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  // a port taken by another process between the check and the bind fails one attempt, not the run
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options)
+    } catch (error) {
+      if (attempt === 3) throw error
+    }
+  }
+}
+
+async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
   const masters = options.masters ?? 3
   const replicas = options.replicasPerMaster ?? 1
   const count = masters * (1 + replicas)
