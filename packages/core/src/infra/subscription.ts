@@ -181,10 +181,13 @@ function beat(s: Sub, sub: Redis): void {
   )
 }
 
-/** Tears the current connection down (it may be stalled: no `close` will come) and opens another. */
-function replace(s: Sub): void {
+/**
+ * Tears the current connection down (it may be stalled: no `close` will come) and opens another.
+ * `stalled: false`: the connection ended by itself, which is not counted as a stall.
+ */
+function replace(s: Sub, stalled = true): void {
   if (s.state === 'closed') return
-  s.replacedConnections++
+  if (stalled) s.replacedConnections++
   const old = s.conn
   s.conn = undefined
   down(s)
@@ -227,7 +230,7 @@ function open(s: Sub): void {
     if (!current()) return
     arm(
       setTimeout(() => {
-        if (current()) replace(s)
+        if (current()) replace(s, false)
       }, REOPEN_MS),
     )
   })
