@@ -240,6 +240,16 @@ describe('createRateLimiter (Redis)', () => {
     expect(await redis.hgetall(keys.username)).toEqual({ n: '1', p: '0' })
   })
 
+  it('a full address refuses a fresh username and leaves its counter as it was (on a Cluster: given back)', async () => {
+    const a = createRateLimiter({ ...rules, redis: { client: redis, keyPrefix: `${prefix}full:` } })
+    const at = (username: string) => ({ username, clientAddress: '198.51.100.9' })
+    for (let i = 0; i < 10; i++) await (await a.reserve(at(`user-${i}`))).failed()
+    await refusal(a.reserve(at('fresh')))
+    // nothing reserved for it: no failure, no attempt in flight
+    const counter = await redis.hgetall(a.keysOf(at('fresh')).username)
+    expect([Number(counter.n ?? 0), Number(counter.p ?? 0)]).toEqual([0, 0])
+  })
+
   it('two instances, a burst of 50: exactly maxFailures reservations between them', async () => {
     const keyPrefix = `${prefix}2:`
     const a = createRateLimiter({ ...rules, redis: { client: redis, keyPrefix } })
