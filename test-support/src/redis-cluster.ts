@@ -144,6 +144,12 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
   const ports = await freePorts(count * 2)
   const processes = new Map<number, ChildProcess>()
   const nodes: ClusterNode[] = []
+  // a process that exits without `stop()` (a crash, a killed worker) leaves no node behind
+  const killAll = () => {
+    for (const child of processes.values()) if (child.exitCode === null) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', killAll)
   for (let i = 0; i < count; i++) {
     const port = ports[i]!
     const child = startNode(dir, port, ports[count + i]!, options.nodeTimeoutMs ?? 1000)
@@ -203,6 +209,7 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
       )
     },
     async stop() {
+      process.removeListener('exit', killAll)
       await Promise.all(nodes.map(kill))
       rmSync(dir, { recursive: true, force: true })
     },
