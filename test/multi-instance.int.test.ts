@@ -13,7 +13,7 @@ import {
   connectRedis,
   createTestSchema,
   deleteKeys,
-  REDIS_URL,
+  redisTargetUrl,
   runId,
   type TestSchema,
 } from '@authframework/test-support/services'
@@ -42,7 +42,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 function start(name: string): Promise<Instance> {
   const config = instanceConfig(name, {
     schema: schema.name,
-    redisUrl: REDIS_URL,
+    redisUrl: redisTargetUrl(),
     keyPrefix: prefix,
   })
   return forkInstance('instance.ts', 'AF_INSTANCE', name, config)

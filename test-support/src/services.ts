@@ -4,11 +4,14 @@
  * Unreachable services make the tests fail (with a message saying what to start), never skip.
  */
 import { randomBytes } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import pg from 'pg'
+import { createRedisClient, redisTargetUrl } from './redis-target.js'
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+export * from './redis-target.js'
 
 /** A short id unique to this run, for schema names and key prefixes. */
 export function runId(): string {
@@ -93,28 +96,49 @@ export const FAIL_FAST: RedisOptions = {
   retryStrategy: () => 50,
 }
 
-/** A connected ioredis client; fails loudly when Redis is unreachable. */
-export async function connectRedis(url = REDIS_URL, options: RedisOptions = {}): Promise<Redis> {
-  const client = new Redis(url, { ...FAIL_FAST, lazyConnect: true, ...options })
+/**
+ * A connected ioredis client (or Cluster: see {@link createRedisClient}) with the recommended
+ * options, on the Redis of this run by default; fails loudly when Redis is unreachable.
+ */
+export async function connectRedis(
+  url = redisTargetUrl(),
+  options: RedisOptions = {},
+): Promise<Redis> {
+  const client = createRedisClient(url, { ...FAIL_FAST, lazyConnect: true, ...options })
   client.on('error', () => {})
   try {
     await client.connect()
     await client.ping()
   } catch (error) {
     client.disconnect()
-    throw new Error(`Redis is not reachable at ${new URL(url).host} (set REDIS_URL).`, {
+    throw new Error(`Redis is not reachable at ${url.replace(/^.*@/, '')} (set REDIS_URL).`, {
       cause: error,
     })
   }
   return client
 }
 
-/** Deletes every key under `prefix` (which must contain no glob character). */
+/** Deletes every key under `prefix` (which must contain no glob character), on every master of a Cluster. */
 export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  const cluster = client as unknown as Partial<Cluster>
+  if (cluster.isCluster === true && cluster.nodes !== undefined) {
+    await Promise.all(cluster.nodes('master').map((node) => deleteNodeKeys(node, prefix, true)))
+    return
+  }
+  await deleteNodeKeys(client, prefix, false)
+}
+
+/** `oneByOne`: a Cluster node refuses a DEL of keys in different slots. */
+async function deleteNodeKeys(client: Redis, prefix: string, oneByOne: boolean): Promise<void> {
   let cursor = '0'
   do {
     const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    if (keys.length > 0) await client.del(...keys)
+    if (keys.length > 0 && !oneByOne) await client.del(...keys)
+    if (keys.length > 0 && oneByOne) {
+      const pipeline = client.pipeline()
+      for (const key of keys) pipeline.del(key)
+      await pipeline.exec()
+    }
     cursor = next
   } while (cursor !== '0')
 }

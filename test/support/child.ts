@@ -6,7 +6,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createPostgresPool } from '@authframework/core'
-import { Redis } from 'ioredis'
+import { createRedisClient } from '@authframework/test-support/services'
 import type { InstanceConfig } from './instance.js'
 
 /** The configuration the parent passed; throws when this file was not forked as a child. */
@@ -18,7 +18,7 @@ export function instanceConfig(file: string): InstanceConfig {
   return config
 }
 
-/** A pool on the test schema and a Redis client that fails fast while Redis is away. */
+/** A pool on the test schema and a Redis client (or Cluster) that fails fast while Redis is away. */
 export function connectServices(config: InstanceConfig, poolMax: number) {
   const pool = createPostgresPool({
     connectionString: config.databaseUrl,
@@ -26,7 +26,7 @@ export function connectServices(config: InstanceConfig, poolMax: number) {
     min: 0,
     options: `-c search_path=${config.schema}`,
   })
-  const redis = new Redis(config.redisUrl, {
+  const redis = createRedisClient(config.redisUrl, {
     enableOfflineQueue: false,
     commandTimeout: 200,
     maxRetriesPerRequest: 1,

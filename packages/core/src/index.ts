@@ -81,7 +81,8 @@ export type {
   PoolConfig as PgPoolConfig,
   PostgresPool,
   QueryResult as PgQueryResult,
-  Redis as RedisClient,
+  RedisClient,
+  RedisCluster,
 } from './peer-types.js'
 export { createGuard, type Guard } from './permissions/guard.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'

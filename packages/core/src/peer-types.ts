@@ -13,6 +13,7 @@ export type RedisExecResult = [error: Error | null, result: unknown][] | null
 /** An ioredis pipeline or MULTI (`ChainableCommander`): the commands the core queues. */
 export interface ChainableCommander {
   get(key: string): ChainableCommander
+  mget(...keys: string[]): ChainableCommander
   set(key: string, value: string | number): ChainableCommander
   set(key: string, value: string | number, mode: 'EX', ttl: number): ChainableCommander
   set(key: string, value: string | number, mode: 'PX', ttl: number): ChainableCommander
@@ -26,11 +27,21 @@ export interface ChainableCommander {
   exec(): Promise<RedisExecResult>
 }
 
-/** An ioredis client (`new Redis(url, options)`): the commands and events the core uses. */
-export interface Redis {
+/**
+ * The commands and events the core uses on a Redis connection, a single client or a Cluster alike:
+ * every command names its keys, so that a Cluster routes it to the node of its slot.
+ */
+export interface RedisCommands {
   /** ioredis' connection state: `'ready'` once commands can be sent. */
   readonly status: string
-  readonly options?: { readonly enableOfflineQueue?: boolean | undefined } | undefined
+  readonly options?:
+    | {
+        readonly enableOfflineQueue?: boolean | undefined
+        /** A Cluster node's address, as ioredis names it in `slots` (`host:port`). */
+        readonly host?: string | undefined
+        readonly port?: number | undefined
+      }
+    | undefined
   get(key: string): Promise<string | null>
   mget(keys: string[]): Promise<(string | null)[]>
   mget(...keys: string[]): Promise<(string | null)[]>
@@ -41,22 +52,11 @@ export interface Redis {
   set(key: string, value: string | number, mode: 'PX', ttl: number, nx: 'NX'): Promise<'OK' | null>
   del(...keys: string[]): Promise<number>
   exists(...keys: string[]): Promise<number>
-  subscribe(...channels: string[]): Promise<unknown>
-  /** Also sent on a subscribed connection, as its heartbeat. */
-  ping(): Promise<unknown>
+  publish(channel: string, message: string): Promise<number>
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   evalsha(sha1: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   multi(): ChainableCommander
   pipeline(): ChainableCommander
-  /** A new connection with the same options, overridden by `options`. */
-  duplicate(options?: {
-    readonly enableOfflineQueue?: boolean
-    readonly maxRetriesPerRequest?: number | null
-    readonly lazyConnect?: boolean
-    readonly commandTimeout?: number | undefined
-    readonly autoResubscribe?: boolean
-    readonly disableClientInfo?: boolean
-  }): Redis
   on(event: 'message', listener: (channel: string, message: string) => void): unknown
   on(event: 'error', listener: (error: Error) => void): unknown
   on(event: 'ready' | 'close' | 'end' | 'connect', listener: () => void): unknown
@@ -66,6 +66,39 @@ export interface Redis {
   /** `true`: close the connection and reconnect at once (a stalled connection is replaced). */
   disconnect(reconnect?: boolean): void
 }
+
+/** An ioredis client (`new Redis(url, options)`): one connection to one Redis server. */
+export interface Redis extends RedisCommands {
+  subscribe(...channels: string[]): Promise<unknown>
+  /** Also sent on a subscribed connection, as its heartbeat. */
+  ping(): Promise<unknown>
+  /** A new connection with the same options, overridden by `options`. */
+  duplicate(options?: {
+    readonly enableOfflineQueue?: boolean
+    readonly maxRetriesPerRequest?: number | null
+    readonly lazyConnect?: boolean
+    readonly commandTimeout?: number | undefined
+    readonly autoResubscribe?: boolean
+    readonly disableClientInfo?: boolean
+  }): Redis
+}
+
+/**
+ * An ioredis Cluster (`new Cluster(startupNodes, options)`): commands go to the node that serves
+ * their keys' slot; a command, a MULTI or a Lua script must keep its keys within one slot, and a
+ * pipeline within one node.
+ */
+export interface RedisCluster extends RedisCommands {
+  /** `true` on a Cluster (an ioredis client says `false`). */
+  readonly isCluster: boolean
+  /** The connections to the nodes ioredis knows now (masters and replicas). */
+  nodes(role?: 'all' | 'master' | 'slave'): Redis[]
+  /** Per slot, the nodes (`host:port`) that serve it, master first; empty before the first refresh. */
+  readonly slots: ReadonlyArray<ReadonlyArray<string> | undefined>
+}
+
+/** What every Redis user of the core accepts: an ioredis client or an ioredis Cluster. */
+export type RedisClient = Redis | RedisCluster
 
 /** The answer of a query: pg's `QueryResult`. */
 export interface QueryResult<R = Record<string, unknown>> {

@@ -1,6 +1,6 @@
 /**
- * The core's structural types of its optional peers accept the real thing: an ioredis client and
- * pipeline, a pg pool, client and pool options (so that users pass them without a cast), while the
+ * The core's structural types of its optional peers accept the real thing: an ioredis client, Cluster
+ * and pipeline, a pg pool, client and pool options (so that users pass them without a cast), while the
  * published declarations import neither package (peer-types.test.ts).
  */
 import type {
@@ -9,8 +9,13 @@ import type {
   PgPoolConfig,
   RedisBatch,
   RedisClient,
+  RedisCluster,
 } from '@authframework/core'
-import type { ChainableCommander as IoChainable, Redis as IoRedis } from 'ioredis'
+import type {
+  ChainableCommander as IoChainable,
+  Cluster as IoCluster,
+  Redis as IoRedis,
+} from 'ioredis'
 import type pg from 'pg'
 import { describe, expectTypeOf, it } from 'vitest'
 
@@ -18,6 +23,11 @@ describe('peer types', () => {
   it('an ioredis client and its pipelines fit', () => {
     expectTypeOf<IoRedis>().toExtend<RedisClient>()
     expectTypeOf<IoChainable>().toExtend<RedisBatch>()
+  })
+
+  it('an ioredis Cluster fits too, wherever a client is taken', () => {
+    expectTypeOf<IoCluster>().toExtend<RedisCluster>()
+    expectTypeOf<IoCluster>().toExtend<RedisClient>()
   })
 
   it('a pg pool, its clients and its options fit', () => {

@@ -3,9 +3,12 @@
  * each call under a deadline and a circuit breaker, the half-open probe kept for a client that can
  * answer it, a stalled connection torn down once the breaker opens on timeouts, and readiness.
  */
-import type { ChainableCommander, Redis } from '../peer-types.js'
+import type { RedisClient } from '../peer-types.js'
 import { type CircuitBreaker, CircuitOpenError, guardedCall } from './circuit-breaker.js'
 import { TimeoutError } from './deadline.js'
+import { busyNodes, isCluster } from './redis-cluster.js'
+
+export { execBatch } from './redis-cluster.js'
 
 /**
  * One Redis call under the deadline (default: the guard's) and the breaker. `write`: a timeout
@@ -28,8 +31,15 @@ const RECONNECT_SPACING_MS = 1000
  * says `ready`: no reset arrived). A connection whose bytes went missing can never be trusted
  * again, since ioredis matches replies to commands in order; a new one can.
  */
-export function reconnectStalled(client: Redis): void {
+export function reconnectStalled(client: RedisClient): void {
   if (client.status !== 'ready' || typeof client.disconnect !== 'function') return
+  // A Cluster is one connection per node: the nodes still owing answers are the ones that may
+  // have stalled. ioredis' Cluster does not reconnect a node's connection; it opens a new one
+  // when it next needs that node (a refresh of its slots).
+  if (isCluster(client)) {
+    for (const node of busyNodes(client)) reconnectStalled(node)
+    return
+  }
   const now = Date.now()
   const last = forcedAt.get(client)
   if (last !== undefined && now - last < RECONNECT_SPACING_MS) return
@@ -92,7 +102,7 @@ export function isTimeout(error: unknown): boolean {
  * const value = await call('GET', () => redis.get(key))
  */
 export function createRedisCall(
-  client: Redis,
+  client: RedisClient,
   breaker: CircuitBreaker,
   defaultTimeoutMs: number,
 ): RedisCall {
@@ -119,24 +129,10 @@ export function createRedisCall(
  * @example
  * await redisReady(redis)
  */
-export function redisReady(client: Redis): Promise<void> {
+export function redisReady(client: RedisClient): Promise<void> {
   if (client.status === 'ready') return Promise.resolve()
   if (client.status === 'wait') client.connect?.().catch(() => {})
   return new Promise<void>((resolve) => {
     client.once('ready', () => resolve())
   })
-}
-
-/**
- * Runs a MULTI or a pipeline; rejects when the MULTI was aborted or with the first command's error
- * (ioredis resolves `exec()` with each command's error beside its answer).
- *
- * @example
- * await execBatch(redis.multi().del(key).publish(channel, id))
- */
-export async function execBatch(batch: ChainableCommander): Promise<void> {
-  const results = await batch.exec()
-  if (results === null) throw new Error('Redis MULTI was aborted.')
-  const failed = results.find(([error]) => error !== null)
-  if (failed) throw failed[0]
 }

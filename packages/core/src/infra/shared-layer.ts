@@ -4,12 +4,13 @@
  * invalidation channel that tells the store which ids other instances changed, and when messages
  * may have been missed.
  */
-import type { Redis } from '../peer-types.js'
+import type { RedisClient } from '../peer-types.js'
 import type { Clock } from '../types.js'
 import { invalid, plainObject, positiveInteger, positiveNumber } from '../validate.js'
 import { type CircuitBreaker, createCircuitBreaker } from './circuit-breaker.js'
 import type { InvalidationListener } from './layered-cache.js'
 import { createRedisCall, type RedisCall, redisReady } from './redis.js'
+import { isRedisClient, mgetAcross } from './redis-cluster.js'
 import {
   type ChannelSubscription,
   resolveSubscriptionOptions,
@@ -24,14 +25,14 @@ import {
  */
 export interface SharedLayerOptions extends SubscriptionOptions {
   /**
-   * An ioredis client (not a Cluster), for reads and writes; `duplicate()`d once for the
-   * invalidation channel, never closed by the layer.
+   * An ioredis client or Cluster, for reads and writes; `duplicate()`d once for the invalidation
+   * channel (a Cluster: one of its nodes), never closed by the layer.
    *
    * Recommended client options, so that commands fail fast instead of queueing while Redis is away:
    * `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`. With the offline
    * queue on, a write given up by the layer's deadline would still run after a reconnect.
    */
-  readonly client: Redis
+  readonly client: RedisClient
   /** Prefix of every key and of the invalidation channel. Default `'af:'`. */
   readonly keyPrefix?: string
   /** `EX` of an entry (never past a session's expiry). Default 1800 (permissions), 3600 (sessions). */
@@ -54,7 +55,7 @@ export interface SharedLayerOptions extends SubscriptionOptions {
 
 /** The options once checked, and the guarded calls over the client. */
 export interface SharedLayerBase {
-  readonly client: Redis
+  readonly client: RedisClient
   readonly keyPrefix: string
   readonly ttlSeconds: number
   /** Capped at `ttlSeconds`. */
@@ -87,14 +88,8 @@ export function sharedLayerBase(
 ): SharedLayerBase {
   plainObject(options, 'options', '{ client: redis }', where)
   const client = options.client
-  if (
-    typeof client !== 'object' ||
-    client === null ||
-    typeof client.get !== 'function' ||
-    typeof client.mget !== 'function' ||
-    typeof client.duplicate !== 'function'
-  ) {
-    invalid(where, 'client', 'an ioredis client', 'new Redis(url, options)')
+  if (!isRedisClient(client)) {
+    invalid(where, 'client', 'an ioredis client or Cluster', 'new Redis(url, options)')
   }
   const keyPrefix = options.keyPrefix ?? defaults.keyPrefix
   if (typeof keyPrefix !== 'string') invalid(where, 'keyPrefix', 'a string', "'af:'")
@@ -133,7 +128,8 @@ export function sharedLayerBase(
 }
 
 /**
- * The raw values of `ids`, in order: one `GET` for one id, one `MGET` for several.
+ * The raw values of `ids`, in order: one `GET` for one id, one `MGET` for several (on a Cluster,
+ * one per slot: see `mgetAcross`).
  *
  * @example
  * const raw = await readKeys(base, ids, keyOf)
@@ -146,7 +142,7 @@ export async function readKeys(
   const { client, guarded } = base
   if (ids.length === 0) return []
   if (ids.length === 1) return [await guarded('GET', () => client.get(keyOf(ids[0]!)))]
-  return guarded('MGET', () => client.mget(ids.map(keyOf)))
+  return guarded('MGET', () => mgetAcross(client, ids.map(keyOf)))
 }
 
 /** The invalidation channel of a layer, as the layered cache listens to it. */

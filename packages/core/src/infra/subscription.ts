@@ -5,10 +5,11 @@
  * permission store's and the session store's Redis layers, the revocation list and the
  * introspection cache all subscribe through it.
  */
-import type { Redis } from '../peer-types.js'
+import type { Redis, RedisClient } from '../peer-types.js'
 import { positiveNumber } from '../validate.js'
 import { withTimeout } from './deadline.js'
 import { isTimeout } from './redis.js'
+import { subscriberConnection } from './redis-cluster.js'
 
 export interface SubscriptionHandlers {
   /** A message on the channel. */
@@ -97,7 +98,7 @@ const noop = () => {}
 
 /** The state of one subscription, shared by the steps below. */
 interface Sub {
-  readonly client: Redis
+  readonly client: RedisClient
   readonly channel: string
   readonly handlers: SubscriptionHandlers
   readonly heartbeatIntervalMs: number | false
@@ -180,10 +181,13 @@ function beat(s: Sub, sub: Redis): void {
   )
 }
 
-/** Tears the current connection down (it may be stalled: no `close` will come) and opens another. */
-function replace(s: Sub): void {
+/**
+ * Tears the current connection down (it may be stalled: no `close` will come) and opens another.
+ * `stalled: false`: the connection ended by itself, which is not counted as a stall.
+ */
+function replace(s: Sub, stalled = true): void {
   if (s.state === 'closed') return
-  s.replacedConnections++
+  if (stalled) s.replacedConnections++
   const old = s.conn
   s.conn = undefined
   down(s)
@@ -191,10 +195,16 @@ function replace(s: Sub): void {
   open(s)
 }
 
-/** Opens a duplicate connection and subscribes it once it is ready (again after each reconnect). */
+/** After a connection that will not reconnect by itself has ended, a new one is opened this soon. */
+const REOPEN_MS = 100
+
+/**
+ * Opens a duplicate connection (on a Cluster, to one of its nodes) and subscribes it once it is
+ * ready (again after each reconnect).
+ */
 function open(s: Sub): void {
   const { channel, heartbeatTimeoutMs } = s
-  const sub = s.client.duplicate({
+  const sub = subscriberConnection(s.client, channel, {
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
     // bounds ioredis' ready check (INFO), which would otherwise wait forever on a black hole
@@ -205,10 +215,24 @@ function open(s: Sub): void {
     lazyConnect: false,
   })
   s.conn = sub
+  if (sub === undefined) {
+    down(s) // a Cluster that knows no node yet: the watchdog tries again
+    return
+  }
   const current = () => sub === s.conn && s.state !== 'closed'
   sub.on('error', noop) // reconnection is automatic; the loss is reported on `close`
   sub.on('close', () => {
     if (current()) down(s)
+  })
+  // A connection that gives up reconnecting (a Cluster node's, whose master failed over or left)
+  // is replaced by one to another node, soon rather than at the watchdog's deadline.
+  sub.on('end', () => {
+    if (!current()) return
+    arm(
+      setTimeout(() => {
+        if (current()) replace(s, false)
+      }, REOPEN_MS),
+    )
   })
   sub.on('message', (from: string, text: string) => {
     if (from === channel && current()) s.handlers.message(text)
@@ -233,7 +257,8 @@ function open(s: Sub): void {
 }
 
 /**
- * Subscribes to `channel` on `client.duplicate()`. The duplicate queues its commands while
+ * Subscribes to `channel` on `client.duplicate()` (on a Cluster, a duplicate of one of its nodes:
+ * classic pub/sub, which every node delivers). The duplicate queues its commands while
  * disconnected (it is on no request's path) and inherits the client's `retryStrategy`; the
  * subscription puts deadlines on it (also ioredis' `commandTimeout`, for its ready check): a `PING` every `heartbeatIntervalMs` answered within
  * `heartbeatTimeoutMs`, the `SUBSCRIBE` within `heartbeatTimeoutMs`, and a connection subscribed
@@ -249,7 +274,7 @@ function open(s: Sub): void {
  * await sub.ready()
  */
 export function subscribeChannel(
-  client: Redis,
+  client: RedisClient,
   channel: string,
   options: SubscriptionOptions | undefined,
   handlers: SubscriptionHandlers,

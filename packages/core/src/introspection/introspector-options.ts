@@ -3,6 +3,7 @@
  * all at construction (a bad one throws a `TypeError` naming it as `createAuth` users write it,
  * `introspection.<name>`). Validation only: `introspector.ts` builds the client and the cache.
  */
+import { isRedisClient } from '../infra/redis-cluster.js'
 import type { Clock } from '../types.js'
 import { func, invalid, oneOf, positiveInteger, positiveNumber } from '../validate.js'
 import {
@@ -174,12 +175,11 @@ function cacheOf(options: IntrospectorOptions): ResolvedIntrospectorOptions['cac
   }
   const redis = c.redis
   if (redis !== undefined) {
-    const client = (redis as { client?: { get?: unknown; duplicate?: unknown } } | null)?.client
-    if (typeof client?.get !== 'function' || typeof client.duplicate !== 'function') {
+    if (!isRedisClient((redis as { client?: unknown } | null)?.client)) {
       invalid(
         WHERE,
         'introspection.cache.redis.client',
-        'an ioredis client',
+        'an ioredis client or Cluster',
         'new Redis(url, options)',
       )
     }

@@ -14,7 +14,7 @@ import {
   type SubscriptionStatus,
   subscribeChannel,
 } from '../infra/subscription.js'
-import type { Redis } from '../peer-types.js'
+import type { RedisClient } from '../peer-types.js'
 import type { Clock } from '../types.js'
 import { deepFreeze } from '../util.js'
 
@@ -24,10 +24,10 @@ export type IntrospectedClaims = Readonly<Record<string, unknown>>
 /** Options of the Redis layer of the introspection cache. */
 export interface IntrospectionRedisOptions extends SubscriptionOptions {
   /**
-   * An ioredis client, never closed by the cache. Recommended client options, as for the
+   * An ioredis client or Cluster, never closed by the cache. Recommended client options, as for the
    * permission store: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
    */
-  readonly client: Redis
+  readonly client: RedisClient
   /** Prefix of every key (`${keyPrefix}introspection:<hash>`) and of the eviction channel. Default `'af:'`. */
   readonly keyPrefix?: string
   /** Deadline of each Redis call. Default 250. */

@@ -3,11 +3,18 @@
  * attempt in every slot at once or refuses it, another settles it; both run by `EVALSHA` (loaded
  * with `EVAL` when Redis does not know them), under a deadline and a breaker. A failure answers
  * `undefined`: the in-memory counters decide instead.
+ *
+ * A script keeps to one Cluster hash slot. On a Cluster the username's and the address's counters
+ * usually live in different slots (a hash tag that put them together would put every login on one
+ * slot): each slot's keys are then reserved by one script, the username's first, and when a later
+ * one refuses, what was reserved is given back. Meanwhile a concurrent attempt may see one
+ * reservation too many and be refused: the error is on the side of refusing.
  */
 import { createHash } from 'node:crypto'
 import { type CircuitBreaker, CircuitOpenError } from '../infra/circuit-breaker.js'
 import { createRedisCall } from '../infra/redis.js'
-import type { Redis } from '../peer-types.js'
+import { isCluster, keySlot } from '../infra/redis-cluster.js'
+import type { RedisClient } from '../peer-types.js'
 import type { Outcome, Slot } from './rate-limit-memory.js'
 
 /**
@@ -39,15 +46,16 @@ end
 return 0`
 
 /**
- * KEYS: the slots of a reservation (username first); ARGV[1]: failed, succeeded or release.
- * Every outcome ends one attempt in flight; a success sets the username's count to the attempts
- * still in flight; a success (other slots) or a release gives the reservation back.
+ * KEYS: the slots of a reservation; ARGV[1]: failed, succeeded or release; ARGV[2]: the position
+ * of the username's key in KEYS (0: not among them). Every outcome ends one attempt in flight; a
+ * success sets the username's count to the attempts still in flight; a success (other slots) or a
+ * release gives the reservation back.
  */
 const SETTLE_SCRIPT = `for i, key in ipairs(KEYS) do
   if redis.call('TYPE', key)['ok'] == 'hash' then
     local p = math.max(tonumber(redis.call('HGET', key, 'p') or '0') - 1, 0)
     local n = tonumber(redis.call('HGET', key, 'n') or '0')
-    if ARGV[1] == 'succeeded' and i == 1 then n = p
+    if ARGV[1] == 'succeeded' and i == tonumber(ARGV[2]) then n = p
     elseif ARGV[1] ~= 'failed' then n = math.max(n - 1, 0) end
     redis.call('HSET', key, 'n', n, 'p', p)
   end
@@ -68,7 +76,7 @@ const SETTLE = script(SETTLE_SCRIPT)
 
 /** EVALSHA, loading the script with EVAL when Redis does not know it (yet, or after a flush). */
 async function evalScript(
-  client: Redis,
+  client: RedisClient,
   { text, sha }: Script,
   keys: readonly string[],
   args: readonly (string | number)[],
@@ -88,15 +96,33 @@ export interface RedisCounters {
   settle(keys: readonly string[], outcome: Outcome): Promise<void>
 }
 
+/** The positions of `keys` grouped by hash slot, in order of first appearance: one group on a single client. */
+function bySlot(client: RedisClient, keys: readonly string[]): number[][] {
+  if (!isCluster(client)) return [keys.map((_, i) => i)]
+  const groups = new Map<number, number[]>()
+  keys.forEach((key, i) => {
+    const slot = keySlot(key)
+    const group = groups.get(slot)
+    if (group === undefined) groups.set(slot, [i])
+    else group.push(i)
+  })
+  return [...groups.values()]
+}
+
+/** ARGV of SETTLE for a group of a reservation's keys (the username's key is position 0). */
+function settleArgs(group: readonly number[], outcome: Outcome): (string | number)[] {
+  return [outcome, group.indexOf(0) + 1]
+}
+
 /**
- * Creates the Redis counters over `client`.
+ * Creates the Redis counters over `client` (an ioredis client or Cluster).
  *
  * @example
  * const counters = createRedisCounters(redis, createCircuitBreaker(), 250, () => {})
  * const blockMs = await counters.reserve([{ key, rule }])
  */
 export function createRedisCounters(
-  client: Redis,
+  client: RedisClient,
   breaker: CircuitBreaker,
   timeoutMs: number,
   onRedisError: ((error: unknown) => void) | undefined,
@@ -111,16 +137,44 @@ export function createRedisCounters(
       return undefined
     }
   }
+  async function settleGroups(keys: readonly string[], groups: number[][], outcome: Outcome) {
+    await Promise.all(
+      groups.map((group) =>
+        run(
+          SETTLE,
+          group.map((i) => keys[i]!),
+          settleArgs(group, outcome),
+        ),
+      ),
+    )
+  }
   return {
     async reserve(slots) {
       const keys = slots.map((slot) => slot.key)
-      const args = slots.flatMap((slot) => [slot.rule.maxFailures, slot.rule.windowSeconds * 1000])
-      const answer = await run(RESERVE, keys, args)
-      const blockMs = answer === undefined ? undefined : Number(answer)
-      return blockMs === undefined || !Number.isFinite(blockMs) ? undefined : blockMs
+      const reserved: number[][] = []
+      for (const group of bySlot(client, keys)) {
+        const args = group.flatMap((i) => [
+          slots[i]!.rule.maxFailures,
+          slots[i]!.rule.windowSeconds * 1000,
+        ])
+        const answer = await run(
+          RESERVE,
+          group.map((i) => keys[i]!),
+          args,
+        )
+        const blockMs = answer === undefined ? undefined : Number(answer)
+        if (blockMs === 0) {
+          reserved.push(group)
+          continue
+        }
+        // refused, or Redis failed: what this attempt reserved in other slots is given back
+        if (reserved.length > 0) await settleGroups(keys, reserved, 'release')
+        return blockMs === undefined || !Number.isFinite(blockMs) ? undefined : blockMs
+      }
+      return 0
     },
     async settle(keys, outcome) {
-      await run(SETTLE, keys, [outcome])
+      await settleGroups(keys, bySlot(client, keys), outcome)
     },
   }
 }

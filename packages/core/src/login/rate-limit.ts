@@ -11,7 +11,8 @@
  */
 import { createHash } from 'node:crypto'
 import { type CircuitBreakerOptions, createCircuitBreaker } from '../infra/circuit-breaker.js'
-import type { Redis } from '../peer-types.js'
+import { isRedisClient } from '../infra/redis-cluster.js'
+import type { RedisClient } from '../peer-types.js'
 import type { Clock } from '../types.js'
 import { invalid, positiveInteger, positiveNumber } from '../validate.js'
 import { clientAddressGroup } from './client-address.js'
@@ -49,8 +50,8 @@ export interface RateLimiterOptions {
    * falls back to this instance's in-memory counters, which are always kept as well.
    */
   readonly redis?: {
-    /** An ioredis client; never closed by the limiter. Recommended: `enableOfflineQueue: false`. */
-    readonly client: Redis
+    /** An ioredis client or Cluster; never closed by the limiter. Recommended: `enableOfflineQueue: false`. */
+    readonly client: RedisClient
     /** Prefix of every key. Default `'af:login:'`. */
     readonly keyPrefix?: string
     /** Deadline of each Redis round trip. Default 250. */
@@ -122,8 +123,9 @@ function digest(value: string): string {
  * Redis outages neither lock everyone out nor allow unlimited guessing: every reservation is also
  * counted in memory, and while Redis is failing each instance enforces the same limits on its
  * own counters (so the effective limit is at most `maxFailures` times the number of instances).
- * With Redis Cluster, put a hash tag in `keyPrefix` (e.g. `'{af:login}:'`): the script needs the
- * username's and the address's key in one slot.
+ * With Redis Cluster the username's and the address's counters live in different slots, each
+ * reserved by its own script (see `rate-limit-redis.ts`); a hash tag in `keyPrefix` (e.g.
+ * `'{af:login}:'`) makes it one script again, at the price of every login on one slot.
  *
  * @example
  * const limiter = createRateLimiter({ redis: { client: new Redis(url, { enableOfflineQueue: false }) } })
@@ -145,8 +147,11 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   )
   const clock = options.clock ?? Date.now
   const redis = options.redis
-  if (redis !== undefined && typeof redis.client?.evalsha !== 'function') {
-    invalid(WHERE, 'redis.client', 'an ioredis client', 'new Redis(url)')
+  if (
+    redis !== undefined &&
+    (!isRedisClient(redis.client) || typeof redis.client.evalsha !== 'function')
+  ) {
+    invalid(WHERE, 'redis.client', 'an ioredis client or Cluster', 'new Redis(url)')
   }
   const keyPrefix = redis?.keyPrefix ?? RATE_LIMIT_DEFAULTS.keyPrefix
   const timeoutMs = positiveNumber(

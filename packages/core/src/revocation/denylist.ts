@@ -1,13 +1,20 @@
 /**
  * The Redis side of the distributed revocation list: the denylist (one key per revocation, expiring
- * with it), the publication of new revocations (keys and message in one MULTI), the outbox of
- * revocations waiting to be published while Redis fails, and the completeness marker with the
- * rebuild from PostgreSQL under a lock shared by every instance (a restarted Redis has lost the
- * denylist; until it is rebuilt, strict checks ask PostgreSQL).
+ * with it), the publication of new revocations (keys and message in one MULTI; on a Cluster the
+ * keys, then the message), the outbox of revocations waiting to be published while Redis fails, and
+ * the completeness markers with the rebuild from PostgreSQL under a lock shared by every instance
+ * (a restarted Redis, or a Cluster shard that lost its data, has lost the denylist or part of it;
+ * until it is rebuilt, strict checks ask PostgreSQL).
+ *
+ * The keys are spread over {@link DENYLIST_BUCKETS} buckets, each a hash tag with a marker of its
+ * own: a bucket's keys and its marker always live in the same slot, on the same Cluster node, so
+ * that one `MGET` reads a revocation together with the proof that its bucket is complete, and a
+ * shard that comes back empty loses its markers with its keys.
  */
 import { withTimeout } from '../infra/deadline.js'
-import { execBatch, type RedisCall } from '../infra/redis.js'
-import type { ChainableCommander, Redis } from '../peer-types.js'
+import type { RedisCall } from '../infra/redis.js'
+import { mgetAcross, pipelineAcross, writeThenPublish } from '../infra/redis-cluster.js'
+import type { ChainableCommander, RedisClient } from '../peer-types.js'
 import type { Clock, RevocationEntry } from '../types.js'
 import { encodeEntry, rowKey } from './keys.js'
 import type { RevocationCursor, RevocationSource } from './postgres.js'
@@ -18,8 +25,10 @@ export interface DenylistKeys {
   readonly channel: string
   /** The denylist key of a row key (`tokens.token_hash`). */
   readonly ofRow: (row: string) => string
-  /** Present while the denylist holds every live revocation. */
-  readonly marker: string
+  /** The completeness marker of the bucket of a row key. */
+  readonly markerOf: (row: string) => string
+  /** Every bucket's marker: each present while its bucket holds every live revocation. */
+  readonly markers: readonly string[]
   /** Held (with an expiry) by the one instance rebuilding the denylist. */
   readonly rebuildLock: string
 }
@@ -31,12 +40,31 @@ export interface DenylistKeys {
  * denylistKeys('af:').channel // 'af:revocations'
  */
 export function denylistKeys(keyPrefix: string): DenylistKeys {
+  const markerOfBucket = (bucket: number) => `${keyPrefix}rev-meta:{rev:${bucket}}:complete`
   return Object.freeze({
     channel: `${keyPrefix}revocations`,
-    ofRow: (row: string) => `${keyPrefix}rev:${row}`,
-    marker: `${keyPrefix}rev-meta:complete`,
+    ofRow: (row: string) => `${keyPrefix}rev:{rev:${bucketOf(row)}}:${row}`,
+    markerOf: (row: string) => markerOfBucket(bucketOf(row)),
+    markers: Object.freeze(Array.from({ length: DENYLIST_BUCKETS }, (_, i) => markerOfBucket(i))),
     rebuildLock: `${keyPrefix}rev-meta:rebuilding`,
   })
+}
+
+/**
+ * Buckets of the denylist: enough that a Cluster's shards share the keys evenly (64 slots over 3
+ * masters: 17 to 25 each), few enough that a strict check's `MGET`s stay few and a rebuild sets
+ * few markers.
+ */
+export const DENYLIST_BUCKETS = 64
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/**
+ * The bucket of a row key. Row keys end with a SHA-256 in base64url (see `rowKey`), whose
+ * second-to-last character carries six uniform bits (the last one carries four).
+ */
+function bucketOf(row: string): number {
+  return Math.max(0, BASE64URL.indexOf(row.charAt(row.length - 2))) % DENYLIST_BUCKETS
 }
 
 /** Sets the subject key to the later of the stored and the given `before`, and the longer TTL. */
@@ -54,7 +82,7 @@ const REBUILD_LOCK_MS = 60_000
 const OUTBOX_MAX = 10_000
 
 export interface DenylistOptions {
-  readonly redis: Redis
+  readonly redis: RedisClient
   /** The list's guarded Redis call (deadline and breaker). */
   readonly guarded: RedisCall
   readonly keys: DenylistKeys
@@ -101,12 +129,21 @@ function addWrite(batch: ChainableCommander, entry: RevocationEntry, o: Denylist
   else batch.set(key, '1', 'EX', ttl)
 }
 
-/** Denylist keys only (catch-up repairs and rebuilds), `pageSize` per pipeline; not through the breaker. */
+/** The denylist key of an entry. */
+function keyOfEntry(o: DenylistOptions): (entry: RevocationEntry) => string {
+  return (entry) => o.keys.ofRow(rowKey(entry))
+}
+
+/** Denylist keys only (catch-up repairs and rebuilds), `pageSize` per pipeline (a Cluster: per node); not through the breaker. */
 async function writeKeys(entries: readonly RevocationEntry[], o: DenylistOptions): Promise<void> {
+  const add = (batch: ChainableCommander, entry: RevocationEntry) => addWrite(batch, entry, o)
   for (let i = 0; i < entries.length; i += o.pageSize) {
-    const batch = o.redis.pipeline()
-    for (const entry of entries.slice(i, i + o.pageSize)) addWrite(batch, entry, o)
-    await withTimeout(execBatch(batch), BULK_TIMEOUT_MS, 'Redis denylist write')
+    const page = entries.slice(i, i + o.pageSize)
+    await withTimeout(
+      pipelineAcross(o.redis, page, keyOfEntry(o), add),
+      BULK_TIMEOUT_MS,
+      'Redis denylist write',
+    )
   }
 }
 
@@ -129,7 +166,12 @@ async function rebuildKeys(o: DenylistOptions, isClosed: () => boolean): Promise
       await writeKeys(page.entries, o)
       after = page.next
     }
-    await withTimeout(redis.set(keys.marker, String(o.clock())), redisTimeoutMs, 'Redis SET')
+    const now = String(o.clock())
+    await withTimeout(
+      pipelineAcross(redis, keys.markers, String, (batch, marker) => batch.set(marker, now)),
+      BULK_TIMEOUT_MS,
+      'Redis SET markers',
+    )
   } finally {
     await withTimeout(redis.del(keys.rebuildLock), redisTimeoutMs, 'Redis DEL').catch(() => {})
   }
@@ -165,14 +207,16 @@ export function createDenylist(options: DenylistOptions): Denylist {
   function publish(entries: readonly RevocationEntry[]): Promise<void> {
     return options.guarded(
       'SET+PUBLISH',
-      () => {
-        const batch = redis.multi()
-        for (const entry of entries) {
-          addWrite(batch, entry, options)
-          batch.publish(keys.channel, encodeEntry(entry))
-        }
-        return execBatch(batch)
-      },
+      () =>
+        writeThenPublish(
+          redis,
+          entries,
+          keyOfEntry(options),
+          (batch, entry) => addWrite(batch, entry, options),
+          keys.channel,
+          entries.map(encodeEntry),
+          true, // the message is the revocation: subscribers apply it without reading the keys
+        ),
       entries.length > 1 ? BULK_TIMEOUT_MS : options.redisTimeoutMs,
     )
   }
@@ -204,13 +248,13 @@ export function createDenylist(options: DenylistOptions): Denylist {
   let unchecked = true
   async function checkComplete(): Promise<void> {
     try {
-      const exists = await withTimeout(
-        redis.exists(keys.marker),
+      const markers = await withTimeout(
+        mgetAcross(redis, keys.markers),
         options.redisTimeoutMs,
-        'Redis EXISTS',
+        'Redis MGET markers',
       )
       unchecked = false
-      if (exists === 0) void rebuild()
+      if (markers.includes(null)) void rebuild()
     } catch {
       // Redis is flapping: the timer tries again.
       unchecked = true

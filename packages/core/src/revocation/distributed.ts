@@ -72,9 +72,10 @@ export interface DistributedRevocationList extends RevocationList {
   readonly subscription: SubscriptionStatus
   /** Revocations made here that wait to be published (Redis was unreachable). */
   readonly unpublished: number
-  /** The Redis key of an entry, and the channel: for operations and tests. */
+  /** The Redis key of an entry, the channel and the completeness markers: for operations and tests. */
   keyOf(entry: RevocationEntry): string
   readonly channel: string
+  readonly markers: readonly string[]
   /** Stops timers and the subscription. The Redis client and the pool are not closed. */
   close(): Promise<void>
 }
@@ -205,7 +206,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
           redis,
           guarded,
           keyOfRow: keys.ofRow,
-          markerKey: keys.marker,
+          markerOf: keys.markerOf,
           source,
           rebuild: () => void denylist.rebuild(),
           maxBatchSize: o.maxBatchSize,
@@ -217,6 +218,7 @@ export function createRevocationList(options: RevocationListOptions): Distribute
   return {
     mode,
     channel: keys.channel,
+    markers: keys.markers,
     keyOf: (entry) => keys.ofRow(rowKey(entry)),
     get state(): RevocationListState {
       if (closed) return 'closed'

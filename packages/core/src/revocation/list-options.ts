@@ -5,8 +5,9 @@
  */
 import type { ChangeLog } from '../infra/change-log.js'
 import type { PostgresQueryable } from '../infra/postgres.js'
+import { isRedisClient } from '../infra/redis-cluster.js'
 import { resolveSubscriptionOptions, type SubscriptionOptions } from '../infra/subscription.js'
-import type { Redis } from '../peer-types.js'
+import type { RedisClient } from '../peer-types.js'
 import type { Clock } from '../types.js'
 import { invalid, nonNegative, oneOf, plainObject, positiveInteger } from '../validate.js'
 import type { RevocationSource } from './postgres.js'
@@ -19,11 +20,11 @@ export type RevocationOperation = 'store' | 'publish' | 'sync' | 'rebuild' | 'ch
 
 export interface RevocationListOptions extends SubscriptionOptions {
   /**
-   * An ioredis client (not a Cluster) for the denylist and publishing; `duplicate()`d once for the
-   * subscription. Never closed by the list. Recommended client options, so that commands fail
+   * An ioredis client or Cluster for the denylist and publishing; `duplicate()`d once for the
+   * subscription (a Cluster: one of its nodes, see docs/operations.md, "Scale-out"). Never closed by the list. Recommended client options, so that commands fail
    * fast while Redis is away: `{ enableOfflineQueue: false, commandTimeout: 200, maxRetriesPerRequest: 1 }`.
    */
-  readonly redis: Redis
+  readonly redis: RedisClient
   /** A `pg` pool on the migrated schema (shorthand for `source: postgresRevocationSource({ pool })`). */
   readonly pool?: PostgresQueryable
   /** Where revocations are recorded; give either this or `pool`. */
@@ -76,7 +77,7 @@ export const REVOCATION_LIST_DEFAULTS = Object.freeze({
 
 /** The options once checked, every default applied. */
 export interface ResolvedRevocationListOptions {
-  readonly redis: Redis
+  readonly redis: RedisClient
   /** Exactly one of `pool` and `source` is set. */
   readonly pool: PostgresQueryable | undefined
   readonly source: RevocationSource | undefined
@@ -132,8 +133,8 @@ export function resolveRevocationListOptions(
 ): ResolvedRevocationListOptions {
   plainObject(options, 'options', '{ redis, pool }', WHERE)
   const redis = options.redis
-  if (typeof redis?.mget !== 'function' || typeof redis.duplicate !== 'function') {
-    invalid(WHERE, 'redis', 'an ioredis client', 'new Redis(url, options)')
+  if (!isRedisClient(redis)) {
+    invalid(WHERE, 'redis', 'an ioredis client or Cluster', 'new Redis(url, options)')
   }
   const source = checkSource(options)
   const d = REVOCATION_LIST_DEFAULTS

@@ -1,7 +1,8 @@
 /**
  * The strict revocation check: what the local list does not already refuse is asked of the shared
- * record, through the layered cache. The checks of one tick share one `MGET` of the Redis denylist;
- * while the denylist is incomplete (Redis lost it and it is being rebuilt) or Redis cannot answer,
+ * record, through the layered cache. The checks of one tick share one `MGET` of the Redis denylist
+ * (on a Cluster one per slot: see `mgetAcross`), which reads each key together with the marker of
+ * its bucket (the same slot); while a bucket is incomplete (Redis lost it and it is being rebuilt) or Redis cannot answer,
  * PostgreSQL answers for the same rows in one query. Both failing rejects the check (503).
  * A revocation PostgreSQL answers is kept in the memory list: the denylist may not have it yet (its
  * revoker could not reach Redis), and what this instance has refused it must never accept again.
@@ -9,7 +10,8 @@
 import { AuthUnavailableError } from '../errors.js'
 import { createLayeredCache, type Layer } from '../infra/layered-cache.js'
 import type { RedisCall } from '../infra/redis.js'
-import type { Redis } from '../peer-types.js'
+import { mgetAcross } from '../infra/redis-cluster.js'
+import type { RedisClient } from '../peer-types.js'
 import type { RevocationEntry, RevocationSubject } from '../types.js'
 import { rowKey, subjectKeys } from './keys.js'
 import type { RevocationSource } from './postgres.js'
@@ -21,12 +23,12 @@ import type { RevocationSource } from './postgres.js'
 type RevokedBefore = number
 
 export interface StrictCheckOptions {
-  readonly redis: Redis
+  readonly redis: RedisClient
   /** The list's guarded Redis call (deadline and breaker). */
   readonly guarded: RedisCall
   readonly keyOfRow: (row: string) => string
-  /** Present while the denylist holds every live revocation. */
-  readonly markerKey: string
+  /** The marker of a row's bucket: present while the bucket holds every live revocation. */
+  readonly markerOf: (row: string) => string
   readonly source: RevocationSource
   /** Starts a rebuild of the denylist from PostgreSQL (one at a time, across instances). */
   readonly rebuild: () => void
@@ -46,20 +48,23 @@ export interface StrictCheck {
 
 /** Creates the strict check of a distributed revocation list. */
 export function createStrictCheck(options: StrictCheckOptions): StrictCheck {
-  const { redis, guarded, keyOfRow, markerKey, source, rebuild, report } = options
+  const { redis, guarded, keyOfRow, markerOf, source, rebuild, report } = options
 
   // Read-only here: the denylist is written by revocations and rebuilt from PostgreSQL.
   const denylist: Layer<RevokedBefore> = {
     name: 'redis',
     shared: true,
     async getMany(rows) {
-      const values = await guarded('MGET', () => redis.mget(markerKey, ...rows.map(keyOfRow)))
-      if (values[0] === null) {
-        rebuild()
-        return rows.map(() => undefined) // incomplete: PostgreSQL answers meanwhile
-      }
+      const markers = [...new Set(rows.map(markerOf))]
+      const values = await guarded('MGET', () =>
+        mgetAcross(redis, [...markers, ...rows.map(keyOfRow)]),
+      )
+      const incomplete = new Set(markers.filter((_, i) => values[i] === null))
+      if (incomplete.size > 0) rebuild()
       return rows.map((row, i) => {
-        const value = values[i + 1]
+        // an incomplete bucket: PostgreSQL answers meanwhile
+        if (incomplete.has(markerOf(row))) return undefined
+        const value = values[markers.length + i]
         if (value === null || value === undefined) return null
         if (!row.startsWith('sub:')) return Number.POSITIVE_INFINITY
         const before = Number(value)

@@ -7,7 +7,7 @@
 import type { ChangeLog } from '../infra/change-log.js'
 import type { CircuitState } from '../infra/circuit-breaker.js'
 import type { InvalidationListener } from '../infra/layered-cache.js'
-import { execBatch } from '../infra/redis.js'
+import { pipelineAcross, writeThenPublish } from '../infra/redis-cluster.js'
 import {
   invalidationChannel,
   readKeys,
@@ -65,7 +65,9 @@ const DELETE_UNLESS_TOMBSTONE = `if redis.call('GET', KEYS[1]) == 'null' then re
 return redis.call('DEL', KEYS[1])`
 
 /**
- * A Redis session layer over an ioredis client.
+ * A Redis session layer over an ioredis client or Cluster: every script and every MULTI keeps to
+ * one key; a destroy of several sessions is, on a Cluster, its tombstones per node, then the
+ * message.
  *
  * @example
  * const layer = sessionRedisLayer({ client: redis, keyPrefix: 'af:' })
@@ -135,28 +137,37 @@ export function sessionRedisLayer(options: SessionRedisLayerOptions): SessionRed
         if (ttl > 0) fills.push([keyOf(id), encodeSession(value, version), ttl])
       }
       if (fills.length === 0) return
-      await guardedWrite('EVAL fill', () => {
-        const pipeline = client.pipeline()
-        for (const [key, text, ttl] of fills)
-          pipeline.eval(FILL_UNLESS_TOMBSTONE, 1, key, text, ttl)
-        return execBatch(pipeline)
-      })
+      // one key per script: on a Cluster each runs in its key's slot, a pipeline per node
+      await guardedWrite('EVAL fill', () =>
+        pipelineAcross(
+          client,
+          fills,
+          ([key]) => key,
+          (pipeline, [key, text, ttl]) => {
+            pipeline.eval(FILL_UNLESS_TOMBSTONE, 1, key, text, ttl)
+          },
+        ),
+      )
     },
     async delete(id) {
       await guarded('EVAL delete', () => client.eval(DELETE_UNLESS_TOMBSTONE, 1, keyOf(id)))
     },
     async invalidate(sessions) {
       if (sessions.length === 0) return
-      await guarded('SET+PUBLISH', () => {
-        const batch = client.multi()
-        for (const { id, expiresAt } of sessions) {
-          const ttl = ttlUntil(expiresAt)
-          if (ttl === 0) batch.del(keyOf(id))
-          else batch.set(keyOf(id), 'null', 'EX', ttl)
-        }
-        batch.publish(channel, sessions.map(({ id }) => id).join(' '))
-        return execBatch(batch)
-      })
+      await guarded('SET+PUBLISH', () =>
+        writeThenPublish(
+          client,
+          sessions,
+          ({ id }) => keyOf(id),
+          (batch, { id, expiresAt }) => {
+            const ttl = ttlUntil(expiresAt)
+            if (ttl === 0) batch.del(keyOf(id))
+            else batch.set(keyOf(id), 'null', 'EX', ttl)
+          },
+          channel,
+          [sessions.map(({ id }) => id).join(' ')],
+        ),
+      )
     },
     subscribe: (listener) => invalidations.subscribe(listener),
     get subscription() {

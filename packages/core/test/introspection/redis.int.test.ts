@@ -10,6 +10,7 @@ import {
   endpointOf,
   REDIS_URL,
   runId,
+  scanKeys,
   viaProxy,
 } from '@authframework/test-support/services'
 import { startTcpProxy } from '@authframework/test-support/tcp-proxy'
@@ -80,13 +81,7 @@ describe('the Redis layer', () => {
     const token = `secret-opaque-${runId()}`
     await a.introspect(token)
     const key = introspectionKey(prefix, sha256(token))
-    const keys: string[] = []
-    let cursor = '0'
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      keys.push(...found)
-      cursor = next
-    } while (cursor !== '0')
+    const keys = await scanKeys(redis, prefix)
     expect(keys).toContain(key)
     for (const k of keys) {
       expect(k).not.toContain(token)

@@ -7,6 +7,7 @@ import {
   connectRedis,
   countRedisCommands,
   deleteKeys,
+  mgetCount,
   runId,
 } from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
@@ -219,15 +220,17 @@ describe('createRateLimiter (Redis)', () => {
     clientAddress: { maxFailures: 10, windowSeconds: 120 },
   }
 
-  it('reserves in one atomic step (one EVALSHA) for the username and the address', async () => {
+  it('reserves in one atomic step per slot (one EVALSHA on a single Redis) for the username and the address', async () => {
     const a = createRateLimiter({ ...rules, redis: { client: redis, keyPrefix: `${prefix}1:` } })
     expect(a.backend).toBe('redis')
+    const keys = a.keysOf(alice)
+    const slots = await mgetCount(redis, [keys.username, keys.clientAddress!])
     const counter = countRedisCommands(redis)
     const reservation = await a.reserve(alice)
-    // EVALSHA (and EVAL when Redis did not know the script yet), nothing else
-    expect(counter.get('evalsha')).toBe(1)
+    // EVALSHA (and EVAL when Redis did not know the script yet), nothing else; on a Cluster one
+    // per slot of the two keys
+    expect(counter.get('evalsha')).toBe(slots)
     expect([...counter.counts.keys()].filter((name) => !/^eval/.test(name))).toEqual([])
-    const keys = a.keysOf(alice)
     expect(await redis.hgetall(keys.username)).toEqual({ n: '1', p: '1' })
     const ttl = await redis.ttl(keys.username)
     expect(ttl).toBeGreaterThan(50)
@@ -235,6 +238,16 @@ describe('createRateLimiter (Redis)', () => {
     expect(await redis.ttl(keys.clientAddress!)).toBeGreaterThan(110)
     await reservation.failed()
     expect(await redis.hgetall(keys.username)).toEqual({ n: '1', p: '0' })
+  })
+
+  it('a full address refuses a fresh username and leaves its counter as it was (on a Cluster: given back)', async () => {
+    const a = createRateLimiter({ ...rules, redis: { client: redis, keyPrefix: `${prefix}full:` } })
+    const at = (username: string) => ({ username, clientAddress: '198.51.100.9' })
+    for (let i = 0; i < 10; i++) await (await a.reserve(at(`user-${i}`))).failed()
+    await refusal(a.reserve(at('fresh')))
+    // nothing reserved for it: no failure, no attempt in flight
+    const counter = await redis.hgetall(a.keysOf(at('fresh')).username)
+    expect([Number(counter.n ?? 0), Number(counter.p ?? 0)]).toEqual([0, 0])
   })
 
   it('two instances, a burst of 50: exactly maxFailures reservations between them', async () => {

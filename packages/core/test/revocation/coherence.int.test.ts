@@ -19,7 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type ChangeLog, createChangeLog, migrate, REVOCATION_STATEMENTS } from '../../src/index.js'
 import { redisReady } from '../../src/infra/redis.js'
 import { tokenHashOf } from '../../src/revocation/keys.js'
-import { codeOf, type Instance, signer, startInstance } from './setup.js'
+import { codeOf, denylistComplete, type Instance, signer, startInstance } from './setup.js'
 
 const BOUND_MS = 1000
 const prefix = `aftest:${runId()}:`
@@ -114,7 +114,7 @@ describe('strict mode, Redis cut under both instances', () => {
     expect(await codeOf(other.auth.verify(token))).toBe('ok')
     // the denylist is complete: Redis alone answers the strict checks
     const start = performance.now()
-    while ((await other.redis.exists(`${prefix}strict:rev-meta:complete`)) === 0) {
+    while (!(await denylistComplete(other.redis, other.list))) {
       if (performance.now() - start > 5000) throw new Error('the denylist was not built')
       await new Promise((resolve) => setTimeout(resolve, 10))
     }

@@ -4,7 +4,7 @@
  * tokens of one signer, on one per-file schema and Redis key prefix.
  */
 import { deflateRawSync } from 'node:zlib'
-import { connectRedis, REDIS_URL } from '@authframework/test-support/services'
+import { connectRedis } from '@authframework/test-support/services'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { type AuthError, createAuth, createSigner } from '../../src/index.js'
@@ -61,8 +61,8 @@ export async function startInstance(
   cleanup: Array<() => unknown>,
   options: Partial<RevocationListOptions> & { url?: string; wait?: boolean } = {},
 ): Promise<Instance> {
-  const { url = REDIS_URL, wait = true, ...listOptions } = options
-  const redis = await connectRedis(url)
+  const { url, wait = true, ...listOptions } = options
+  const redis = await connectRedis(url) // by default the Redis of this run (a single one or a Cluster)
   const list = createRevocationList({ redis, pool, keyPrefix, ...listOptions })
   const auth = createAuth({
     publicKey: signer.publicKey!,
@@ -86,4 +86,13 @@ export async function until(check: () => Promise<boolean>, timeoutMs = 5000): Pr
     if (performance.now() - start > timeoutMs) throw new Error(`not true within ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
+}
+
+/** Whether every bucket of the list's denylist is marked complete (one `EXISTS` per marker: any slot). */
+export async function denylistComplete(
+  redis: Pick<Redis, 'exists'>,
+  list: Pick<DistributedRevocationList, 'markers'>,
+): Promise<boolean> {
+  const found = await Promise.all(list.markers.map((marker) => redis.exists(marker)))
+  return found.every((n) => n === 1)
 }

@@ -6,6 +6,7 @@
 import type { ChangeLog } from '../../infra/change-log.js'
 import type { CircuitState } from '../../infra/circuit-breaker.js'
 import { execBatch } from '../../infra/redis.js'
+import { pipelineAcross } from '../../infra/redis-cluster.js'
 import {
   invalidationChannel,
   readKeys,
@@ -74,8 +75,9 @@ function decodeKeyPart(part: string): string {
 let warnedOfflineQueue = false
 
 /**
- * A Redis cache layer over an ioredis client. Reads of several users are one `MGET`; writes are
- * `SET key value EX ttl` in one pipeline; `invalidate` is `DEL` + `PUBLISH` in one `MULTI`. Every
+ * A Redis cache layer over an ioredis client or Cluster. Reads of several users are one `MGET`
+ * (a Cluster: one per slot, a pipeline per node); writes are `SET key value EX ttl` in one pipeline
+ * (a Cluster: one per node); `invalidate` is `DEL` + `PUBLISH` in one `MULTI` (one key: one slot). Every
  * call has a deadline (`timeoutMs`) and goes through a circuit breaker, so a Redis outage costs at
  * most a few timeouts before lookups go straight to the next layer or the source.
  *
@@ -117,19 +119,22 @@ export function redisLayer(options: RedisLayerOptions): RedisLayer {
   ): Promise<void> {
     if (entries.length === 0) return
     await base.guardedWrite('SET', () => {
-      const pipeline = client.pipeline()
       // What this instance read before writing: a change heard since the read began made the
       // store drop the write, so the copy reflects every change up to this version.
       const version = changes?.version
-      for (const [id, value] of entries) {
-        pipeline.set(
-          keyOf(id),
-          encodeRecord(value, version),
-          'EX',
-          value === null ? negativeTtlSeconds : ttlSeconds,
-        )
-      }
-      return execBatch(pipeline)
+      return pipelineAcross(
+        client,
+        entries,
+        ([id]) => keyOf(id),
+        (pipeline, [id, value]) => {
+          pipeline.set(
+            keyOf(id),
+            encodeRecord(value, version),
+            'EX',
+            value === null ? negativeTtlSeconds : ttlSeconds,
+          )
+        },
+      )
     })
   }
 
