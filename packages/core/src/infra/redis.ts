@@ -72,7 +72,11 @@ export function reconnectStalled(client: RedisClient): void {
  * given up at its deadline while the connection is down must not run after the reconnect (a stale
  * cache fill landing after an invalidation). Their callers are told the connection was reset.
  */
-export function forgetResends(client: Redis): void {
+export function forgetResends(client: RedisClient): void {
+  if (isCluster(client)) {
+    for (const node of client.nodes('all')) forgetResends(node)
+    return
+  }
   type Item = { command: { reject(error: Error): void } }
   const internals = client as { prevCommandQueue?: { shift(): Item | undefined } | null }
   const queue = internals.prevCommandQueue
