@@ -23,7 +23,7 @@ import { forkInstance, instanceConfig, instanceSigner } from './support/fork.js'
 
 /** The propagation bound over pub/sub on this machine. */
 const BOUND_MS = 100
-/** What no run may exceed even on a saturated machine: a lost publication would wait for a catch-up read (60 s). */
+/** What no run may exceed even on a saturated machine: a lost publication would wait for a catch-up read (every 30 s). */
 const WORST_MS = 1000
 const prefix = `aftest:${runId()}:`
 const signer = instanceSigner
