@@ -69,6 +69,9 @@ type HonoAdapter = ReturnType<typeof createAdapter<Context, Context>>
 /** Which middleware authenticated a context: a route guard runs with that instance. */
 const authenticatedBy = new WeakMap<Context, HonoAdapter>()
 
+/** What a middleware returns when it has answered (`c.res` is set) without calling `next`. */
+const ANSWERED: Promise<void> = Promise.resolve()
+
 function adapterOf(c: Context): HonoAdapter {
   const adapter = authenticatedBy.get(c)
   if (adapter === undefined) throw new Error('requirePermission needs authMiddleware first')
@@ -88,9 +91,10 @@ export function authMiddleware(
   adapterOptions?: AdapterOptions<Context>,
 ): MiddlewareHandler {
   const adapter = createAdapter(options, adapterOptions, hooks)
-  return async (c, next) => {
+  return (c, next) => {
     authenticatedBy.set(c, adapter)
-    await adapter.authenticate(c, rawOf(c), c, next)
+    // next()'s own promise on the cached path: no async frame of ours per request
+    return (adapter.authenticate(c, rawOf(c), c, next) ?? ANSWERED) as Promise<void>
   }
 }
 
@@ -104,9 +108,8 @@ export function authMiddleware(
  */
 export function requirePermission(...requirements: Requirement<Context>[]): MiddlewareHandler {
   const guard = createGuard(requirements)
-  return async (c, next) => {
-    await adapterOf(c).authorize(guard, c.get('auth'), c, c, next)
-  }
+  return (c, next) =>
+    (adapterOf(c).authorize(guard, c.get('auth'), c, c, next) ?? ANSWERED) as Promise<void>
 }
 
 export type { Auth, AuthContext } from '@authframework/core'
