@@ -60,6 +60,13 @@ const PROPAGATE: AdapterOptions<NestRequest> = { errors: 'propagate' }
 const allow = () => true
 const reflector = new Reflector()
 
+/** What a route asks of the guard: `@Public()`, `@OptionalAuth()`, `@RequirePermission(...)`. */
+interface RoutePlan {
+  readonly skip: boolean
+  readonly mode: 'optional' | undefined
+  readonly guard: Guard<NestRequest> | null
+}
+
 /**
  * Authenticates the request and checks `@RequirePermission` (the controller's and the route's);
  * `@Public()` skips both, `@OptionalAuth()` lets anonymous callers through. Use it globally
@@ -71,8 +78,8 @@ const reflector = new Reflector()
  */
 export class AuthGuard implements CanActivate {
   readonly #adapter: NestAdapter
-  /** The compiled guard of each route, per controller class (a route may be inherited). */
-  readonly #guards = new WeakMap<object, WeakMap<object, Guard<NestRequest> | null>>()
+  /** Each route's plan, per controller class (a route may be inherited by another controller). */
+  readonly #plans = new WeakMap<object, WeakMap<object, RoutePlan>>()
 
   constructor(adapter: NestAdapter) {
     this.#adapter = adapter
@@ -82,39 +89,41 @@ export class AuthGuard implements CanActivate {
     if (context.getType() !== 'http') {
       throw new TypeError(`AuthGuard: ${context.getType()} requests are not supported; HTTP only`)
     }
-    const targets = [context.getHandler(), context.getClass()]
-    if (reflector.getAllAndOverride<boolean | undefined>(kPublic, targets) === true) return true
+    const { skip, mode, guard } = this.#planOf(context.getClass(), context.getHandler())
+    if (skip) return true
     const http = context.switchToHttp()
     const request = http.getRequest<NestRequest>()
     const response = http.getResponse<unknown>()
-    const mode = reflector.getAllAndOverride(kOptional, targets) === true ? 'optional' : undefined
     const adapter = this.#adapter
     const authenticated = adapter.authenticate(request, rawOf(request), response, allow, mode)
-    const guard = this.#guardOf(context)
     if (guard === null) return authenticated as boolean | Promise<boolean>
     const authorize = () =>
       adapter.authorize(guard, request.auth, request, response, allow) as boolean | Promise<boolean>
     return isPromise(authenticated) ? authenticated.then(authorize) : authorize()
   }
 
-  #guardOf(context: ExecutionContext): Guard<NestRequest> | null {
-    const handler = context.getHandler()
-    const controller = context.getClass()
-    let byHandler = this.#guards.get(controller)
-    if (byHandler === undefined) {
-      byHandler = new WeakMap()
-      this.#guards.set(controller, byHandler)
+  /** Reads a route's metadata once: the decorators are fixed when the application starts. */
+  #planOf(controller: object, handler: object): RoutePlan {
+    let plans = this.#plans.get(controller)
+    if (plans === undefined) {
+      plans = new WeakMap()
+      this.#plans.set(controller, plans)
     }
-    let guard = byHandler.get(handler)
-    if (guard === undefined) {
-      const requirements = reflector.getAllAndMerge<Requirement<NestRequest>[]>(kRequirements, [
-        handler,
-        controller,
-      ])
-      guard = requirements.length === 0 ? null : this.#adapter.auth.guard(...requirements)
-      byHandler.set(handler, guard)
+    let plan = plans.get(handler)
+    if (plan === undefined) {
+      const targets = [handler as Function, controller as Function]
+      const requirements = reflector.getAllAndMerge<Requirement<NestRequest>[]>(
+        kRequirements,
+        targets,
+      )
+      plan = {
+        skip: reflector.getAllAndOverride<boolean | undefined>(kPublic, targets) === true,
+        mode: reflector.getAllAndOverride(kOptional, targets) === true ? 'optional' : undefined,
+        guard: requirements.length === 0 ? null : this.#adapter.auth.guard(...requirements),
+      }
+      plans.set(handler, plan)
     }
-    return guard
+    return plan
   }
 }
 Injectable()(AuthGuard)
