@@ -3,8 +3,9 @@
 # checks the tarballs and runs the publish dry run, publint and @arethetypeswrong/cli on them,
 # installs them with npm into an app outside the workspace, and there checks that the READMEs
 # import what the packages export, runs the ESM and CommonJS smoke tests on every supported
-# framework major (Express 4/5, Koa 2/3, Fastify 4/5), and type-checks a consumer (strict,
-# skipLibCheck false; node16, bundler, and CommonJS under node20) without the optional peers.
+# framework major (Express 4/5, Koa 2/3, Fastify 4/5, Hono 4, NestJS 11 on Express and Fastify),
+# and type-checks a consumer (strict, skipLibCheck false; node16, bundler, and CommonJS under
+# node20) without the optional peers.
 # Exits non-zero on the first failure. Usage: bash scripts/packed-install.sh (or pnpm packed-install)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -40,7 +41,7 @@ done
 echo "publint and attw: no problems"
 
 step "npm install the tarballs into $app"
-cp "$here"/smoke.mjs "$here"/smoke.cjs "$here"/smoke-shared.cjs "$here"/consumer.ts \
+cp "$here"/smoke.mjs "$here"/smoke.cjs "$here"/smoke-shared.cjs "$here"/smoke-more.cjs "$here"/consumer.ts \
   "$here"/consumer.cts "$here"/readme-imports.mjs "$here"/tsconfig.*.json "$app/"
 cat >"$app/package.json" <<'JSON'
 { "name": "packed-install-app", "private": true, "type": "module" }
@@ -48,6 +49,8 @@ JSON
 (cd "$app" && npm install --no-audit --no-fund --loglevel=error \
   "$packs"/*.tgz \
   express@^5 express4@npm:express@^4 koa@^3 koa2@npm:koa@^2 fastify@^5 fastify4@npm:fastify@^4 \
+  hono@^4 @hono/node-server@^2 @nestjs/common@^11 @nestjs/core@^11 @nestjs/platform-express@^11 \
+  @nestjs/platform-fastify@^11 reflect-metadata@^0.2 rxjs@^7 \
   typescript@5.9.3 @types/node@^20.19 @types/express@^5 @types/koa@^3 >/dev/null)
 # pg itself comes with the CLI; its types (and the other optional peers) must not be there
 for peer in ioredis @types/pg prom-client @node-rs/argon2; do

@@ -1,6 +1,7 @@
 /**
  * The cross-adapter contract: one table of cases, run against Express 4 and 5, Koa 2 and 3,
- * Fastify 4 and 5. Every case asserts the status, the problem `code` and the exact
+ * Fastify 4 and 5, Hono 4 (on @hono/node-server) and NestJS 11 on platform-express and
+ * platform-fastify. Every case asserts the status, the problem `code` and the exact
  * `WWW-Authenticate` header.
  */
 import { deflateRawSync } from 'node:zlib'

@@ -10,9 +10,19 @@ import type {
 import { allOf, anyOf, createAuth, not } from '@authframework/core'
 import { authMiddleware, requirePermission } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
+import { authMiddleware as honoAuth, requirePermission as honoGuard } from '@authframework/hono'
 import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import {
+  Auth,
+  type AuthException,
+  AuthModule,
+  type NestRequest,
+  RequirePermission,
+} from '@authframework/nestjs'
+import type { DynamicModule, HttpException } from '@nestjs/common'
 import type { Request, RequestHandler } from 'express'
 import Fastify, { type FastifyRequest, type preHandlerHookHandler } from 'fastify'
+import type { Context as HonoContext, MiddlewareHandler } from 'hono'
 import type Koa from 'koa'
 import type { Middleware } from 'koa'
 import { describe, expectTypeOf, it } from 'vitest'
@@ -50,6 +60,51 @@ describe('types', () => {
     app.get('/x', { config: { auth: false } }, async (req) => {
       expectTypeOf(req.auth).toEqualTypeOf<AuthContext | undefined>()
     })
+  })
+
+  it("c.get('auth') on Hono", () => {
+    const check = (c: HonoContext) => {
+      expectTypeOf(c.get('auth')).toEqualTypeOf<AuthContext | undefined>()
+      expectTypeOf(c.var.auth).toEqualTypeOf<AuthContext | undefined>()
+    }
+    expectTypeOf(check).toBeFunction()
+    expectTypeOf(
+      honoAuth({ algorithms: ['HS256'], secret: 'x'.repeat(32) }),
+    ).toEqualTypeOf<MiddlewareHandler>()
+    expectTypeOf(
+      honoGuard('a', not('b'), (auth, c) => auth.sub === c.req.param('id')),
+    ).toEqualTypeOf<MiddlewareHandler>()
+    // @ts-expect-error: a misspelt adapter option
+    honoAuth({ algorithms: ['HS256'], secret: 'x'.repeat(32), unles: ['/health'] })
+  })
+
+  it('the module, decorators and exception on NestJS', () => {
+    expectTypeOf(
+      AuthModule.forRoot({ algorithms: ['RS256'], jwksUri: 'https://i.example/jwks' }),
+    ).toEqualTypeOf<DynamicModule>()
+    expectTypeOf(
+      AuthModule.forRootAsync({
+        inject: ['config'],
+        useFactory: (config: { jwksUri: string }) => ({
+          algorithms: ['RS256' as const],
+          jwksUri: config.jwksUri,
+        }),
+      }),
+    ).toEqualTypeOf<DynamicModule>()
+    // predicates see the request both platforms share
+    RequirePermission(anyOf('admin', (auth, req) => auth.sub === req.params.id))
+    RequirePermission(allOf('a', not('b')), 'c')
+    expectTypeOf<NestRequest['auth']>().toEqualTypeOf<AuthContext | undefined>()
+    expectTypeOf(Auth()).toEqualTypeOf<ParameterDecorator>()
+    expectTypeOf<AuthException>().toExtend<HttpException>()
+    expectTypeOf<AuthException['authError']>().toEqualTypeOf<AuthError>()
+    const auth = createAuth<NestRequest>({
+      algorithms: ['RS256'],
+      jwksUri: 'https://i.example/jwks',
+    })
+    AuthModule.forRoot({ auth, unless: ['/health'] })
+    // @ts-expect-error: a core option belongs to createAuth() beside an instance
+    AuthModule.forRoot({ auth, issuer: 'https://good.example' })
   })
 
   it('options beside a prebuilt instance are a type error', async () => {

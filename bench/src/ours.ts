@@ -8,7 +8,7 @@ import type * as Core from '@authframework/core'
 import { AUDIENCE, ISSUER, type KeyMaterial } from './tokens.js'
 
 export type CoreModule = typeof Core
-export type Framework = 'express' | 'koa' | 'fastify'
+export type Framework = 'express' | 'koa' | 'fastify' | 'hono' | 'nestjs'
 
 /** The cache setting used everywhere unless a benchmark says otherwise. */
 export const DEFAULT_CACHE = { max: 10_000, maxTtlSeconds: 300 } as const
@@ -33,6 +33,8 @@ export async function loadAdapter(framework: Framework): Promise<Record<string, 
   try {
     if (framework === 'express') return await import('@authframework/express')
     if (framework === 'koa') return await import('@authframework/koa')
+    if (framework === 'hono') return await import('@authframework/hono')
+    if (framework === 'nestjs') return await import('@authframework/nestjs')
     return await import('@authframework/fastify')
   } catch (error) {
     throw new Error(`@authframework/${framework} cannot be loaded: ${reason(error)}`)

@@ -24,7 +24,7 @@ const HELP = `Usage: pnpm bench [options]
 
   --quick                 smoke run (< 60 s), what CI runs; its numbers are noise
   --only <parts>          comma list of micro, inmemory, http, login, memory (default: all)
-  --frameworks <list>     comma list of fastify, koa, express (in-memory and HTTP)
+  --frameworks <list>     comma list of fastify, koa, express, hono, nestjs (in-memory and HTTP)
   --rounds <n>            HTTP rounds (default 3; quick 1)
   --duration <s>          measured seconds per HTTP run (default 2; quick 0.3)
   --warmup <s>            warm-up seconds per HTTP run (default 1; quick 0.2)

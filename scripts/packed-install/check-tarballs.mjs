@@ -8,7 +8,7 @@ const [dir, licenseFile] = process.argv.slice(2)
 const license = readFileSync(licenseFile, 'utf8')
 const problems = []
 const tarballs = readdirSync(dir).filter((f) => f.endsWith('.tgz'))
-if (tarballs.length !== 5) problems.push(`expected 5 tarballs, found ${tarballs.length}`)
+if (tarballs.length !== 7) problems.push(`expected 7 tarballs, found ${tarballs.length}`)
 
 function targets(value) {
   if (typeof value === 'string') return [value]

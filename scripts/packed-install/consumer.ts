@@ -11,9 +11,14 @@ import {
 import type { createRateLimiter } from '@authframework/core/login'
 import { authMiddleware as expressAuth, requirePermission } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
+import { authMiddleware as honoAuth, requirePermission as honoGuard } from '@authframework/hono'
 import { authMiddleware as koaAuth } from '@authframework/koa'
+import { Auth, AuthGuard, AuthModule, RequirePermission } from '@authframework/nestjs'
+import { Controller, Get, Module } from '@nestjs/common'
+import { APP_GUARD } from '@nestjs/core'
 import express from 'express'
 import Fastify from 'fastify'
+import { Hono } from 'hono'
 import Koa from 'koa'
 
 // the app's claims, declared once: every adapter's auth context sees them
@@ -59,6 +64,30 @@ fastify.get(
     return { sub }
   },
 )
+
+const hono = new Hono()
+hono.use(honoAuth({ ...options, algorithms: ['ES256'] }))
+hono.get('/orders', honoGuard('orders:read'), (c) => {
+  const email: string | undefined = c.get('auth')?.claims.email
+  return c.json({ sub: c.var.auth?.sub, email })
+})
+
+@Controller()
+class OrdersController {
+  @RequirePermission('orders:read', (auth, req) => auth.sub === req.params.id)
+  @Get('orders/:id')
+  list(@Auth() auth: AuthContext) {
+    const email: string = auth.claims.email
+    return { sub: auth.sub, email }
+  }
+}
+
+@Module({
+  imports: [AuthModule.forRoot({ ...options, algorithms: ['ES256'] })],
+  controllers: [OrdersController],
+  providers: [{ provide: APP_GUARD, useClass: AuthGuard }],
+})
+export class AppModule {}
 
 const auth = createAuth({ ...options, algorithms: ['ES256'] })
 try {

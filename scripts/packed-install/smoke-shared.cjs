@@ -1,7 +1,10 @@
 // The checks both smoke tests run: per framework major, a token with the permission (200),
 // none (401 with a Bearer challenge), one without the permission (403).
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
 const http = require('node:http')
+const path = require('node:path')
+const { startHono, startNest } = require('./smoke-more.cjs')
 
 /** Every supported major, by the module name it is installed under in the app. */
 function frameworks() {
@@ -12,6 +15,9 @@ function frameworks() {
     ['koa', 'koa2', 2],
     ['fastify', 'fastify', 5],
     ['fastify', 'fastify4', 4],
+    ['hono', 'hono', 4],
+    ['nestjs-express', '@nestjs/platform-express', 11],
+    ['nestjs-fastify', '@nestjs/platform-fastify', 11],
   ].map(([kind, name, major]) => ({ kind, name, major, module: require(name) }))
 }
 
@@ -22,8 +28,25 @@ async function listen(server) {
   return `http://127.0.0.1:${server.address().port}`
 }
 
+/** A package's version, also of one whose `exports` hide its package.json (Hono). */
+function versionOf(name) {
+  try {
+    return require(`${name}/package.json`).version
+  } catch {}
+  for (let dir = path.dirname(require.resolve(name)); dir !== path.dirname(dir); ) {
+    const file = path.join(dir, 'package.json')
+    if (fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')).name === name) {
+      return JSON.parse(fs.readFileSync(file, 'utf8')).version
+    }
+    dir = path.dirname(dir)
+  }
+  throw new Error(`no package.json of ${name}`)
+}
+
 async function start(kind, framework, adapters, publicKey) {
   const options = { algorithms: ['RS256'], publicKey, ...OPTIONS }
+  if (kind === 'hono') return startHono(adapters.honoAdapter, options)
+  if (kind.startsWith('nestjs')) return startNest(adapters.nestAdapter, framework, options)
   if (kind === 'express') {
     const { authMiddleware, requirePermission } = adapters.expressAdapter
     const app = framework()
@@ -60,7 +83,7 @@ async function smoke(adapters, list, label) {
   const granted = signer.sign({ sub: 'user-42', perms: ['orders:read'] })
   const denied = signer.sign({ sub: 'user-43', perms: ['orders:write'] })
   for (const { kind, name, major, module: framework } of list) {
-    const version = require(`${name}/package.json`).version
+    const version = versionOf(name)
     assert.equal(Number(version.split('.')[0]), major, `${name} is ${version}`)
     const app = await start(kind, framework, adapters, signer.publicKey)
     try {

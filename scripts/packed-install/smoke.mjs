@@ -3,9 +3,15 @@
 import { createSigner } from '@authframework/core'
 import * as expressAdapter from '@authframework/express'
 import * as fastifyAdapter from '@authframework/fastify'
+import * as honoAdapter from '@authframework/hono'
 import * as koaAdapter from '@authframework/koa'
+import * as nestAdapter from '@authframework/nestjs'
 import { frameworks, smoke } from './smoke-shared.cjs'
 
 const { AuthError } = await import('@authframework/core')
 if (expressAdapter.AuthError !== AuthError) throw new Error('two copies of AuthError')
-await smoke({ createSigner, expressAdapter, koaAdapter, fastifyAdapter }, frameworks(), 'esm')
+await smoke(
+  { createSigner, expressAdapter, koaAdapter, fastifyAdapter, honoAdapter, nestAdapter },
+  frameworks(),
+  'esm',
+)

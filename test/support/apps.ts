@@ -1,8 +1,9 @@
-import { once } from 'node:events'
-import { createServer, request as httpRequest, type Server } from 'node:http'
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
-import { type AuthOptions, allOf, anyOf, not, type Predicate } from '@authframework/core'
+import { dirname, join } from 'node:path'
+import type { AuthOptions } from '@authframework/core'
 import {
   authMiddleware as expressAuth,
   requirePermission as expressGuard,
@@ -16,12 +17,30 @@ import Fastify from 'fastify'
 import Fastify4 from 'fastify4'
 import Koa from 'koa'
 import Koa2 from 'koa2'
+import { startHono } from './apps-hono.js'
+import { startNest } from './apps-nest.js'
+import {
+  listen,
+  MAX_HEADER,
+  owner,
+  PREFLIGHT_ANSWER,
+  ROUTES,
+  type RunningApp,
+  send,
+} from './contract-routes.js'
 import { AUDIENCE, ISSUER, NOW, publicPem } from './tokens.js'
 
-/** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
-const MAX_HEADER = 65_536
+export { PREFLIGHT_ANSWER, type Response, type RunningApp } from './contract-routes.js'
 
-export const ADAPTERS = ['express', 'koa', 'fastify'] as const
+/** Every adapter; NestJS on each of its platforms. */
+export const ADAPTERS = [
+  'express',
+  'koa',
+  'fastify',
+  'hono',
+  'nestjs-express',
+  'nestjs-fastify',
+] as const
 export type AdapterName = (typeof ADAPTERS)[number]
 
 /**
@@ -36,10 +55,13 @@ export const FRAMEWORK_MAJORS = [
   'koa@2',
   'fastify@5',
   'fastify@4',
+  'hono@4',
+  'nestjs-express@11',
+  'nestjs-fastify@11',
 ] as const
 export type FrameworkMajor = (typeof FRAMEWORK_MAJORS)[number]
 
-const FRAMEWORKS = {
+const FRAMEWORKS: Partial<Record<FrameworkMajor, unknown>> = {
   'express@5': express,
   'express@4': express4,
   'koa@3': Koa,
@@ -49,25 +71,52 @@ const FRAMEWORKS = {
   'fastify@4': Fastify4 as unknown as typeof Fastify,
 } as const
 
+/** A package's version, also of one whose `exports` hide its package.json (Hono). */
+function packageVersion(module: string): string {
+  const require = createRequire(import.meta.url)
+  try {
+    return (require(`${module}/package.json`) as { version: string }).version
+  } catch {}
+  for (let dir = dirname(require.resolve(module)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json')
+    if (!existsSync(file)) continue
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string }
+    if (pkg.name === module) return pkg.version
+  }
+  throw new Error(`no package.json of ${module}`)
+}
+
 /** The major version of the framework module `startApp` uses for `name`, read from its package.json. */
 export function installedMajor(name: FrameworkMajor): number {
   const [framework, major] = name.split('@') as [string, string]
-  const module =
-    framework === 'koa'
-      ? major === '3'
-        ? 'koa'
-        : 'koa2'
-      : major === '5'
-        ? framework
-        : `${framework}4`
-  const { version } = createRequire(import.meta.url)(`${module}/package.json`) as {
-    version: string
-  }
-  return Number(version.split('.')[0])
+  const module = framework.startsWith('nestjs')
+    ? '@nestjs/core'
+    : framework === 'hono'
+      ? 'hono'
+      : framework === 'koa'
+        ? major === '3'
+          ? 'koa'
+          : 'koa2'
+        : major === '5'
+          ? framework
+          : `${framework}4`
+  return Number(packageVersion(module).split('.')[0])
+}
+
+/** The current major of each adapter's framework: what a bare adapter name means. */
+const CURRENT: Record<AdapterName, number> = {
+  express: 5,
+  koa: 3,
+  fastify: 5,
+  hono: 4,
+  'nestjs-express': 11,
+  'nestjs-fastify': 11,
 }
 
 function frameworkOf(name: AdapterName | FrameworkMajor) {
-  const major = (name.includes('@') ? name : `${name}@${name === 'koa' ? 3 : 5}`) as FrameworkMajor
+  const major = (
+    name.includes('@') ? name : `${name}@${CURRENT[name as AdapterName]}`
+  ) as FrameworkMajor
   return { adapter: major.slice(0, major.indexOf('@')) as AdapterName, major }
 }
 
@@ -83,90 +132,6 @@ export function baseOptions(): AuthOptions<never> {
   }
 }
 
-/**
- * The routes of the contract, the same in every framework. `sub` ownership is a custom predicate
- * that reads the route parameter through a framework-neutral accessor.
- */
-const owner =
-  (param: (request: never) => string | undefined): Predicate<never> =>
-  async (auth, request) =>
-    auth.sub === param(request)
-
-type Route = readonly [path: string, requirements: unknown[] | undefined]
-
-/**
- * The app's own answer to a CORS preflight of `/me` (registered after the auth middleware, so it
- * is reached only when authentication lets the preflight through): 204 with these headers.
- */
-export const PREFLIGHT_ANSWER = {
-  status: 204,
-  headers: {
-    'access-control-allow-origin': 'https://app.example',
-    'access-control-allow-methods': 'GET',
-  },
-} as const
-
-const ROUTES = (ownerOf: Predicate<never>): Route[] => [
-  ['/me', undefined],
-  ['/orders', ['orders:read']],
-  ['/orders/write', ['orders:write']],
-  ['/admin', [anyOf('admin', allOf('orders:write', 'invoices:write'))]],
-  ['/active', ['orders:read', not('suspended')]],
-  ['/users/:id', [ownerOf]],
-]
-
-export interface Response {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: unknown
-  text: string
-}
-
-export interface RunningApp {
-  request(path: string, headers?: [string, string][], method?: string): Promise<Response>
-  close(): Promise<void>
-}
-
-async function listen(server: Server): Promise<number> {
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return (server.address() as AddressInfo).port
-}
-
-/** Sends a request with raw header pairs, so that a header can be repeated. */
-function send(
-  port: number,
-  path: string,
-  headers: [string, string][],
-  method: string,
-): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method,
-        headers: [['Host', `127.0.0.1:${port}`], ...headers].flat(),
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          let body: unknown = text
-          try {
-            body = JSON.parse(text)
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text })
-        })
-      },
-    )
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 /** Builds and starts one framework's app with the contract routes and the given options. */
 export async function startApp(
   name: AdapterName | FrameworkMajor,
@@ -175,6 +140,10 @@ export async function startApp(
   let server: Server
   let stop: () => Promise<void>
   const { adapter, major } = frameworkOf(name)
+  if (adapter === 'hono') return startHono(options)
+  if (adapter === 'nestjs-express' || adapter === 'nestjs-fastify') {
+    return startNest(adapter === 'nestjs-express' ? 'express' : 'fastify', options)
+  }
   if (adapter === 'express') {
     const app = (FRAMEWORKS[major] as typeof express)()
     app.get('/public', (_req, res) => {

@@ -3,18 +3,22 @@ import type { Framework } from '../ours.js'
 import type { StoreConfig } from '../services.js'
 
 export type { Framework }
-export const FRAMEWORKS: readonly Framework[] = ['fastify', 'koa', 'express']
+export const FRAMEWORKS: readonly Framework[] = ['fastify', 'koa', 'express', 'hono', 'nestjs']
 
 export const FRAMEWORK_NAME: Record<Framework, string> = {
   express: 'Express 5',
   koa: 'Koa 3',
   fastify: 'Fastify 5',
+  hono: 'Hono 4',
+  nestjs: 'NestJS 11 (Express)',
 }
 
 export const PEER_NAME: Record<Framework, string> = {
   express: 'express-jwt (KeyObject)',
   koa: 'koa-jwt (KeyObject)',
   fastify: '@fastify/jwt (its cache)',
+  hono: 'hono/jwt (WebCrypto)',
+  nestjs: '@nestjs/passport + passport-jwt',
 }
 
 /**

@@ -28,6 +28,8 @@ export type BuildApp = (cfg: AppConfig) => Promise<Listening>
 export async function loadBuilder(framework: Framework): Promise<BuildApp> {
   if (framework === 'express') return (await import('./express.js')).build
   if (framework === 'koa') return (await import('./koa.js')).build
+  if (framework === 'hono') return (await import('./hono.js')).build
+  if (framework === 'nestjs') return (await import('./nestjs.js')).build
   return (await import('./fastify.js')).build
 }
 
@@ -37,14 +39,20 @@ export const guarded = (v: VariantId) => v === 'ours-perm' || v === 'ours-store'
 export const REQUIRED_PERMISSION = 'orders:read'
 
 /**
- * Ours' adapter factory (`authMiddleware`, `authPlugin`) and `requirePermission`, and its options:
+ * Ours' adapter factory (`authMiddleware`, `authPlugin`, `AuthModule`) and `requirePermission`
+ * (`RequirePermission`), and its options:
  * RS256 with issuer and audience, the default cache, and for `ours-store` the core's store
  * (memory → Redis → PostgreSQL) as `permissions: { store, merge: 'store' }`.
  */
 export async function ours<T, G>(framework: Framework, cfg: AppConfig) {
   const adapter = await loadAdapter(framework)
-  const factory = adapter[framework === 'fastify' ? 'authPlugin' : 'authMiddleware'] as T
-  const requirePermission = adapter.requirePermission as (...required: string[]) => G
+  const name = { fastify: 'authPlugin', nestjs: 'AuthModule' }[framework as string]
+  const factory = adapter[name ?? 'authMiddleware'] as T
+  const requirePermission = adapter[
+    framework === 'nestjs' ? 'RequirePermission' : 'requirePermission'
+  ] as (...required: string[]) => G
+  // NestJS: the guard that runs the module's authentication
+  const guard = adapter.AuthGuard as new (...args: never[]) => object
   const options: Record<string, unknown> = {
     algorithms: ['RS256'],
     publicKey: cfg.publicKeyPem,
@@ -58,5 +66,5 @@ export async function ours<T, G>(framework: Framework, cfg: AppConfig) {
     closers.push(close)
     options.permissions = { store, merge: 'store' }
   }
-  return { factory, requirePermission, options }
+  return { factory, requirePermission, guard, options }
 }

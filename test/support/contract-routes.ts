@@ -1,0 +1,95 @@
+/**
+ * What every contract app shares, whatever its framework: the routes and their requirements, the
+ * preflight answer, the header limit, and the client that sends raw header pairs.
+ */
+import { once } from 'node:events'
+import { request as httpRequest, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { allOf, anyOf, not, type Predicate } from '@authframework/core'
+
+/** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
+export const MAX_HEADER = 65_536
+
+/**
+ * The routes of the contract, the same in every framework. `sub` ownership is a custom predicate
+ * that reads the route parameter through a framework-neutral accessor.
+ */
+export const owner =
+  (param: (request: never) => string | undefined): Predicate<never> =>
+  async (auth, request) =>
+    auth.sub === param(request)
+
+export type Route = readonly [path: string, requirements: unknown[] | undefined]
+
+/**
+ * The app's own answer to a CORS preflight of `/me` (registered after the auth middleware, so it
+ * is reached only when authentication lets the preflight through): 204 with these headers.
+ */
+export const PREFLIGHT_ANSWER = {
+  status: 204,
+  headers: {
+    'access-control-allow-origin': 'https://app.example',
+    'access-control-allow-methods': 'GET',
+  },
+} as const
+
+export const ROUTES = (ownerOf: Predicate<never>): Route[] => [
+  ['/me', undefined],
+  ['/orders', ['orders:read']],
+  ['/orders/write', ['orders:write']],
+  ['/admin', [anyOf('admin', allOf('orders:write', 'invoices:write'))]],
+  ['/active', ['orders:read', not('suspended')]],
+  ['/users/:id', [ownerOf]],
+]
+
+export interface Response {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: unknown
+  text: string
+}
+
+export interface RunningApp {
+  request(path: string, headers?: [string, string][], method?: string): Promise<Response>
+  close(): Promise<void>
+}
+
+export async function listen(server: Server): Promise<number> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return (server.address() as AddressInfo).port
+}
+
+/** Sends a request with raw header pairs, so that a header can be repeated. */
+export function send(
+  port: number,
+  path: string,
+  headers: [string, string][],
+  method: string,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        headers: [['Host', `127.0.0.1:${port}`], ...headers].flat(),
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let body: unknown = text
+          try {
+            body = JSON.parse(text)
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text })
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
