@@ -48,7 +48,7 @@ export interface KeyOption {
 
 /** What to pass instead of a JWK Set where one key is expected. */
 const JWKS_HINT =
-  'its keys as `keys: jwks.keys` (rotation by kid), or its URL as `jwksUri` when it is served'
+  'give its keys as `keys: jwks.keys` (rotation by kid), or its URL as `jwksUri` when it is served'
 
 const PEM_EXAMPLE = "readFileSync('public.pem', 'utf8')"
 
@@ -131,8 +131,8 @@ export function importPublicKey(
     if (input.startsWith('{', start)) {
       fail(
         option,
-        `a PEM or a parsed JWK, not JSON text (for a JWK Set, such as keygen's jwks.json, give ${JWKS_HINT})`,
-        'JSON.parse(text)',
+        `a PEM or a parsed JWK, not JSON text; for a JWK Set, such as keygen's jwks.json, ${JWKS_HINT}`,
+        'JSON.parse(text) for one JWK',
       )
     }
     if (!input.startsWith('-----BEGIN', start)) {
@@ -163,11 +163,7 @@ export function importPublicKey(
     typeof input === 'object' &&
     Array.isArray((input as { keys?: unknown }).keys)
   ) {
-    return fail(
-      option,
-      `one key, not a JWK Set ({ keys: [...] }): give ${JWKS_HINT}`,
-      'keys: jwks.keys',
-    )
+    return fail(option, `one key, not a JWK Set ({ keys: [...] }): ${JWKS_HINT}`, 'keys: jwks.keys')
   } else {
     return fail(option, 'a PEM string, a public JWK or a KeyObject', PEM_EXAMPLE)
   }
