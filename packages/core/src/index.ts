@@ -67,6 +67,13 @@ export {
   registerPrometheusMetrics,
 } from './metrics/prometheus.js'
 export {
+  type Authenticate,
+  type Authorize,
+  createMiddlewareKit,
+  type MiddlewareArgs,
+  type MiddlewareKit,
+} from './middleware-kit.js'
+export {
   type AuthOptions,
   type BasicUser,
   type BasicVerify,

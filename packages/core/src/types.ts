@@ -55,6 +55,17 @@ export interface PermissionRecord {
  */
 export interface PermissionSource {
   lookup(subject: string): Promise<PermissionRecord | null>
+  /**
+   * Optional: what `lookup` answers, returned as is (no promise) when the source holds it in memory,
+   * else `lookup`'s promise; it fails as `lookup` does. The authentication pipeline calls it instead
+   * of `lookup` when present, so that a request whose token and permissions are both cached stays
+   * synchronous. `createPermissionStore` has it (its memory layer answers a hit at once).
+   *
+   * @example
+   * const answer = store.lookupMaybeSync ? store.lookupMaybeSync(id) : store.lookup(id)
+   * const record = isPromise(answer) ? await answer : answer // no await on a memory hit
+   */
+  lookupMaybeSync?(subject: string): PermissionRecord | null | Promise<PermissionRecord | null>
 }
 
 /**

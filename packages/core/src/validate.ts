@@ -15,14 +15,22 @@ export type Example = string | number
 
 /**
  * Throws the kit's `TypeError`: `<where>: <name> must be <what>, e.g. <example>.` (without the
- * example when there is none). For a check the typed helpers below do not cover.
+ * example when there is none), with `cause` when a library's own error says more. For a check the
+ * typed helpers below do not cover.
  *
  * @example
  * if (typeof keyPrefix !== 'string') invalid('createRevocationList', 'keyPrefix', 'a string', "'af:'")
  */
-export function invalid(where: string, name: string, what: string, example?: Example): never {
+export function invalid(
+  where: string,
+  name: string,
+  what: string,
+  example?: Example,
+  cause?: unknown,
+): never {
   const hint = example === undefined ? '' : `, e.g. ${example}`
-  throw new TypeError(`${where}: ${name} must be ${what}${hint}.`)
+  const message = `${where}: ${name} must be ${what}${hint}.`
+  throw cause === undefined ? new TypeError(message) : new TypeError(message, { cause })
 }
 
 /** A finite number, above 0 (`positive`) or from 0, and an integer when `integer`. */
@@ -132,6 +140,47 @@ export function func<F extends (...args: never[]) => unknown>(
 ): F {
   if (typeof value !== 'function') invalid(where, name, 'a function', example)
   return value as F
+}
+
+/** Hosts `http:` may reach without `allowHttp`: what travels there never leaves the machine. */
+const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/** How {@link httpsUrl} judges one URL option. */
+export interface UrlRules {
+  /** `http:` to a host that is not loopback is accepted. */
+  readonly allowHttp: boolean
+  /** The option that allows it, as the user writes it (`jwks.allowHttp`), and why it is needed. */
+  readonly allowHttpHint: string
+  /** A URL that works, for every message. */
+  readonly example: string
+  /** When given: a URL with a user or password is refused, and this says where they go instead. */
+  readonly credentials?: string
+}
+
+/**
+ * An `https:` URL, or `http:` to a loopback host (or with `allowHttp`). The messages never repeat
+ * the value: a URL may carry a secret.
+ *
+ * @example
+ * const url = httpsUrl(options.jwksUri, 'jwksUri', 'createAuth', { allowHttp: false, allowHttpHint: 'set jwks.allowHttp', example: "'https://issuer/jwks.json'" })
+ */
+export function httpsUrl(value: unknown, name: string, where: string, rules: UrlRules): URL {
+  const fail = (what: string): never => invalid(where, name, what, rules.example)
+  if (typeof value !== 'string') fail('a URL string')
+  let url: URL
+  try {
+    url = new URL(value as string)
+  } catch {
+    return fail('a valid URL')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail('an https: URL')
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !rules.allowHttp) {
+    fail(`an https: URL (http: only to localhost, 127.0.0.1 or [::1]; ${rules.allowHttpHint})`)
+  }
+  if (rules.credentials !== undefined && (url.username !== '' || url.password !== '')) {
+    fail(`a URL without credentials (${rules.credentials})`)
+  }
+  return url
 }
 
 /** One factory's checks; `where` prefixes every message (`createAuth`). */

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import {
   type AuthOptions,
   createAuth,
+  createPermissionStore,
   type PermissionRecord,
   type PermissionSource,
   TokenRevokedError,
@@ -294,6 +295,31 @@ describe('authenticate', () => {
     const pending = withStore.authenticate(bearer(token))
     expect(pending).toBeInstanceOf(Promise)
     await expect(pending).resolves.toMatchObject({ sub: 'user-1' })
+  })
+
+  it('is synchronous when the permission store answers from memory (a cached token, a memory hit)', async () => {
+    const token = await signJwt(claims(), rsa.privateKey)
+    const source = vi.fn(async () => ({ permissions: ['orders:read'] }))
+    const auth = setup({ permissions: { store: createPermissionStore({ source }) } })
+    const first = auth.authenticate(bearer(token)) // the store's first read goes to the source
+    expect(first).toBeInstanceOf(Promise)
+    await expect(first).resolves.toMatchObject({ permissions: ['orders:read'] })
+    const hit = auth.authenticate(bearer(token))
+    expect(hit).not.toBeInstanceOf(Promise)
+    expect(hit).toBe(await first) // the same merged context
+    expect(source).toHaveBeenCalledTimes(1)
+  })
+
+  it("throws synchronously when the store's memory layer knows the user as inactive", async () => {
+    const token = await signJwt(claims(), rsa.privateKey)
+    const store = createPermissionStore({ source: async () => null })
+    const auth = setup({ permissions: { store } })
+    expect((await authErrorOf(async () => auth.authenticate(bearer(token)))).code).toBe(
+      'user_inactive',
+    )
+    expect(() => auth.authenticate(bearer(token))).toThrow(
+      expect.objectContaining({ code: 'user_inactive', status: 401 }),
+    )
   })
 
   it('throws synchronously on the synchronous path', () => {

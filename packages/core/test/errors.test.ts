@@ -375,7 +375,7 @@ describe('createAuth errors', () => {
     } catch (error) {
       message = String((error as Error).message)
     }
-    expect(message).toMatch(/needs a secret of at least 32 bytes/)
+    expect(message).toMatch(/secret must be at least 32 bytes for HS256/)
     expect(message).not.toContain(secret)
     const pem = `junk${rsa.publicPem}`
     try {

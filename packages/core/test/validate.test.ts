@@ -4,6 +4,7 @@ import {
   closestName,
   createValidator,
   func,
+  httpsUrl,
   invalid,
   isHttpToken,
   nonNegative,
@@ -23,6 +24,43 @@ describe('the validation kit', () => {
     expect(() => invalid(WHERE, 'pool or source', 'given, not both')).toThrow(
       new TypeError('createThing: pool or source must be given, not both.'),
     )
+  })
+
+  it('keeps a cause when a library says more', () => {
+    const cause = new Error('DECODER routines::unsupported')
+    let thrown: unknown
+    try {
+      invalid(WHERE, 'publicKey', 'a PEM that parses', 'pem', cause)
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toEqual(
+      new TypeError('createThing: publicKey must be a PEM that parses, e.g. pem.'),
+    )
+    expect((thrown as Error).cause).toBe(cause)
+  })
+
+  it('checks URL options without repeating the URL (it may carry a secret)', () => {
+    const rules = { allowHttp: false, allowHttpHint: 'set allowHttp', example: "'https://a/x'" }
+    const url = (value: unknown, more = {}) =>
+      httpsUrl(value, 'endpoint', WHERE, { ...rules, ...more })
+    expect(url('https://as.example/x').href).toBe('https://as.example/x')
+    expect(url('http://127.0.0.1:8080/x').port).toBe('8080')
+    expect(url('http://as.internal/x', { allowHttp: true }).protocol).toBe('http:')
+    expect(() => url('http://as.example/x')).toThrow(
+      "createThing: endpoint must be an https: URL (http: only to localhost, 127.0.0.1 or [::1]; set allowHttp), e.g. 'https://a/x'.",
+    )
+    expect(() => url('ftp://as.example/x')).toThrow('endpoint must be an https: URL, e.g.')
+    expect(() => url('not a url')).toThrow('endpoint must be a valid URL, e.g.')
+    expect(() => url(42)).toThrow('endpoint must be a URL string, e.g.')
+    const withSecret = 'https://id:s3cret@as.example/x'
+    expect(url(withSecret).password).toBe('s3cret') // credentials allowed unless refused
+    expect(() =>
+      url(withSecret, { credentials: 'give them as clientId and clientSecret' }),
+    ).toThrow(
+      'endpoint must be a URL without credentials (give them as clientId and clientSecret), e.g.',
+    )
+    expect(() => url(withSecret, { credentials: 'x' })).not.toThrow(/s3cret/)
   })
 
   it('returns a valid value with its checked type', () => {

@@ -1,14 +1,5 @@
-import {
-  type Adapter,
-  type AdapterOptions,
-  type Auth,
-  type AuthContext,
-  createAdapter,
-  createGuard,
-  type FrameworkHooks,
-  type MiddlewareOptions,
-  type Requirement,
-} from '@authframework/core'
+import type { MiddlewareArgs, MiddlewareOptions, Requirement } from '@authframework/core'
+import { type AuthContext, createMiddlewareKit } from '@authframework/core'
 import type { Request, RequestHandler, Response } from 'express'
 
 declare global {
@@ -20,9 +11,7 @@ declare global {
   }
 }
 
-export type ExpressAuthOptions = MiddlewareOptions<Request>
-
-const hooks: FrameworkHooks<Request, Response> = {
+const kit = createMiddlewareKit<Request, Response>({
   path: (req) => req.path,
   setAuth: (req, auth) => {
     req.auth = auth
@@ -30,13 +19,9 @@ const hooks: FrameworkHooks<Request, Response> = {
   respond: (res, { status, headers, body }) => {
     res.writeHead(status, headers).end(body)
   },
-}
+})
 
-/**
- * The middleware that authenticated each request, for the route guards after it. A WeakMap rather
- * than a property of `req`, so that the request object keeps its shape.
- */
-const adapters = new WeakMap<Request, Adapter<Request, Response>>()
+export type ExpressAuthOptions = MiddlewareOptions<Request>
 
 /**
  * Authenticates every request and sets `req.auth`. Errors are answered with RFC 6750 headers and
@@ -45,32 +30,24 @@ const adapters = new WeakMap<Request, Adapter<Request, Response>>()
  * @example
  * app.use(authMiddleware({ algorithms: ['RS256'], publicKey: pem, audience: 'orders-api', unless: ['/health'] }))
  */
-export function authMiddleware(
-  options: ExpressAuthOptions | Auth<Request>,
-  adapterOptions?: AdapterOptions<Request>,
-): RequestHandler {
-  const adapter = createAdapter(options, adapterOptions, hooks)
-  return function authenticate(req, res, next) {
-    adapters.set(req, adapter)
-    adapter.authenticate(req, req, res, next)
+export function authMiddleware(...args: MiddlewareArgs<Request>): RequestHandler {
+  const authenticate = kit.authenticator(...args)
+  return function authenticateRequest(req, res, next) {
+    authenticate(req, req, res, next)
   }
 }
 
 /**
  * Guards a route: every requirement must hold. Takes permission strings, `allOf`/`anyOf`/`not`,
- * and predicates `(auth, req) => boolean | Promise<boolean>`. 401 when anonymous, 403 when denied.
+ * and predicates `(auth, req) => boolean | Promise<boolean>`. 401 when anonymous, 403 when denied;
+ * where no `authMiddleware` ran before it, the request fails (500).
  *
  * @example
  * app.get('/orders', requirePermission('orders:read'), (req, res) => res.json(req.auth))
  */
 export function requirePermission(...requirements: Requirement<Request>[]): RequestHandler {
-  const guard = createGuard(requirements)
-  return function checkPermission(req, res, next) {
-    const adapter = adapters.get(req)
-    if (adapter === undefined)
-      return next(new Error('requirePermission needs authMiddleware first'))
-    adapter.authorize(guard, req.auth, req, res, next)
-  }
+  const authorize = kit.guard(requirements)
+  return (req, res, next) => void authorize(req, req.auth, res, next)
 }
 
 export type { Auth, AuthContext } from '@authframework/core'

@@ -29,10 +29,7 @@ declare module 'fastify' {
   }
 }
 
-/**
- * Plugin options: the core options plus adapter options, or `{ auth }` with a prebuilt instance
- * plus adapter options only (core options beside an instance are a type error and a TypeError).
- */
+/** The core and adapter options, or `{ auth }`: an instance, with adapter options only. */
 export type FastifyAuthOptions = AdapterInput<FastifyRequest>
 
 const hooks: FrameworkHooks<FastifyRequest, FastifyReply> = {
@@ -49,10 +46,9 @@ const hooks: FrameworkHooks<FastifyRequest, FastifyReply> = {
 // async: a configuration mistake (a TypeError from createAdapter) fails `register`
 const plugin: FastifyPluginAsync<FastifyAuthOptions> = async (app, options) => {
   const adapter = createAdapter<FastifyRequest, FastifyReply>(options, undefined, hooks)
-  const { auth } = adapter
   app.decorateRequest('auth', undefined)
   app.decorate('requirePermission', (...requirements: Requirement<FastifyRequest>[]) => {
-    const guard = auth.guard(...requirements)
+    const guard = adapter.auth.guard(...requirements)
     return function checkPermission(request, reply, next) {
       adapter.authorize(guard, request.auth, request, reply, next)
     } as preHandlerHookHandler

@@ -5,6 +5,7 @@
  */
 import {
   cacheKey,
+  type TokenHasher,
   type VerificationCache,
   type VerifiedContext,
 } from '../cache/verification-cache.js'
@@ -70,16 +71,16 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     return token
   }
 
+  // Revocation keys on what the signature covers, never on the signature, so that a re-signed twin
+  // of a revoked token is revoked too. Derived from the request's token only when a revocation list
+  // asks (it holds token revocations); a hit's token is the one its entry was verified from.
+  const revocationHash: TokenHasher = (token) => cacheKey(signingInput(canonical(token)))
+
   function verifySignature(token: string, key: string | undefined): MaybePromise<VerifiedContext> {
     const start = performance.now()
-    const jwt = canonical(token)
-    const jws = verifyJws(jwt)
-    // Revocation keys on what the signature covers, never on the signature: a cached entry keeps
-    // only the hash (never the token), an uncached one hashes on demand.
-    const signed = signingInput(jwt)
-    const tokenHash = key === undefined ? { of: signed } : cacheKey(signed)
+    const jws = verifyJws(canonical(token))
     const done = (verified: VerifiedJws) => {
-      const entry = steps.finish(verified, key, tokenHash)
+      const entry = steps.finish(verified, key)
       observe.verified(verified.header.alg, performance.now() - start, entry.sub)
       return entry
     }
@@ -106,7 +107,7 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     if (key !== undefined) {
       const hit = cache!.get(key)
       observe.cacheLookup(hit !== undefined)
-      if (hit !== undefined) return steps.admit(hit)
+      if (hit !== undefined) return steps.admit(hit, token, revocationHash)
     }
     // Every token that reaches the cache is one b64token, whatever carried it, so that a hit can
     // skip the scan. A plain compact JWT needs no scan of its own: the strict compact check
@@ -128,7 +129,9 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
         throw error
       }
     }
-    return isPromise(verified) ? verified.then(steps.admit) : steps.admit(verified)
+    return isPromise(verified)
+      ? verified.then((entry) => steps.admit(entry, token, revocationHash))
+      : steps.admit(verified, token, revocationHash)
   }
 
   return {

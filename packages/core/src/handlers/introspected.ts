@@ -3,6 +3,7 @@
  * the same claim checks, revocation check and permission resolution as a JWT's. The bearer handler
  * hands over the tokens that are not JWT-shaped, after its length and alphabet checks.
  */
+import { cacheKey } from '../cache/verification-cache.js'
 import { AuthUnavailableError, TokenInvalidError } from '../errors.js'
 import type { AuthContext, TokenIntrospector } from '../types.js'
 import type { BearerCredential, CredentialHandler } from './handler.js'
@@ -40,13 +41,13 @@ export function createIntrospectedHandler(
                 dependency: 'introspection',
               })
             }
-            return steps.finish({ header: {}, payload: { ...claims } }, undefined, { of: token })
+            return steps.finish({ header: {}, payload: { ...claims } }, undefined)
           },
           (cause: unknown) => {
             throw unavailable(cause, 'The token could not be introspected.', 'introspection')
           },
         )
-        .then(steps.admit)
+        .then((entry) => steps.admit(entry, token, cacheKey))
     },
   }
 }

@@ -3,7 +3,7 @@
  * verified payload into a context (cached when the cache is on), and the revocation check and
  * permission resolution every token goes through on every request.
  */
-import type { VerificationCache } from '../cache/verification-cache.js'
+import type { TokenHasher, VerificationCache } from '../cache/verification-cache.js'
 import { VerifiedContext } from '../cache/verification-cache.js'
 import { TokenRevokedError } from '../errors.js'
 import type { PermissionsClaim } from '../options/types.js'
@@ -25,18 +25,13 @@ export interface TokenStepsOptions {
 }
 
 export interface TokenSteps {
+  /** Claim checks and the context of a verified token; cached under `key` when given. */
+  finish(jws: VerifiedJws, key: string | undefined): VerifiedContext
   /**
-   * Claim checks and the context of a verified token; cached under `key` when given. `tokenHash`:
-   * the revocation hash, or (uncached: the context lives for one request) the string to hash only
-   * if the revocation list asks for it.
+   * The revocation check, then the permission store: on every request, cached or not. `token` is
+   * the request's token, `hash` how its revocation hash is derived, only if the list asks for it.
    */
-  finish(
-    jws: VerifiedJws,
-    key: string | undefined,
-    tokenHash: string | { of: string },
-  ): VerifiedContext
-  /** The revocation check, then the permission store: on every request, cached or not. */
-  admit(entry: VerifiedContext): MaybePromise<AuthContext>
+  admit(entry: VerifiedContext, token: string, hash: TokenHasher): MaybePromise<AuthContext>
 }
 
 /** The context of uncached verifications: never looked up, so no validity is kept. */
@@ -47,17 +42,13 @@ const ONCE = { validUntil: 0, validFrom: 0 }
  *
  * @example
  * const steps = createTokenSteps({ claimRules, permissionsClaim: 'perms', tokenWildcards: false, clock, cache, revocation, resolvePermissions })
- * const context = steps.admit(steps.finish(jws, key, hash))
+ * const context = steps.admit(steps.finish(jws, key), token, tokenHashOf)
  */
 export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
   const { claimRules, permissionsClaim, tokenWildcards, clock, cache, revocation } = options
   const resolvePermissions = options.resolvePermissions
 
-  function finish(
-    jws: VerifiedJws,
-    key: string | undefined,
-    tokenHash: string | { of: string },
-  ): VerifiedContext {
+  function finish(jws: VerifiedJws, key: string | undefined): VerifiedContext {
     const now = clock()
     const facts = checkClaims(jws.payload, claimRules, now)
     const permissions = permissionsFromClaims(jws.payload, permissionsClaim, tokenWildcards)
@@ -69,22 +60,19 @@ export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
             validUntil: Math.min(facts.validUntil, cache!.limit(now)),
             validFrom: facts.validFrom,
           }
-    const entry = new VerifiedContext(
-      facts.sub,
-      claims,
-      permissions,
-      facts.expiresAt,
-      validity,
-      tokenHash,
-    )
+    const entry = new VerifiedContext(facts.sub, claims, permissions, facts.expiresAt, validity)
     if (key !== undefined) cache!.set(key, entry)
     return entry
   }
 
-  function admit(entry: VerifiedContext): MaybePromise<AuthContext> {
+  function admit(
+    entry: VerifiedContext,
+    token: string,
+    hash: TokenHasher,
+  ): MaybePromise<AuthContext> {
     let revoked: MaybePromise<boolean>
     try {
-      revoked = revocation.isRevoked(VerifiedContext.subject(entry))
+      revoked = revocation.isRevoked(VerifiedContext.subject(entry, token, hash))
     } catch (cause) {
       throw unavailable(cause, 'The revocation list is unavailable.', 'revocation')
     }

@@ -5,7 +5,7 @@
  */
 import { isRedisClient } from '../infra/redis-cluster.js'
 import type { Clock } from '../types.js'
-import { func, invalid, oneOf, positiveInteger, positiveNumber } from '../validate.js'
+import { func, httpsUrl, invalid, oneOf, positiveInteger, positiveNumber } from '../validate.js'
 import {
   basicClientAuth,
   type ClientAuth,
@@ -97,36 +97,16 @@ export interface ResolvedIntrospectorOptions {
 }
 
 const WHERE = 'createIntrospector'
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
-
-/**
- * The endpoint as a URL. Its messages say what is wrong with the URL rather than what it must be
- * (`introspection.endpoint: <problem>`): a URL can be wrong in ways no example fixes.
- */
-function endpointUrl(value: unknown, allowHttp: boolean): URL {
-  const wrong = (problem: string) => new TypeError(`introspection.endpoint: ${problem}`)
-  if (typeof value !== 'string') throw wrong('expected the introspection endpoint URL')
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw wrong('not a valid URL')
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw wrong('use an https: URL')
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !allowHttp) {
-    throw wrong('use https: (tokens and the client secret travel to it) or set allowHttp')
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw wrong('put the client credentials in clientId/clientSecret, not in the URL')
-  }
-  return url
-}
-
 function clientAuthOf(options: IntrospectorOptions): ClientAuth {
   const { clientId, clientSecret, clientAuth, clientAuthMethod } = options
   if (clientAuth !== undefined) {
     if (clientSecret !== undefined) {
-      invalid(WHERE, 'introspection.clientAuth', 'alone: give either clientSecret or clientAuth')
+      invalid(
+        WHERE,
+        'introspection.clientAuth',
+        'given alone: give either clientSecret or clientAuth, not both',
+        'clientAuth: async () => ({ params })',
+      )
     }
     return func<ClientAuth>(
       clientAuth,
@@ -217,7 +197,13 @@ export function resolveIntrospectorOptions(
     invalid(WHERE, 'introspection', 'an object', '{ endpoint, clientId, clientSecret }')
   }
   const d = INTROSPECTOR_DEFAULTS
-  const endpoint = endpointUrl(options.endpoint, options.allowHttp === true)
+  const endpoint = httpsUrl(options.endpoint, 'introspection.endpoint', WHERE, {
+    allowHttp: options.allowHttp === true,
+    allowHttpHint:
+      'tokens and the client secret travel to it: set allowHttp only on a trusted network',
+    example: "'https://issuer.example/oauth2/introspect'",
+    credentials: 'give them as clientId and clientSecret',
+  })
   const auth = clientAuthOf(options)
   const clock = func<Clock>(options.clock ?? Date.now, 'introspection.clock', 'Date.now', WHERE)
   const hint = options.tokenTypeHint ?? d.tokenTypeHint

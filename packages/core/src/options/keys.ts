@@ -6,6 +6,7 @@ import {
   importKeyInput,
   importPublicKey,
   importSecret,
+  type KeyOption,
   toVerifyKey,
   type VerifyKey,
 } from '../token/keys.js'
@@ -45,8 +46,8 @@ export function checkKeys<Req>(options: AuthOptions<Req>, v: Validator): Checked
     return { source: { jwks: { ...options.jwks, uri } }, algorithms: allowed }
   }
   const keys = imported.map((key, i) => {
-    const name = options.keys ? `createAuth: keys[${i}]` : 'createAuth: key'
-    const ready = toVerifyKey(key, allowed, name)
+    const name = options.keys ? `keys[${i}]` : options.secret !== undefined ? 'secret' : 'publicKey'
+    const ready = toVerifyKey(key, allowed, at(name))
     if (ready === undefined) {
       v.fail(
         options.keys ? `keys[${i}]` : 'algorithms',
@@ -63,6 +64,9 @@ export function checkKeys<Req>(options: AuthOptions<Req>, v: Validator): Checked
 }
 
 const SOURCES = ['secret', 'publicKey', 'keys', 'jwksUri'] as const
+
+/** A key option of `createAuth`, for the validation kit's message. */
+const at = (name: string): KeyOption => ({ where: 'createAuth', name })
 
 /** The configured keys; `undefined` for a remote JWK Set; `null` when only opaque tokens are accepted. */
 function importKeys<Req>(
@@ -88,15 +92,14 @@ function importKeys<Req>(
       "jwksUri: 'https://issuer/jwks.json'",
     )
   }
-  if (options.secret !== undefined) return [importSecret(options.secret, 'createAuth: secret')]
-  if (options.publicKey !== undefined)
-    return [importPublicKey(options.publicKey, 'createAuth: publicKey')]
+  if (options.secret !== undefined) return [importSecret(options.secret, at('secret'))]
+  if (options.publicKey !== undefined) return [importPublicKey(options.publicKey, at('publicKey'))]
   if (options.keys !== undefined) {
     if (!Array.isArray(options.keys) || options.keys.length === 0) {
       v.fail('keys', 'be a non-empty array', '[pemA, pemB]')
     }
-    const keys = options.keys.map((k, i) => importKeyInput(k, `createAuth: keys[${i}]`))
-    assertKeySet(keys, 'createAuth: keys')
+    const keys = options.keys.map((k, i) => importKeyInput(k, at(`keys[${i}]`)))
+    assertKeySet(keys, at('keys'))
     return keys
   }
   return undefined // remote JWK Set

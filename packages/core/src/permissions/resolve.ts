@@ -1,7 +1,7 @@
 import { AuthError, AuthUnavailableError, TokenInvalidError, UserInactiveError } from '../errors.js'
 import type { PermissionMerge } from '../options/types.js'
 import type { AuthContext, PermissionRecord, PermissionSource } from '../types.js'
-import type { MaybePromise } from '../util.js'
+import { isPromise, type MaybePromise } from '../util.js'
 import { isWildcard } from './match.js'
 import { toPermissionRecord } from './store/record.js'
 
@@ -109,15 +109,22 @@ export function createPermissionResolver(
           dependency: 'permissions',
         })
 
+  // A store that can answer without a promise (a memory hit) keeps a cached request synchronous.
+  const maybeSync = typeof store.lookupMaybeSync === 'function'
+
   return (context) => {
     const start = timing === undefined ? 0 : performance.now()
-    let pending: Promise<PermissionRecord | null>
+    let answer: MaybePromise<PermissionRecord | null>
     try {
-      pending = store.lookup(context.sub)
+      answer = maybeSync ? store.lookupMaybeSync!(context.sub) : store.lookup(context.sub)
     } catch (cause) {
       throw unavailable(cause)
     }
-    return pending.then(
+    if (!isPromise(answer)) {
+      if (timing !== undefined) timing(performance.now() - start)
+      return withRecord(context, answer)
+    }
+    return answer.then(
       (record) => {
         if (timing !== undefined) timing(performance.now() - start)
         return withRecord(context, record)

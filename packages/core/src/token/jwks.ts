@@ -2,7 +2,7 @@ import type { JsonWebKey } from 'node:crypto'
 import { AuthUnavailableError, TokenInvalidError } from '../errors.js'
 import { readLimited } from '../read-limited.js'
 import type { Clock } from '../types.js'
-import { positiveNumber } from '../validate.js'
+import { httpsUrl, positiveNumber } from '../validate.js'
 import type { Algorithm } from './algorithms.js'
 import type { KeyResolver } from './key-resolver.js'
 import { pickKeys } from './key-resolver.js'
@@ -29,8 +29,6 @@ export interface RemoteKeySetOptions {
   /** A `fetch` to use instead of the global one (tests, proxies). */
   readonly fetch?: typeof fetch
 }
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 /** The remote key set's options are `createAuth({ jwks })`'s. */
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -65,6 +63,9 @@ const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
  * @example
  * const keys = keysFromJwks(JSON.parse(body), new Set(['RS256']), 100) // throws Error
  */
+/** Where the keys of a fetched JWK Set come from, for the messages of keys it skips. */
+const FROM_JWKS = { where: 'jwksUri', name: 'keys[]' } as const
+
 export function keysFromJwks(
   document: unknown,
   allowed: ReadonlySet<Algorithm>,
@@ -96,7 +97,7 @@ export function keysFromJwks(
   for (const jwk of candidates) {
     if (keys.length >= maxKeys) break
     try {
-      const key = toVerifyKey(importPublicKey(jwk, 'jwks'), allowed, 'jwks')
+      const key = toVerifyKey(importPublicKey(jwk, FROM_JWKS), allowed, FROM_JWKS)
       if (key) keys.push(key)
     } catch {
       // a key we cannot use (weak, malformed, unsupported) is skipped, not fatal
@@ -119,18 +120,11 @@ export function createRemoteKeySet(
   allowed: ReadonlySet<Algorithm>,
   clock: Clock,
 ): KeyResolver {
-  let url: URL
-  try {
-    url = new URL(options.uri)
-  } catch {
-    throw new TypeError('jwksUri: not a valid URL')
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new TypeError('jwksUri: only https: URLs are supported')
-  }
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && options.allowHttp !== true) {
-    throw new TypeError('jwksUri: use https: (or set jwks.allowHttp for a trusted network)')
-  }
+  const url = httpsUrl(options.uri, 'jwksUri', 'createAuth', {
+    allowHttp: options.allowHttp === true,
+    allowHttpHint: 'set jwks.allowHttp for a trusted network',
+    example: "'https://issuer.example/.well-known/jwks.json'",
+  })
   const timeoutMs = positive('timeoutMs', options.timeoutMs, 5_000)
   const cooldownMs = positive('cooldownMs', options.cooldownMs, 30_000)
   const cacheMaxAgeMs = positive('cacheMaxAgeMs', options.cacheMaxAgeMs, 600_000)

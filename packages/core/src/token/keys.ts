@@ -1,4 +1,5 @@
 import { createPublicKey, createSecretKey, type JsonWebKey, KeyObject } from 'node:crypto'
+import { type Example, invalid } from '../validate.js'
 import {
   type Algorithm,
   algorithmsForKey,
@@ -36,21 +37,32 @@ export interface ImportedKey {
   readonly algorithms: readonly Algorithm[]
 }
 
+/**
+ * The key option being imported, for the validation kit's message (`<where>: <name> must be …`):
+ * the factory a user called and the option as they write it (`createAuth`, `keys[1]`).
+ */
+export interface KeyOption {
+  readonly where: string
+  readonly name: string
+}
+
 /** What to pass instead of a JWK Set where one key is expected. */
 const JWKS_HINT =
-  'pass its keys as `keys: jwks.keys` (rotation by kid), or its URL as `jwksUri` when it is served'
+  'give its keys as `keys: jwks.keys` (rotation by kid), or its URL as `jwksUri` when it is served'
 
-function fail(option: string, message: string): never {
-  throw new TypeError(`${option}: ${message}`)
+const PEM_EXAMPLE = "readFileSync('public.pem', 'utf8')"
+
+function fail(option: KeyOption, what: string, example?: Example, cause?: unknown): never {
+  invalid(option.where, option.name, what, example, cause)
 }
 
 /** Checks the `use` and `key_ops` members of a JWK: the key must be meant for verifying signatures. */
-function checkJwkPurpose(jwk: JsonWebKey, option: string, op: 'verify' | 'sign'): void {
+function checkJwkPurpose(jwk: JsonWebKey, option: KeyOption, op: 'verify' | 'sign'): void {
   if (jwk.use !== undefined && jwk.use !== 'sig')
-    fail(option, 'the JWK is not for signatures ("use")')
+    fail(option, 'a JWK for signatures ("use": "sig")', "use: 'sig'")
   const ops = jwk.key_ops
   if (ops !== undefined && !(Array.isArray(ops) && (ops.includes(op) || ops.includes('verify')))) {
-    fail(option, 'the JWK\'s "key_ops" do not allow verifying signatures')
+    fail(option, 'a JWK whose "key_ops" allow verifying signatures', "key_ops: ['verify']")
   }
 }
 
@@ -58,29 +70,33 @@ function checkJwkPurpose(jwk: JsonWebKey, option: string, op: 'verify' | 'sign')
  * Imports an HMAC secret: a string (its UTF-8 bytes), bytes, a secret KeyObject, or an `oct` JWK.
  * The length is checked against the allowed algorithms by `toVerifyKey`.
  */
-export function importSecret(input: SecretInput, option = 'secret', kid?: string): ImportedKey {
+export function importSecret(input: SecretInput, option: KeyOption, kid?: string): ImportedKey {
   let key: KeyObject
   let jwkAlg: unknown
   if (input instanceof KeyObject) {
-    if (input.type !== 'secret') fail(option, 'expected a secret KeyObject')
+    if (input.type !== 'secret') fail(option, 'a secret KeyObject', 'createSecretKey(bytes)')
     key = input
   } else if (typeof input === 'string' || input instanceof Uint8Array) {
-    if (input.length === 0) fail(option, 'the secret is empty')
+    if (input.length === 0) fail(option, 'a non-empty secret', 'process.env.JWT_SECRET')
     key = createSecretKey(typeof input === 'string' ? Buffer.from(input, 'utf8') : input)
   } else if (input !== null && typeof input === 'object' && input.kty === 'oct') {
     checkJwkPurpose(input, option, 'verify')
     if (typeof input.k !== 'string' || input.k === '')
-      fail(option, 'the JWK has no key bytes ("k")')
+      fail(option, 'an "oct" JWK with its key bytes ("k")', "{ kty: 'oct', k }")
     key = createSecretKey(Buffer.from(input.k, 'base64url'))
     jwkAlg = input.alg
     if (kid === undefined && typeof input.kid === 'string') kid = input.kid
   } else {
-    return fail(option, 'expected a string, a Uint8Array, a secret KeyObject or an "oct" JWK')
+    return fail(
+      option,
+      'a string, a Uint8Array, a secret KeyObject or an "oct" JWK',
+      'process.env.JWT_SECRET',
+    )
   }
   let algorithms = algorithmsForKey(key)
   if (jwkAlg !== undefined) {
     if (!isAlgorithm(jwkAlg) || !algorithms.includes(jwkAlg))
-      fail(option, 'the JWK\'s "alg" is not an HMAC algorithm')
+      fail(option, 'a JWK whose "alg" is an HMAC algorithm', "alg: 'HS256'")
     algorithms = [jwkAlg]
   }
   return { kid, key, algorithms }
@@ -98,11 +114,11 @@ function isWhitespace(code: number): boolean {
  * with anything but whitespace before `-----BEGIN` (a sign that text was pasted around the key).
  *
  * @example
- * const imported = importPublicKey(pem, 'createAuth: publicKey') // throws TypeError
+ * const imported = importPublicKey(pem, { where: 'createAuth', name: 'publicKey' }) // throws TypeError
  */
 export function importPublicKey(
   input: PublicKeyInput,
-  option = 'publicKey',
+  option: KeyOption,
   kid?: string,
 ): ImportedKey {
   let key: KeyObject
@@ -115,28 +131,30 @@ export function importPublicKey(
     if (input.startsWith('{', start)) {
       fail(
         option,
-        `this is JSON, not a PEM; pass the parsed JWK, or for a JWK Set (keygen's jwks.json) ${JWKS_HINT}`,
+        `a PEM or a parsed JWK, not JSON text; for a JWK Set, such as keygen's jwks.json, ${JWKS_HINT}`,
+        'JSON.parse(text) for one JWK',
       )
     }
     if (!input.startsWith('-----BEGIN', start)) {
-      fail(option, 'a PEM key must start with "-----BEGIN"; remove anything before it')
+      fail(option, 'a PEM that starts with "-----BEGIN" (remove anything before it)', PEM_EXAMPLE)
     }
     if (input.includes('PRIVATE KEY-----')) {
-      fail(option, 'this is a private key; give the public key (never the private one) to verify')
+      fail(option, 'a public key, never the private one', PEM_EXAMPLE)
     }
     try {
       key = createPublicKey(input.slice(start)) // OpenSSL refuses spaces before -----BEGIN
     } catch (cause) {
-      throw new TypeError(`${option}: the PEM could not be parsed`, { cause })
+      fail(option, 'a PEM that parses (SPKI or certificate)', PEM_EXAMPLE, cause)
     }
   } else if (input !== null && typeof input === 'object' && typeof input.kty === 'string') {
-    if (input.kty === 'oct') fail(option, 'a symmetric JWK is a secret; pass it as `secret`')
-    if ('d' in input) fail(option, 'this JWK is a private key; give the public key')
+    if (input.kty === 'oct')
+      fail(option, 'a public key (a symmetric JWK is a secret: give it as `secret`)', 'secret: jwk')
+    if ('d' in input) fail(option, 'a public JWK, without "d"', "{ kty: 'EC', crv, x, y }")
     checkJwkPurpose(input, option, 'verify')
     try {
       key = createPublicKey({ key: input, format: 'jwk' })
     } catch (cause) {
-      throw new TypeError(`${option}: the JWK could not be imported`, { cause })
+      fail(option, 'a JWK that imports as a public key', "{ kty: 'RSA', n, e }", cause)
     }
     jwkAlg = input.alg
     if (kid === undefined && typeof input.kid === 'string') kid = input.kid
@@ -145,31 +163,37 @@ export function importPublicKey(
     typeof input === 'object' &&
     Array.isArray((input as { keys?: unknown }).keys)
   ) {
-    return fail(option, `this is a JWK Set ({ keys: [...] }), not one key; ${JWKS_HINT}`)
+    return fail(option, `one key, not a JWK Set ({ keys: [...] }): ${JWKS_HINT}`, 'keys: jwks.keys')
   } else {
-    return fail(option, 'expected a PEM string, a public JWK or a KeyObject')
+    return fail(option, 'a PEM string, a public JWK or a KeyObject', PEM_EXAMPLE)
   }
-  if (key.type !== 'public') fail(option, 'expected a public key')
+  if (key.type !== 'public') fail(option, 'a public key', 'createPublicKey(pem)')
   const bits = key.asymmetricKeyDetails?.modulusLength
   if (bits !== undefined && bits < MIN_RSA_BITS) {
-    fail(option, `RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${bits})`)
+    fail(
+      option,
+      `an RSA key of at least ${MIN_RSA_BITS} bits (this one has ${bits})`,
+      'one from `authframework keygen`',
+    )
   }
   const exponent = key.asymmetricKeyDetails?.publicExponent
   if (exponent !== undefined && (exponent < 3n || exponent % 2n === 0n)) {
-    fail(option, 'the RSA public exponent is not valid')
+    fail(option, 'an RSA key with a valid public exponent (odd, 3 or more)', 65537)
   }
   const modulus = rsaModulus(key)
   if (modulus !== undefined && hasRocaFingerprint(modulus)) {
     fail(
       option,
-      'the RSA key has the ROCA fingerprint (CVE-2017-15361) and can be factored; replace it',
+      'an RSA key without the ROCA fingerprint (CVE-2017-15361: this one can be factored; replace it)',
+      'one from `authframework keygen`',
     )
   }
   let algorithms = algorithmsForKey(key)
-  if (algorithms.length === 0) fail(option, 'unsupported key type or curve')
+  if (algorithms.length === 0)
+    fail(option, 'a key of a supported type or curve', 'RSA, P-256, P-384, P-521 or Ed25519')
   if (jwkAlg !== undefined) {
     if (!isAlgorithm(jwkAlg) || !algorithms.includes(jwkAlg)) {
-      fail(option, `the JWK's "alg" does not fit its key type`)
+      fail(option, `a JWK whose "alg" fits its key type`, "alg: 'ES256' on a P-256 key")
     }
     algorithms = [jwkAlg]
   }
@@ -183,25 +207,32 @@ export function importPublicKey(
  * keys apart, so a duplicate makes key selection ambiguous). Throws a `TypeError` naming `option`.
  *
  * @example
- * assertKeySet(keys.map((k, i) => importKeyInput(k, `keys[${i}]`)), 'createAuth: keys')
+ * const at = (name: string) => ({ where: 'createAuth', name })
+ * assertKeySet(keys.map((k, i) => importKeyInput(k, at(`keys[${i}]`))), at('keys'))
  */
-export function assertKeySet(keys: readonly ImportedKey[], option: string): void {
+export function assertKeySet(keys: readonly ImportedKey[], option: KeyOption): void {
   const secrets = keys.filter((k) => k.key.type === 'secret').length
   if (secrets !== 0 && secrets !== keys.length) {
-    fail(option, 'HMAC secrets and public keys cannot be mixed in one key set')
+    fail(option, 'all HMAC secrets or all public keys, not a mix', '[pemA, pemB]')
   }
   const seen = new Set<string>()
   for (const { kid, key } of keys) {
     if (kid === undefined) continue
     const kind = key.type === 'secret' ? 'oct' : key.asymmetricKeyType?.replace('-pss', '')
     const id = `${kind}\u0000${kid}`
-    if (seen.has(id)) fail(option, 'two keys share the same "kid"; give each key its own')
+    if (seen.has(id)) {
+      fail(
+        option,
+        'keys with distinct "kid"s',
+        "[{ kid: 'a', publicKey: pemA }, { kid: 'b', publicKey: pemB }]",
+      )
+    }
     seen.add(id)
   }
 }
 
 /** Imports one `keys: [...]` entry. */
-export function importKeyInput(input: KeyInput, option: string): ImportedKey {
+export function importKeyInput(input: KeyInput, option: KeyOption): ImportedKey {
   if (typeof input === 'object' && input !== null && !(input instanceof KeyObject)) {
     if ((input as JsonWebKey).kty === 'oct') return importSecret(input as JsonWebKey, option)
     if ('secret' in input) {
@@ -224,7 +255,7 @@ export function importKeyInput(input: KeyInput, option: string): ImportedKey {
 export function toVerifyKey(
   imported: ImportedKey,
   allowed: ReadonlySet<Algorithm>,
-  option: string,
+  option: KeyOption,
 ): VerifyKey | undefined {
   const checks = new Map<Algorithm, SignatureCheck>()
   for (const alg of imported.algorithms) {
@@ -232,7 +263,13 @@ export function toVerifyKey(
     if (imported.key.type === 'secret') {
       const need = hmacSecretBytes(alg)
       const have = imported.key.symmetricKeySize ?? 0
-      if (have < need) fail(option, `${alg} needs a secret of at least ${need} bytes (got ${have})`)
+      if (have < need) {
+        fail(
+          option,
+          `at least ${need} bytes for ${alg} (this one has ${have})`,
+          `randomBytes(${need})`,
+        )
+      }
     }
     checks.set(alg, signatureCheck(alg, imported.key))
   }

@@ -164,7 +164,7 @@ export function createSigner(options: SignerOptions = {}): Signer {
   let publicKey: KeyObject | undefined
   if (isHmac(algorithm)) {
     if (options.secret === undefined) invalid(WHERE, 'secret', `given: ${algorithm} needs a secret`)
-    key = importSecret(options.secret, 'createSigner: secret').key
+    key = importSecret(options.secret, { where: WHERE, name: 'secret' }).key
     const need = hmacSecretBytes(algorithm)
     if ((key.symmetricKeySize ?? 0) < need) {
       invalid(WHERE, 'secret', `at least ${need} bytes for ${algorithm}`, 'randomBytes(32)')

@@ -380,15 +380,11 @@ describe('instances', () => {
 })
 
 describe('createVerificationCache', () => {
-  const entry = (validUntil: number, validFrom = 0, hash: string | { of: string } = 'h') =>
-    new VerifiedContext(
-      'u',
-      Object.freeze({}),
-      Object.freeze([]),
-      undefined,
-      { validUntil, validFrom },
-      hash,
-    )
+  const entry = (validUntil: number, validFrom = 0) =>
+    new VerifiedContext('u', Object.freeze({}), Object.freeze([]), undefined, {
+      validUntil,
+      validFrom,
+    })
 
   it('keys by SHA-256 of the token, never the token itself', () => {
     const token = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.AAAA'
@@ -451,14 +447,10 @@ describe('createVerificationCache', () => {
 describe('VerifiedContext', () => {
   it('shows callers the context only: frozen, plain to JSON, spread and keys', () => {
     const claims = Object.freeze({ sub: 'u', jti: 'j', iat: 7 })
-    const context = new VerifiedContext(
-      'u',
-      claims,
-      Object.freeze(['a']),
-      9,
-      { validUntil: 9, validFrom: 0 },
-      'h',
-    )
+    const context = new VerifiedContext('u', claims, Object.freeze(['a']), 9, {
+      validUntil: 9,
+      validFrom: 0,
+    })
     expect(Object.isFrozen(context)).toBe(true)
     expect(Object.keys(context)).toEqual(['sub', 'claims', 'permissions', 'expiresAt'])
     expect(JSON.parse(JSON.stringify(context))).toEqual({
@@ -468,7 +460,7 @@ describe('VerifiedContext', () => {
       expiresAt: 9,
     })
     expect({ ...context }).toStrictEqual({ sub: 'u', claims, permissions: ['a'], expiresAt: 9 })
-    expect(VerifiedContext.subject(context)).toMatchObject({
+    expect(VerifiedContext.subject(context, 'token', () => 'h')).toMatchObject({
       tokenHash: 'h',
       jti: 'j',
       sub: 'u',
@@ -479,29 +471,34 @@ describe('VerifiedContext', () => {
   it('gives the subject of every request for one cached token the same revocation keys, derived once', () => {
     const claims = Object.freeze({ sub: 'u', jti: 'j' })
     const validity = { validUntil: 9, validFrom: 0 }
-    const context = new VerifiedContext('u', claims, Object.freeze([]), 9, validity, 'h')
-    const first = subjectKeys(VerifiedContext.subject(context))
-    expect(subjectKeys(VerifiedContext.subject(context))).toBe(first)
+    const context = new VerifiedContext('u', claims, Object.freeze([]), 9, validity)
+    const first = subjectKeys(VerifiedContext.subject(context, 't', () => 'h'))
+    expect(subjectKeys(VerifiedContext.subject(context, 't', () => 'h'))).toBe(first)
     expect(first).toEqual({ token: 'h', jti: `jti:${cacheKey('j')}`, sub: `sub:${cacheKey('u')}` })
-    const other = new VerifiedContext('u', claims, Object.freeze([]), 9, validity, 'h2')
-    expect(subjectKeys(VerifiedContext.subject(other)).token).toBe('h2')
+    const other = new VerifiedContext('u', claims, Object.freeze([]), 9, validity)
+    expect(subjectKeys(VerifiedContext.subject(other, 't2', () => 'h2')).token).toBe('h2')
   })
 
-  it('hashes the canonical token only when revocation asks for it (cache off)', () => {
+  it("derives the token hash from the request's token only when revocation asks for it, once", () => {
     const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.AAAA'
     const claims = Object.freeze({ sub: 'u', jti: 5, iat: 'x' })
-    const context = new VerifiedContext(
-      'u',
-      claims,
-      Object.freeze([]),
-      undefined,
-      { validUntil: 0, validFrom: 0 },
-      { of: token },
-    )
-    const subject = VerifiedContext.subject(context)
+    const context = new VerifiedContext('u', claims, Object.freeze([]), undefined, {
+      validUntil: 0,
+      validFrom: 0,
+    })
+    const hashed: string[] = []
+    const hash = (t: string) => {
+      hashed.push(t)
+      return cacheKey(t)
+    }
+    const subject = VerifiedContext.subject(context, token, hash)
     expect(subject.jti).toBeUndefined() // not a string
     expect(subject.iat).toBeUndefined() // not a number
+    expect(subject.sub).toBe('u')
+    expect(hashed).toEqual([]) // nothing asked for the hash yet
     expect(subject.tokenHash).toBe(cacheKey(token))
-    expect(VerifiedContext.tokenHash(context)).toBe(cacheKey(token))
+    expect(VerifiedContext.subject(context, token, hash).tokenHash).toBe(cacheKey(token))
+    expect(VerifiedContext.tokenHash(context, token, hash)).toBe(cacheKey(token))
+    expect(hashed).toEqual([token]) // kept after the first time
   })
 })

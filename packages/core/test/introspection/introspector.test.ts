@@ -344,9 +344,13 @@ describe('failures reject (the core answers 503), never allow', () => {
 describe('options are checked at construction', () => {
   const base = { endpoint: 'https://as.example/introspect', clientId: 'a', clientSecret: 'b' }
   it.each([
-    [{ endpoint: 'not a url' }, /introspection\.endpoint/],
-    [{ endpoint: 'http://as.example/introspect' }, /introspection\.endpoint: use https/],
-    [{ endpoint: 'https://a:b@as.example/introspect' }, /not in the URL/],
+    [
+      { endpoint: 'not a url' },
+      /^createIntrospector: introspection\.endpoint must be a valid URL, e\.g\. /,
+    ],
+    [{ endpoint: 'http://as.example/introspect' }, /introspection\.endpoint must be an https: URL/],
+    [{ endpoint: 'https://a:b@as.example/introspect' }, /must be a URL without credentials/],
+    [{ endpoint: 42 }, /introspection\.endpoint must be a URL string/],
     [{ clientSecret: undefined }, /introspection\.clientSecret/],
     [{ clientId: '' }, /introspection\.clientId/],
     [{ clientAuth: () => ({}) }, /either clientSecret or clientAuth/],

@@ -12,10 +12,11 @@ import { importPublicKey, toVerifyKey, type VerifyKey } from '../../src/token/ke
 import { createJwsVerifier, type HeaderRules, type VerifiedJws } from '../../src/token/verify.js'
 import { b64u, claims, ecKeyPair, handSign, rsaKeyPair } from '../helpers.js'
 
+const PUBLIC_KEY = { where: 'createAuth', name: 'publicKey' }
 const rules: HeaderRules = { algorithms: new Set<Algorithm>(['RS256']), typ: undefined }
 
 function verifyKey(publicKey: ReturnType<typeof rsaKeyPair>['publicKey'], kid?: string): VerifyKey {
-  return toVerifyKey(importPublicKey(publicKey, 'publicKey', kid), rules.algorithms, 'publicKey')!
+  return toVerifyKey(importPublicKey(publicKey, PUBLIC_KEY, kid), rules.algorithms, PUBLIC_KEY)!
 }
 
 function refusal(fn: () => unknown): string {
@@ -79,11 +80,7 @@ describe('the remembered protected header', () => {
     const pairs = Array.from({ length: 40 }, (_, i) => ({ kid: `k${i}`, ...ecKeyPair() }))
     const keys = pairs.map(
       (k) =>
-        toVerifyKey(
-          importPublicKey(k.publicKey, 'publicKey', k.kid),
-          es256.algorithms,
-          'publicKey',
-        )!,
+        toVerifyKey(importPublicKey(k.publicKey, PUBLIC_KEY, k.kid), es256.algorithms, PUBLIC_KEY)!,
     )
     const verify = createJwsVerifier(es256, createStaticKeyResolver(keys))
     for (let round = 0; round < 2; round++) {

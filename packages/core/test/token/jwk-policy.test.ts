@@ -115,7 +115,7 @@ function refusals(set: JwkSet): string {
   return set.keys
     .map((jwk) => {
       try {
-        importPublicKey(jwk, 'jwks')
+        importPublicKey(jwk, { where: 'jwksUri', name: 'keys[]' })
         return ''
       } catch (error) {
         return (error as Error).message
@@ -136,14 +136,17 @@ function remote(set: JwkSet, jws: string): Outcome {
   return { verdict: verifyWith(keys, allowed, jws) ? 'verifies' : 'bad-signature' }
 }
 
+/** A key option of `createAuth`, as the configuration path names it. */
+const at = (name: string) => ({ where: 'createAuth', name })
+
 function configured(set: JwkSet, jws: string): Outcome {
   const allowed = allowedFor(jws)
   let keys: VerifyKey[]
   try {
-    const imported = set.keys.map((jwk, i) => importKeyInput(jwk, `keys[${i}]`))
-    assertKeySet(imported, 'keys')
+    const imported = set.keys.map((jwk, i) => importKeyInput(jwk, at(`keys[${i}]`)))
+    assertKeySet(imported, at('keys'))
     keys = imported.map((key, i) => {
-      const ready = toVerifyKey(key, allowed, `keys[${i}]`)
+      const ready = toVerifyKey(key, allowed, at(`keys[${i}]`))
       if (ready === undefined) throw new TypeError(`keys[${i}]: the key cannot be used`)
       return ready
     })
@@ -164,8 +167,8 @@ const badSignature: Expected = { verdict: 'bad-signature' }
 const rejected = (reason: RegExp): Expected => ({ verdict: 'set-rejected', reason })
 const skipped = (reason: RegExp): Expected => ({ verdict: 'no-usable-key', reason })
 const SECRET_IN_JWKS = rejected(/private or symmetric key; the set is rejected/)
-const NOT_FOR_SIGNATURES = /not for signatures \("use"\)/
-const UNIMPORTABLE = /the JWK could not be imported/
+const NOT_FOR_SIGNATURES = /must be a JWK for signatures \("use": "sig"\)/
+const UNIMPORTABLE = /must be a JWK that imports as a public key/
 
 /**
  * The expected outcome of every vector on each path, and why. Symmetric sets are rejected whole
@@ -175,14 +178,14 @@ const UNIMPORTABLE = /the JWK could not be imported/
 const EXPECTED: Record<number, { remote: Expected; config: Expected; why: string }> = {
   1: {
     remote: SECRET_IN_JWKS,
-    config: rejected(/HMAC secrets and public keys cannot be mixed/),
+    config: rejected(/keys must be all HMAC secrets or all public keys, not a mix/),
     why: 'an HMAC secret next to an EC public key: a set mixing them invites alg confusion',
   },
   2: { remote: SECRET_IN_JWKS, config: verifies, why: 'two HS256 secrets, distinct kids' },
   3: { remote: SECRET_IN_JWKS, config: badSignature, why: 'the set is fine, the MAC is not' },
   4: {
     remote: SECRET_IN_JWKS,
-    config: rejected(/two keys share the same "kid"/),
+    config: rejected(/keys must be keys with distinct "kid"s/),
     why: 'two secrets under one kid: key selection would be ambiguous',
   },
   5: { remote: verifies, config: verifies, why: 'a 2048-bit RS256 public key' },
@@ -192,18 +195,18 @@ const EXPECTED: Record<number, { remote: Expected; config: Expected; why: string
     why: 'an encryption key (use: enc, alg: RSA1_5) is not a signature key',
   },
   7: {
-    remote: skipped(/ROCA fingerprint/),
-    config: rejected(/ROCA fingerprint/),
+    remote: skipped(/without the ROCA fingerprint/),
+    config: rejected(/without the ROCA fingerprint/),
     why: 'the modulus has the ROCA fingerprint (CVE-2017-15361): it can be factored',
   },
   8: {
-    remote: skipped(/at least 2048 bits \(this one has 1024\)/),
-    config: rejected(/at least 2048 bits/),
+    remote: skipped(/an RSA key of at least 2048 bits \(this one has 1024\)/),
+    config: rejected(/an RSA key of at least 2048 bits/),
     why: 'RSA under 2048 bits',
   },
   9: {
-    remote: skipped(/public exponent is not valid/),
-    config: rejected(/public exponent is not valid/),
+    remote: skipped(/a valid public exponent/),
+    config: rejected(/a valid public exponent/),
     why: 'RSA public exponent 1: every "signature" is the padded hash itself',
   },
   ...Object.fromEntries(
@@ -211,7 +214,7 @@ const EXPECTED: Record<number, { remote: Expected; config: Expected; why: string
       tcId,
       {
         remote: SECRET_IN_JWKS,
-        config: rejected(/needs a secret of at least (32|48|64) bytes/),
+        config: rejected(/must be at least (32|48|64) bytes for HS(256|384|512)/),
         why: 'an HMAC key shorter than the hash output',
       },
     ]),
@@ -227,19 +230,19 @@ const EXPECTED: Record<number, { remote: Expected; config: Expected; why: string
       tcId,
       {
         remote: SECRET_IN_JWKS,
-        config: rejected(/the JWK has no key bytes/),
+        config: rejected(/must be an "oct" JWK with its key bytes \("k"\)/),
         why: 'an empty HMAC key',
       },
     ]),
   ),
   19: {
-    remote: skipped(/"alg" does not fit its key type/),
-    config: rejected(/"alg" does not fit its key type/),
+    remote: skipped(/a JWK whose "alg" fits its key type/),
+    config: rejected(/a JWK whose "alg" fits its key type/),
     why: 'alg ES521 (not even a JWS name) on a P-256 key',
   },
   20: {
-    remote: skipped(/"alg" does not fit its key type/),
-    config: rejected(/"alg" does not fit its key type/),
+    remote: skipped(/a JWK whose "alg" fits its key type/),
+    config: rejected(/a JWK whose "alg" fits its key type/),
     why: 'alg ES224 (not a JWS algorithm) on a P-256 key',
   },
   21: {
@@ -267,7 +270,7 @@ const EXPECTED: Record<number, { remote: Expected; config: Expected; why: string
       tcId,
       {
         remote: SECRET_IN_JWKS,
-        config: rejected(/"alg" is not an HMAC algorithm/),
+        config: rejected(/a JWK whose "alg" is an HMAC algorithm/),
         why: 'an AES key (A256GCM / A256KW) is not a signature key, whatever its use says',
       },
     ]),
@@ -405,8 +408,8 @@ describe('ROCA fingerprint (Nemec et al., CCS 2017)', () => {
     const key = createPublicKey({ key: rocaJwk, format: 'jwk' })
     const pem = key.export({ type: 'spki', format: 'pem' }).toString()
     for (const input of [rocaJwk, pem, key]) {
-      expect(() => importPublicKey(input, 'publicKey')).toThrow(
-        'publicKey: the RSA key has the ROCA fingerprint (CVE-2017-15361) and can be factored',
+      expect(() => importPublicKey(input, at('publicKey'))).toThrow(
+        'createAuth: publicKey must be an RSA key without the ROCA fingerprint (CVE-2017-15361: this one can be factored; replace it)',
       )
     }
   })
@@ -420,7 +423,7 @@ describe('ROCA fingerprint (Nemec et al., CCS 2017)', () => {
       const n = rsaModulus(publicKey)
       expect(n?.toString(2)).toHaveLength(2048)
       expect(hasRocaFingerprint(n!)).toBe(false)
-      expect(importPublicKey(publicKey, 'publicKey').key).toBe(publicKey)
+      expect(importPublicKey(publicKey, at('publicKey')).key).toBe(publicKey)
     }
   })
 

@@ -363,6 +363,9 @@ describe('configuration', () => {
     expect(() => createAuth({ jwksUri, algorithms: ['RS256'], audience: AUDIENCE })).toThrow(
       TypeError,
     )
+    expect(() => createAuth({ jwksUri, algorithms: ['RS256'], audience: AUDIENCE })).toThrow(
+      /^createAuth: jwksUri must be (a valid URL|an https: URL).*, e\.g\. 'https:\/\/issuer\.example\/\.well-known\/jwks\.json'\.$/,
+    )
   })
 
   it.each(['https://issuer.example/jwks.json', 'http://localhost:1/jwks', 'http://[::1]:1/jwks'])(

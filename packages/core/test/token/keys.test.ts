@@ -116,10 +116,12 @@ describe('secrets', () => {
     const short = randomBytes(bytes - 1)
     configError(
       { algorithms: [alg], secret: short },
-      new RegExp(`${alg} needs a secret of at least ${bytes} bytes \\(got ${bytes - 1}\\)`),
+      new RegExp(
+        `^createAuth: secret must be at least ${bytes} bytes for ${alg} \\(this one has ${bytes - 1}\\), e\\.g\\. randomBytes\\(${bytes}\\)\\.$`,
+      ),
     )
-    configError({ algorithms: [alg], secret: 'x'.repeat(bytes - 1) }, /needs a secret of at least/)
-    configError({ algorithms: [alg], secret: createSecretKey(short) }, /needs a secret of at least/)
+    configError({ algorithms: [alg], secret: 'x'.repeat(bytes - 1) }, /must be at least/)
+    configError({ algorithms: [alg], secret: createSecretKey(short) }, /must be at least/)
     const exact = randomBytes(bytes)
     const auth = build({ algorithms: [alg], secret: exact })
     await expect(auth.verify(await signJwt(claims(), exact, { alg }))).resolves.toBeDefined()
@@ -128,23 +130,26 @@ describe('secrets', () => {
   it('must be long enough for every allowed HS algorithm', () => {
     configError(
       { algorithms: ['HS256', 'HS512'], secret: randomBytes(32) },
-      /HS512 needs a secret of at least 64 bytes/,
+      /secret must be at least 64 bytes for HS512/,
     )
   })
 
   it('counts a string secret in UTF-8 bytes', () => {
     // 16 characters of 2 bytes each: 32 bytes
     expect(() => build({ algorithms: ['HS256'], secret: 'é'.repeat(16) })).not.toThrow()
-    configError({ algorithms: ['HS256'], secret: 'é'.repeat(15) + 'e' }, /got 31/)
+    configError({ algorithms: ['HS256'], secret: 'é'.repeat(15) + 'e' }, /this one has 31/)
   })
 
   it('refuses an empty secret and a non-secret', () => {
-    configError({ algorithms: ['HS256'], secret: '' }, /the secret is empty/)
+    configError({ algorithms: ['HS256'], secret: '' }, /secret must be a non-empty secret/)
     configError(
       { algorithms: ['HS256'], secret: rsa.publicKey as never },
-      /expected a secret KeyObject/,
+      /secret must be a secret KeyObject, e\.g\. createSecretKey\(bytes\)\./,
     )
-    configError({ algorithms: ['HS256'], secret: 42 as never }, /expected a string, a Uint8Array/)
+    configError(
+      { algorithms: ['HS256'], secret: 42 as never },
+      /secret must be a string, a Uint8Array/,
+    )
   })
 
   it('accepts an oct JWK', async () => {
@@ -182,7 +187,7 @@ describe('public keys', () => {
     ]) {
       configError(
         { algorithms: ['RS256'], publicKey },
-        /RSA keys must have at least 2048 bits \(this one has 1024\)/,
+        /publicKey must be an RSA key of at least 2048 bits \(this one has 1024\)/,
       )
     }
     const almost = rsaKeyPair(2040)
@@ -193,7 +198,7 @@ describe('public keys', () => {
     for (const prefix of ['key:\n', 'Here is the key: ', 'x', '"', '\u00a0', '\ufeff']) {
       configError(
         { algorithms: ['RS256'], publicKey: prefix + rsa.publicPem },
-        /^createAuth: publicKey: a PEM key must start with "-----BEGIN"/,
+        /^createAuth: publicKey must be a PEM that starts with "-----BEGIN" \(remove anything before it\), e\.g\. /,
       )
     }
   })
@@ -203,16 +208,19 @@ describe('public keys', () => {
     const pkcs1 = rsa.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()
     const sec1 = ec.privateKey.export({ type: 'sec1', format: 'pem' }).toString()
     for (const publicKey of [pkcs8, pkcs1, sec1]) {
-      configError({ algorithms: ['RS256'], publicKey }, /private key/)
+      configError(
+        { algorithms: ['RS256'], publicKey },
+        /publicKey must be a public key, never the private one/,
+      )
     }
-    configError({ algorithms: ['RS256'], publicKey: rsa.privateKey }, /expected a public key/)
+    configError({ algorithms: ['RS256'], publicKey: rsa.privateKey }, /must be a public key/)
     configError(
       { algorithms: ['RS256'], publicKey: rsa.privateKey.export({ format: 'jwk' }) },
-      /private key/,
+      /publicKey must be a public JWK, without "d"/,
     )
     configError(
       { algorithms: ['ES256'], publicKey: ec.privateKey.export({ format: 'jwk' }) },
-      /private key/,
+      /publicKey must be a public JWK, without "d"/,
     )
   })
 
@@ -222,17 +230,20 @@ describe('public keys', () => {
         algorithms: ['RS256'],
         publicKey: { kty: 'oct', k: randomBytes(32).toString('base64url') },
       },
-      /pass it as `secret`/,
+      /a symmetric JWK is a secret: give it as `secret`/,
     )
     configError(
       { algorithms: ['RS256'], publicKey: createSecretKey(randomBytes(32)) },
-      /expected a public key/,
+      /publicKey must be a public key/,
     )
   })
 
   it('refuse a JWK meant for encryption', () => {
     const jwk = rsa.publicKey.export({ format: 'jwk' })
-    configError({ algorithms: ['RS256'], publicKey: { ...jwk, use: 'enc' } }, /not for signatures/)
+    configError(
+      { algorithms: ['RS256'], publicKey: { ...jwk, use: 'enc' } },
+      /must be a JWK for signatures/,
+    )
     configError({ algorithms: ['RS256'], publicKey: { ...jwk, key_ops: ['encrypt'] } }, /key_ops/)
     expect(() =>
       build({ algorithms: ['RS256'], publicKey: { ...jwk, use: 'sig', key_ops: ['verify'] } }),
@@ -245,9 +256,9 @@ describe('public keys', () => {
         algorithms: ['RS256'],
         publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----',
       },
-      /could not be parsed/,
+      /publicKey must be a PEM that parses \(SPKI or certificate\)/,
     )
-    configError({ algorithms: ['RS256'], publicKey: 42 as never }, /expected a PEM string/)
+    configError({ algorithms: ['RS256'], publicKey: 42 as never }, /must be a PEM string/)
   })
 
   it('says what to do with a JWK Set given as publicKey (keygen writes jwks.json)', () => {
@@ -255,11 +266,11 @@ describe('public keys', () => {
     const jwks = { keys: [{ ...jwk, kid: 'k1', alg: 'RS256', use: 'sig' }] }
     configError(
       { algorithms: ['RS256'], publicKey: jwks as never },
-      /publicKey: this is a JWK Set \(\{ keys: \[\.\.\.\] \}\), not one key; pass its keys as `keys: jwks\.keys`.*`jwksUri`/,
+      /publicKey must be one key, not a JWK Set \(\{ keys: \[\.\.\.\] \}\): give its keys as `keys: jwks\.keys`.*`jwksUri`/,
     )
     configError(
       { algorithms: ['RS256'], publicKey: JSON.stringify(jwks) },
-      /publicKey: this is JSON, not a PEM;.*`keys: jwks\.keys`/,
+      /publicKey must be a PEM or a parsed JWK, not JSON text.*`keys: jwks\.keys`/,
     )
     // and the hint is right: the same set as `keys` verifies
     expect(() => createAuth({ algorithms: ['RS256'], keys: jwks.keys })).not.toThrow()
@@ -357,7 +368,7 @@ describe('keys: [...] for rotation', () => {
   it('refuses to mix secrets and public keys', () => {
     configError(
       { algorithms: ['RS256'], keys: [rsa.publicPem, { secret: randomBytes(64) }] },
-      /^createAuth: keys: HMAC secrets and public keys cannot be mixed/,
+      /^createAuth: keys must be all HMAC secrets or all public keys, not a mix, e\.g\. /,
     )
     configError(
       {
@@ -368,7 +379,7 @@ describe('keys: [...] for rotation', () => {
           rsa.publicKey,
         ],
       },
-      /cannot be mixed/,
+      /not a mix/,
     )
   })
 
@@ -376,7 +387,7 @@ describe('keys: [...] for rotation', () => {
     configError({ algorithms: ['RS256'], keys: [] }, /^createAuth: keys must be a non-empty array/)
     configError(
       { algorithms: ['RS256'], keys: [rsa.publicPem, `x${rsa2.publicPem}`] },
-      /^createAuth: keys\[1\]: /,
+      /^createAuth: keys\[1\] must be a PEM that starts with "-----BEGIN"/,
     )
     configError({ algorithms: ['RS256'], keys: [rsa.publicPem, ec.publicPem] }, /keys\[1\]/)
   })

@@ -104,7 +104,7 @@ function groupKey(group: JwsGroup, jws: string): VerifyKey | undefined {
     const { alg: _ignored, ...rest } = jwk
     jwk = rest
   }
-  const option = `wycheproof ${group.comment}`
+  const option = { where: 'wycheproof', name: group.comment }
   const imported = jwk.kty === 'oct' ? importSecret(jwk, option) : importPublicKey(jwk, option)
   const alg = headerAlg(jws)
   return toVerifyKey(imported, new Set(imported.algorithms.filter((a) => a === alg)), option)

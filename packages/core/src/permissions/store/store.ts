@@ -9,6 +9,7 @@ import { type ChangeLog, changeLogOption } from '../../infra/change-log.js'
 import { createLayeredCache, layersOption } from '../../infra/layered-cache.js'
 import type { AuthMetrics } from '../../metrics/metrics.js'
 import type { PermissionRecord, PermissionSource } from '../../types.js'
+import { isPromise, type MaybePromise } from '../../util.js'
 import { func, invalid, plainObject, positiveInteger } from '../../validate.js'
 import { safeReporter } from '../../warn-once.js'
 import type { CacheLayer } from './layer.js'
@@ -68,6 +69,11 @@ export interface PermissionStore extends PermissionSource {
    * allow.
    */
   lookup(subject: string): Promise<PermissionRecord | null>
+  /**
+   * `lookup`, answered as is (no promise) when the memory layer has the user: the authentication
+   * pipeline calls this one, so a memory hit keeps a cached request synchronous.
+   */
+  lookupMaybeSync(subject: string): MaybePromise<PermissionRecord | null>
   /**
    * Drops the user from every layer of this instance and of every instance sharing the same
    * Redis. With a change log, the invalidation is first recorded in PostgreSQL (rejects with
@@ -156,15 +162,22 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
   })
   let closed = false
 
-  function lookup(subject: string): Promise<PermissionRecord | null> {
+  /** `lookup` itself: the synchronous layers' answer as is, or the promise of the layers below. */
+  function lookupMaybeSync(subject: string): MaybePromise<PermissionRecord | null> {
     if (closed) {
       return Promise.reject(new AuthUnavailableError('The permission store is closed.'))
     }
     if (typeof subject !== 'string') {
       return Promise.reject(new TypeError('store.lookup(subject): subject must be a string.'))
     }
-    if (!isStorableId(subject)) return Promise.resolve(null)
-    return cache.get(subject)
+    if (!isStorableId(subject)) return null
+    const known = cache.peek(subject)
+    return known !== undefined ? known : cache.fetch(subject)
+  }
+
+  function lookup(subject: string): Promise<PermissionRecord | null> {
+    const answer = lookupMaybeSync(subject)
+    return isPromise(answer) ? answer : Promise.resolve(answer)
   }
 
   async function invalidate(subject: string): Promise<void> {
@@ -200,6 +213,7 @@ export function createPermissionStore(options: PermissionStoreOptions): Permissi
 
   return {
     lookup,
+    lookupMaybeSync,
     invalidate,
     ready: () => cache.ready(),
     async close() {

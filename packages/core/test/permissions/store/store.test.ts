@@ -34,6 +34,22 @@ describe('createPermissionStore over a function source', () => {
     expect(source).toHaveBeenCalledTimes(1)
   })
 
+  it('lookupMaybeSync answers a memory hit as is, and otherwise as lookup does', async () => {
+    const source = vi.fn(async (id: string) => (id === 'ghost' ? null : grants(id)))
+    const store = createPermissionStore({ source })
+    const miss = store.lookupMaybeSync('u1')
+    expect(miss).toBeInstanceOf(Promise) // not in memory yet: the source answers
+    const record = await miss
+    expect(store.lookupMaybeSync('u1')).toBe(record)
+    await store.lookup('ghost')
+    expect(store.lookupMaybeSync('ghost')).toBeNull() // cached as unknown or inactive
+    expect(store.lookupMaybeSync('a\0b')).toBeNull() // no user can have it: no source call
+    expect(source).toHaveBeenCalledTimes(2)
+    await expect(store.lookupMaybeSync(42 as unknown as string)).rejects.toBeInstanceOf(TypeError)
+    await store.close()
+    await expect(store.lookupMaybeSync('u1')).rejects.toMatchObject({ code: 'auth_unavailable' })
+  })
+
   it('shares one load among concurrent lookups of one user (single flight)', async () => {
     const source = vi.fn(async (id: string) => grants(id))
     const store = createPermissionStore({ source })
