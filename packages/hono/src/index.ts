@@ -1,11 +1,8 @@
 import {
-  type AdapterOptions,
-  type Auth,
   type AuthContext,
-  createAdapter,
-  createGuard,
+  createMiddlewareKit,
   errorResponse,
-  type FrameworkHooks,
+  type MiddlewareArgs,
   type MiddlewareOptions,
   type NodeRequestLike,
   type Requirement,
@@ -44,7 +41,7 @@ function rawOf(c: Context): RawRequest {
   }
 }
 
-const hooks: FrameworkHooks<Context, Context> = {
+const kit = createMiddlewareKit<Context, Context>({
   path: (c) => c.req.path,
   setAuth: (c, auth) => {
     c.set('auth', auth)
@@ -62,21 +59,10 @@ const hooks: FrameworkHooks<Context, Context> = {
       cause: error,
     })
   },
-}
-
-type HonoAdapter = ReturnType<typeof createAdapter<Context, Context>>
-
-/** Which middleware authenticated a context: a route guard runs with that instance. */
-const authenticatedBy = new WeakMap<Context, HonoAdapter>()
+})
 
 /** What a middleware returns when it has answered (`c.res` is set) without calling `next`. */
 const ANSWERED: Promise<void> = Promise.resolve()
-
-function adapterOf(c: Context): HonoAdapter {
-  const adapter = authenticatedBy.get(c)
-  if (adapter === undefined) throw new Error('requirePermission needs authMiddleware first')
-  return adapter
-}
 
 /**
  * Hono middleware that authenticates each request and puts the caller in `c.get('auth')`. A
@@ -86,16 +72,10 @@ function adapterOf(c: Context): HonoAdapter {
  * @example
  * app.use(authMiddleware({ algorithms: ['ES256'], jwksUri: 'https://issuer.example/jwks', unless: ['/health'] }))
  */
-export function authMiddleware(
-  options: HonoAuthOptions | Auth<Context>,
-  adapterOptions?: AdapterOptions<Context>,
-): MiddlewareHandler {
-  const adapter = createAdapter(options, adapterOptions, hooks)
-  return (c, next) => {
-    authenticatedBy.set(c, adapter)
-    // next()'s own promise on the cached path: no async frame of ours per request
-    return (adapter.authenticate(c, rawOf(c), c, next) ?? ANSWERED) as Promise<void>
-  }
+export function authMiddleware(...args: MiddlewareArgs<Context>): MiddlewareHandler {
+  const authenticate = kit.authenticator(...args)
+  // next()'s own promise on the cached path: no async frame of ours per request
+  return (c, next) => (authenticate(c, rawOf(c), c, next) ?? ANSWERED) as Promise<void>
 }
 
 /**
@@ -107,9 +87,8 @@ export function authMiddleware(
  * app.get('/orders/:id', requirePermission(anyOf('admin', (auth, c) => auth.sub === c.req.param('id'))), handler)
  */
 export function requirePermission(...requirements: Requirement<Context>[]): MiddlewareHandler {
-  const guard = createGuard(requirements)
-  return (c, next) =>
-    (adapterOf(c).authorize(guard, c.get('auth'), c, c, next) ?? ANSWERED) as Promise<void>
+  const authorize = kit.guard(requirements)
+  return (c, next) => (authorize(c, c.get('auth'), c, next) ?? ANSWERED) as Promise<void>
 }
 
 export type { Auth, AuthContext } from '@authframework/core'
