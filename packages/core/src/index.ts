@@ -103,7 +103,13 @@ export {
   type Requirement,
 } from './permissions/predicates.js'
 export * from './permissions/store/index.js'
-export { type NodeRequestLike, requestInput, urlPath } from './request.js'
+export {
+  type FetchRequestHead,
+  fetchRequestLike,
+  type NodeRequestLike,
+  requestInput,
+  urlPath,
+} from './request.js'
 export { type ErrorResponse, errorResponse } from './response.js'
 export type { RevokeTarget } from './revocation/entry.js'
 export * from './revocation/index.js'

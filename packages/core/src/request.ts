@@ -29,6 +29,34 @@ export function urlPath(url: string): string {
   return q === -1 ? url : url.slice(0, q)
 }
 
+/** What {@link fetchRequestLike} reads of a Fetch API `Request`. */
+export interface FetchRequestHead {
+  readonly headers: Iterable<[name: string, value: string]>
+  readonly method: string
+  /** Absolute, as the Fetch API keeps it. */
+  readonly url: string
+}
+
+/**
+ * A Fetch API `Request` (Hono outside Node, Bun, Deno, edge runtimes) seen as a Node request:
+ * lower-cased headers, the method, and the target (path and query, read when asked). Fetch's
+ * `Headers` join repeated headers into one value, so two `Authorization` headers arrive as one
+ * comma-joined value: still refused (400), with another description than on Node.
+ *
+ * @example
+ * const ctx = await auth.authenticate(requestInput(fetchRequestLike(request), request))
+ */
+export function fetchRequestLike(request: FetchRequestHead): NodeRequestLike {
+  return {
+    headers: Object.fromEntries(request.headers),
+    method: request.method,
+    get url() {
+      const url = new URL(request.url)
+      return url.pathname + url.search
+    },
+  }
+}
+
 function isAuthorization(name: string): boolean {
   if (name.length !== 13) return false
   return (

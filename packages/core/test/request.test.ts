@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type NodeRequestLike, requestInput, urlPath } from '../src/index.js'
+import { fetchRequestLike, type NodeRequestLike, requestInput, urlPath } from '../src/index.js'
 
 /** A Node request look-alike that counts reads of everything but the credential headers. */
 function counted(fields: Partial<NodeRequestLike>) {
@@ -58,5 +58,32 @@ describe('urlPath', () => {
     ['', ''],
   ])('%j -> %j', (url, path) => {
     expect(urlPath(url)).toBe(path)
+  })
+})
+
+describe('fetchRequestLike', () => {
+  it('reads a Fetch Request as the core reads a Node one: credentials, method, target', () => {
+    const headers = new Headers({ Authorization: 'Bearer t', Cookie: 'sid=1', DPoP: 'proof' })
+    const request = new Request('https://api.example/orders/7?expand=1', {
+      method: 'PATCH',
+      headers,
+    })
+    const input = requestInput(fetchRequestLike(request), request)
+    expect(input.authorization).toBe('Bearer t')
+    expect(input.cookie).toBe('sid=1')
+    expect(input.headers?.dpop).toBe('proof')
+    expect(input.method).toBe('PATCH')
+    expect(input.url).toBe('/orders/7?expand=1')
+    expect(input.path).toBe('/orders/7')
+    expect(input.request).toBe(request)
+  })
+
+  it('sees repeated Authorization headers as the one joined value Fetch keeps', () => {
+    const headers = new Headers([
+      ['authorization', 'Bearer a'],
+      ['authorization', 'Bearer b'],
+    ])
+    const input = requestInput(fetchRequestLike(new Request('https://api.example/', { headers })))
+    expect(input.authorization).toBe('Bearer a, Bearer b')
   })
 })

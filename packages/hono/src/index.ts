@@ -2,6 +2,7 @@ import {
   type AuthContext,
   createMiddlewareKit,
   errorResponse,
+  fetchRequestLike,
   type MiddlewareArgs,
   type MiddlewareOptions,
   type NodeRequestLike,
@@ -20,25 +21,15 @@ declare module 'hono' {
 
 export type HonoAuthOptions = MiddlewareOptions<Context>
 
-type RawRequest = NodeRequestLike & { readonly method?: string | undefined }
-
 /**
  * Node's request under `@hono/node-server` (`c.env.incoming`): the same input as the other
  * adapters, repeated `Authorization` headers included. Elsewhere (`app.request()`, other
- * runtimes) the Fetch request, whose `Headers` join repeated headers into one value.
+ * runtimes) the Fetch request.
  */
-function rawOf(c: Context): RawRequest {
-  const incoming = (c.env as { incoming?: RawRequest } | undefined)?.incoming
-  if (incoming !== undefined) return incoming
-  const request = c.req.raw
-  return {
-    headers: Object.fromEntries(request.headers),
-    method: request.method,
-    get url() {
-      const url = new URL(request.url)
-      return url.pathname + url.search
-    },
-  }
+function rawOf(c: Context): NodeRequestLike {
+  return (
+    (c.env as { incoming?: NodeRequestLike } | undefined)?.incoming ?? fetchRequestLike(c.req.raw)
+  )
 }
 
 const kit = createMiddlewareKit<Context, Context>({
