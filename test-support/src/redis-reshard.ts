@@ -61,8 +61,13 @@ export async function keysWithPrefix(node: ClusterNode, prefix: string): Promise
 }
 
 export interface SlotMove {
-  /** Moves up to `share` (0–1) of each slot's keys still on the source to the target. */
+  /**
+   * Moves `share` (0–1) of each slot's keys still on the source to the target (rounded down; of
+   * the slots with one key, every other one's): resolves how many moved.
+   */
   migrate(share: number): Promise<number>
+  /** Moves these keys (of the slots being moved) to the target. */
+  migrateKeys(keys: readonly string[]): Promise<void>
   /** Moves the remaining keys and gives the slots to the target on every master. */
   finish(): Promise<void>
 }
@@ -90,9 +95,14 @@ export async function beginSlotMove(
   }
   const migrate = async (share: number): Promise<number> => {
     let moved = 0
-    for (const slot of slots) {
+    for (const [n, slot] of slots.entries()) {
       const keys = await keysInSlot(from, slot)
-      const batch = keys.slice(0, Math.floor(keys.length * share))
+      // a slot of one key cannot be split: every other one moves, so that some slots answer ASK
+      const part = keys.length * share
+      const batch = keys.slice(
+        0,
+        keys.length === 1 && n % 2 === 0 ? Math.ceil(part) : Math.floor(part),
+      )
       if (batch.length === 0) continue
       await command(from, 'MIGRATE', to.host, String(to.port), '', '0', '5000', 'KEYS', ...batch)
       moved += batch.length
@@ -101,6 +111,9 @@ export async function beginSlotMove(
   }
   return {
     migrate,
+    async migrateKeys(keys) {
+      await command(from, 'MIGRATE', to.host, String(to.port), '', '0', '5000', 'KEYS', ...keys)
+    },
     async finish() {
       await migrate(1)
       for (const slot of slots) {
