@@ -108,6 +108,17 @@ async function settleAll(batches: readonly Promise<unknown>[]): Promise<void> {
 }
 
 /**
+ * Whether a command failed because its slot is moving between nodes: `MOVED` (the slot has moved),
+ * `ASK` (its key has moved while the slot migrates) or `TRYAGAIN` (a multi-key command whose keys
+ * are on both sides of the move), or, for a pipeline, ioredis' refusal of a pipeline its retry of a
+ * redirection spread over several nodes. Each is answered by sending the command again, which
+ * ioredis does for a command of its own (`maxRedirections`, `retryDelayOnTryAgain`).
+ */
+function isMoving(error: Error): boolean {
+  return /^(MOVED|ASK|TRYAGAIN) |same slots allocation group/.test(error.message)
+}
+
+/**
  * The values of `keys`, in order: one `MGET` on a single client; on a Cluster one `MGET` per slot,
  * those of a node in one pipeline, the nodes in parallel. Keys that share a hash tag are read
  * together, atomically.
@@ -124,16 +135,27 @@ export async function mgetAcross(
   const read = async (slots: number[][]): Promise<void> => {
     const pipeline = client.pipeline()
     for (const indexes of slots) pipeline.mget(...indexes.map((i) => keys[i]!))
-    const results = await pipeline.exec()
+    // a pipeline whose slots are moving fails as a whole when ioredis' own retry sends it all to
+    // one node: each slot's MGET is then sent again as a command of its own
+    const results = await pipeline.exec().catch((error: Error) => {
+      if (isMoving(error)) return slots.map((): [Error, null] => [error, null])
+      throw error
+    })
     if (results === null) throw new Error('Redis pipeline was aborted.')
+    const again: Promise<void>[] = []
     slots.forEach((indexes, n) => {
       const [error, answer] = results[n] ?? [new Error('Redis pipeline answered short.'), null]
-      if (error !== null) throw error
-      const list = answer as (string | null)[]
-      indexes.forEach((i, k) => {
-        values[i] = list[k] ?? null
-      })
+      const fill = (list: (string | null)[]) => {
+        indexes.forEach((i, k) => {
+          values[i] = list[k] ?? null
+        })
+      }
+      if (error === null) fill(answer as (string | null)[])
+      else if (!isMoving(error)) throw error
+      // a command of its own follows the redirection, or waits out the move of the slot's keys
+      else again.push(client.mget(...indexes.map((i) => keys[i]!)).then(fill))
     })
+    await settleAll(again)
   }
   await settleAll(groupByNode(client, keys).map(read))
   return values
