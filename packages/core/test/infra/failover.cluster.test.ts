@@ -7,112 +7,14 @@
  * replica serves the slot, and a fresh instance started after the failover sees every change.
  */
 
-import { type LocalCluster, startRedisCluster } from '@authframework/test-support/redis-cluster'
-import {
-  connectRedis,
-  createTestSchema,
-  runId,
-  seed,
-  type TestSchema,
-} from '@authframework/test-support/services'
-import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import {
-  createAuth,
-  createChangeLog,
-  createPermissionStore,
-  memoryLayer,
-  migrate,
-  postgresSource,
-  redisLayer,
-} from '../../src/index.js'
+import { describe, expect, it } from 'vitest'
 import { keySlot } from '../../src/infra/redis-cluster.js'
-import { createRevocationList, type RevocationMode } from '../../src/revocation/index.js'
-import { AUD, codeOf, ISS, signer } from '../revocation/setup.js'
+import { codeOf, signer } from '../revocation/setup.js'
+import { BOUND_MS, type Instance, until, useOwnCluster } from './cluster-instances.js'
 
-/** The promise: a change committed in PostgreSQL is enforced within this long, whatever Redis does. */
-const BOUND_MS = 1000
 const USERS = Array.from({ length: 24 }, (_, i) => `fo-${i}`)
-const prefix = `aftest:${runId()}:`
-const cleanup: Array<() => unknown> = []
-let cluster: LocalCluster
-let schema: TestSchema
-let pool: pg.Pool
-
-beforeAll(async () => {
-  ;[cluster, schema] = await Promise.all([
-    startRedisCluster({ nodeTimeoutMs: 1000 }),
-    createTestSchema(),
-  ])
-  pool = schema.pool({ max: 10 })
-  await migrate(pool)
-  await seed(pool, {
-    roles: { writer: ['orders:write'] },
-    users: USERS.map((id) => ({ id, roles: ['writer'] })),
-  })
-}, 60_000)
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-afterAll(async () => {
-  await cluster?.stop()
-  await schema?.drop()
-})
-
-/** One instance on the cluster: a permission store and a revocation list, both following the change log. */
-async function instance(mode: RevocationMode) {
-  const client = await connectRedis(cluster.url)
-  const changes = createChangeLog({ pool, pollIntervalMs: 100 })
-  const permissions = redisLayer({ client, keyPrefix: prefix, timeoutMs: 150 })
-  const store = createPermissionStore({
-    layers: [memoryLayer({ ttlSeconds: 300 }), permissions],
-    source: postgresSource({ pool }),
-    changes,
-    onError: () => {},
-  })
-  const list = createRevocationList({
-    redis: client,
-    pool,
-    keyPrefix: prefix,
-    mode,
-    changes,
-    onError: () => {},
-  })
-  const auth = createAuth({
-    publicKey: signer.publicKey!,
-    issuer: ISS,
-    audience: AUD,
-    revocation: list,
-  })
-  cleanup.push(async () => {
-    await auth.close()
-    await list.close()
-    await store.close()
-    await changes.close()
-    client.disconnect()
-  })
-  await Promise.all([store.ready(), changes.ready(), list.ready()])
-  const grants = async (id: string) =>
-    (await store.lookup(id))?.permissions?.includes('orders:write') === true
-  return { store, permissions, list, auth, grants }
-}
-
-type Instance = Awaited<ReturnType<typeof instance>>
-
-/**
- * Polls until `check` is true; resolves the ms from `since` to when the passing check began (a
- * request that starts then is refused: the check itself may wait a Redis deadline).
- */
-async function until(check: () => Promise<boolean> | boolean, since: number, timeoutMs = 30_000) {
-  for (;;) {
-    const began = performance.now()
-    if (await check()) return began - since
-    if (performance.now() - since > timeoutMs) throw new Error(`not true within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+const own = useOwnCluster(USERS)
+const { prefix } = own
 
 /** Every instance refuses the token and no longer grants the user's permission. */
 async function enforced(instances: Instance[], token: string, user: string): Promise<boolean> {
@@ -125,8 +27,8 @@ async function enforced(instances: Instance[], token: string, user: string): Pro
 
 describe('Redis Cluster failover', () => {
   it('a master killed by its PID: changes made meanwhile are enforced within the bound, lookups return to Redis', async () => {
-    const a = await instance('local')
-    const b = await instance('strict')
+    const a = await own.instance('local')
+    const b = await own.instance('strict')
     const both = [a, b]
     for (const i of both) {
       expect((await Promise.all(USERS.map(i.grants))).every(Boolean)).toBe(true)
@@ -137,20 +39,20 @@ describe('Redis Cluster failover', () => {
     await a.auth.revoke({ token: before })
 
     // the victim: the home node of the revocation channel (the subscriptions are there)
-    const victim = await cluster.masterOf(keySlot(`${prefix}revocations`))
+    const victim = await own.cluster.masterOf(keySlot(`${prefix}revocations`))
     const owners = await Promise.all(
-      USERS.map((id) => cluster.masterOf(keySlot(a.permissions.keyOf(id)))),
+      USERS.map((id) => own.cluster.masterOf(keySlot(a.permissions.keyOf(id)))),
     )
     const onVictim = USERS.filter((_, i) => owners[i]!.port === victim.port)
     expect(onVictim.length).toBeGreaterThan(0) // 24 users over 3 masters
     const [user, witness] = [onVictim[0]!, onVictim.at(-1)!]
 
     const killedAt = performance.now()
-    await cluster.kill(victim)
+    await own.cluster.kill(victim)
     // while the replica has not taken over: a revocation and a role removal
     const changedAt = performance.now()
     const revoked = await codeOf(a.auth.revoke({ token: during }))
-    await pool.query('DELETE FROM user_roles WHERE user_id = $1', [user])
+    await own.pool.query('DELETE FROM user_roles WHERE user_id = $1', [user])
     const enforcedMs = await until(() => enforced(both, during, user), changedAt, 5000)
     expect(enforcedMs).toBeLessThan(BOUND_MS)
 
@@ -162,7 +64,7 @@ describe('Redis Cluster failover', () => {
       expect(await enforced(both, during, user)).toBe(true)
       for (const i of both) expect(await codeOf(i.auth.verify(before))).toBe('token_revoked')
       if (promotedMs === undefined) {
-        const master = await cluster.masterOf(slot).catch(() => victim)
+        const master = await own.cluster.masterOf(slot).catch(() => victim)
         if (master.port !== victim.port) promotedMs = performance.now() - killedAt
       }
       if (promotedMs !== undefined && redisMs === undefined) {
@@ -179,7 +81,7 @@ describe('Redis Cluster failover', () => {
     expect(a.list.unpublished).toBe(0) // the revocation made during the failover went out too
 
     // a fresh instance (empty memory) started after the failover sees both changes
-    const c = await instance('strict')
+    const c = await own.instance('strict')
     const freshMs = await until(() => enforced([c], during, user), performance.now(), BOUND_MS)
     expect(await codeOf(c.auth.verify(before))).toBe('token_revoked')
     expect(await c.grants(witness)).toBe(true)
