@@ -1,6 +1,6 @@
 /**
- * What the adapters whose route guards are middleware of their own (Express, Koa, Hono) share: a guard
- * is created apart from any `authMiddleware`, so it finds, per request, the adapter that
+ * What the adapters whose route guards are middleware of their own (Express, Koa, Hono) share: a
+ * guard is created apart from any `authMiddleware`, so it finds, per request, the adapter that
  * authenticated the request, and answers with that instance's realm and error mode.
  */
 import {
