@@ -16,6 +16,7 @@ import { COMPRESSED_PREFIX, decodeCompressed } from '../token/compressed.js'
 import type { VerifiedJws } from '../token/verify.js'
 import type { AuthContext, RequestInput } from '../types.js'
 import { isPromise, type MaybePromise } from '../util.js'
+import { NO_PROOF } from './confirmation.js'
 import type { BearerCredential, CredentialHandler } from './handler.js'
 import type { TokenSteps } from './token.js'
 
@@ -107,7 +108,7 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     if (key !== undefined) {
       const hit = cache!.get(key)
       observe.cacheLookup(hit !== undefined)
-      if (hit !== undefined) return steps.admit(hit, token, revocationHash)
+      if (hit !== undefined) return steps.admit(hit, token, revocationHash, input, NO_PROOF)
     }
     // Every token that reaches the cache is one b64token, whatever carried it, so that a hit can
     // skip the scan. A plain compact JWT needs no scan of its own: the strict compact check
@@ -130,8 +131,8 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
       }
     }
     return isPromise(verified)
-      ? verified.then((entry) => steps.admit(entry, token, revocationHash))
-      : steps.admit(verified, token, revocationHash)
+      ? verified.then((entry) => steps.admit(entry, token, revocationHash, input, NO_PROOF))
+      : steps.admit(verified, token, revocationHash, input, NO_PROOF)
   }
 
   return {

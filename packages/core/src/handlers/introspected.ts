@@ -6,6 +6,7 @@
 import { cacheKey } from '../cache/verification-cache.js'
 import { AuthUnavailableError, TokenInvalidError } from '../errors.js'
 import type { AuthContext, TokenIntrospector } from '../types.js'
+import { NO_PROOF } from './confirmation.js'
 import type { BearerCredential, CredentialHandler } from './handler.js'
 import { unavailable } from './handler.js'
 import type { TokenSteps } from './token.js'
@@ -29,7 +30,7 @@ export function createIntrospectedHandler(
 ): CredentialHandler<BearerCredential> {
   const { introspector, steps } = options
   return {
-    authenticate({ token }): Promise<AuthContext> {
+    authenticate({ token }, input): Promise<AuthContext> {
       return introspector
         .introspect(token)
         .then(
@@ -47,7 +48,7 @@ export function createIntrospectedHandler(
             throw unavailable(cause, 'The token could not be introspected.', 'introspection')
           },
         )
-        .then((entry) => steps.admit(entry, token, cacheKey))
+        .then((entry) => steps.admit(entry, token, cacheKey, input, NO_PROOF))
     },
   }
 }

@@ -10,8 +10,9 @@ import type { PermissionsClaim } from '../options/types.js'
 import { permissionsFromClaims } from '../permissions/resolve.js'
 import { type ClaimRules, checkClaims } from '../token/claims.js'
 import type { VerifiedJws } from '../token/verify.js'
-import type { AuthContext, Clock, RevocationList } from '../types.js'
+import type { AuthContext, Clock, RequestInput, RevocationList } from '../types.js'
 import { deepFreeze, isPromise, type MaybePromise } from '../util.js'
+import { checkConfirmation, type SenderProof } from './confirmation.js'
 import { type ResolvePermissions, unavailable } from './handler.js'
 
 export interface TokenStepsOptions {
@@ -28,10 +29,17 @@ export interface TokenSteps {
   /** Claim checks and the context of a verified token; cached under `key` when given. */
   finish(jws: VerifiedJws, key: string | undefined): VerifiedContext
   /**
-   * The revocation check, then the permission store: on every request, cached or not. `token` is
-   * the request's token, `hash` how its revocation hash is derived, only if the list asks for it.
+   * The sender binding (`cnf`), the revocation check, then the permission store: on every request,
+   * cached or not. `token` is the request's token, `hash` how its revocation hash is derived, only
+   * if the list asks for it; `input` and `proof` are what the request proves about its sender.
    */
-  admit(entry: VerifiedContext, token: string, hash: TokenHasher): MaybePromise<AuthContext>
+  admit(
+    entry: VerifiedContext,
+    token: string,
+    hash: TokenHasher,
+    input: RequestInput,
+    proof: SenderProof,
+  ): MaybePromise<AuthContext>
 }
 
 /** The context of uncached verifications: never looked up, so no validity is kept. */
@@ -42,7 +50,7 @@ const ONCE = { validUntil: 0, validFrom: 0 }
  *
  * @example
  * const steps = createTokenSteps({ claimRules, permissionsClaim: 'perms', tokenWildcards: false, clock, cache, revocation, resolvePermissions })
- * const context = steps.admit(steps.finish(jws, key), token, tokenHashOf)
+ * const context = steps.admit(steps.finish(jws, key), token, tokenHashOf, input, NO_PROOF)
  */
 export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
   const { claimRules, permissionsClaim, tokenWildcards, clock, cache, revocation } = options
@@ -69,7 +77,11 @@ export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
     entry: VerifiedContext,
     token: string,
     hash: TokenHasher,
+    input: RequestInput,
+    proof: SenderProof,
   ): MaybePromise<AuthContext> {
+    const cnf = entry.claims.cnf
+    if (cnf !== undefined) checkConfirmation(cnf, input, proof)
     let revoked: MaybePromise<boolean>
     try {
       revoked = revocation.isRevoked(VerifiedContext.subject(entry, token, hash))

@@ -163,3 +163,17 @@ describe('isJwtShaped', () => {
     expect(isJwtShaped(token)).toBe(shaped)
   })
 })
+
+describe('the bearer handler and sender-constrained tokens', () => {
+  it('refuses a bound token sent as Bearer, from the cache as well as on its first use', async () => {
+    const { bearer, verifyJws } = setup()
+    const token = fakeJwt({ cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } })
+    for (let i = 0; i < 2; i++) {
+      const error = await authErrorOf(() => bearer.authenticate(header(token), INPUT))
+      expect(error.code).toBe('token_invalid')
+      expect(error.message).toBe('The token is bound to a DPoP key and needs a DPoP proof.')
+    }
+    // the signature was checked once: the binding is checked on every request, the cache or not
+    expect(verifyJws.calls).toBe(1)
+  })
+})

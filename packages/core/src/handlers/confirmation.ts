@@ -1,0 +1,51 @@
+/**
+ * Sender-constrained tokens (RFC 7800 `cnf`). A token whose `cnf` claim binds it to a key is
+ * accepted only from a request that proves possession of that key: a DPoP proof signed with it
+ * (`jkt`, RFC 9449) or the TLS client certificate it names (`x5t#S256`, RFC 8705). Checked on
+ * every request, cached verification or not, because the proof belongs to the request and the
+ * token alone proves nothing. A binding this server cannot check refuses the token: accepting it
+ * as a plain bearer token would let whoever stole it use it.
+ */
+import { TokenInvalidError } from '../errors.js'
+import type { RequestInput } from '../types.js'
+
+/** What the request proved about its sender, beside the token. */
+export interface SenderProof {
+  /** The JWK SHA-256 thumbprint (RFC 7638) of the key that signed the request's DPoP proof. */
+  readonly jkt: string | undefined
+}
+
+/** A request that proved nothing beyond carrying the token (a plain Bearer token). */
+export const NO_PROOF: SenderProof = Object.freeze({ jkt: undefined })
+
+/**
+ * Checks a token's `cnf` claim against what the request proved. Returns when the token is not
+ * bound or every binding it carries holds; throws 401 `token_invalid` otherwise.
+ *
+ * @example
+ * checkConfirmation(context.claims.cnf, input, NO_PROOF) // throws for a DPoP-bound token sent as Bearer
+ */
+export function checkConfirmation(cnf: unknown, _input: RequestInput, proof: SenderProof): void {
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) {
+    throw new TokenInvalidError('The "cnf" claim is not a JSON object.')
+  }
+  let methods = 0
+  for (const [method, value] of Object.entries(cnf)) {
+    methods++
+    if (method === 'jkt') {
+      if (proof.jkt === undefined) {
+        throw new TokenInvalidError('The token is bound to a DPoP key and needs a DPoP proof.')
+      }
+      if (value !== proof.jkt) {
+        throw new TokenInvalidError('The DPoP proof key is not the key the token is bound to.')
+      }
+    } else if (method === 'x5t#S256') {
+      throw new TokenInvalidError(
+        'The token is bound to a client certificate, which this server does not check.',
+      )
+    } else {
+      throw new TokenInvalidError('The token is bound by a confirmation method not supported here.')
+    }
+  }
+  if (methods === 0) throw new TokenInvalidError('The "cnf" claim names no confirmation method.')
+}
