@@ -2,6 +2,7 @@ import {
   type AuthErrorCode,
   basicChallenge,
   bearerChallenge,
+  dpopChallenge,
   ERROR_TABLE,
   type ProblemDetails,
   problemType,
@@ -11,6 +12,14 @@ import type { Dependency } from './metrics/metrics.js'
 export type { AuthErrorCode } from './http.js'
 
 const DEFAULT_REALM = 'api'
+
+/** How an instance that accepts DPoP proofs challenges (RFC 9449 sections 7.1 and 7.2). */
+export interface DpopChallengeOptions {
+  /** The `algs` parameter: the proof algorithms accepted, space-separated. */
+  readonly algs: string
+  /** Bearer tokens are accepted too: a request without credentials is challenged for both. */
+  readonly bearer: boolean
+}
 
 /**
  * The one error type of every authentication and authorization failure. `code` is stable and
@@ -35,6 +44,12 @@ export class AuthError extends Error {
   basic = false
   /** For `auth_unavailable`: what failed (for metrics and logs). */
   dependency: Dependency | undefined
+  /** Set when the instance accepts DPoP: the `DPoP` challenge's parameters. */
+  dpop: DpopChallengeOptions | undefined
+  /** The request used the `DPoP` scheme: the error goes in the `DPoP` challenge (RFC 9449 section 7.2). */
+  viaDpop = false
+  /** A server nonce the client must put in its next proof (the `DPoP-Nonce` header). */
+  dpopNonce: string | undefined
 
   constructor(
     code: AuthErrorCode,
@@ -83,14 +98,36 @@ export class AuthError extends Error {
           : bearerChallenge({ realm: this.realm }),
       }
     }
-    const bearer = bearerChallenge({
+    const params = {
       realm: this.realm,
       error: spec.bearerError,
       description: spec.bearerError === undefined ? undefined : this.message,
       scope: this.scope,
-    })
+    }
+    const challenge = this.challenge(params, 'dpop' in spec)
     const both = this.basic && this.code === 'credentials_missing'
-    return { 'www-authenticate': both ? `${bearer}, ${basicChallenge(this.realm)}` : bearer }
+    const headers: Record<string, string> = {
+      'www-authenticate': both ? `${challenge}, ${basicChallenge(this.realm)}` : challenge,
+    }
+    if (this.dpopNonce !== undefined) headers['dpop-nonce'] = this.dpopNonce
+    return headers
+  }
+
+  /**
+   * The scheme that tells the error (RFC 9449 section 7.2): no credentials are challenged for every
+   * accepted scheme without an error; a DPoP error, or any error of a request that used the DPoP
+   * scheme, in a `DPoP` challenge; anything else in a `Bearer` one.
+   */
+  private challenge(params: Parameters<typeof bearerChallenge>[0], dpopCode: boolean): string {
+    const dpop = this.dpop
+    if (dpop === undefined) {
+      return dpopCode ? dpopChallenge(params, undefined) : bearerChallenge(params)
+    }
+    if (this.code === 'credentials_missing') {
+      const challenge = dpopChallenge(params, dpop.algs)
+      return dpop.bearer ? `${bearerChallenge(params)}, ${challenge}` : challenge
+    }
+    return dpopCode || this.viaDpop ? dpopChallenge(params, dpop.algs) : bearerChallenge(params)
   }
 
   /** The RFC 9457 body. */
@@ -223,6 +260,41 @@ export class TooManyAttemptsError extends AuthError {
   }
 }
 
+/** The DPoP proof is missing, malformed, expired, replayed or for another request (401 `invalid_dpop_proof`). */
+export class DpopProofInvalidError extends AuthError {
+  declare readonly code: 'dpop_proof_invalid'
+  constructor(detail: string, options?: Options) {
+    super('dpop_proof_invalid', detail, options)
+  }
+}
+
+/**
+ * The proof lacks the server's current nonce (401 `use_dpop_nonce`, RFC 9449 section 9): the
+ * answer carries a fresh one in `DPoP-Nonce` for the client to retry with.
+ */
+export class DpopNonceRequiredError extends AuthError {
+  declare readonly code: 'dpop_nonce_required'
+  constructor(
+    nonce: string,
+    detail = 'The DPoP proof must carry the server nonce.',
+    options?: Options,
+  ) {
+    super('dpop_nonce_required', detail, options)
+    this.dpopNonce = nonce
+  }
+}
+
+/** Only DPoP-bound tokens are accepted here (401, `DPoP` challenge with `invalid_token`). */
+export class DpopRequiredError extends AuthError {
+  declare readonly code: 'dpop_required'
+  constructor(
+    detail = 'A DPoP-bound token sent with the DPoP scheme is required.',
+    options?: Options,
+  ) {
+    super('dpop_required', detail, options)
+  }
+}
+
 /** A dependency (JWKS endpoint, Redis, PostgreSQL) failed; never turned into an allow (503). */
 export class AuthUnavailableError extends AuthError {
   declare readonly code: 'auth_unavailable'
@@ -244,4 +316,7 @@ export type AuthFailure =
   | UserInactiveError
   | PermissionDeniedError
   | TooManyAttemptsError
+  | DpopProofInvalidError
+  | DpopNonceRequiredError
+  | DpopRequiredError
   | AuthUnavailableError

@@ -3,13 +3,23 @@
  * and the builders for the `WWW-Authenticate` header and the RFC 9457 problem body.
  */
 
-/** RFC 6750 section 3.1 error values, or `undefined` when the challenge carries no error. */
-export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+/**
+ * The `error` of a challenge: RFC 6750 section 3.1 values, and RFC 9449 section 7.1's two for DPoP
+ * proofs; `undefined` when the challenge carries no error.
+ */
+export type BearerError =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 export interface ErrorSpec {
   readonly status: number
   readonly bearerError: BearerError | undefined
   readonly title: string
+  /** Answered with a `DPoP` challenge only, whatever scheme the request used. */
+  readonly dpop?: true
 }
 
 /** Every stable error `code` and how it is answered over HTTP. */
@@ -37,6 +47,24 @@ export const ERROR_TABLE = {
     title: 'Insufficient permissions',
   },
   too_many_attempts: { status: 429, bearerError: undefined, title: 'Too many attempts' },
+  dpop_proof_invalid: {
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    title: 'Invalid DPoP proof',
+    dpop: true,
+  },
+  dpop_nonce_required: {
+    status: 401,
+    bearerError: 'use_dpop_nonce',
+    title: 'DPoP nonce required',
+    dpop: true,
+  },
+  dpop_required: {
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'DPoP-bound token required',
+    dpop: true,
+  },
   auth_unavailable: { status: 503, bearerError: undefined, title: 'Authentication unavailable' },
 } as const satisfies Record<string, ErrorSpec>
 
@@ -106,6 +134,19 @@ export function bearerChallenge(params: ChallengeParams): string {
     if (scope) header += `, scope="${scope}"`
   }
   return header
+}
+
+/**
+ * Builds a `DPoP` challenge (RFC 9449 section 7.1): the realm, the error if any, and `algs`, the
+ * proof algorithms accepted.
+ *
+ * @example
+ * dpopChallenge({ realm: 'api', error: 'invalid_dpop_proof', description: 'Proof expired' }, 'ES256 EdDSA')
+ * // 'DPoP realm="api", error="invalid_dpop_proof", error_description="Proof expired", algs="ES256 EdDSA"'
+ */
+export function dpopChallenge(params: ChallengeParams, algs: string | undefined): string {
+  const challenge = `DPoP${bearerChallenge(params).slice(6)}`
+  return algs === undefined ? challenge : `${challenge}, algs="${algs}"`
 }
 
 /** A `Basic` challenge (RFC 7617), sent when Basic credentials are accepted. */

@@ -12,6 +12,7 @@ export {
 } from './adapter.js'
 export { type AuditSink, type AuditSinkOptions, createAuditSink } from './audit/sink.js'
 export { type Auth, CHANNELS, createAuth } from './authenticate.js'
+export { requireDpop } from './dpop/require.js'
 export {
   AuthError,
   type AuthErrorCode,
@@ -19,6 +20,10 @@ export {
   AuthUnavailableError,
   CredentialsInvalidError,
   CredentialsMissingError,
+  type DpopChallengeOptions,
+  DpopNonceRequiredError,
+  DpopProofInvalidError,
+  DpopRequiredError,
   InvalidRequestError,
   isAuthError,
   PermissionDeniedError,
@@ -33,6 +38,7 @@ export {
 export { type BasicCredentials, parseBasic } from './extract/basic.js'
 export {
   bearerChallenge,
+  dpopChallenge,
   ERROR_TABLE,
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
@@ -73,6 +79,13 @@ export {
   type MiddlewareArgs,
   type MiddlewareKit,
 } from './middleware-kit.js'
+export {
+  DEFAULT_DPOP_ALGORITHMS,
+  DPOP_ALGORITHMS,
+  type DpopAlgorithm,
+  type DpopOptions,
+  type DpopReplayOptions,
+} from './options/dpop.js'
 export {
   type AuthOptions,
   type BasicUser,

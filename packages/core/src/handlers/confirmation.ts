@@ -19,13 +19,15 @@ export interface SenderProof {
 export const NO_PROOF: SenderProof = Object.freeze({ jkt: undefined })
 
 /**
- * Checks a token's `cnf` claim against what the request proved. Returns when the token is not
- * bound or every binding it carries holds; throws 401 `token_invalid` otherwise.
+ * Checks a token's `cnf` claim against what the request proved. Returns when every binding it
+ * carries holds; throws 401 `token_invalid` otherwise, and for a token without `cnf.jkt` that came
+ * with a DPoP proof (RFC 9449 section 7.1: the DPoP scheme is for DPoP-bound tokens).
  *
  * @example
  * checkConfirmation(context.claims.cnf, input, NO_PROOF) // throws for a DPoP-bound token sent as Bearer
  */
 export function checkConfirmation(cnf: unknown, _input: RequestInput, proof: SenderProof): void {
+  if (cnf === undefined) throw new TokenInvalidError(NOT_DPOP_BOUND)
   if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) {
     throw new TokenInvalidError('The "cnf" claim is not a JSON object.')
   }
@@ -48,4 +50,9 @@ export function checkConfirmation(cnf: unknown, _input: RequestInput, proof: Sen
     }
   }
   if (methods === 0) throw new TokenInvalidError('The "cnf" claim names no confirmation method.')
+  // a proof is sent only with the DPoP scheme, which is for DPoP-bound tokens alone
+  if (proof.jkt !== undefined && !Object.hasOwn(cnf, 'jkt'))
+    throw new TokenInvalidError(NOT_DPOP_BOUND)
 }
+
+const NOT_DPOP_BOUND = 'The token is not bound to a DPoP key: send it with the Bearer scheme.'

@@ -11,6 +11,7 @@ import type {
   TokenIntrospector,
 } from '../types.js'
 import { closestName, createValidator, type Validator } from '../validate.js'
+import { type ResolvedDpop, resolveDpop } from './dpop.js'
 import { checkKeys, type KeySource } from './keys.js'
 import {
   type AuthOptions,
@@ -49,6 +50,8 @@ export interface ResolvedOptions<Req = unknown> {
   readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
   readonly maxTokenBytes: number
   readonly maxCompressedBytes: number | undefined
+  /** DPoP, when accepted. */
+  readonly dpop: ResolvedDpop<Req> | undefined
   readonly clock: Clock
 }
 
@@ -226,6 +229,7 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
       options.compressed === false
         ? undefined
         : v.positiveInteger('compressed.maxBytes', options.compressed?.maxBytes, 16_384),
+    dpop: resolveDpop(v, options.dpop),
     clock,
   })
 }
