@@ -38,6 +38,7 @@ export async function startHono(options: Record<string, unknown>): Promise<Runni
   })
   const port = (server.address() as AddressInfo).port
   return {
+    origin: `http://127.0.0.1:${port}`,
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }

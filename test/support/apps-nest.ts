@@ -110,6 +110,7 @@ export async function startNest(
     port = (app.getHttpServer().address() as AddressInfo).port
   }
   return {
+    origin: `http://127.0.0.1:${port}`,
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
     close: () => app.close(),
   }

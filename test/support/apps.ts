@@ -211,6 +211,7 @@ export async function startApp(
   }
   const port = (server.address() as AddressInfo).port
   return {
+    origin: `http://127.0.0.1:${port}`,
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
     close: stop,
   }

@@ -50,6 +50,8 @@ export interface Response {
 }
 
 export interface RunningApp {
+  /** Where the app listens (`http://127.0.0.1:<port>`), as the `Host` header names it. */
+  readonly origin: string
   request(path: string, headers?: [string, string][], method?: string): Promise<Response>
   close(): Promise<void>
 }

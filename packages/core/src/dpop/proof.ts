@@ -114,27 +114,27 @@ function proofKeyOf(parts: CompactParts, rules: ProofRules): ProofKey {
   } catch (error) {
     return fail((error as Error).message.replace('The token', 'The DPoP proof'))
   }
-  if (header.typ !== 'dpop+jwt') fail('The DPoP proof "typ" must be "dpop+jwt".')
+  if (header.typ !== 'dpop+jwt') fail('The DPoP proof typ must be dpop+jwt.')
   const jwk = header.jwk
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) {
-    fail('The DPoP proof has no "jwk" header with its public key.')
+    fail('The DPoP proof has no jwk header with its public key.')
   }
   const members = jwk as Record<string, unknown>
   if (PRIVATE_MEMBERS.some((name) => Object.hasOwn(members, name))) {
-    fail('The DPoP proof "jwk" must be a public key: it carries private key material.')
+    fail('The DPoP proof jwk must be a public key: it carries private key material.')
   }
   const jkt = jwkThumbprint(members)
-  if (jkt === undefined) fail('The DPoP proof "jwk" is not an EC, RSA or OKP public key.')
+  if (jkt === undefined) fail('The DPoP proof jwk is not an EC, RSA or OKP public key.')
   let algorithms: readonly Algorithm[]
   let check: SignatureCheck
   try {
     const imported = importPublicKey(members as JsonWebKey, { where: 'DPoP', name: 'jwk' })
     algorithms = imported.algorithms
-    if (!algorithms.includes(alg)) fail('The DPoP proof "alg" does not fit its "jwk".')
+    if (!algorithms.includes(alg)) fail('The DPoP proof alg does not fit its jwk.')
     check = signatureCheck(alg, imported.key)
   } catch (error) {
     if (error instanceof DpopProofInvalidError) throw error
-    return fail('The DPoP proof "jwk" is not an acceptable public key.')
+    return fail('The DPoP proof jwk is not an acceptable public key.')
   }
   return { alg, jkt, check }
 }
@@ -147,18 +147,18 @@ function checkClaims(
 ): { jti: string; iat: number } {
   const { jti, htm, htu, iat, ath } = payload
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
-    fail(`The DPoP proof "jti" must be a string of 1 to ${MAX_JTI_LENGTH} characters.`)
+    fail(`The DPoP proof jti must be a string of 1 to ${MAX_JTI_LENGTH} characters.`)
   }
-  if (typeof htm !== 'string') fail('The DPoP proof has no "htm" claim.')
+  if (typeof htm !== 'string') fail('The DPoP proof has no htm claim.')
   if (htm !== request.method) fail('The DPoP proof is for another HTTP method.')
-  if (typeof htu !== 'string') fail('The DPoP proof has no "htu" claim.')
+  if (typeof htu !== 'string') fail('The DPoP proof has no htu claim.')
   if (request.htu === undefined) fail('The URI of the request cannot be determined.')
   if (normalizeHtu(htu) !== request.htu) fail('The DPoP proof is for another URI.')
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) fail('The DPoP proof has no "iat" claim.')
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) fail('The DPoP proof has no iat claim.')
   const now = request.now / 1000
   if (iat > now + rules.toleranceSeconds) fail('The DPoP proof is issued in the future.')
   if (iat < now - rules.maxAgeSeconds - rules.toleranceSeconds) fail('The DPoP proof is too old.')
-  if (typeof ath !== 'string') fail('The DPoP proof has no "ath" claim.')
+  if (typeof ath !== 'string') fail('The DPoP proof has no ath claim.')
   if (ath !== accessTokenHash(request.token)) fail('The DPoP proof is for another access token.')
   const nonces = rules.nonces
   if (nonces !== undefined && !nonces.accepts(payload.nonce)) {
