@@ -22,8 +22,11 @@ export type AdapterName = (typeof ADAPTERS)[number]
 
 export interface OrdersApi {
   readonly url: string
-  /** `GET /orders` with `Authorization: Bearer <token>`. */
-  get(token: string): Promise<{ status: number; headers: Headers; body: unknown }>
+  /** `GET /orders` with `Authorization: Bearer <token>`, or `DPoP <token>` and the proof. */
+  get(
+    token: string,
+    dpop?: { scheme: 'Bearer' | 'DPoP'; proof: string },
+  ): Promise<{ status: number; headers: Headers; body: unknown }>
   close(): Promise<void>
 }
 
@@ -68,9 +71,12 @@ export async function startOrdersApi(name: AdapterName, auth: Auth<never>): Prom
   }
   return {
     url,
-    async get(token) {
+    async get(token, dpop) {
       const response = await fetch(`${url}/orders`, {
-        headers: { authorization: `Bearer ${token}` },
+        headers:
+          dpop === undefined
+            ? { authorization: `Bearer ${token}` }
+            : { authorization: `${dpop.scheme} ${token}`, dpop: dpop.proof },
       })
       const text = await response.text()
       let body: unknown = text

@@ -1,8 +1,8 @@
 /**
  * A real authorization server for interoperability tests: `oidc-provider` in process on
  * 127.0.0.1 (a free port), with the client-credentials grant, RFC 8707 resource indicators, RFC
- * 9068 JWT access tokens (`typ: at+jwt`) for one client and opaque tokens for another, and RFC
- * 7662 introspection for the API. The signing keys can be rotated; requests to the JWKS and
+ * 9068 JWT access tokens (`typ: at+jwt`) for one client and opaque tokens for another, RFC 7662
+ * introspection for the API, and RFC 9449 DPoP-bound tokens for a client that sends a proof. The signing keys can be rotated; requests to the JWKS and
  * introspection endpoints are counted.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
@@ -37,8 +37,11 @@ export interface RunningProvider {
   readonly counts: { jwks: number; introspection: number; token: number }
   /** The `kid`s served in the JWKS, the signing key first. */
   readonly kids: readonly string[]
-  /** A client-credentials access token for `resource`. */
-  token(client: string, resource: string, scope?: string): Promise<string>
+  /**
+   * A client-credentials access token for `resource`; with `dpop` (a proof for `POST /token`), a
+   * DPoP-bound one (RFC 9449 section 5).
+   */
+  token(client: string, resource: string, scope?: string, dpop?: string): Promise<string>
   /**
    * Rotates: a new key is added first (it signs from now on); the previous keys stay published so
    * that tokens they signed keep verifying. `drop` removes the older keys instead.
@@ -105,6 +108,7 @@ export async function startProvider(): Promise<RunningProvider> {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      dPoP: { enabled: true },
       // any authenticated client may introspect: the API itself must check the audience
       introspection: { enabled: true, allowedPolicy: async () => true },
       resourceIndicators: {
@@ -141,12 +145,13 @@ export async function startProvider(): Promise<RunningProvider> {
     get kids() {
       return keys.map((k) => k.kid)
     },
-    async token(client, resource, scope) {
+    async token(client, resource, scope, dpop) {
       const response = await fetch(`${issuer}/token`, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${client}:${secrets[client]}`).toString('base64')}`,
           'content-type': 'application/x-www-form-urlencoded',
+          ...(dpop === undefined ? {} : { dpop }),
         },
         body: new URLSearchParams({
           grant_type: 'client_credentials',
