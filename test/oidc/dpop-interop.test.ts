@@ -4,12 +4,11 @@
  * accepted through Express, Koa and Fastify; the same proof replayed, the token sent as Bearer,
  * and a proof by another key refused.
  */
-import { type Auth, type AuthOptions, createAuth, discoverAuthOptions } from '@authframework/core'
+import { type Auth, type AuthOptions, createAuth } from '@authframework/core'
 import { generateKeyPair, generateProof } from 'dpop'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ADAPTERS, type OrdersApi, startOrdersApi } from './support/apps.js'
+import { ADAPTERS, type OrdersApi, ordersOptions, startOrdersApi } from './support/apps.js'
 import {
-  API_CLIENT,
   JWT_CLIENT,
   OPAQUE_CLIENT,
   ORDERS,
@@ -35,21 +34,7 @@ describe.each(ADAPTERS)('DPoP: %s against oidc-provider', (adapter) => {
   })
 
   async function ordersApi(): Promise<OrdersApi> {
-    const discovered = await discoverAuthOptions(provider.issuer, {
-      introspection: {
-        clientId: API_CLIENT,
-        clientSecret: provider.secrets[API_CLIENT]!,
-        clientIdAsSubject: true,
-      },
-    })
-    const options: AuthOptions<never> = {
-      ...discovered,
-      algorithms: ['RS256'],
-      audience: ORDERS,
-      typ: 'at+jwt',
-      permissionsClaim: 'scope',
-      dpop: 'allowed',
-    }
+    const options: AuthOptions<never> = { ...(await ordersOptions(provider)), dpop: 'allowed' }
     const auth = createAuth(options)
     const api = await startOrdersApi(adapter, auth)
     open.push({ auth, api })

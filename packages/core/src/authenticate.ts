@@ -4,18 +4,12 @@
  */
 import type { Auth } from './auth.js'
 import { createVerificationCache } from './cache/verification-cache.js'
-import { createDpopNonces } from './dpop/nonce.js'
-import { createProofVerifier } from './dpop/proof.js'
-import {
-  createMemoryReplayStore,
-  createRedisReplayStore,
-  type DpopReplayStore,
-} from './dpop/replay.js'
-import { CredentialsMissingError } from './errors.js'
+import { setupDpop } from './dpop/setup.js'
+import { type AuthError, CredentialsMissingError } from './errors.js'
 import { extractCredential } from './extract/credentials.js'
 import { createBasicHandler } from './handlers/basic.js'
 import { createBearerHandler, isJwtShaped } from './handlers/bearer.js'
-import { createDpopHandler, dpopGate, isDpopBound } from './handlers/dpop.js'
+import { isDpopBound } from './handlers/dpop.js'
 import type { CredentialHandler, Handlers } from './handlers/handler.js'
 import { createIntrospectedHandler } from './handlers/introspected.js'
 import { createSessionHandler } from './handlers/session.js'
@@ -25,7 +19,6 @@ import { createInstrumentation } from './instrumentation.js'
 import { createIntrospector } from './introspection/index.js'
 import { combineLoggers } from './logging.js'
 import { createMetrics } from './metrics/metrics.js'
-import type { ResolvedDpop } from './options/dpop.js'
 import { isIntrospector, resolveOptions } from './options/resolve.js'
 import type { AuthOptions } from './options/types.js'
 import { createGuard } from './permissions/guard.js'
@@ -66,15 +59,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   // a rotated key set may have dropped the key a cached verification rests on
   if (cache !== undefined) resolver.onKeysChanged?.(() => cache.clear())
   const logger = combineLoggers(o.logger, o.audit)
-  const dpop = o.dpop
-  const instrument = createInstrumentation({
-    metrics,
-    logger,
-    clock,
-    realm,
-    basic: !!o.basic,
-    dpop: dpop && { algs: dpop.algs, bearer: dpop.mode === 'allowed' },
-  })
+  const instrument = createInstrumentation({ ...o, metrics, logger, basic: !!o.basic })
   const resolvePermissions = createPermissionResolver(o.store, o.merge, instrument.permissions)
 
   const steps = createTokenSteps({ ...o, cache, revocation, resolvePermissions })
@@ -86,28 +71,14 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     opaque: introspector && createIntrospectedHandler({ introspector, steps }),
     observe: instrument,
   })
+  const proofs = o.dpop && setupDpop(o.dpop, bearer, o)
   const handlers: Handlers = {
     bearer,
     session: o.sessions && createSessionHandler({ ...o.sessions, clock, resolvePermissions }),
     basic: o.basic && createBasicHandler({ verify: o.basic, resolvePermissions }),
-    dpop:
-      dpop &&
-      createDpopHandler({
-        verifyProof: createProofVerifier({
-          algorithms: dpop.algorithms,
-          maxAgeSeconds: dpop.proofMaxAgeSeconds,
-          toleranceSeconds: o.claimRules.toleranceSeconds,
-          nonces: dpop.nonce && createDpopNonces(dpop.nonce.secret, dpop.nonce.stepSeconds, clock),
-        }),
-        uri: { origin: dpop.origin, url: dpop.url as ((request: unknown) => string) | undefined },
-        bearer,
-        replay: replayStore(dpop.replay, clock),
-        maxTokenBytes: o.maxTokenBytes,
-        windowSeconds: dpop.proofMaxAgeSeconds + o.claimRules.toleranceSeconds,
-        clock,
-      }),
+    dpop: proofs?.handler,
   }
-  const gate = dpop && dpopGate(dpop.mode)
+  const gate = proofs?.gate
 
   function authenticateRequest(
     input: RequestInput,
@@ -120,13 +91,6 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     }
     if (gate !== undefined && credential.kind === 'bearer') gate(credential, input)
     return (handlers[credential.kind] as CredentialHandler).authenticate(credential, input)
-  }
-
-  /** A refusal of a DPoP-bound caller is told in the `DPoP` challenge (RFC 9449 section 7.2). */
-  function refused(label: string, error: unknown, auth: AuthContext | undefined) {
-    const err = instrument.refused(label, error)
-    if (dpop !== undefined && isDpopBound(auth)) err.viaDpop = true
-    return err
   }
 
   return {
@@ -150,7 +114,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       try {
         result = guard(auth, request)
       } catch (error) {
-        throw refused(guard.label, error, auth)
+        throw dpopAware(instrument.refused(guard.label, error), auth)
       }
       if (!isPromise(result)) {
         instrument.allowed(guard.label)
@@ -159,7 +123,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       return result.then(
         () => instrument.allowed(guard.label),
         (error: unknown) => {
-          throw refused(guard.label, error, auth)
+          throw dpopAware(instrument.refused(guard.label, error), auth)
         },
       )
     },
@@ -195,13 +159,8 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   }
 }
 
-/** The replay store of the `dpop.replay` option: Redis when a client is given, else memory. */
-function replayStore(replay: ResolvedDpop['replay'], clock: () => number): DpopReplayStore {
-  if (!('client' in replay)) return createMemoryReplayStore(replay.max, clock)
-  return createRedisReplayStore({
-    client: replay.client,
-    keyPrefix: replay.keyPrefix,
-    timeoutMs: replay.timeoutMs,
-    breaker: createCircuitBreaker({ ...replay.breaker, clock }),
-  })
+/** A refusal of a DPoP-bound caller is told in the `DPoP` challenge (RFC 9449 section 7.2). */
+function dpopAware(error: AuthError, auth: AuthContext | undefined): AuthError {
+  if (error.dpop !== undefined && isDpopBound(auth)) error.viaDpop = true
+  return error
 }

@@ -17,8 +17,8 @@ const DEFAULT_REALM = 'api'
 export interface DpopChallengeOptions {
   /** The `algs` parameter: the proof algorithms accepted, space-separated. */
   readonly algs: string
-  /** Bearer tokens are accepted too: a request without credentials is challenged for both. */
-  readonly bearer: boolean
+  /** `allowed`: Bearer tokens are accepted too, and a request without credentials is challenged for both. */
+  readonly mode: 'allowed' | 'required'
 }
 
 /**
@@ -125,7 +125,7 @@ export class AuthError extends Error {
     }
     if (this.code === 'credentials_missing') {
       const challenge = dpopChallenge(params, dpop.algs)
-      return dpop.bearer ? `${bearerChallenge(params)}, ${challenge}` : challenge
+      return dpop.mode === 'allowed' ? `${bearerChallenge(params)}, ${challenge}` : challenge
     }
     return dpopCode || this.viaDpop ? dpopChallenge(params, dpop.algs) : bearerChallenge(params)
   }
@@ -144,6 +144,13 @@ export class AuthError extends Error {
   toJSON(): ProblemDetails {
     return this.toProblem()
   }
+}
+
+/** An error of the pipeline as an `AuthError`: anything else thrown is a 401 `token_invalid`. */
+export function asAuthError(error: unknown): AuthError {
+  return error instanceof AuthError
+    ? error
+    : new TokenInvalidError('The token could not be verified.', { cause: error })
 }
 
 /** True for errors produced by this library (also across duplicated package copies). */

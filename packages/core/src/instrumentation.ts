@@ -6,8 +6,8 @@ import { channel } from 'node:diagnostics_channel'
 import {
   AuthError,
   AuthUnavailableError,
+  asAuthError,
   type DpopChallengeOptions,
-  TokenInvalidError,
 } from './errors.js'
 import { createSecurityLog, type SecurityLogger } from './logging.js'
 import type { AuthMetrics, Outcome } from './metrics/metrics.js'
@@ -74,10 +74,7 @@ export function createInstrumentation(options: InstrumentationOptions): Instrume
   const log = options.logger === undefined ? undefined : createSecurityLog(options.logger, clock)
 
   function toAuthError(error: unknown): AuthError {
-    const err =
-      error instanceof AuthError
-        ? error
-        : new TokenInvalidError('The token could not be verified.', { cause: error })
+    const err = asAuthError(error)
     err.realm = realm
     err.basic = basic
     err.dpop = dpop

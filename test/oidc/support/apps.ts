@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Auth } from '@authframework/core'
+import { type Auth, type AuthOptions, discoverAuthOptions } from '@authframework/core'
 import {
   authMiddleware as expressAuth,
   requirePermission as expressGuard,
@@ -16,6 +16,7 @@ import Router from '@koa/router'
 import express from 'express'
 import Fastify from 'fastify'
 import Koa from 'koa'
+import { API_CLIENT, ORDERS, type RunningProvider } from './provider.js'
 
 export const ADAPTERS = ['express', 'koa', 'fastify'] as const
 export type AdapterName = (typeof ADAPTERS)[number]
@@ -28,6 +29,24 @@ export interface OrdersApi {
     dpop?: { scheme: 'Bearer' | 'DPoP'; proof: string },
   ): Promise<{ status: number; headers: Headers; body: unknown }>
   close(): Promise<void>
+}
+
+/** The orders API's options as a user would write them: issuer + discovery, at+jwt, its own audience. */
+export async function ordersOptions(provider: RunningProvider): Promise<AuthOptions<never>> {
+  const discovered = await discoverAuthOptions(provider.issuer, {
+    introspection: {
+      clientId: API_CLIENT,
+      clientSecret: provider.secrets[API_CLIENT]!,
+      clientIdAsSubject: true,
+    },
+  })
+  return {
+    ...discovered,
+    algorithms: ['RS256'],
+    audience: ORDERS,
+    typ: 'at+jwt',
+    permissionsClaim: 'scope',
+  }
 }
 
 async function listen(server: Server): Promise<string> {

@@ -11,7 +11,7 @@ import { type RequestUriSource, requestHtu } from '../dpop/htu.js'
 import type { ProofRequest, VerifiedProof } from '../dpop/proof.js'
 import type { DpopReplayStore } from '../dpop/replay.js'
 import {
-  AuthError,
+  asAuthError,
   DpopProofInvalidError,
   DpopRequiredError,
   InvalidRequestError,
@@ -24,7 +24,7 @@ import type { BearerCredential, CredentialHandler, DpopCredential } from './hand
 
 export interface DpopHandlerOptions {
   readonly verifyProof: (proof: string, request: ProofRequest) => VerifiedProof
-  readonly uri: RequestUriSource<unknown>
+  readonly uri: RequestUriSource<never>
   readonly bearer: BearerHandler
   readonly replay: DpopReplayStore
   readonly maxTokenBytes: number
@@ -53,10 +53,7 @@ function replayKey(proof: VerifiedProof): string {
 
 /** Marks an error of a DPoP request, so that its challenge is a `DPoP` one. */
 function viaDpop(error: unknown): never {
-  const err =
-    error instanceof AuthError
-      ? error
-      : new TokenInvalidError('The token could not be verified.', { cause: error })
+  const err = asAuthError(error)
   err.viaDpop = true
   throw err
 }

@@ -143,7 +143,7 @@ describe('createProofVerifier', () => {
         invalid('The DPoP proof is for another URI.'),
       )
     }
-    expect(await refusal(makeProof(key, spec()), { ...REQUEST, htu: undefined })).toEqual(
+    expect(await refusal(makeProof(key, spec()), { ...REQUEST, htu: undefined as never })).toEqual(
       invalid('The URI of the request cannot be determined.'),
     )
   })
