@@ -219,6 +219,21 @@ describe.each(ADAPTERS)('DPoP contract: %s', (adapter: AdapterName) => {
     expect(res.status, res.text).toBe(200)
   })
 
+  it('makes one route DPoP-only with requireDpop', async () => {
+    const htu = `${allowed.origin}/dpop-only`
+    const ok = await allowed.request('/dpop-only', dpop(bound, proof(allowed, { htu })))
+    expect(ok.status, ok.text).toBe(200)
+    expectProblem(
+      await allowed.request('/dpop-only', [['Authorization', `Bearer ${unbound}`]]),
+      401,
+      'dpop_required',
+      dpopChallenge(
+        'invalid_token',
+        'This route accepts only DPoP-bound tokens sent with the DPoP scheme.',
+      ),
+    )
+  })
+
   it('keeps Bearer tokens working beside DPoP', async () => {
     const res = await allowed.request('/me', [['Authorization', `Bearer ${unbound}`]])
     expect(res.status, res.text).toBe(200)

@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import { request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { allOf, anyOf, not, type Predicate } from '@authframework/core'
+import { allOf, anyOf, not, type Predicate, requireDpop } from '@authframework/core'
 
 /** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
 export const MAX_HEADER = 65_536
@@ -40,6 +40,7 @@ export const ROUTES = (ownerOf: Predicate<never>): Route[] => [
   ['/admin', [anyOf('admin', allOf('orders:write', 'invoices:write'))]],
   ['/active', ['orders:read', not('suspended')]],
   ['/users/:id', [ownerOf]],
+  ['/dpop-only', [requireDpop()]],
 ]
 
 export interface Response {

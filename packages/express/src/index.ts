@@ -51,4 +51,12 @@ export function requirePermission(...requirements: Requirement<Request>[]): Requ
 }
 
 export type { Auth, AuthContext } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'

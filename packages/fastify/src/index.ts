@@ -76,4 +76,12 @@ export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: 
 export default authPlugin
 
 export type { Auth, AuthContext } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'

@@ -54,4 +54,12 @@ export function requirePermission(...requirements: Requirement<Context>[]): Midd
 }
 
 export type { Auth, AuthContext } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'
