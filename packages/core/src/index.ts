@@ -12,6 +12,7 @@ export {
 } from './adapter.js'
 export { type AuditSink, type AuditSinkOptions, createAuditSink } from './audit/sink.js'
 export { type Auth, CHANNELS, createAuth } from './authenticate.js'
+export type { DpopReplayStore } from './dpop/replay.js'
 export { requireDpop } from './dpop/require.js'
 export {
   AuthError,

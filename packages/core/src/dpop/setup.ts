@@ -17,8 +17,9 @@ export interface DpopSetup {
   readonly gate: (credential: BearerCredential, input: RequestInput) => void
 }
 
-/** The replay store of the `dpop.replay` option: Redis when a client is given, else memory. */
+/** The replay store of the `dpop.replay` option: yours, Redis when a client is given, else memory. */
 function replayStore(replay: ResolvedDpop['replay'], clock: Clock): DpopReplayStore {
+  if ('reserve' in replay) return replay
   if (!('client' in replay)) return createMemoryReplayStore(replay.max, clock)
   return createRedisReplayStore({
     client: replay.client,

@@ -2,6 +2,7 @@
  * The `dpop` option (RFC 9449 sender-constrained tokens), checked once with the validation kit.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto'
+import type { DpopReplayStore } from '../dpop/replay.js'
 import { isRedisClient } from '../infra/redis-cluster.js'
 import type { RedisClient } from '../peer-types.js'
 import type { Algorithm } from '../token/algorithms.js'
@@ -35,9 +36,11 @@ export const DEFAULT_DPOP_ALGORITHMS: readonly DpopAlgorithm[] = Object.freeze([
 
 /**
  * Where the `jti` of accepted proofs is remembered: in memory (`max` live entries, default
- * 100 000), or in Redis when `client` is given (shared by every instance).
+ * 100 000), in Redis when `client` is given (shared by every instance), or a store of your own
+ * (`{ reserve(key, ttlMs) }`: true when the key was new, false for a replay; reject to fail closed).
  */
 export type DpopReplayOptions =
+  | DpopReplayStore
   | { readonly max?: number }
   | {
       /** An ioredis client or Cluster; never closed here. */
@@ -88,6 +91,7 @@ export interface ResolvedDpop<Req = unknown> {
   readonly proofMaxAgeSeconds: number
   readonly nonce: { readonly secret: KeyObject; readonly stepSeconds: number } | undefined
   readonly replay:
+    | DpopReplayStore
     | { readonly max: number }
     | {
         readonly client: RedisClient
@@ -145,6 +149,12 @@ function replayOption(v: Validator, value: DpopReplayOptions | undefined): Resol
   if (value === undefined) return Object.freeze({ max: 100_000 })
   if (value === null || typeof value !== 'object')
     v.fail('dpop.replay', 'be an object', '{ client: redis }')
+  if ('reserve' in value) {
+    if (typeof value.reserve !== 'function') {
+      v.fail('dpop.replay.reserve', 'be a function', '(key, ttlMs) => Promise<boolean>')
+    }
+    return value
+  }
   if (!('client' in value)) {
     return Object.freeze({ max: v.positiveInteger('dpop.replay.max', value.max, 100_000) })
   }

@@ -32,6 +32,8 @@ describe('resolveDpop', () => {
     expect(resolved.algs).toBe('EdDSA')
     expect(resolved.nonce?.stepSeconds).toBe(60)
     expect(resolved.origin).toBe('https://api.example')
+    const store = { reserve: () => true }
+    expect(resolveDpop(v, { replay: store })!.replay).toBe(store)
   })
 
   it('refuses what would weaken it or be ignored, naming the option', () => {
@@ -57,6 +59,7 @@ describe('resolveDpop', () => {
       [{ origin: 'https://api.example/v1' }, 'createAuth: dpop.origin must be an origin'],
       [{ origin: 'ftp://api.example' }, 'createAuth: dpop.origin must be an https: URL'],
       [{ url: 'https://api.example' }, 'createAuth: dpop.url must be a function'],
+      [{ replay: { reserve: true } }, 'createAuth: dpop.replay.reserve must be a function'],
       [{ algoritms: ['ES256'] }, 'createAuth: dpop.algoritms must be a known DPoP option'],
     ]
     for (const [value, message] of cases) {
