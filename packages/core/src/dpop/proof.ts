@@ -153,7 +153,10 @@ function checkClaims(
   if (htm !== request.method) fail('The DPoP proof is for another HTTP method.')
   if (typeof htu !== 'string') fail('The DPoP proof has no htu claim.')
   if (request.htu === undefined) fail('The URI of the request cannot be determined.')
-  if (normalizeHtu(htu) !== request.htu) fail('The DPoP proof is for another URI.')
+  // a client that sends the normalized form (the usual case) is compared without parsing it
+  if (htu !== request.htu && normalizeHtu(htu) !== request.htu) {
+    fail('The DPoP proof is for another URI.')
+  }
   if (typeof iat !== 'number' || !Number.isFinite(iat)) fail('The DPoP proof has no iat claim.')
   const now = request.now / 1000
   if (iat > now + rules.toleranceSeconds) fail('The DPoP proof is issued in the future.')
