@@ -32,7 +32,11 @@ export interface DpopReplayStore {
  */
 export function createMemoryReplayStore(max: number, clock: Clock): DpopReplayStore {
   const expiries = new Map<string, number>()
+  let sweptAt = Number.NEGATIVE_INFINITY
+  // a full store is swept at most once a second: a flood of proofs cannot make each one pay a sweep
   function sweep(now: number): void {
+    if (now - sweptAt < 1000) return
+    sweptAt = now
     for (const [key, expiresAt] of expiries) if (expiresAt <= now) expiries.delete(key)
   }
   return {

@@ -38,14 +38,10 @@ function replayStore(replay: ResolvedDpop['replay'], clock: Clock): DpopReplaySt
 export function setupDpop(
   dpop: ResolvedDpop<never>,
   bearer: BearerHandler,
-  context: {
-    readonly clock: Clock
-    readonly claimRules: { readonly toleranceSeconds: number }
-    readonly maxTokenBytes: number
-  },
+  context: { readonly clock: Clock; readonly maxTokenBytes: number },
 ): DpopSetup {
   const { clock } = context
-  const { toleranceSeconds } = context.claimRules
+  const toleranceSeconds = dpop.clockToleranceSeconds
   const nonce = dpop.nonce
   const handler = createDpopHandler({
     verifyProof: createProofVerifier({

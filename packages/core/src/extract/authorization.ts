@@ -76,7 +76,9 @@ export function parseAuthorization(value: string, dpop = false): AuthorizationVa
   }
   if (proof) {
     if (!isB64token(value, space)) {
-      throw new InvalidRequestError('The DPoP credentials must be exactly one token68.')
+      const error = new InvalidRequestError('The DPoP credentials must be exactly one token68.')
+      error.viaDpop = true
+      throw error
     }
     return { kind: 'dpop', token: value.slice(space) }
   }

@@ -59,8 +59,10 @@ export interface DpopOptions<Req = unknown> {
   readonly mode?: 'allowed' | 'required'
   /** Proof algorithms accepted (asymmetric only). Default ES256, ES384, EdDSA, PS256, RS256. */
   readonly algorithms?: readonly DpopAlgorithm[]
-  /** How old a proof's `iat` may be, besides `clockToleranceSeconds`. Default 60. */
+  /** How old a proof's `iat` may be, besides the clock tolerance. Default 60. */
   readonly proofMaxAgeSeconds?: number
+  /** Leeway for a proof's `iat`, both sides: the clocks of clients drift. Default 5. */
+  readonly clockToleranceSeconds?: number
   /**
    * Server nonces (RFC 9449 section 9): proofs must carry the current nonce, handed out in the
    * `DPoP-Nonce` header of a 401 `use_dpop_nonce`. Stateless: an HMAC of the time step under
@@ -89,6 +91,7 @@ export interface ResolvedDpop<Req = unknown> {
   /** The `algs` of the challenge. */
   readonly algs: string
   readonly proofMaxAgeSeconds: number
+  readonly clockToleranceSeconds: number
   readonly nonce: { readonly secret: KeyObject; readonly stepSeconds: number } | undefined
   readonly replay:
     | DpopReplayStore
@@ -107,6 +110,7 @@ const DPOP_KNOWN = new Set([
   'mode',
   'algorithms',
   'proofMaxAgeSeconds',
+  'clockToleranceSeconds',
   'nonce',
   'replay',
   'origin',
@@ -226,6 +230,11 @@ export function resolveDpop<Req>(
       'dpop.proofMaxAgeSeconds',
       options.proofMaxAgeSeconds,
       60,
+    ),
+    clockToleranceSeconds: v.nonNegative(
+      'dpop.clockToleranceSeconds',
+      options.clockToleranceSeconds,
+      5,
     ),
     nonce: nonceOption(v, options.nonce),
     replay: replayOption(v, options.replay),

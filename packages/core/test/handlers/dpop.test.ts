@@ -214,10 +214,27 @@ describe('the DPoP handler', () => {
     expect((await auth.authenticate(input(`DPoP ${bound}`, proof({ nonce }))))?.sub).toBe('user-1')
   })
 
-  it('refuses a malformed DPoP authorization header with 400', async () => {
+  it('refuses a malformed DPoP authorization header with 400, in a DPoP challenge', async () => {
     const { auth } = setup()
     const error = await authErrorOf(() => auth.authenticate(input(`DPoP ${bound} x`, proof())))
-    expect([error.code, error.status]).toEqual(['invalid_request', 400])
+    expect(summary(error)).toEqual({
+      code: 'invalid_request',
+      status: 400,
+      'www-authenticate': dpopChallenge(
+        'invalid_request',
+        'The DPoP credentials must be exactly one token68.',
+      ),
+    })
+  })
+
+  it('gives client clocks dpop.clockToleranceSeconds of leeway (default 5)', async () => {
+    const { auth } = setup()
+    const ahead = proof({ iat: NOW_S + 5 })
+    expect((await auth.authenticate(input(`DPoP ${bound}`, ahead)))?.sub).toBe('user-1')
+    const further = await authErrorOf(() =>
+      auth.authenticate(input(`DPoP ${bound}`, proof({ iat: NOW_S + 6 }))),
+    )
+    expect(further.message).toBe('The DPoP proof is issued in the future.')
   })
 
   it('tells a permission refusal of a DPoP caller in the DPoP challenge', async () => {

@@ -15,6 +15,7 @@ describe('resolveDpop', () => {
     expect(allowed.mode).toBe('allowed')
     expect(allowed.algs).toBe('ES256 ES384 EdDSA PS256 RS256')
     expect(allowed.proofMaxAgeSeconds).toBe(60)
+    expect(allowed.clockToleranceSeconds).toBe(5)
     expect(allowed.replay).toEqual({ max: 100_000 })
     expect(allowed.nonce).toBeUndefined()
     expect(resolveDpop(v, 'required')!.mode).toBe('required')
@@ -48,6 +49,10 @@ describe('resolveDpop', () => {
       [{ algorithms: ['none'] }, 'createAuth: dpop.algorithms must be'],
       [{ algorithms: [] }, 'createAuth: dpop.algorithms must be'],
       [{ proofMaxAgeSeconds: 0 }, 'createAuth: dpop.proofMaxAgeSeconds must be a positive integer'],
+      [
+        { clockToleranceSeconds: -1 },
+        'createAuth: dpop.clockToleranceSeconds must be a non-negative',
+      ],
       [
         { nonce: { secret: 'short' } },
         'createAuth: dpop.nonce.secret must be a secret of 32 bytes or more',
