@@ -7,7 +7,7 @@ import type {
   ClaimsOf,
   Requirement,
 } from '@authframework/core'
-import { allOf, anyOf, createAuth, not } from '@authframework/core'
+import { allOf, anyOf, createAuth, not, requireDpop } from '@authframework/core'
 import { authMiddleware, requirePermission } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
 import { authMiddleware as honoAuth, requirePermission as honoGuard } from '@authframework/hono'
@@ -159,6 +159,25 @@ describe('types', () => {
     // @ts-expect-error: 'none' is never an algorithm
     createAuth({ algorithms: ['none'], secret: 'x' })
     expectTypeOf<Requirement>().toMatchTypeOf<string | Requirement>()
+  })
+
+  it('the dpop option and requireDpop are typed', () => {
+    createAuth({ secret: 'x'.repeat(32), dpop: 'allowed' })
+    createAuth({
+      secret: 'x'.repeat(32),
+      dpop: { mode: 'required', algorithms: ['ES256', 'EdDSA'], origin: 'https://api.example' },
+    })
+    // @ts-expect-error: HMAC is never a proof algorithm
+    createAuth({ secret: 'x'.repeat(32), dpop: { algorithms: ['HS256'] } })
+    // @ts-expect-error: the modes are allowed and required
+    createAuth({ secret: 'x'.repeat(32), dpop: 'optional' })
+    // the url option sees the framework's request
+    authMiddleware({
+      secret: 'x'.repeat(32),
+      dpop: { url: (req) => `https://api.example${req.originalUrl}` },
+    })
+    expectTypeOf(requireDpop<Request>()).toExtend<Requirement<Request>>()
+    requirePermission(requireDpop(), 'orders:read')
   })
 
   it('errors narrow on code', () => {
