@@ -174,6 +174,7 @@ describe('types', () => {
       | 'session_invalid'
       | 'user_inactive'
       | 'permission_denied'
+      | 'insufficient_user_authentication'
       | 'too_many_attempts'
       | 'auth_unavailable'
     >()
