@@ -155,6 +155,8 @@ interface Case {
   body?: (body: Record<string, unknown>) => void
   /** Response headers that must be present with these values (the app's own handler set them). */
   responseHeaders?: Record<string, string>
+  /** Extension members of the problem body (RFC 9457), beside the five every problem has. */
+  members?: Record<string, unknown>
 }
 
 const BASIC = 'Basic realm="api", charset="UTF-8"'
@@ -447,6 +449,16 @@ const CASES: Case[] = [
     status: 401,
     code: 'token_invalid',
     www: invalidToken('The token is not a compact JWS of three segments.'),
+  },
+  // step-up (RFC 9470); the whole table is test/contract-stepup.int.test.ts
+  {
+    name: 'step-up: an acr of a weaker level',
+    path: '/step-up/acr',
+    headers: bearer(token({ claims: { acr: 'pwd' } })),
+    status: 401,
+    code: 'insufficient_user_authentication',
+    www: `${REALM}, error="insufficient_user_authentication", error_description="A different authentication level is required.", acr_values="urn:example:mfa hwk"`,
+    members: { acr_values: 'urn:example:mfa hwk' },
   },
   // permissions
   { name: 'permission granted', path: '/orders', headers: bearer(good), status: 200 },
@@ -910,6 +922,7 @@ describe.each(FRAMEWORK_MAJORS)('contract: %s', (adapter: FrameworkMajor) => {
         status: c.status,
         detail: expect.any(String),
         code: c.code,
+        ...c.members,
       })
     }
     if (c.status === 503) expect(res.headers['retry-after']).toBe('1')

@@ -7,9 +7,14 @@ import type { AuthOptions } from '@authframework/core'
 import {
   authMiddleware as expressAuth,
   requirePermission as expressGuard,
+  requireAuthentication as expressStepUp,
 } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
-import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import {
+  authMiddleware as koaAuth,
+  requirePermission as koaGuard,
+  requireAuthentication as koaStepUp,
+} from '@authframework/koa'
 import Router from '@koa/router'
 import express from 'express'
 import express4 from 'express4'
@@ -156,8 +161,11 @@ export async function startApp(
     app.options('/me', (_req, res) => {
       res.status(PREFLIGHT_ANSWER.status).set(PREFLIGHT_ANSWER.headers).end()
     })
-    for (const [path, reqs] of ROUTES(owner((req: express.Request) => req.params.id as string))) {
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((req: express.Request) => req.params.id as string),
+    )) {
       const guards = reqs ? [expressGuard(...(reqs as never[]))] : []
+      if (stepUp) guards.unshift(expressStepUp(stepUp))
       app.get(path, ...guards, (req, res) => {
         res.json({ auth: req.auth ?? null })
       })
@@ -179,8 +187,11 @@ export async function startApp(
       ctx.set(PREFLIGHT_ANSWER.headers)
       ctx.status = PREFLIGHT_ANSWER.status
     })
-    for (const [path, reqs] of ROUTES(owner((ctx: { params: { id: string } }) => ctx.params.id))) {
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((ctx: { params: { id: string } }) => ctx.params.id),
+    )) {
       const guards = reqs ? [koaGuard(...(reqs as never[]))] : []
+      if (stepUp) guards.unshift(koaStepUp(stepUp))
       router.get(path, ...guards, (ctx) => {
         ctx.body = { auth: ctx.state.auth ?? null }
       })
@@ -201,9 +212,12 @@ export async function startApp(
     app.get('/catalog', { config: { auth: 'optional' } }, async (req) => ({
       auth: req.auth ?? null,
     }))
-    for (const [path, reqs] of ROUTES(owner((req: { params: { id: string } }) => req.params.id))) {
-      const preHandler = reqs ? app.requirePermission(...(reqs as never[])) : undefined
-      app.get(path, preHandler ? { preHandler } : {}, async (req) => ({ auth: req.auth ?? null }))
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((req: { params: { id: string } }) => req.params.id),
+    )) {
+      const preHandler = reqs ? [app.requirePermission(...(reqs as never[]))] : []
+      if (stepUp) preHandler.unshift(app.requireAuthentication(stepUp))
+      app.get(path, { preHandler }, async (req) => ({ auth: req.auth ?? null }))
     }
     await app.listen({ port: 0, host: '127.0.0.1' })
     server = app.server

@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import { request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { allOf, anyOf, not, type Predicate } from '@authframework/core'
+import { allOf, anyOf, not, type Predicate, type StepUpOptions } from '@authframework/core'
 
 /** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
 export const MAX_HEADER = 65_536
@@ -19,7 +19,12 @@ export const owner =
   async (auth, request) =>
     auth.sub === param(request)
 
-export type Route = readonly [path: string, requirements: unknown[] | undefined]
+/** A route: its permission requirements, and its step-up requirement (checked first). */
+export type Route = readonly [
+  path: string,
+  requirements: unknown[] | undefined,
+  stepUp?: StepUpOptions,
+]
 
 /**
  * The app's own answer to a CORS preflight of `/me` (registered after the auth middleware, so it
@@ -40,6 +45,9 @@ export const ROUTES = (ownerOf: Predicate<never>): Route[] => [
   ['/admin', [anyOf('admin', allOf('orders:write', 'invoices:write'))]],
   ['/active', ['orders:read', not('suspended')]],
   ['/users/:id', [ownerOf]],
+  ['/step-up/acr', undefined, { acrValues: ['urn:example:mfa', 'hwk'] }],
+  ['/step-up/recent', undefined, { maxAgeSeconds: 300 }],
+  ['/step-up/payments', ['payments:write'], { acrValues: ['mfa'], maxAgeSeconds: 300 }],
 ]
 
 export interface Response {
