@@ -4,6 +4,12 @@
  * `/step-up/payments` (step-up and a permission). Each case asserts the status, the problem
  * `code` and the exact `WWW-Authenticate` header. The apps run on a fixed clock (`NOW`).
  */
+import { requireAuthentication as expressStepUp } from '@authframework/express'
+import { authPlugin } from '@authframework/fastify'
+import { requireAuthentication as honoStepUp } from '@authframework/hono'
+import { requireAuthentication as koaStepUp } from '@authframework/koa'
+import { RequireAuthentication } from '@authframework/nestjs'
+import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADAPTERS,
@@ -208,5 +214,26 @@ describe.each(ADAPTERS)('step-up contract: %s', (adapter: AdapterName) => {
       // the framework's default error handler sends the error's `status` and `headers`
       expect(res.headers['www-authenticate']).toBe(CHALLENGE(WEAK, BOTH))
     }
+  })
+})
+
+describe('requireAuthentication options', () => {
+  it('are checked where the route is defined, with the same TypeError in every adapter', async () => {
+    const fastify = Fastify()
+    await fastify.register(authPlugin, baseOptions() as never)
+    const define = [
+      expressStepUp,
+      koaStepUp,
+      honoStepUp,
+      RequireAuthentication,
+      (options: object) => fastify.requireAuthentication(options),
+    ]
+    const message = 'requireAuthentication: maxAgeSeconds must be a positive integer, e.g. 300.'
+    for (const guard of define) {
+      expect(() => guard({ maxAgeSeconds: -1 })).toThrow(new TypeError(message))
+      expect(() => guard({ acrValues: ['a "b"'] })).toThrow(TypeError)
+      expect(guard({ acrValues: ['mfa'], maxAgeSeconds: 60 })).toBeTypeOf('function')
+    }
+    await fastify.close()
   })
 })
