@@ -10,13 +10,13 @@ import { requireAuthentication as honoStepUp } from '@authframework/hono'
 import { requireAuthentication as koaStepUp } from '@authframework/koa'
 import { RequireAuthentication } from '@authframework/nestjs'
 import Fastify from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   ADAPTERS,
   type AdapterName,
+  appsPerVariant,
   baseOptions,
-  type RunningApp,
-  startApp,
+  problemBody,
 } from './support/apps.js'
 import { NOW, token } from './support/tokens.js'
 
@@ -174,15 +174,7 @@ const CASES: Case[] = [
 ]
 
 describe.each(ADAPTERS)('step-up contract: %s', (adapter: AdapterName) => {
-  const apps = new Map<string, RunningApp>()
-  beforeAll(async () => {
-    for (const [variant, extra] of Object.entries(VARIANTS)) {
-      apps.set(variant, await startApp(adapter, { ...baseOptions(), ...extra }))
-    }
-  })
-  afterAll(async () => {
-    for (const app of apps.values()) await app.close()
-  })
+  const apps = appsPerVariant(adapter, VARIANTS)
 
   it.each(CASES)('$name', async (c) => {
     const res = await apps.get(c.variant ?? 'default')!.request(c.path, c.headers)
@@ -193,14 +185,7 @@ describe.each(ADAPTERS)('step-up contract: %s', (adapter: AdapterName) => {
       return
     }
     expect(res.headers['content-type']).toBe('application/problem+json')
-    expect(res.body).toEqual({
-      type: `urn:authframework:error:${c.code}`,
-      title: expect.any(String),
-      status: c.status,
-      detail: expect.any(String),
-      code: c.code,
-      ...c.extensions,
-    })
+    expect(res.body).toEqual(problemBody(c.code, c.status, c.extensions))
   })
 
   it("errors: 'propagate' hands the framework an AuthError whose headers carry the challenge", async () => {

@@ -30,12 +30,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADAPTERS,
   type AdapterName,
+  appsPerVariant,
   baseOptions,
   FRAMEWORK_MAJORS,
   type FrameworkMajor,
   installedMajor,
   PREFLIGHT_ANSWER,
-  type RunningApp,
+  problemBody,
   startApp,
 } from './support/apps.js'
 import {
@@ -896,15 +897,7 @@ describe('framework majors', () => {
 })
 
 describe.each(FRAMEWORK_MAJORS)('contract: %s', (adapter: FrameworkMajor) => {
-  const apps = new Map<string, RunningApp>()
-  beforeAll(async () => {
-    for (const [variant, extra] of Object.entries(VARIANTS)) {
-      apps.set(variant, await startApp(adapter, { ...baseOptions(), ...extra }))
-    }
-  })
-  afterAll(async () => {
-    for (const app of apps.values()) await app.close()
-  })
+  const apps = appsPerVariant(adapter, VARIANTS)
 
   it.each(CASES)('$name', async (c) => {
     const app = apps.get(c.variant ?? 'default')!
@@ -916,14 +909,7 @@ describe.each(FRAMEWORK_MAJORS)('contract: %s', (adapter: FrameworkMajor) => {
       // a sized body, never chunked, on every adapter
       expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)))
       expect(res.headers['transfer-encoding']).toBeUndefined()
-      expect(res.body).toEqual({
-        type: `urn:authframework:error:${c.code}`,
-        title: expect.any(String),
-        status: c.status,
-        detail: expect.any(String),
-        code: c.code,
-        ...c.members,
-      })
+      expect(res.body).toEqual(problemBody(c.code, c.status, c.members))
     }
     if (c.status === 503) expect(res.headers['retry-after']).toBe('1')
     c.body?.(res.body as Record<string, unknown>)

@@ -22,6 +22,7 @@ import Fastify from 'fastify'
 import Fastify4 from 'fastify4'
 import Koa from 'koa'
 import Koa2 from 'koa2'
+import { afterAll, beforeAll } from 'vitest'
 import { startHono } from './apps-hono.js'
 import { startNest } from './apps-nest.js'
 import {
@@ -35,7 +36,12 @@ import {
 } from './contract-routes.js'
 import { AUDIENCE, ISSUER, NOW, publicPem } from './tokens.js'
 
-export { PREFLIGHT_ANSWER, type Response, type RunningApp } from './contract-routes.js'
+export {
+  PREFLIGHT_ANSWER,
+  problemBody,
+  type Response,
+  type RunningApp,
+} from './contract-routes.js'
 
 /** Every adapter; NestJS on each of its platforms. */
 export const ADAPTERS = [
@@ -228,4 +234,24 @@ export async function startApp(
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
     close: stop,
   }
+}
+
+/**
+ * For a `describe` block: one app of `name` per option set (over `baseOptions()`), started before
+ * its tests and closed after them, by variant name.
+ */
+export function appsPerVariant(
+  name: AdapterName | FrameworkMajor,
+  variants: Readonly<Record<string, object>>,
+): ReadonlyMap<string, RunningApp> {
+  const apps = new Map<string, RunningApp>()
+  beforeAll(async () => {
+    for (const [variant, extra] of Object.entries(variants)) {
+      apps.set(variant, await startApp(name, { ...baseOptions(), ...extra }))
+    }
+  })
+  afterAll(async () => {
+    for (const app of apps.values()) await app.close()
+  })
+  return apps
 }

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { allOf, anyOf, not, type Predicate, type StepUpOptions } from '@authframework/core'
+import { expect } from 'vitest'
 
 /** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
 export const MAX_HEADER = 65_536
@@ -49,6 +50,18 @@ export const ROUTES = (ownerOf: Predicate<never>): Route[] => [
   ['/step-up/recent', undefined, { maxAgeSeconds: 300 }],
   ['/step-up/payments', ['payments:write'], { acrValues: ['mfa'], maxAgeSeconds: 300 }],
 ]
+
+/** The RFC 9457 body of an error answer: the five members, and a code's extension members. */
+export function problemBody(code: string, status: number, members?: Record<string, unknown>) {
+  return {
+    type: `urn:authframework:error:${code}`,
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+    code,
+    ...members,
+  }
+}
 
 export interface Response {
   status: number
