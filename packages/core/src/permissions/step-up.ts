@@ -67,6 +67,9 @@ function checkOptions(options: StepUpOptions): {
     maxAgeSeconds === undefined
       ? undefined
       : positiveInteger(maxAgeSeconds, 'maxAgeSeconds', 300, WHERE)
+  if (maxAge !== undefined && !Number.isSafeInteger(maxAge)) {
+    invalid(WHERE, 'maxAgeSeconds', 'a safe integer (a number of seconds)', 300)
+  }
   return { acrValues: acrValues && Object.freeze([...new Set(acrValues)]), maxAge }
 }
 

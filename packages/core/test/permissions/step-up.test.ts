@@ -174,6 +174,7 @@ describe('createStepUpGuard: options', () => {
     [{ maxAgeSeconds: 0 }, 'requireAuthentication: maxAgeSeconds must be a positive integer'],
     [{ maxAgeSeconds: 1.5 }, 'requireAuthentication: maxAgeSeconds must be a positive integer'],
     [{ maxAgeSeconds: '300' }, 'requireAuthentication: maxAgeSeconds must be a positive integer'],
+    [{ maxAgeSeconds: 2 ** 60 }, 'requireAuthentication: maxAgeSeconds must be a safe integer'],
   ])('%j is a TypeError at route definition', (options, message) => {
     expect(() => createStepUpGuard(options as StepUpOptions)).toThrow(TypeError)
     expect(() => createStepUpGuard(options as StepUpOptions)).toThrow(message)
