@@ -1,7 +1,7 @@
 /** The contract app on Hono, served on Node by @hono/node-server. */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { authMiddleware, requirePermission } from '@authframework/hono'
+import { authMiddleware, requireAuthentication, requirePermission } from '@authframework/hono'
 import { serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
 import {
@@ -19,10 +19,12 @@ export async function startHono(options: Record<string, unknown>): Promise<Runni
   app.get('/public', (c) => c.json({ public: true }))
   app.get('/catalog', (c) => c.json({ auth: c.get('auth') ?? null }))
   app.options('/me', (c) => c.body(null, PREFLIGHT_ANSWER.status, PREFLIGHT_ANSWER.headers))
-  for (const [path, reqs] of ROUTES(owner((c: Context) => c.req.param('id')))) {
+  for (const [path, reqs, stepUp] of ROUTES(owner((c: Context) => c.req.param('id')))) {
     const handler = (c: Context) => c.json({ auth: c.get('auth') ?? null })
-    if (reqs) app.get(path, requirePermission(...(reqs as never[])), handler)
-    else app.get(path, handler)
+    const guards = reqs ? [requirePermission(...(reqs as never[]))] : []
+    if (stepUp) guards.unshift(requireAuthentication(stepUp))
+    if (guards.length > 0) app.use(path, ...guards)
+    app.get(path, handler)
   }
   const server = await new Promise<Server>((resolve) => {
     const s = serve(

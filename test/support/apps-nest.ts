@@ -14,6 +14,7 @@ import {
   type NestRequest,
   OptionalAuth,
   Public,
+  RequireAuthentication,
   RequirePermission,
 } from '@authframework/nestjs'
 import {
@@ -64,12 +65,13 @@ class FixedRoutes {
 function tableController(): new () => object {
   class TableRoutes {}
   const prototype = TableRoutes.prototype as unknown as Record<string, unknown>
-  ROUTES(owner((req: NestRequest) => req.params.id)).forEach(([path, reqs], i) => {
+  ROUTES(owner((req: NestRequest) => req.params.id)).forEach(([path, reqs, stepUp], i) => {
     const name = `route${i}`
     prototype[name] = (auth: AuthContext | undefined) => answer(auth)
     const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!
     Get(path.slice(1))(prototype, name, descriptor)
     if (reqs) RequirePermission(...(reqs as never[]))(prototype, name, descriptor)
+    if (stepUp) RequireAuthentication(stepUp)(prototype, name, descriptor)
     Auth()(prototype, name, 0)
   })
   Controller()(TableRoutes)

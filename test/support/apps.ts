@@ -7,9 +7,14 @@ import type { AuthOptions } from '@authframework/core'
 import {
   authMiddleware as expressAuth,
   requirePermission as expressGuard,
+  requireAuthentication as expressStepUp,
 } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
-import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import {
+  authMiddleware as koaAuth,
+  requirePermission as koaGuard,
+  requireAuthentication as koaStepUp,
+} from '@authframework/koa'
 import Router from '@koa/router'
 import express from 'express'
 import express4 from 'express4'
@@ -17,6 +22,7 @@ import Fastify from 'fastify'
 import Fastify4 from 'fastify4'
 import Koa from 'koa'
 import Koa2 from 'koa2'
+import { afterAll, beforeAll } from 'vitest'
 import { startHono } from './apps-hono.js'
 import { startNest } from './apps-nest.js'
 import {
@@ -30,7 +36,12 @@ import {
 } from './contract-routes.js'
 import { AUDIENCE, ISSUER, NOW, publicPem } from './tokens.js'
 
-export { PREFLIGHT_ANSWER, type Response, type RunningApp } from './contract-routes.js'
+export {
+  PREFLIGHT_ANSWER,
+  problemBody,
+  type Response,
+  type RunningApp,
+} from './contract-routes.js'
 
 /** Every adapter; NestJS on each of its platforms. */
 export const ADAPTERS = [
@@ -156,8 +167,11 @@ export async function startApp(
     app.options('/me', (_req, res) => {
       res.status(PREFLIGHT_ANSWER.status).set(PREFLIGHT_ANSWER.headers).end()
     })
-    for (const [path, reqs] of ROUTES(owner((req: express.Request) => req.params.id as string))) {
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((req: express.Request) => req.params.id as string),
+    )) {
       const guards = reqs ? [expressGuard(...(reqs as never[]))] : []
+      if (stepUp) guards.unshift(expressStepUp(stepUp))
       app.get(path, ...guards, (req, res) => {
         res.json({ auth: req.auth ?? null })
       })
@@ -179,8 +193,11 @@ export async function startApp(
       ctx.set(PREFLIGHT_ANSWER.headers)
       ctx.status = PREFLIGHT_ANSWER.status
     })
-    for (const [path, reqs] of ROUTES(owner((ctx: { params: { id: string } }) => ctx.params.id))) {
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((ctx: { params: { id: string } }) => ctx.params.id),
+    )) {
       const guards = reqs ? [koaGuard(...(reqs as never[]))] : []
+      if (stepUp) guards.unshift(koaStepUp(stepUp))
       router.get(path, ...guards, (ctx) => {
         ctx.body = { auth: ctx.state.auth ?? null }
       })
@@ -201,9 +218,12 @@ export async function startApp(
     app.get('/catalog', { config: { auth: 'optional' } }, async (req) => ({
       auth: req.auth ?? null,
     }))
-    for (const [path, reqs] of ROUTES(owner((req: { params: { id: string } }) => req.params.id))) {
-      const preHandler = reqs ? app.requirePermission(...(reqs as never[])) : undefined
-      app.get(path, preHandler ? { preHandler } : {}, async (req) => ({ auth: req.auth ?? null }))
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((req: { params: { id: string } }) => req.params.id),
+    )) {
+      const preHandler = reqs ? [app.requirePermission(...(reqs as never[]))] : []
+      if (stepUp) preHandler.unshift(app.requireAuthentication(stepUp))
+      app.get(path, { preHandler }, async (req) => ({ auth: req.auth ?? null }))
     }
     await app.listen({ port: 0, host: '127.0.0.1' })
     server = app.server
@@ -214,4 +234,24 @@ export async function startApp(
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
     close: stop,
   }
+}
+
+/**
+ * For a `describe` block: one app of `name` per option set (over `baseOptions()`), started before
+ * its tests and closed after them, by variant name.
+ */
+export function appsPerVariant(
+  name: AdapterName | FrameworkMajor,
+  variants: Readonly<Record<string, object>>,
+): ReadonlyMap<string, RunningApp> {
+  const apps = new Map<string, RunningApp>()
+  beforeAll(async () => {
+    for (const [variant, extra] of Object.entries(variants)) {
+      apps.set(variant, await startApp(name, { ...baseOptions(), ...extra }))
+    }
+  })
+  afterAll(async () => {
+    for (const app of apps.values()) await app.close()
+  })
+  return apps
 }

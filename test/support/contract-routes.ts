@@ -5,7 +5,8 @@
 import { once } from 'node:events'
 import { request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { allOf, anyOf, not, type Predicate } from '@authframework/core'
+import { allOf, anyOf, not, type Predicate, type StepUpOptions } from '@authframework/core'
+import { expect } from 'vitest'
 
 /** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
 export const MAX_HEADER = 65_536
@@ -19,7 +20,12 @@ export const owner =
   async (auth, request) =>
     auth.sub === param(request)
 
-export type Route = readonly [path: string, requirements: unknown[] | undefined]
+/** A route: its permission requirements, and its step-up requirement (checked first). */
+export type Route = readonly [
+  path: string,
+  requirements: unknown[] | undefined,
+  stepUp?: StepUpOptions,
+]
 
 /**
  * The app's own answer to a CORS preflight of `/me` (registered after the auth middleware, so it
@@ -40,7 +46,22 @@ export const ROUTES = (ownerOf: Predicate<never>): Route[] => [
   ['/admin', [anyOf('admin', allOf('orders:write', 'invoices:write'))]],
   ['/active', ['orders:read', not('suspended')]],
   ['/users/:id', [ownerOf]],
+  ['/step-up/acr', undefined, { acrValues: ['urn:example:mfa', 'hwk'] }],
+  ['/step-up/recent', undefined, { maxAgeSeconds: 300 }],
+  ['/step-up/payments', ['payments:write'], { acrValues: ['mfa'], maxAgeSeconds: 300 }],
 ]
+
+/** The RFC 9457 body of an error answer: the five members, and a code's extension members. */
+export function problemBody(code: string, status: number, members?: Record<string, unknown>) {
+  return {
+    type: `urn:authframework:error:${code}`,
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+    code,
+    ...members,
+  }
+}
 
 export interface Response {
   status: number

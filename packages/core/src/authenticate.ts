@@ -58,6 +58,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const logger = combineLoggers(o.logger, o.audit)
   const instrument = createInstrumentation({ metrics, logger, clock, realm, basic: !!o.basic })
   const resolvePermissions = createPermissionResolver(o.store, o.merge, instrument.permissions)
+  const guardEnv = { clock, toleranceSeconds: o.claimRules.toleranceSeconds }
 
   const steps = createTokenSteps({ ...o, cache, revocation, resolvePermissions })
   const bearer = createBearerHandler({
@@ -105,7 +106,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     authorize(guard, auth, request) {
       let result: MaybePromise<void>
       try {
-        result = guard(auth, request)
+        result = guard(auth, request, guardEnv)
       } catch (error) {
         throw instrument.refused(guard.label, error)
       }

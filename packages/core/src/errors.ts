@@ -3,6 +3,7 @@ import {
   basicChallenge,
   bearerChallenge,
   ERROR_TABLE,
+  isScopeToken,
   type ProblemDetails,
   problemType,
 } from './http.js'
@@ -201,6 +202,63 @@ export class PermissionDeniedError extends AuthError {
   }
 }
 
+/** What a step-up challenge asks for (RFC 9470 section 3). */
+export interface AuthenticationRequirements {
+  /** Acceptable `acr` values, in order of preference (`acr_values`). */
+  readonly acrValues?: readonly string[] | undefined
+  /** The most seconds since the user's last active authentication (`max_age`). */
+  readonly maxAge?: number | undefined
+}
+
+/**
+ * The caller's authentication is too weak or too old for the route (401
+ * `insufficient_user_authentication`, RFC 9470): the challenge carries `acr_values` and
+ * `max_age`, and so does the problem body (for browser clients that cannot read the header).
+ *
+ * @example
+ * throw new InsufficientUserAuthenticationError({ acrValues: ['mfa'], maxAge: 300 })
+ */
+export class InsufficientUserAuthenticationError extends AuthError {
+  declare readonly code: 'insufficient_user_authentication'
+  /** The `acr` values that would be accepted, in order of preference. */
+  readonly acrValues: readonly string[] | undefined
+  /** The most seconds since the last active authentication that would be accepted. */
+  readonly maxAge: number | undefined
+
+  constructor(
+    requirements: AuthenticationRequirements,
+    detail = 'Stronger or more recent authentication is required.',
+    options?: Options,
+  ) {
+    super('insufficient_user_authentication', detail, options)
+    // kept only as the challenge can carry them, so that the header and the body say the same
+    const { acrValues, maxAge } = requirements
+    this.acrValues = acrValues && Object.freeze(acrValues.filter(isScopeToken))
+    this.maxAge =
+      maxAge !== undefined && Number.isSafeInteger(maxAge) && maxAge >= 0 ? maxAge : undefined
+  }
+
+  override get headers(): Record<string, string> {
+    const challenge = bearerChallenge({
+      realm: this.realm,
+      error: 'insufficient_user_authentication',
+      description: this.message,
+      acrValues: this.acrValues,
+      maxAge: this.maxAge,
+    })
+    return { 'www-authenticate': challenge }
+  }
+
+  override toProblem(): ProblemDetails {
+    const acr = this.acrValues?.join(' ')
+    return {
+      ...super.toProblem(),
+      ...(acr ? { acr_values: acr } : {}),
+      ...(this.maxAge === undefined ? {} : { max_age: this.maxAge }),
+    }
+  }
+}
+
 /**
  * Too many failed logins for a username or from a client address (429 with `Retry-After`).
  *
@@ -243,5 +301,6 @@ export type AuthFailure =
   | SessionInvalidError
   | UserInactiveError
   | PermissionDeniedError
+  | InsufficientUserAuthenticationError
   | TooManyAttemptsError
   | AuthUnavailableError

@@ -3,8 +3,15 @@
  * and the builders for the `WWW-Authenticate` header and the RFC 9457 problem body.
  */
 
-/** RFC 6750 section 3.1 error values, or `undefined` when the challenge carries no error. */
-export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+/**
+ * RFC 6750 section 3.1 error values, RFC 9470's `insufficient_user_authentication`, or
+ * `undefined` when the challenge carries no error.
+ */
+export type BearerError =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'insufficient_user_authentication'
 
 export interface ErrorSpec {
   readonly status: number
@@ -36,6 +43,11 @@ export const ERROR_TABLE = {
     bearerError: 'insufficient_scope',
     title: 'Insufficient permissions',
   },
+  insufficient_user_authentication: {
+    status: 401,
+    bearerError: 'insufficient_user_authentication',
+    title: 'Stronger or more recent authentication required',
+  },
   too_many_attempts: { status: 429, bearerError: undefined, title: 'Too many attempts' },
   auth_unavailable: { status: 503, bearerError: undefined, title: 'Authentication unavailable' },
 } as const satisfies Record<string, ErrorSpec>
@@ -49,6 +61,10 @@ export interface ProblemDetails {
   readonly status: number
   readonly detail: string
   readonly code: AuthErrorCode
+  /** `insufficient_user_authentication`: the `acr_values` of the challenge (RFC 9470). */
+  readonly acr_values?: string
+  /** `insufficient_user_authentication`: the `max_age` of the challenge, in seconds (RFC 9470). */
+  readonly max_age?: number
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -86,10 +102,15 @@ export interface ChallengeParams {
   readonly error?: BearerError | undefined
   readonly description?: string | undefined
   readonly scope?: readonly string[] | undefined
+  /** RFC 9470 `acr_values`: the acceptable `acr` values, in order of preference. */
+  readonly acrValues?: readonly string[] | undefined
+  /** RFC 9470 `max_age`: the most seconds since the user's last active authentication. */
+  readonly maxAge?: number | undefined
 }
 
 /**
- * Builds a `Bearer` challenge (RFC 6750 section 3).
+ * Builds a `Bearer` challenge (RFC 6750 section 3), with RFC 9470's `acr_values` and `max_age`
+ * when given. Values that cannot stand in a quoted-string are dropped, never escaped.
  *
  * @example
  * bearerChallenge({ realm: 'api', error: 'invalid_token', description: 'Token expired' })
@@ -105,7 +126,18 @@ export function bearerChallenge(params: ChallengeParams): string {
     const scope = params.scope.filter(isScopeToken).join(' ')
     if (scope) header += `, scope="${scope}"`
   }
-  return header
+  return header + stepUpParams(params)
+}
+
+/** RFC 9470 section 3: `, acr_values="..."` and `, max_age="..."` (a whole number of seconds). */
+function stepUpParams({ acrValues, maxAge }: ChallengeParams): string {
+  // acr values are space-separated, so each must be a scope-token (no space, quote, backslash)
+  const acr = acrValues === undefined ? '' : acrValues.filter(isScopeToken).join(' ')
+  let params = acr ? `, acr_values="${acr}"` : ''
+  if (maxAge !== undefined && Number.isSafeInteger(maxAge) && maxAge >= 0) {
+    params += `, max_age="${maxAge}"`
+  }
+  return params
 }
 
 /** A `Basic` challenge (RFC 7617), sent when Basic credentials are accepted. */

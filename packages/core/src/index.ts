@@ -15,10 +15,12 @@ export { type Auth, CHANNELS, createAuth } from './authenticate.js'
 export {
   AuthError,
   type AuthErrorCode,
+  type AuthenticationRequirements,
   type AuthFailure,
   AuthUnavailableError,
   CredentialsInvalidError,
   CredentialsMissingError,
+  InsufficientUserAuthenticationError,
   InvalidRequestError,
   isAuthError,
   PermissionDeniedError,
@@ -91,7 +93,12 @@ export type {
   RedisClient,
   RedisCluster,
 } from './peer-types.js'
-export { createGuard, type Guard } from './permissions/guard.js'
+export {
+  chainGuards,
+  createGuard,
+  type Guard,
+  type GuardEnvironment,
+} from './permissions/guard.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'
 export {
   allOf,
@@ -102,6 +109,7 @@ export {
   type Predicate,
   type Requirement,
 } from './permissions/predicates.js'
+export { createStepUpGuard, type StepUpOptions } from './permissions/step-up.js'
 export * from './permissions/store/index.js'
 export {
   type FetchRequestHead,

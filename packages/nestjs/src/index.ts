@@ -1,4 +1,4 @@
-export type { AuthContext } from '@authframework/core'
+export type { AuthContext, StepUpOptions } from '@authframework/core'
 export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
 export {
   Auth,
@@ -6,6 +6,7 @@ export {
   type NestRequest,
   OptionalAuth,
   Public,
+  RequireAuthentication,
   RequirePermission,
 } from './decorators.js'
 export { AuthException, AuthExceptionFilter } from './exception.js'
