@@ -73,10 +73,13 @@ export {
   type MiddlewareArgs,
   type MiddlewareKit,
 } from './middleware-kit.js'
+export type { CertificateHeaderFormat } from './mtls/forwarded.js'
+export { certificateThumbprint } from './mtls/thumbprint.js'
 export {
   type AuthOptions,
   type BasicUser,
   type BasicVerify,
+  type MtlsOptions,
   OPTION_NAMES,
   type PermissionMerge,
   type PermissionsClaim,
@@ -107,6 +110,7 @@ export {
   type FetchRequestHead,
   fetchRequestLike,
   type NodeRequestLike,
+  type NodeSocketLike,
   requestInput,
   urlPath,
 } from './request.js'
