@@ -88,7 +88,8 @@ function fromPem(escaped: string): Uint8Array {
 /**
  * The DER of the certificate a proxy forwarded in `value`. `value` longer than `maxBytes`, not in
  * `format`, or not one certificate is 401 `token_invalid`, checked before anything is decoded. A
- * repeated header (joined with commas, or an array) is refused: the proxy sets exactly one.
+ * repeated header (joined with commas, or an array) is refused rather than picked from: the proxy
+ * sets exactly one, and a second is the client's.
  *
  * @example
  * forwardedCertificate(':MIIBszCCAVmgAwIBAgI...:', 'rfc9440', 8192) // the DER bytes
@@ -98,12 +99,13 @@ export function forwardedCertificate(
   format: CertificateHeaderFormat,
   maxBytes: number,
 ): Uint8Array {
-  if (typeof value !== 'string') malformed('one header value')
   if (value.length > maxBytes) {
     throw new TokenInvalidError(
       `The forwarded client certificate is longer than ${maxBytes} bytes.`,
     )
   }
+  // no format has a comma: one is a repeated header (Node and Fetch join them with ", ")
+  if (typeof value !== 'string' || value.includes(',')) malformed('one header value')
   const text = value.trim()
   if (format === 'pem') return fromPem(text)
   if (format === 'base64') return der(text, 'base64')
