@@ -112,7 +112,7 @@ describe.each(ADAPTERS)('certificate-bound tokens over plain HTTP: %s', (adapter
 
   beforeAll(async () => {
     ;[plainApp, proxied, proxiedTls] = await Promise.all([
-      startApp(adapter, baseOptions()),
+      startApp(adapter, { ...baseOptions() }),
       startApp(adapter, { ...baseOptions(), mtls }),
       startApp(adapter, { ...baseOptions(), mtls }, CLIENT_CERTIFICATE_SERVER),
     ])
