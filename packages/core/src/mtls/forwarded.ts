@@ -4,6 +4,7 @@
  * proxy must set it on every request and drop the one the client sent.
  */
 import { TokenInvalidError } from '../errors.js'
+import { isStandardBase64 } from '../token/base64url.js'
 import { isDerSequence } from './thumbprint.js'
 
 /**
@@ -29,31 +30,9 @@ function malformed(what: string): never {
   throw new TokenInvalidError(`The forwarded client certificate is not ${what}.`)
 }
 
-/** True for RFC 4648 section 4 base64: the alphabet, then at most two `=` making a multiple of 4. */
-function isBase64(text: string): boolean {
-  let end = text.length
-  let pad = 0
-  while (end > 0 && text.charCodeAt(end - 1) === 0x3d && pad < 2) {
-    end--
-    pad++
-  }
-  if (end === 0 || (pad > 0 && text.length % 4 !== 0) || end % 4 === 1) return false
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i)
-    const ok =
-      (c >= 0x41 && c <= 0x5a) ||
-      (c >= 0x61 && c <= 0x7a) ||
-      (c >= 0x30 && c <= 0x39) ||
-      c === 0x2b ||
-      c === 0x2f
-    if (!ok) return false
-  }
-  return true
-}
-
 /** The DER of a base64 certificate, checked to be one DER SEQUENCE. */
 function der(base64: string, format: string): Uint8Array {
-  if (!isBase64(base64)) malformed(`${format} base64`)
+  if (!isStandardBase64(base64, 'optional')) malformed(`${format} base64`)
   const bytes = Buffer.from(base64, 'base64')
   if (!isDerSequence(bytes)) malformed('a DER-encoded certificate')
   return bytes
