@@ -12,22 +12,13 @@ describe('isStandardBase64', () => {
     expect(isStandardBase64(value, 'optional')).toBe(true)
   })
 
-  it.each([
-    '',
-    '====',
-    '==',
-    'Y',
-    'YWJjZ',
-    'YQ===',
-    'Y=Q=',
-    'YQ=',
-    'YW-_',
-    'YW J',
-    'YWJj\n',
-  ])('refuses %j', (value) => {
-    expect(isStandardBase64(value)).toBe(false)
-    expect(isStandardBase64(value, 'optional')).toBe(false)
-  })
+  it.each(['', '====', '==', 'Y', 'YWJjZ', 'YQ===', 'Y=Q=', 'YQ=', 'YW-_', 'YW J', 'YWJj\n'])(
+    'refuses %j',
+    (value) => {
+      expect(isStandardBase64(value)).toBe(false)
+      expect(isStandardBase64(value, 'optional')).toBe(false)
+    },
+  )
 })
 
 describe('isCanonicalBase64url', () => {
