@@ -12,8 +12,8 @@ import { isDerSequence } from './thumbprint.js'
  * - `rfc9440`: RFC 9440 `Client-Cert`, a structured-field byte sequence `:<base64 DER>:`.
  * - `pem`: URL-encoded PEM, as nginx's `$ssl_client_escaped_cert` and AWS ALB's
  *   `X-Amzn-Mtls-Clientcert-Leaf`; also plain PEM with its line breaks turned into spaces.
- * - `base64`: the base64 of the DER alone, as Traefik's `X-Forwarded-Tls-Client-Cert` or
- *   HAProxy's `%[ssl_c_der,base64]`.
+ * - `base64`: the base64 of the DER alone, as HAProxy's `%[ssl_c_der,base64]`, or URL-encoded as
+ *   Traefik's `X-Forwarded-Tls-Client-Cert`.
  */
 export type CertificateHeaderFormat = 'rfc9440' | 'pem' | 'base64'
 
@@ -38,15 +38,18 @@ function der(base64: string, format: string): Uint8Array {
   return bytes
 }
 
+/** `text` with its %XX escapes decoded; text without any comes back as is. */
+function unescaped(text: string, format: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return malformed(`URL-encoded ${format}`)
+  }
+}
+
 /** PEM blocks, whitespace between and inside them; the first is the client's own certificate. */
 function fromPem(escaped: string): Uint8Array {
-  let pem: string
-  try {
-    pem = decodeURIComponent(escaped)
-  } catch {
-    return malformed('URL-encoded PEM')
-  }
-  const text = pem.trim()
+  const text = unescaped(escaped, 'PEM').trim()
   if (!text.startsWith(BEGIN)) malformed('PEM')
   let first: Uint8Array | undefined
   let at = 0
@@ -87,7 +90,7 @@ export function forwardedCertificate(
   if (typeof value !== 'string' || value.includes(',')) malformed('one header value')
   const text = value.trim()
   if (format === 'pem') return fromPem(text)
-  if (format === 'base64') return der(text, 'base64')
+  if (format === 'base64') return der(unescaped(text, 'base64'), 'base64')
   if (text.length < 2 || text[0] !== ':' || text[text.length - 1] !== ':') {
     malformed('an RFC 9440 byte sequence')
   }

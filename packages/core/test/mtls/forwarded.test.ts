@@ -35,8 +35,11 @@ describe('forwardedCertificate', () => {
     expect(forwardedCertificate(chain, 'pem', 8192)).toEqual(client.der)
   })
 
-  it('reads the base64 DER alone (Traefik, HAProxy)', () => {
+  it('reads the base64 DER alone (HAProxy), or URL-encoded (Traefik)', () => {
     expect(forwardedCertificate(base64, 'base64', 8192)).toEqual(client.der)
+    // Go's url.QueryEscape, as Traefik sends it: "+", "/" and "=" escaped
+    const traefik = base64.replace(/\+/g, '%2B').replace(/\//g, '%2F').replace(/=/g, '%3D')
+    expect(forwardedCertificate(traefik, 'base64', 8192)).toEqual(client.der)
   })
 
   it('refuses a value over the limit before decoding it', async () => {
@@ -82,6 +85,8 @@ describe('forwardedCertificate', () => {
   it.each([
     ['PEM', client.cert],
     ['garbage', '!!!!'],
+    ['a broken escape', `${base64.slice(0, 8)}%2`],
+    ['an escaped space', `${base64.slice(0, 8)}%20${base64.slice(8)}`],
   ])('refuses base64 with %s', async (_name, value) => {
     expect(await refusal(value, 'base64')).toMatchObject({ status: 401, code: 'token_invalid' })
   })
