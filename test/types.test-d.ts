@@ -197,6 +197,11 @@ describe('types', () => {
     createAuth({ algorithms: ['rs256'], secret: 'x' })
     // @ts-expect-error: 'none' is never an algorithm
     createAuth({ algorithms: ['none'], secret: 'x' })
+    expectTypeOf<NonNullable<AuthOptions['mtls']>['headerFormat']>().toEqualTypeOf<
+      'rfc9440' | 'pem' | 'base64' | undefined
+    >()
+    // @ts-expect-error: the proxy's header is what the option is for
+    createAuth({ algorithms: ['HS256'], secret: 'x', mtls: { headerFormat: 'pem' } })
     expectTypeOf<Requirement>().toMatchTypeOf<string | Requirement>()
   })
 

@@ -1,5 +1,6 @@
 /** The contract app on Hono, served on Node by @hono/node-server. */
 import { createServer, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { authMiddleware, requireAuthentication, requirePermission } from '@authframework/hono'
 import { serve } from '@hono/node-server'
@@ -10,10 +11,14 @@ import {
   PREFLIGHT_ANSWER,
   ROUTES,
   type RunningApp,
+  type ServeOptions,
   send,
 } from './contract-routes.js'
 
-export async function startHono(options: Record<string, unknown>): Promise<RunningApp> {
+export async function startHono(
+  options: Record<string, unknown>,
+  serving: ServeOptions = {},
+): Promise<RunningApp> {
   const app = new Hono()
   app.use(authMiddleware({ ...options, unless: ['/public'], optional: ['/catalog'] } as never))
   app.get('/public', (c) => c.json({ public: true }))
@@ -32,8 +37,12 @@ export async function startHono(options: Record<string, unknown>): Promise<Runni
         fetch: app.fetch,
         port: 0,
         hostname: '127.0.0.1',
-        createServer,
-        serverOptions: { maxHeaderSize: MAX_HEADER },
+        ...(serving.tls === undefined
+          ? { createServer, serverOptions: { maxHeaderSize: MAX_HEADER } }
+          : {
+              createServer: createHttpsServer,
+              serverOptions: { ...serving.tls, maxHeaderSize: MAX_HEADER },
+            }),
       },
       () => resolve(s as Server),
     )
@@ -41,6 +50,7 @@ export async function startHono(options: Record<string, unknown>): Promise<Runni
   const port = (server.address() as AddressInfo).port
   return {
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
+    port,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
 }

@@ -4,7 +4,7 @@
  * and `optional`.
  */
 import 'reflect-metadata'
-import { createServer, type RequestListener } from 'node:http'
+import type { RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
   Auth,
@@ -30,11 +30,12 @@ import { APP_GUARD, NestFactory } from '@nestjs/core'
 import { ExpressAdapter } from '@nestjs/platform-express'
 import { FastifyAdapter } from '@nestjs/platform-fastify'
 import {
-  MAX_HEADER,
+  appServer,
   owner,
   PREFLIGHT_ANSWER,
   ROUTES,
   type RunningApp,
+  type ServeOptions,
   send,
 } from './contract-routes.js'
 
@@ -81,6 +82,7 @@ function tableController(): new () => object {
 export async function startNest(
   platform: 'express' | 'fastify',
   options: Record<string, unknown>,
+  serve: ServeOptions = {},
 ): Promise<RunningApp> {
   @Module({
     imports: [AuthModule.forRoot(options as never)],
@@ -94,7 +96,7 @@ export async function startNest(
   if (platform === 'express') {
     app = await NestFactory.create(ContractModule, new ExpressAdapter(), { logger: false })
     await app.init()
-    const server = createServer({ maxHeaderSize: MAX_HEADER }, app.getHttpAdapter().getInstance())
+    const server = appServer(app.getHttpAdapter().getInstance(), serve)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as AddressInfo).port
     const close = app.close.bind(app)
@@ -104,8 +106,7 @@ export async function startNest(
     }
   } else {
     const adapter = new FastifyAdapter({
-      serverFactory: (handler: RequestListener) =>
-        createServer({ maxHeaderSize: MAX_HEADER }, handler),
+      serverFactory: (handler: RequestListener) => appServer(handler, serve),
     })
     app = await NestFactory.create(ContractModule, adapter, { logger: false })
     await app.listen(0, '127.0.0.1')
@@ -113,6 +114,7 @@ export async function startNest(
   }
   return {
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
+    port,
     close: () => app.close(),
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -26,12 +26,13 @@ import { afterAll, beforeAll } from 'vitest'
 import { startHono } from './apps-hono.js'
 import { startNest } from './apps-nest.js'
 import {
+  appServer,
   listen,
-  MAX_HEADER,
   owner,
   PREFLIGHT_ANSWER,
   ROUTES,
   type RunningApp,
+  type ServeOptions,
   send,
 } from './contract-routes.js'
 import { AUDIENCE, ISSUER, NOW, publicPem } from './tokens.js'
@@ -41,6 +42,7 @@ export {
   problemBody,
   type Response,
   type RunningApp,
+  type ServeOptions,
 } from './contract-routes.js'
 
 /** Every adapter; NestJS on each of its platforms. */
@@ -143,17 +145,21 @@ export function baseOptions(): AuthOptions<never> {
   }
 }
 
-/** Builds and starts one framework's app with the contract routes and the given options. */
+/**
+ * Builds and starts one framework's app with the contract routes and the given options, over
+ * plain HTTP, or over HTTPS with `serve.tls`.
+ */
 export async function startApp(
   name: AdapterName | FrameworkMajor,
   options: Record<string, unknown>,
+  serve: ServeOptions = {},
 ): Promise<RunningApp> {
   let server: Server
   let stop: () => Promise<void>
   const { adapter, major } = frameworkOf(name)
-  if (adapter === 'hono') return startHono(options)
+  if (adapter === 'hono') return startHono(options, serve)
   if (adapter === 'nestjs-express' || adapter === 'nestjs-fastify') {
-    return startNest(adapter === 'nestjs-express' ? 'express' : 'fastify', options)
+    return startNest(adapter === 'nestjs-express' ? 'express' : 'fastify', options, serve)
   }
   if (adapter === 'express') {
     const app = (FRAMEWORKS[major] as typeof express)()
@@ -176,7 +182,7 @@ export async function startApp(
         res.json({ auth: req.auth ?? null })
       })
     }
-    server = createServer({ maxHeaderSize: MAX_HEADER }, app)
+    server = appServer(app, serve)
     await listen(server)
     stop = () => new Promise((r) => server.close(() => r()))
   } else if (adapter === 'koa') {
@@ -203,12 +209,12 @@ export async function startApp(
       })
     }
     app.use(router.routes())
-    server = createServer({ maxHeaderSize: MAX_HEADER }, app.callback())
+    server = appServer(app.callback(), serve)
     await listen(server)
     stop = () => new Promise((r) => server.close(() => r()))
   } else {
     const app = (FRAMEWORKS[major] as typeof Fastify)({
-      serverFactory: (handler) => createServer({ maxHeaderSize: MAX_HEADER }, handler),
+      serverFactory: (handler) => appServer(handler, serve),
     })
     await app.register(authPlugin, options as never)
     app.get('/public', { config: { auth: false } }, async () => ({ public: true }))
@@ -232,6 +238,7 @@ export async function startApp(
   const port = (server.address() as AddressInfo).port
   return {
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
+    port,
     close: stop,
   }
 }

@@ -3,7 +3,14 @@
  * preflight answer, the header limit, and the client that sends raw header pairs.
  */
 import { once } from 'node:events'
-import { request as httpRequest, type Server } from 'node:http'
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+} from 'node:http'
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { allOf, anyOf, not, type Predicate, type StepUpOptions } from '@authframework/core'
 import { expect } from 'vitest'
@@ -71,14 +78,40 @@ export interface Response {
 }
 
 export interface RunningApp {
+  /** Over plain HTTP; an app served over TLS is reached through `port`. */
   request(path: string, headers?: [string, string][], method?: string): Promise<Response>
+  readonly port: number
   close(): Promise<void>
+}
+
+/** How `startApp` serves an app: plain HTTP, or HTTPS with these TLS options. */
+export interface ServeOptions {
+  readonly tls?: Pick<HttpsOptions, 'key' | 'cert' | 'requestCert' | 'rejectUnauthorized'>
+}
+
+/** The server of a contract app: HTTP, or HTTPS with `serve.tls`; Node's header limit raised. */
+export function appServer(handler: RequestListener, serve: ServeOptions = {}): Server {
+  return serve.tls === undefined
+    ? createServer({ maxHeaderSize: MAX_HEADER }, handler)
+    : createHttpsServer({ ...serve.tls, maxHeaderSize: MAX_HEADER }, handler)
 }
 
 export async function listen(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return (server.address() as AddressInfo).port
+}
+
+/** A response read to its end; its body parsed when it is JSON. */
+export async function readResponse(res: IncomingMessage): Promise<Response> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  const text = Buffer.concat(chunks).toString('utf8')
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {}
+  return { status: res.statusCode ?? 0, headers: res.headers, body, text }
 }
 
 /** Sends a request with raw header pairs, so that a header can be repeated. */
@@ -98,16 +131,7 @@ export function send(
         headers: [['Host', `127.0.0.1:${port}`], ...headers].flat(),
       },
       (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          let body: unknown = text
-          try {
-            body = JSON.parse(text)
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text })
-        })
+        readResponse(res).then(resolve, reject)
       },
     )
     req.on('error', reject)

@@ -75,10 +75,13 @@ export {
   type MiddlewareArgs,
   type MiddlewareKit,
 } from './middleware-kit.js'
+export type { CertificateHeaderFormat } from './mtls/forwarded.js'
+export { certificateThumbprint } from './mtls/thumbprint.js'
 export {
   type AuthOptions,
   type BasicUser,
   type BasicVerify,
+  type MtlsOptions,
   OPTION_NAMES,
   type PermissionMerge,
   type PermissionsClaim,
@@ -115,6 +118,7 @@ export {
   type FetchRequestHead,
   fetchRequestLike,
   type NodeRequestLike,
+  type NodeSocketLike,
   requestInput,
   urlPath,
 } from './request.js'

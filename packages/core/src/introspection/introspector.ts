@@ -64,8 +64,9 @@ const REFUSED_TOKEN_TYPES = new Set([
 ])
 
 /**
- * Turns a 200 answer into claims: `null` when inactive or not usable as a bearer access token
- * (a refresh token, a DPoP- or certificate-bound token: `cnf`), the claims otherwise. Members whose
+ * Turns a 200 answer into claims: `null` when inactive or not usable as an access token (a refresh
+ * token, a DPoP token type), the claims otherwise. A `cnf` binding stays in the claims: it is checked
+ * against each request like a JWT's (`handlers/confirmation.ts`). Members whose
  * value is the token itself (some servers answer `jti` = token) are dropped, so that the token never
  * reaches a cache or `req.auth`.
  */
@@ -85,7 +86,6 @@ export function claimsOf(
   const type = claims.token_type
   if (typeof type === 'string' && REFUSED_TOKEN_TYPES.has(type.toLowerCase())) return null
   if (typeof claims.token_use === 'string' && claims.token_use !== 'access_token') return null
-  if (claims.cnf !== undefined) return null
   for (const key of Object.keys(claims)) if (claims[key] === token) delete claims[key]
   if (clientIdAsSubject && claims.sub === undefined && typeof claims.client_id === 'string') {
     claims.sub = claims.client_id

@@ -1,6 +1,7 @@
 import type { IntrospectorOptions } from '../introspection/index.js'
 import type { SecurityLogger } from '../logging.js'
 import type { AuthMetrics } from '../metrics/metrics.js'
+import type { ResolvedMtlsOptions } from '../mtls/client-certificate.js'
 import type { ClaimRules } from '../token/claims.js'
 import { expectedTyp, type HeaderRules } from '../token/verify.js'
 import type {
@@ -12,6 +13,7 @@ import type {
 } from '../types.js'
 import { closestName, createValidator, type Validator } from '../validate.js'
 import { checkKeys, type KeySource } from './keys.js'
+import { mtlsOptions } from './mtls.js'
 import {
   type AuthOptions,
   type BasicVerify,
@@ -49,6 +51,8 @@ export interface ResolvedOptions<Req = unknown> {
   readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
   readonly maxTokenBytes: number
   readonly maxCompressedBytes: number | undefined
+  /** The proxy's certificate header; `undefined`: the TLS connection's certificate. */
+  readonly mtls: ResolvedMtlsOptions | undefined
   readonly clock: Clock
 }
 
@@ -226,6 +230,7 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
       options.compressed === false
         ? undefined
         : v.positiveInteger('compressed.maxBytes', options.compressed?.maxBytes, 16_384),
+    mtls: mtlsOptions(options.mtls, v),
     clock,
   })
 }

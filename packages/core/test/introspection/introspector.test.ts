@@ -108,11 +108,10 @@ describe('answers', () => {
     expect(server.calls).toHaveLength(2)
   })
 
-  it('refresh tokens, sender-constrained tokens and token_use other than access are not bearer tokens', async () => {
+  it('refresh tokens, DPoP token types and token_use other than access are not bearer tokens', async () => {
     const answers = [
       { token_type: 'refresh_token' },
       { token_type: 'DPoP' },
-      { cnf: { jkt: 'abc' } },
       { token_use: 'refresh_token' },
     ]
     for (const extra of answers) {
@@ -121,6 +120,12 @@ describe('answers', () => {
     }
     const bearer = await setup(() => ({ json: activeAnswer(NOW, 60, { token_type: 'Bearer' }) }))
     expect(await bearer.introspector.introspect('t')).toMatchObject({ token_type: 'Bearer' })
+  })
+
+  it('keeps a cnf binding, for the request to be checked against (RFC 8705 section 3.2)', async () => {
+    const cnf = { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }
+    const { introspector } = await setup(() => ({ json: activeAnswer(NOW, 60, { cnf }) }))
+    expect(await introspector.introspect('t')).toMatchObject({ cnf })
   })
 
   it('never keeps the token: a jti equal to the token is dropped', async () => {
