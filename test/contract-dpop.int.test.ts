@@ -23,6 +23,9 @@ const unbound = token()
 const ALGS = 'algs="ES256 ES384 EdDSA PS256 RS256"'
 const PUBLIC_ORIGIN = 'https://api.example'
 
+/** Where an app listens, as the `Host` header of the test client names it. */
+const originOf = (app: RunningApp) => `http://127.0.0.1:${app.port}`
+
 const dpopChallenge = (error: string, description: string) =>
   `DPoP realm="api", error="${error}", error_description="${description}", ${ALGS}`
 
@@ -53,7 +56,7 @@ describe.each(ADAPTERS)('DPoP contract: %s', (adapter: AdapterName) => {
   })
 
   /** A fresh proof for `GET /me` of the app (its own origin unless given), with the token's ath. */
-  const proof = (app: RunningApp, extra: Partial<ProofSpec> = {}, origin = app.origin) =>
+  const proof = (app: RunningApp, extra: Partial<ProofSpec> = {}, origin = originOf(app)) =>
     makeProof(key, { htu: `${origin}/me`, iat: NOW, token: bound, ...extra })
   const dpop = (tok: string, ...proofs: string[]): [string, string][] => [
     ['Authorization', `DPoP ${tok}`],
@@ -87,7 +90,7 @@ describe.each(ADAPTERS)('DPoP contract: %s', (adapter: AdapterName) => {
   })
 
   it('refuses a proof for another URI or another method', async () => {
-    const elsewhere = proof(allowed, { htu: `${allowed.origin}/orders` })
+    const elsewhere = proof(allowed, { htu: `${originOf(allowed)}/orders` })
     expectProblem(
       await allowed.request('/me', dpop(bound, elsewhere)),
       401,
@@ -106,7 +109,7 @@ describe.each(ADAPTERS)('DPoP contract: %s', (adapter: AdapterName) => {
 
   it('refuses a proof signed by a key other than the token is bound to', async () => {
     const thief = makeProof(proofKey('ES256'), {
-      htu: `${allowed.origin}/me`,
+      htu: `${originOf(allowed)}/me`,
       iat: NOW,
       token: bound,
     })
@@ -137,7 +140,7 @@ describe.each(ADAPTERS)('DPoP contract: %s', (adapter: AdapterName) => {
   })
 
   it('refuses an unbound token sent with the DPoP scheme', async () => {
-    const p = makeProof(key, { htu: `${allowed.origin}/me`, iat: NOW, token: unbound })
+    const p = makeProof(key, { htu: `${originOf(allowed)}/me`, iat: NOW, token: unbound })
     expectProblem(
       await allowed.request('/me', dpop(unbound, p)),
       401,
@@ -220,7 +223,7 @@ describe.each(ADAPTERS)('DPoP contract: %s', (adapter: AdapterName) => {
   })
 
   it('makes one route DPoP-only with requireDpop', async () => {
-    const htu = `${allowed.origin}/dpop-only`
+    const htu = `${originOf(allowed)}/dpop-only`
     const ok = await allowed.request('/dpop-only', dpop(bound, proof(allowed, { htu })))
     expect(ok.status, ok.text).toBe(200)
     expectProblem(

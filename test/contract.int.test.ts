@@ -30,12 +30,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADAPTERS,
   type AdapterName,
+  appsPerVariant,
   baseOptions,
   FRAMEWORK_MAJORS,
   type FrameworkMajor,
   installedMajor,
   PREFLIGHT_ANSWER,
-  type RunningApp,
+  problemBody,
   startApp,
 } from './support/apps.js'
 import {
@@ -155,6 +156,8 @@ interface Case {
   body?: (body: Record<string, unknown>) => void
   /** Response headers that must be present with these values (the app's own handler set them). */
   responseHeaders?: Record<string, string>
+  /** Extension members of the problem body (RFC 9457), beside the five every problem has. */
+  members?: Record<string, unknown>
 }
 
 const BASIC = 'Basic realm="api", charset="UTF-8"'
@@ -447,6 +450,16 @@ const CASES: Case[] = [
     status: 401,
     code: 'token_invalid',
     www: invalidToken('The token is not a compact JWS of three segments.'),
+  },
+  // step-up (RFC 9470); the whole table is test/contract-stepup.int.test.ts
+  {
+    name: 'step-up: an acr of a weaker level',
+    path: '/step-up/acr',
+    headers: bearer(token({ claims: { acr: 'pwd' } })),
+    status: 401,
+    code: 'insufficient_user_authentication',
+    www: `${REALM}, error="insufficient_user_authentication", error_description="A different authentication level is required.", acr_values="urn:example:mfa hwk"`,
+    members: { acr_values: 'urn:example:mfa hwk' },
   },
   // permissions
   { name: 'permission granted', path: '/orders', headers: bearer(good), status: 200 },
@@ -884,15 +897,7 @@ describe('framework majors', () => {
 })
 
 describe.each(FRAMEWORK_MAJORS)('contract: %s', (adapter: FrameworkMajor) => {
-  const apps = new Map<string, RunningApp>()
-  beforeAll(async () => {
-    for (const [variant, extra] of Object.entries(VARIANTS)) {
-      apps.set(variant, await startApp(adapter, { ...baseOptions(), ...extra }))
-    }
-  })
-  afterAll(async () => {
-    for (const app of apps.values()) await app.close()
-  })
+  const apps = appsPerVariant(adapter, VARIANTS)
 
   it.each(CASES)('$name', async (c) => {
     const app = apps.get(c.variant ?? 'default')!
@@ -904,13 +909,7 @@ describe.each(FRAMEWORK_MAJORS)('contract: %s', (adapter: FrameworkMajor) => {
       // a sized body, never chunked, on every adapter
       expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)))
       expect(res.headers['transfer-encoding']).toBeUndefined()
-      expect(res.body).toEqual({
-        type: `urn:authframework:error:${c.code}`,
-        title: expect.any(String),
-        status: c.status,
-        detail: expect.any(String),
-        code: c.code,
-      })
+      expect(res.body).toEqual(problemBody(c.code, c.status, c.members))
     }
     if (c.status === 503) expect(res.headers['retry-after']).toBe('1')
     c.body?.(res.body as Record<string, unknown>)

@@ -3,20 +3,32 @@ import type {
   AuthClaims,
   AuthContext,
   AuthError,
+  AuthFailure,
   AuthOptions,
   ClaimsOf,
+  InsufficientUserAuthenticationError,
   Requirement,
+  StepUpOptions,
 } from '@authframework/core'
 import { allOf, anyOf, createAuth, not, requireDpop } from '@authframework/core'
-import { authMiddleware, requirePermission } from '@authframework/express'
+import { authMiddleware, requireAuthentication, requirePermission } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
-import { authMiddleware as honoAuth, requirePermission as honoGuard } from '@authframework/hono'
-import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import {
+  authMiddleware as honoAuth,
+  requirePermission as honoGuard,
+  requireAuthentication as honoStepUp,
+} from '@authframework/hono'
+import {
+  authMiddleware as koaAuth,
+  requirePermission as koaGuard,
+  requireAuthentication as koaStepUp,
+} from '@authframework/koa'
 import {
   Auth,
   type AuthException,
   AuthModule,
   type NestRequest,
+  RequireAuthentication,
   RequirePermission,
 } from '@authframework/nestjs'
 import type { DynamicModule, HttpException } from '@nestjs/common'
@@ -107,6 +119,33 @@ describe('types', () => {
     AuthModule.forRoot({ auth, issuer: 'https://good.example' })
   })
 
+  it('step-up guards in every adapter', async () => {
+    expectTypeOf(requireAuthentication({ acrValues: ['mfa'] })).toEqualTypeOf<RequestHandler>()
+    expectTypeOf(koaStepUp({ maxAgeSeconds: 300 })).toEqualTypeOf<Middleware>()
+    expectTypeOf(
+      honoStepUp({ acrValues: ['mfa'], maxAgeSeconds: 60 }),
+    ).toEqualTypeOf<MiddlewareHandler>()
+    const app = Fastify()
+    await app.register(authPlugin, { algorithms: ['RS256'], jwksUri: 'https://i.example/jwks' })
+    expectTypeOf(
+      app.requireAuthentication({ acrValues: ['mfa'] }),
+    ).toEqualTypeOf<preHandlerHookHandler>()
+    expectTypeOf(RequireAuthentication({ maxAgeSeconds: 300 })).toEqualTypeOf<
+      MethodDecorator & ClassDecorator
+    >()
+    expectTypeOf<StepUpOptions['acrValues']>().toEqualTypeOf<readonly string[] | undefined>()
+    expectTypeOf<StepUpOptions['maxAgeSeconds']>().toEqualTypeOf<number | undefined>()
+    // @ts-expect-error: a misspelt requirement is a type error (and a TypeError at run time)
+    requireAuthentication({ maxAge: 300 })
+    // the challenge's parameters are typed on the narrowed error
+    const check = (err: AuthFailure) =>
+      err.code === 'insufficient_user_authentication' ? err.acrValues : undefined
+    expectTypeOf(check).returns.toEqualTypeOf<readonly string[] | undefined>()
+    expectTypeOf<InsufficientUserAuthenticationError['maxAge']>().toEqualTypeOf<
+      number | undefined
+    >()
+  })
+
   it('options beside a prebuilt instance are a type error', async () => {
     const app = Fastify()
     const auth = createAuth<FastifyRequest>({
@@ -158,6 +197,11 @@ describe('types', () => {
     createAuth({ algorithms: ['rs256'], secret: 'x' })
     // @ts-expect-error: 'none' is never an algorithm
     createAuth({ algorithms: ['none'], secret: 'x' })
+    expectTypeOf<NonNullable<AuthOptions['mtls']>['headerFormat']>().toEqualTypeOf<
+      'rfc9440' | 'pem' | 'base64' | undefined
+    >()
+    // @ts-expect-error: the proxy's header is what the option is for
+    createAuth({ algorithms: ['HS256'], secret: 'x', mtls: { headerFormat: 'pem' } })
     expectTypeOf<Requirement>().toMatchTypeOf<string | Requirement>()
   })
 
@@ -196,6 +240,7 @@ describe('types', () => {
       | 'dpop_nonce_required'
       | 'dpop_required'
       | 'permission_denied'
+      | 'insufficient_user_authentication'
       | 'too_many_attempts'
       | 'auth_unavailable'
     >()

@@ -45,7 +45,7 @@ describe.each(ADAPTERS)('DPoP: %s against oidc-provider', (adapter) => {
   async function boundToken(client: string) {
     const keyPair = await generateKeyPair('ES256')
     const proof = await generateProof(keyPair, `${provider.issuer}/token`, 'POST')
-    return { keyPair, token: await provider.token(client, ORDERS, undefined, proof) }
+    return { keyPair, token: await provider.token(client, ORDERS, undefined, undefined, proof) }
   }
 
   for (const [kind, client] of [

@@ -4,7 +4,7 @@
  * and `optional`.
  */
 import 'reflect-metadata'
-import { createServer, type RequestListener } from 'node:http'
+import type { RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
   Auth,
@@ -14,6 +14,7 @@ import {
   type NestRequest,
   OptionalAuth,
   Public,
+  RequireAuthentication,
   RequirePermission,
 } from '@authframework/nestjs'
 import {
@@ -29,11 +30,12 @@ import { APP_GUARD, NestFactory } from '@nestjs/core'
 import { ExpressAdapter } from '@nestjs/platform-express'
 import { FastifyAdapter } from '@nestjs/platform-fastify'
 import {
-  MAX_HEADER,
+  appServer,
   owner,
   PREFLIGHT_ANSWER,
   ROUTES,
   type RunningApp,
+  type ServeOptions,
   send,
 } from './contract-routes.js'
 
@@ -64,12 +66,13 @@ class FixedRoutes {
 function tableController(): new () => object {
   class TableRoutes {}
   const prototype = TableRoutes.prototype as unknown as Record<string, unknown>
-  ROUTES(owner((req: NestRequest) => req.params.id)).forEach(([path, reqs], i) => {
+  ROUTES(owner((req: NestRequest) => req.params.id)).forEach(([path, reqs, stepUp], i) => {
     const name = `route${i}`
     prototype[name] = (auth: AuthContext | undefined) => answer(auth)
     const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!
     Get(path.slice(1))(prototype, name, descriptor)
     if (reqs) RequirePermission(...(reqs as never[]))(prototype, name, descriptor)
+    if (stepUp) RequireAuthentication(stepUp)(prototype, name, descriptor)
     Auth()(prototype, name, 0)
   })
   Controller()(TableRoutes)
@@ -79,6 +82,7 @@ function tableController(): new () => object {
 export async function startNest(
   platform: 'express' | 'fastify',
   options: Record<string, unknown>,
+  serve: ServeOptions = {},
 ): Promise<RunningApp> {
   @Module({
     imports: [AuthModule.forRoot(options as never)],
@@ -92,7 +96,7 @@ export async function startNest(
   if (platform === 'express') {
     app = await NestFactory.create(ContractModule, new ExpressAdapter(), { logger: false })
     await app.init()
-    const server = createServer({ maxHeaderSize: MAX_HEADER }, app.getHttpAdapter().getInstance())
+    const server = appServer(app.getHttpAdapter().getInstance(), serve)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as AddressInfo).port
     const close = app.close.bind(app)
@@ -102,16 +106,15 @@ export async function startNest(
     }
   } else {
     const adapter = new FastifyAdapter({
-      serverFactory: (handler: RequestListener) =>
-        createServer({ maxHeaderSize: MAX_HEADER }, handler),
+      serverFactory: (handler: RequestListener) => appServer(handler, serve),
     })
     app = await NestFactory.create(ContractModule, adapter, { logger: false })
     await app.listen(0, '127.0.0.1')
     port = (app.getHttpServer().address() as AddressInfo).port
   }
   return {
-    origin: `http://127.0.0.1:${port}`,
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
+    port,
     close: () => app.close(),
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -7,9 +7,14 @@ import type { AuthOptions } from '@authframework/core'
 import {
   authMiddleware as expressAuth,
   requirePermission as expressGuard,
+  requireAuthentication as expressStepUp,
 } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
-import { authMiddleware as koaAuth, requirePermission as koaGuard } from '@authframework/koa'
+import {
+  authMiddleware as koaAuth,
+  requirePermission as koaGuard,
+  requireAuthentication as koaStepUp,
+} from '@authframework/koa'
 import Router from '@koa/router'
 import express from 'express'
 import express4 from 'express4'
@@ -17,20 +22,28 @@ import Fastify from 'fastify'
 import Fastify4 from 'fastify4'
 import Koa from 'koa'
 import Koa2 from 'koa2'
+import { afterAll, beforeAll } from 'vitest'
 import { startHono } from './apps-hono.js'
 import { startNest } from './apps-nest.js'
 import {
+  appServer,
   listen,
-  MAX_HEADER,
   owner,
   PREFLIGHT_ANSWER,
   ROUTES,
   type RunningApp,
+  type ServeOptions,
   send,
 } from './contract-routes.js'
 import { AUDIENCE, ISSUER, NOW, publicPem } from './tokens.js'
 
-export { PREFLIGHT_ANSWER, type Response, type RunningApp } from './contract-routes.js'
+export {
+  PREFLIGHT_ANSWER,
+  problemBody,
+  type Response,
+  type RunningApp,
+  type ServeOptions,
+} from './contract-routes.js'
 
 /** Every adapter; NestJS on each of its platforms. */
 export const ADAPTERS = [
@@ -132,17 +145,21 @@ export function baseOptions(): AuthOptions<never> {
   }
 }
 
-/** Builds and starts one framework's app with the contract routes and the given options. */
+/**
+ * Builds and starts one framework's app with the contract routes and the given options, over
+ * plain HTTP, or over HTTPS with `serve.tls`.
+ */
 export async function startApp(
   name: AdapterName | FrameworkMajor,
   options: Record<string, unknown>,
+  serve: ServeOptions = {},
 ): Promise<RunningApp> {
   let server: Server
   let stop: () => Promise<void>
   const { adapter, major } = frameworkOf(name)
-  if (adapter === 'hono') return startHono(options)
+  if (adapter === 'hono') return startHono(options, serve)
   if (adapter === 'nestjs-express' || adapter === 'nestjs-fastify') {
-    return startNest(adapter === 'nestjs-express' ? 'express' : 'fastify', options)
+    return startNest(adapter === 'nestjs-express' ? 'express' : 'fastify', options, serve)
   }
   if (adapter === 'express') {
     const app = (FRAMEWORKS[major] as typeof express)()
@@ -156,13 +173,16 @@ export async function startApp(
     app.options('/me', (_req, res) => {
       res.status(PREFLIGHT_ANSWER.status).set(PREFLIGHT_ANSWER.headers).end()
     })
-    for (const [path, reqs] of ROUTES(owner((req: express.Request) => req.params.id as string))) {
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((req: express.Request) => req.params.id as string),
+    )) {
       const guards = reqs ? [expressGuard(...(reqs as never[]))] : []
+      if (stepUp) guards.unshift(expressStepUp(stepUp))
       app.get(path, ...guards, (req, res) => {
         res.json({ auth: req.auth ?? null })
       })
     }
-    server = createServer({ maxHeaderSize: MAX_HEADER }, app)
+    server = appServer(app, serve)
     await listen(server)
     stop = () => new Promise((r) => server.close(() => r()))
   } else if (adapter === 'koa') {
@@ -179,19 +199,22 @@ export async function startApp(
       ctx.set(PREFLIGHT_ANSWER.headers)
       ctx.status = PREFLIGHT_ANSWER.status
     })
-    for (const [path, reqs] of ROUTES(owner((ctx: { params: { id: string } }) => ctx.params.id))) {
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((ctx: { params: { id: string } }) => ctx.params.id),
+    )) {
       const guards = reqs ? [koaGuard(...(reqs as never[]))] : []
+      if (stepUp) guards.unshift(koaStepUp(stepUp))
       router.get(path, ...guards, (ctx) => {
         ctx.body = { auth: ctx.state.auth ?? null }
       })
     }
     app.use(router.routes())
-    server = createServer({ maxHeaderSize: MAX_HEADER }, app.callback())
+    server = appServer(app.callback(), serve)
     await listen(server)
     stop = () => new Promise((r) => server.close(() => r()))
   } else {
     const app = (FRAMEWORKS[major] as typeof Fastify)({
-      serverFactory: (handler) => createServer({ maxHeaderSize: MAX_HEADER }, handler),
+      serverFactory: (handler) => appServer(handler, serve),
     })
     await app.register(authPlugin, options as never)
     app.get('/public', { config: { auth: false } }, async () => ({ public: true }))
@@ -201,9 +224,12 @@ export async function startApp(
     app.get('/catalog', { config: { auth: 'optional' } }, async (req) => ({
       auth: req.auth ?? null,
     }))
-    for (const [path, reqs] of ROUTES(owner((req: { params: { id: string } }) => req.params.id))) {
-      const preHandler = reqs ? app.requirePermission(...(reqs as never[])) : undefined
-      app.get(path, preHandler ? { preHandler } : {}, async (req) => ({ auth: req.auth ?? null }))
+    for (const [path, reqs, stepUp] of ROUTES(
+      owner((req: { params: { id: string } }) => req.params.id),
+    )) {
+      const preHandler = reqs ? [app.requirePermission(...(reqs as never[]))] : []
+      if (stepUp) preHandler.unshift(app.requireAuthentication(stepUp))
+      app.get(path, { preHandler }, async (req) => ({ auth: req.auth ?? null }))
     }
     await app.listen({ port: 0, host: '127.0.0.1' })
     server = app.server
@@ -211,8 +237,28 @@ export async function startApp(
   }
   const port = (server.address() as AddressInfo).port
   return {
-    origin: `http://127.0.0.1:${port}`,
     request: (path, headers = [], method = 'GET') => send(port, path, headers, method),
+    port,
     close: stop,
   }
+}
+
+/**
+ * For a `describe` block: one app of `name` per option set (over `baseOptions()`), started before
+ * its tests and closed after them, by variant name.
+ */
+export function appsPerVariant(
+  name: AdapterName | FrameworkMajor,
+  variants: Readonly<Record<string, object>>,
+): ReadonlyMap<string, RunningApp> {
+  const apps = new Map<string, RunningApp>()
+  beforeAll(async () => {
+    for (const [variant, extra] of Object.entries(variants)) {
+      apps.set(variant, await startApp(name, { ...baseOptions(), ...extra }))
+    }
+  })
+  afterAll(async () => {
+    for (const app of apps.values()) await app.close()
+  })
+  return apps
 }

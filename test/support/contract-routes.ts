@@ -3,9 +3,24 @@
  * preflight answer, the header limit, and the client that sends raw header pairs.
  */
 import { once } from 'node:events'
-import { request as httpRequest, type Server } from 'node:http'
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+} from 'node:http'
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { allOf, anyOf, not, type Predicate, requireDpop } from '@authframework/core'
+import {
+  allOf,
+  anyOf,
+  not,
+  type Predicate,
+  requireDpop,
+  type StepUpOptions,
+} from '@authframework/core'
+import { expect } from 'vitest'
 
 /** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
 export const MAX_HEADER = 65_536
@@ -19,7 +34,12 @@ export const owner =
   async (auth, request) =>
     auth.sub === param(request)
 
-export type Route = readonly [path: string, requirements: unknown[] | undefined]
+/** A route: its permission requirements, and its step-up requirement (checked first). */
+export type Route = readonly [
+  path: string,
+  requirements: unknown[] | undefined,
+  stepUp?: StepUpOptions,
+]
 
 /**
  * The app's own answer to a CORS preflight of `/me` (registered after the auth middleware, so it
@@ -40,8 +60,23 @@ export const ROUTES = (ownerOf: Predicate<never>): Route[] => [
   ['/admin', [anyOf('admin', allOf('orders:write', 'invoices:write'))]],
   ['/active', ['orders:read', not('suspended')]],
   ['/users/:id', [ownerOf]],
+  ['/step-up/acr', undefined, { acrValues: ['urn:example:mfa', 'hwk'] }],
+  ['/step-up/recent', undefined, { maxAgeSeconds: 300 }],
+  ['/step-up/payments', ['payments:write'], { acrValues: ['mfa'], maxAgeSeconds: 300 }],
   ['/dpop-only', [requireDpop()]],
 ]
+
+/** The RFC 9457 body of an error answer: the five members, and a code's extension members. */
+export function problemBody(code: string, status: number, members?: Record<string, unknown>) {
+  return {
+    type: `urn:authframework:error:${code}`,
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+    code,
+    ...members,
+  }
+}
 
 export interface Response {
   status: number
@@ -51,16 +86,40 @@ export interface Response {
 }
 
 export interface RunningApp {
-  /** Where the app listens (`http://127.0.0.1:<port>`), as the `Host` header names it. */
-  readonly origin: string
+  /** Over plain HTTP; an app served over TLS is reached through `port`. */
   request(path: string, headers?: [string, string][], method?: string): Promise<Response>
+  readonly port: number
   close(): Promise<void>
+}
+
+/** How `startApp` serves an app: plain HTTP, or HTTPS with these TLS options. */
+export interface ServeOptions {
+  readonly tls?: Pick<HttpsOptions, 'key' | 'cert' | 'requestCert' | 'rejectUnauthorized'>
+}
+
+/** The server of a contract app: HTTP, or HTTPS with `serve.tls`; Node's header limit raised. */
+export function appServer(handler: RequestListener, serve: ServeOptions = {}): Server {
+  return serve.tls === undefined
+    ? createServer({ maxHeaderSize: MAX_HEADER }, handler)
+    : createHttpsServer({ ...serve.tls, maxHeaderSize: MAX_HEADER }, handler)
 }
 
 export async function listen(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return (server.address() as AddressInfo).port
+}
+
+/** A response read to its end; its body parsed when it is JSON. */
+export async function readResponse(res: IncomingMessage): Promise<Response> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  const text = Buffer.concat(chunks).toString('utf8')
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {}
+  return { status: res.statusCode ?? 0, headers: res.headers, body, text }
 }
 
 /** Sends a request with raw header pairs, so that a header can be repeated. */
@@ -80,16 +139,7 @@ export function send(
         headers: [['Host', `127.0.0.1:${port}`], ...headers].flat(),
       },
       (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          let body: unknown = text
-          try {
-            body = JSON.parse(text)
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text })
-        })
+        readResponse(res).then(resolve, reject)
       },
     )
     req.on('error', reject)

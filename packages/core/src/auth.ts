@@ -25,7 +25,7 @@ export interface Auth<Req = unknown> {
   ): MaybePromise<AuthContext | undefined>
   /** Compiles a permission requirement once into a guard for one route. */
   guard(...requirements: Requirement<Req>[]): Guard<Req>
-  /** Runs a guard for a request, with this instance's realm and decision metrics. */
+  /** Runs a guard for a request, with this instance's realm, clock and decision metrics. */
   authorize(guard: Guard<Req>, auth: AuthContext | undefined, request: Req): MaybePromise<void>
   /**
    * Revokes a token (every re-encoding and re-signature of it), a `jti`, or every token of a subject issued up to

@@ -18,6 +18,7 @@ import { createInstrumentation } from './instrumentation.js'
 import { createIntrospector } from './introspection/index.js'
 import { combineLoggers } from './logging.js'
 import { createMetrics } from './metrics/metrics.js'
+import { createClientCertificates } from './mtls/client-certificate.js'
 import { isIntrospector, resolveOptions } from './options/resolve.js'
 import type { AuthOptions } from './options/types.js'
 import { createGuard } from './permissions/guard.js'
@@ -60,8 +61,10 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const logger = combineLoggers(o.logger, o.audit)
   const instrument = createInstrumentation({ ...o, metrics, logger, basic: !!o.basic })
   const resolvePermissions = createPermissionResolver(o.store, o.merge, instrument.permissions)
+  const guardEnv = { clock, toleranceSeconds: o.claimRules.toleranceSeconds }
 
-  const steps = createTokenSteps({ ...o, cache, revocation, resolvePermissions })
+  const certificates = createClientCertificates(o.mtls)
+  const steps = createTokenSteps({ ...o, cache, revocation, resolvePermissions, certificates })
   const bearer = createBearerHandler({
     ...o,
     cache,
@@ -111,7 +114,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     authorize(guard, auth, request) {
       let result: MaybePromise<void>
       try {
-        result = guard(auth, request)
+        result = guard(auth, request, guardEnv)
       } catch (error) {
         throw dpopAware(instrument.refused(guard.label, error), auth)
       }

@@ -1,25 +1,24 @@
+import type {
+  DpopNonceRequiredError,
+  DpopProofInvalidError,
+  DpopRequiredError,
+} from './dpop/errors.js'
 import {
   type AuthErrorCode,
   basicChallenge,
   bearerChallenge,
-  dpopChallenge,
+  type DpopChallengeOptions,
   ERROR_TABLE,
+  isScopeToken,
   type ProblemDetails,
   problemType,
+  schemeChallenge,
 } from './http.js'
 import type { Dependency } from './metrics/metrics.js'
 
-export type { AuthErrorCode } from './http.js'
+export type { AuthErrorCode, DpopChallengeOptions } from './http.js'
 
 const DEFAULT_REALM = 'api'
-
-/** How an instance that accepts DPoP proofs challenges (RFC 9449 sections 7.1 and 7.2). */
-export interface DpopChallengeOptions {
-  /** The `algs` parameter: the proof algorithms accepted, space-separated. */
-  readonly algs: string
-  /** `allowed`: Bearer tokens are accepted too, and a request without credentials is challenged for both. */
-  readonly mode: 'allowed' | 'required'
-}
 
 /**
  * The one error type of every authentication and authorization failure. `code` is stable and
@@ -104,30 +103,13 @@ export class AuthError extends Error {
       description: spec.bearerError === undefined ? undefined : this.message,
       scope: this.scope,
     }
-    const challenge = this.challenge(params, 'dpop' in spec)
+    const challenge = schemeChallenge(params, 'dpop' in spec, this.dpop, this.viaDpop)
     const both = this.basic && this.code === 'credentials_missing'
     const headers: Record<string, string> = {
       'www-authenticate': both ? `${challenge}, ${basicChallenge(this.realm)}` : challenge,
     }
     if (this.dpopNonce !== undefined) headers['dpop-nonce'] = this.dpopNonce
     return headers
-  }
-
-  /**
-   * The scheme that tells the error (RFC 9449 section 7.2): no credentials are challenged for every
-   * accepted scheme without an error; a DPoP error, or any error of a request that used the DPoP
-   * scheme, in a `DPoP` challenge; anything else in a `Bearer` one.
-   */
-  private challenge(params: Parameters<typeof bearerChallenge>[0], dpopCode: boolean): string {
-    const dpop = this.dpop
-    if (dpop === undefined) {
-      return dpopCode ? dpopChallenge(params, undefined) : bearerChallenge(params)
-    }
-    if (this.code === 'credentials_missing') {
-      const challenge = dpopChallenge(params, dpop.algs)
-      return dpop.mode === 'allowed' ? `${bearerChallenge(params)}, ${challenge}` : challenge
-    }
-    return dpopCode || this.viaDpop ? dpopChallenge(params, dpop.algs) : bearerChallenge(params)
   }
 
   /** The RFC 9457 body. */
@@ -158,7 +140,8 @@ export function isAuthError(value: unknown): value is AuthError {
   return value instanceof AuthError
 }
 
-type Options = {
+/** What every error constructor takes besides its detail. */
+export type Options = {
   cause?: unknown
   scope?: readonly string[]
   realm?: string
@@ -245,6 +228,63 @@ export class PermissionDeniedError extends AuthError {
   }
 }
 
+/** What a step-up challenge asks for (RFC 9470 section 3). */
+export interface AuthenticationRequirements {
+  /** Acceptable `acr` values, in order of preference (`acr_values`). */
+  readonly acrValues?: readonly string[] | undefined
+  /** The most seconds since the user's last active authentication (`max_age`). */
+  readonly maxAge?: number | undefined
+}
+
+/**
+ * The caller's authentication is too weak or too old for the route (401
+ * `insufficient_user_authentication`, RFC 9470): the challenge carries `acr_values` and
+ * `max_age`, and so does the problem body (for browser clients that cannot read the header).
+ *
+ * @example
+ * throw new InsufficientUserAuthenticationError({ acrValues: ['mfa'], maxAge: 300 })
+ */
+export class InsufficientUserAuthenticationError extends AuthError {
+  declare readonly code: 'insufficient_user_authentication'
+  /** The `acr` values that would be accepted, in order of preference. */
+  readonly acrValues: readonly string[] | undefined
+  /** The most seconds since the last active authentication that would be accepted. */
+  readonly maxAge: number | undefined
+
+  constructor(
+    requirements: AuthenticationRequirements,
+    detail = 'Stronger or more recent authentication is required.',
+    options?: Options,
+  ) {
+    super('insufficient_user_authentication', detail, options)
+    // kept only as the challenge can carry them, so that the header and the body say the same
+    const { acrValues, maxAge } = requirements
+    this.acrValues = acrValues && Object.freeze(acrValues.filter(isScopeToken))
+    this.maxAge =
+      maxAge !== undefined && Number.isSafeInteger(maxAge) && maxAge >= 0 ? maxAge : undefined
+  }
+
+  override get headers(): Record<string, string> {
+    const challenge = bearerChallenge({
+      realm: this.realm,
+      error: 'insufficient_user_authentication',
+      description: this.message,
+      acrValues: this.acrValues,
+      maxAge: this.maxAge,
+    })
+    return { 'www-authenticate': challenge }
+  }
+
+  override toProblem(): ProblemDetails {
+    const acr = this.acrValues?.join(' ')
+    return {
+      ...super.toProblem(),
+      ...(acr ? { acr_values: acr } : {}),
+      ...(this.maxAge === undefined ? {} : { max_age: this.maxAge }),
+    }
+  }
+}
+
 /**
  * Too many failed logins for a username or from a client address (429 with `Retry-After`).
  *
@@ -264,41 +304,6 @@ export class TooManyAttemptsError extends AuthError {
   ) {
     super('too_many_attempts', detail, options)
     this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds))
-  }
-}
-
-/** The DPoP proof is missing, malformed, expired, replayed or for another request (401 `invalid_dpop_proof`). */
-export class DpopProofInvalidError extends AuthError {
-  declare readonly code: 'dpop_proof_invalid'
-  constructor(detail: string, options?: Options) {
-    super('dpop_proof_invalid', detail, options)
-  }
-}
-
-/**
- * The proof lacks the server's current nonce (401 `use_dpop_nonce`, RFC 9449 section 9): the
- * answer carries a fresh one in `DPoP-Nonce` for the client to retry with.
- */
-export class DpopNonceRequiredError extends AuthError {
-  declare readonly code: 'dpop_nonce_required'
-  constructor(
-    nonce: string,
-    detail = 'The DPoP proof must carry the server nonce.',
-    options?: Options,
-  ) {
-    super('dpop_nonce_required', detail, options)
-    this.dpopNonce = nonce
-  }
-}
-
-/** Only DPoP-bound tokens are accepted here (401, `DPoP` challenge with `invalid_token`). */
-export class DpopRequiredError extends AuthError {
-  declare readonly code: 'dpop_required'
-  constructor(
-    detail = 'A DPoP-bound token sent with the DPoP scheme is required.',
-    options?: Options,
-  ) {
-    super('dpop_required', detail, options)
   }
 }
 
@@ -322,6 +327,7 @@ export type AuthFailure =
   | SessionInvalidError
   | UserInactiveError
   | PermissionDeniedError
+  | InsufficientUserAuthenticationError
   | TooManyAttemptsError
   | DpopProofInvalidError
   | DpopNonceRequiredError

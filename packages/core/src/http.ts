@@ -4,8 +4,9 @@
  */
 
 /**
- * The `error` of a challenge: RFC 6750 section 3.1 values, and RFC 9449 section 7.1's two for DPoP
- * proofs; `undefined` when the challenge carries no error.
+ * The `error` of a challenge: RFC 6750 section 3.1 values, RFC 9470's
+ * `insufficient_user_authentication`, and RFC 9449 section 7.1's two for DPoP proofs; `undefined`
+ * when the challenge carries no error.
  */
 export type BearerError =
   | 'invalid_request'
@@ -13,6 +14,7 @@ export type BearerError =
   | 'insufficient_scope'
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
+  | 'insufficient_user_authentication'
 
 export interface ErrorSpec {
   readonly status: number
@@ -46,6 +48,11 @@ export const ERROR_TABLE = {
     bearerError: 'insufficient_scope',
     title: 'Insufficient permissions',
   },
+  insufficient_user_authentication: {
+    status: 401,
+    bearerError: 'insufficient_user_authentication',
+    title: 'Stronger or more recent authentication required',
+  },
   too_many_attempts: { status: 429, bearerError: undefined, title: 'Too many attempts' },
   dpop_proof_invalid: {
     status: 401,
@@ -77,6 +84,10 @@ export interface ProblemDetails {
   readonly status: number
   readonly detail: string
   readonly code: AuthErrorCode
+  /** `insufficient_user_authentication`: the `acr_values` of the challenge (RFC 9470). */
+  readonly acr_values?: string
+  /** `insufficient_user_authentication`: the `max_age` of the challenge, in seconds (RFC 9470). */
+  readonly max_age?: number
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -114,10 +125,15 @@ export interface ChallengeParams {
   readonly error?: BearerError | undefined
   readonly description?: string | undefined
   readonly scope?: readonly string[] | undefined
+  /** RFC 9470 `acr_values`: the acceptable `acr` values, in order of preference. */
+  readonly acrValues?: readonly string[] | undefined
+  /** RFC 9470 `max_age`: the most seconds since the user's last active authentication. */
+  readonly maxAge?: number | undefined
 }
 
 /**
- * Builds a `Bearer` challenge (RFC 6750 section 3).
+ * Builds a `Bearer` challenge (RFC 6750 section 3), with RFC 9470's `acr_values` and `max_age`
+ * when given. Values that cannot stand in a quoted-string are dropped, never escaped.
  *
  * @example
  * bearerChallenge({ realm: 'api', error: 'invalid_token', description: 'Token expired' })
@@ -133,7 +149,18 @@ export function bearerChallenge(params: ChallengeParams): string {
     const scope = params.scope.filter(isScopeToken).join(' ')
     if (scope) header += `, scope="${scope}"`
   }
-  return header
+  return header + stepUpParams(params)
+}
+
+/** RFC 9470 section 3: `, acr_values="..."` and `, max_age="..."` (a whole number of seconds). */
+function stepUpParams({ acrValues, maxAge }: ChallengeParams): string {
+  // acr values are space-separated, so each must be a scope-token (no space, quote, backslash)
+  const acr = acrValues === undefined ? '' : acrValues.filter(isScopeToken).join(' ')
+  let params = acr ? `, acr_values="${acr}"` : ''
+  if (maxAge !== undefined && Number.isSafeInteger(maxAge) && maxAge >= 0) {
+    params += `, max_age="${maxAge}"`
+  }
+  return params
 }
 
 /**
@@ -152,4 +179,37 @@ export function dpopChallenge(params: ChallengeParams, algs: string | undefined)
 /** A `Basic` challenge (RFC 7617), sent when Basic credentials are accepted. */
 export function basicChallenge(realm: string): string {
   return `Basic realm="${toQuotedStringSafe(realm)}", charset="UTF-8"`
+}
+
+/** How an instance that accepts DPoP proofs challenges (RFC 9449 sections 7.1 and 7.2). */
+export interface DpopChallengeOptions {
+  /** The `algs` parameter: the proof algorithms accepted, space-separated. */
+  readonly algs: string
+  /** `allowed`: Bearer tokens are accepted too, and a request without credentials is challenged for both. */
+  readonly mode: 'allowed' | 'required'
+}
+
+/**
+ * The challenge that tells an error (RFC 9449 section 7.2): without DPoP, `Bearer`; a request
+ * without credentials is challenged for every accepted scheme, without an error; a DPoP error
+ * (`dpopCode`), or any error of a request that used the DPoP scheme, in a `DPoP` challenge;
+ * anything else in a `Bearer` one.
+ *
+ * @example
+ * schemeChallenge({ realm: 'api' }, false, { algs: 'ES256', mode: 'allowed' }, false) // 'Bearer realm="api", DPoP realm="api", algs="ES256"'
+ */
+export function schemeChallenge(
+  params: ChallengeParams,
+  dpopCode: boolean,
+  dpop: DpopChallengeOptions | undefined,
+  viaDpop: boolean,
+): string {
+  if (dpop === undefined) {
+    return dpopCode ? dpopChallenge(params, undefined) : bearerChallenge(params)
+  }
+  if (params.error === undefined) {
+    const challenge = dpopChallenge(params, dpop.algs)
+    return dpop.mode === 'allowed' ? `${bearerChallenge(params)}, ${challenge}` : challenge
+  }
+  return dpopCode || viaDpop ? dpopChallenge(params, dpop.algs) : bearerChallenge(params)
 }

@@ -12,19 +12,23 @@ export {
 } from './adapter.js'
 export { type AuditSink, type AuditSinkOptions, createAuditSink } from './audit/sink.js'
 export { type Auth, CHANNELS, createAuth } from './authenticate.js'
+export {
+  DpopNonceRequiredError,
+  DpopProofInvalidError,
+  DpopRequiredError,
+} from './dpop/errors.js'
 export type { DpopReplayStore } from './dpop/replay.js'
 export { requireDpop } from './dpop/require.js'
 export {
   AuthError,
   type AuthErrorCode,
+  type AuthenticationRequirements,
   type AuthFailure,
   AuthUnavailableError,
   CredentialsInvalidError,
   CredentialsMissingError,
   type DpopChallengeOptions,
-  DpopNonceRequiredError,
-  DpopProofInvalidError,
-  DpopRequiredError,
+  InsufficientUserAuthenticationError,
   InvalidRequestError,
   isAuthError,
   PermissionDeniedError,
@@ -80,6 +84,8 @@ export {
   type MiddlewareArgs,
   type MiddlewareKit,
 } from './middleware-kit.js'
+export type { CertificateHeaderFormat } from './mtls/forwarded.js'
+export { certificateThumbprint } from './mtls/thumbprint.js'
 export {
   DEFAULT_DPOP_ALGORITHMS,
   DPOP_ALGORITHMS,
@@ -91,6 +97,7 @@ export {
   type AuthOptions,
   type BasicUser,
   type BasicVerify,
+  type MtlsOptions,
   OPTION_NAMES,
   type PermissionMerge,
   type PermissionsClaim,
@@ -105,7 +112,12 @@ export type {
   RedisClient,
   RedisCluster,
 } from './peer-types.js'
-export { createGuard, type Guard } from './permissions/guard.js'
+export {
+  chainGuards,
+  createGuard,
+  type Guard,
+  type GuardEnvironment,
+} from './permissions/guard.js'
 export { compileGrants, type GrantSet } from './permissions/match.js'
 export {
   allOf,
@@ -116,11 +128,13 @@ export {
   type Predicate,
   type Requirement,
 } from './permissions/predicates.js'
+export { createStepUpGuard, type StepUpOptions } from './permissions/step-up.js'
 export * from './permissions/store/index.js'
 export {
   type FetchRequestHead,
   fetchRequestLike,
   type NodeRequestLike,
+  type NodeSocketLike,
   requestInput,
   urlPath,
 } from './request.js'

@@ -13,8 +13,9 @@ import {
   type NodeRequestHead,
 } from './adapter.js'
 import type { Auth } from './authenticate.js'
-import { createGuard } from './permissions/guard.js'
+import { createGuard, type Guard } from './permissions/guard.js'
 import type { Requirement } from './permissions/predicates.js'
+import { createStepUpGuard, type StepUpOptions } from './permissions/step-up.js'
 import type { NodeRequestLike } from './request.js'
 import type { AuthContext } from './types.js'
 import type { MaybePromise } from './util.js'
@@ -36,7 +37,7 @@ export type Authenticate<Req, Res> = <R>(
   next: Next<R>,
 ) => MaybePromise<R | undefined>
 
-/** One request through `requirePermission`: the request, its caller, the response, `next`. */
+/** One request through a route guard: the request, its caller, the response, `next`. */
 export type Authorize<Req, Res> = <R>(
   request: Req,
   auth: AuthContext | undefined,
@@ -44,7 +45,10 @@ export type Authorize<Req, Res> = <R>(
   next: Next<R>,
 ) => MaybePromise<R | undefined>
 
-/** `authMiddleware` and `requirePermission` of one framework, without the framework's signatures. */
+/**
+ * `authMiddleware`, `requirePermission` and `requireAuthentication` of one framework, without the
+ * framework's signatures.
+ */
 export interface MiddlewareKit<Req extends object, Res> {
   /** The middleware of one set of options; it notes itself on each request it authenticates. */
   authenticator(...args: MiddlewareArgs<Req>): Authenticate<Req, Res>
@@ -53,6 +57,11 @@ export interface MiddlewareKit<Req extends object, Res> {
    * request. Throws (the framework answers 500) where no `authMiddleware` ran before it.
    */
   guard(requirements: readonly Requirement<Req>[]): Authorize<Req, Res>
+  /**
+   * A step-up route guard (RFC 9470, see `createStepUpGuard`), judged like {@link guard}. Throws
+   * `TypeError` at once for bad options.
+   */
+  stepUp(options: StepUpOptions): Authorize<Req, Res>
 }
 
 /**
@@ -68,6 +77,13 @@ export function createMiddlewareKit<Req extends object, Res>(
 ): MiddlewareKit<Req, Res> {
   // A WeakMap rather than a property of the request, so that the request object keeps its shape.
   const adapters = new WeakMap<Req, Adapter<Req, Res>>()
+  function authorizer(guard: Guard<Req>, name: string): Authorize<Req, Res> {
+    return (request, auth, res, next) => {
+      const adapter = adapters.get(request)
+      if (adapter === undefined) throw new Error(`${name} needs authMiddleware first`)
+      return adapter.authorize(guard, auth, request, res, next)
+    }
+  }
   return {
     authenticator(options, adapterOptions) {
       const adapter = createAdapter<Req, Res>(options, adapterOptions, hooks)
@@ -76,13 +92,7 @@ export function createMiddlewareKit<Req extends object, Res>(
         return adapter.authenticate(request, raw, res, next)
       }
     },
-    guard(requirements) {
-      const guard = createGuard(requirements)
-      return (request, auth, res, next) => {
-        const adapter = adapters.get(request)
-        if (adapter === undefined) throw new Error('requirePermission needs authMiddleware first')
-        return adapter.authorize(guard, auth, request, res, next)
-      }
-    },
+    guard: (requirements) => authorizer(createGuard(requirements), 'requirePermission'),
+    stepUp: (options) => authorizer(createStepUpGuard(options), 'requireAuthentication'),
   }
 }

@@ -4,6 +4,15 @@
  */
 import type { RequestInput } from './types.js'
 
+/** The parts of a request's `net.Socket` or `tls.TLSSocket` that the core reads. */
+export interface NodeSocketLike {
+  readonly remoteAddress?: string | undefined
+  /** True on a `tls.TLSSocket`. */
+  readonly encrypted?: boolean | undefined
+  /** `tls.TLSSocket#getPeerCertificate`: `{}` (no `raw`) when the client presented none. */
+  getPeerCertificate?(detailed?: boolean): { readonly raw?: Uint8Array | undefined } | null
+}
+
 /** The parts of a Node `IncomingMessage` (or a look-alike) that the core reads. */
 export interface NodeRequestLike {
   readonly headers: {
@@ -12,11 +21,7 @@ export interface NodeRequestLike {
     readonly host?: string | undefined
   }
   readonly rawHeaders?: readonly string[]
-  readonly socket?: {
-    readonly remoteAddress?: string | undefined
-    /** True on a TLS connection (`tls.TLSSocket`). */
-    readonly encrypted?: boolean | undefined
-  } | null
+  readonly socket?: NodeSocketLike | null
   /** The origin, where the request knows it itself (a Fetch API request's absolute URL). */
   readonly origin?: string | undefined
   readonly method?: string | undefined
@@ -127,6 +132,30 @@ class NodeRequestInput implements RequestInput {
   get headers(): Readonly<Record<string, string | string[] | undefined>> {
     return this.#headers as Readonly<Record<string, string | string[] | undefined>>
   }
+
+  get clientCertificate(): Uint8Array | undefined {
+    const socket = this.#raw.socket
+    return socket?.encrypted === true ? peerCertificate(socket) : undefined
+  }
+}
+
+/**
+ * The DER certificate of each TLS connection, read once: `getPeerCertificate` builds a new object
+ * (and buffer) per call, and one buffer per connection lets its thumbprint be memoised. Weak: it
+ * goes with the socket. A certificate is only kept once the client has presented one; TLS 1.3
+ * cannot change it afterwards, and a TLS 1.2 renegotiation (which Node limits) is not looked at:
+ * the first certificate was proved on this same connection.
+ */
+const peerCertificates = new WeakMap<object, Uint8Array>()
+
+function peerCertificate(socket: NodeSocketLike): Uint8Array | undefined {
+  let der = peerCertificates.get(socket)
+  if (der === undefined) {
+    der = socket.getPeerCertificate?.(false)?.raw
+    if (der === undefined || der.length === 0) return undefined
+    peerCertificates.set(socket, der)
+  }
+  return der
 }
 
 /**

@@ -95,6 +95,12 @@ export interface RequestInput {
   readonly origin?: string | undefined
   /** Every request header, by lower-case name, for handlers that read more than the credential. */
   readonly headers?: Readonly<Record<string, string | string[] | undefined>> | undefined
+  /**
+   * The DER of the client certificate of the request's TLS connection, when it presented one: for
+   * certificate-bound tokens (RFC 8705), read only for a token that is bound to one. The same
+   * buffer on every request of a connection; not to be modified.
+   */
+  readonly clientCertificate?: Uint8Array | undefined
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   createAuth,
   ERROR_TABLE,
   errorResponse,
+  InsufficientUserAuthenticationError,
   InvalidRequestError,
   isAuthError,
   PermissionDeniedError,
@@ -33,6 +34,7 @@ import {
   NOW_S,
   rsaKeyPair,
   signJwt,
+  summary,
 } from './helpers.js'
 
 describe('ERROR_TABLE', () => {
@@ -49,6 +51,7 @@ describe('ERROR_TABLE', () => {
       token_revoked: [401, 'invalid_token'],
       user_inactive: [401, 'invalid_token'],
       permission_denied: [403, 'insufficient_scope'],
+      insufficient_user_authentication: [401, 'insufficient_user_authentication'],
       auth_unavailable: [503, undefined],
     })
   })
@@ -93,6 +96,44 @@ describe('bearerChallenge', () => {
     expect(bearerChallenge({ realm: 'api', error: 'insufficient_scope', scope: [] })).toBe(
       'Bearer realm="api", error="insufficient_scope"',
     )
+  })
+
+  it("builds RFC 9470's challenges: acr_values, max_age, or both, after the description", () => {
+    const error = 'insufficient_user_authentication'
+    const head = `Bearer realm="api", error="${error}", error_description="Step up."`
+    const description = 'Step up.'
+    expect(bearerChallenge({ realm: 'api', error, description, acrValues: ['myACR'] })).toBe(
+      `${head}, acr_values="myACR"`,
+    )
+    expect(bearerChallenge({ realm: 'api', error, description, maxAge: 5 })).toBe(
+      `${head}, max_age="5"`,
+    )
+    expect(
+      bearerChallenge({
+        realm: 'api',
+        error,
+        description,
+        acrValues: ['mfa', 'urn:x:hwk'],
+        maxAge: 300,
+      }),
+    ).toBe(`${head}, acr_values="mfa urn:x:hwk", max_age="300"`)
+  })
+
+  it('drops acr values and max ages a quoted-string cannot carry as they are', () => {
+    const error = 'insufficient_user_authentication'
+    expect(
+      bearerChallenge({
+        realm: 'api',
+        error,
+        acrValues: ['ok', 'a b', 'q"uote', 'back\\slash', 'é', '', 'x\r\ny'],
+        maxAge: 1.5,
+      }),
+    ).toBe(`Bearer realm="api", error="${error}", acr_values="ok"`)
+    for (const maxAge of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
+      expect(bearerChallenge({ realm: 'api', error, acrValues: ['a b'], maxAge })).toBe(
+        `Bearer realm="api", error="${error}"`,
+      )
+    }
   })
 
   it('cannot be broken out of by the description or the realm', () => {
@@ -236,6 +277,53 @@ describe('AuthError', () => {
     const failure = new TokenExpiredError() as AuthFailure
     if (failure.code === 'token_expired') expectTypeOf(failure).toEqualTypeOf<TokenExpiredError>()
     expectTypeOf<AuthFailure['code']>().toEqualTypeOf<AuthErrorCode>()
+  })
+})
+
+describe('InsufficientUserAuthenticationError', () => {
+  const CHALLENGE =
+    'Bearer realm="bank", error="insufficient_user_authentication", error_description="Stronger or more recent authentication is required.", acr_values="mfa hwk", max_age="300"'
+
+  it('is a 401 with the RFC 9470 challenge in its realm, never a Basic one', () => {
+    const error = new InsufficientUserAuthenticationError(
+      { acrValues: ['mfa', 'hwk'], maxAge: 300 },
+      undefined,
+      { realm: 'bank' },
+    )
+    error.basic = true
+    expect(error).toBeInstanceOf(AuthError)
+    expect(summary(error)).toEqual({
+      code: 'insufficient_user_authentication',
+      status: 401,
+      'www-authenticate': CHALLENGE,
+    })
+    expect(error.title).toBe('Stronger or more recent authentication required')
+  })
+
+  it('carries acr_values and max_age in the problem body, as the challenge does', () => {
+    const error = new InsufficientUserAuthenticationError(
+      { acrValues: ['mfa', 'a b'], maxAge: 300 },
+      'Step up.',
+    )
+    expect(error.acrValues).toEqual(['mfa'])
+    expect(JSON.parse(errorResponse(error).body)).toEqual({
+      type: 'urn:authframework:error:insufficient_user_authentication',
+      title: 'Stronger or more recent authentication required',
+      status: 401,
+      detail: 'Step up.',
+      code: 'insufficient_user_authentication',
+      acr_values: 'mfa',
+      max_age: 300,
+    })
+    const bare = new InsufficientUserAuthenticationError({ acrValues: ['a b'], maxAge: -1 })
+    expect(Object.keys(bare.toProblem()).sort()).toEqual([
+      'code',
+      'detail',
+      'status',
+      'title',
+      'type',
+    ])
+    expect(bare.maxAge).toBeUndefined()
   })
 })
 

@@ -74,4 +74,26 @@ describe('createMiddlewareKit', () => {
     other.authenticator(options('orders'))(req, req.raw, {}, next)
     expect(() => guard(req, req.auth, {}, next)).toThrow(/needs authMiddleware first/)
   })
+
+  it("judges a step-up guard with the instance's clock and realm; bad options throw at once", async () => {
+    const time = fakeClock()
+    const authenticate = kit.authenticator({ ...options('bank'), clock: time.clock })
+    const nowS = Math.floor(time.clock() / 1000)
+    const token = await signJwt(claims({ acr: 'mfa', auth_time: nowS - 60 }), rsa.privateKey)
+    const stepUp = kit.stepUp({ acrValues: ['mfa'], maxAgeSeconds: 120 })
+    const req = request(token)
+    authenticate(req, req.raw, {}, next)
+    expect(stepUp(req, req.auth, {}, next)).toBe('next')
+    time.advanceSeconds(61)
+    const res: Res = {}
+    expect(stepUp(req, req.auth, res, next)).toBeUndefined()
+    expect(res.answered?.status).toBe(401)
+    expect(res.answered?.headers['www-authenticate']).toBe(
+      'Bearer realm="bank", error="insufficient_user_authentication", error_description="More recent authentication is required.", acr_values="mfa", max_age="120"',
+    )
+    expect(() => kit.stepUp({})).toThrow(TypeError)
+    expect(() => stepUp(request(token), undefined, {}, next)).toThrow(
+      'requireAuthentication needs authMiddleware first',
+    )
+  })
 })

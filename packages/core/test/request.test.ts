@@ -87,3 +87,47 @@ describe('fetchRequestLike', () => {
     expect(input.authorization).toBe('Bearer a, Bearer b')
   })
 })
+
+describe('requestInput: the TLS client certificate', () => {
+  const der = Buffer.from([0x30, 0x00])
+
+  function tlsSocket(raw: Uint8Array | undefined, encrypted = true) {
+    const socket = {
+      encrypted,
+      calls: 0,
+      getPeerCertificate() {
+        socket.calls++
+        // Node builds a new object and buffer on each call; `{}` when there is no certificate
+        return raw === undefined ? {} : { raw: Buffer.from(raw) }
+      },
+    }
+    return socket
+  }
+
+  it('is read only when asked, once per connection (the same buffer on every request)', () => {
+    const socket = tlsSocket(der)
+    const first = requestInput({ headers: {}, socket })
+    expect(socket.calls).toBe(0)
+    const certificate = first.clientCertificate
+    expect(certificate).toEqual(der)
+    const second = requestInput({ headers: {}, socket })
+    expect(second.clientCertificate).toBe(certificate)
+    expect(socket.calls).toBe(1)
+  })
+
+  it('is undefined without one, and asked again (a later handshake may present one)', () => {
+    const socket = tlsSocket(undefined)
+    expect(requestInput({ headers: {}, socket }).clientCertificate).toBeUndefined()
+    expect(requestInput({ headers: {}, socket }).clientCertificate).toBeUndefined()
+    expect(socket.calls).toBe(2)
+  })
+
+  it('is undefined over plain TCP and without a socket (Fetch requests)', () => {
+    const plain = tlsSocket(der, false)
+    expect(requestInput({ headers: {}, socket: plain }).clientCertificate).toBeUndefined()
+    expect(plain.calls).toBe(0)
+    expect(requestInput({ headers: {} }).clientCertificate).toBeUndefined()
+    const fetched = fetchRequestLike(new Request('https://api.example/orders'))
+    expect(requestInput(fetched).clientCertificate).toBeUndefined()
+  })
+})

@@ -1,4 +1,10 @@
-import type { MiddlewareArgs, MiddlewareOptions, Requirement } from '@authframework/core'
+import type {
+  Authorize,
+  MiddlewareArgs,
+  MiddlewareOptions,
+  Requirement,
+  StepUpOptions,
+} from '@authframework/core'
 import { type AuthContext, createMiddlewareKit } from '@authframework/core'
 import type { Request, RequestHandler, Response } from 'express'
 
@@ -46,11 +52,27 @@ export function authMiddleware(...args: MiddlewareArgs<Request>): RequestHandler
  * app.get('/orders', requirePermission('orders:read'), (req, res) => res.json(req.auth))
  */
 export function requirePermission(...requirements: Requirement<Request>[]): RequestHandler {
-  const authorize = kit.guard(requirements)
+  return routeGuard(kit.guard(requirements))
+}
+
+/**
+ * Step-up authentication (RFC 9470): the token's `acr` must be one of `acrValues`, its
+ * `auth_time` at most `maxAgeSeconds` old. Otherwise 401 `insufficient_user_authentication` with
+ * `acr_values` and `max_age` in the challenge; 401 when anonymous. Put it before
+ * `requirePermission` on a route that has both.
+ *
+ * @example
+ * app.post('/payments', requireAuthentication({ acrValues: ['mfa'], maxAgeSeconds: 300 }), requirePermission('payments:write'), pay)
+ */
+export function requireAuthentication(options: StepUpOptions): RequestHandler {
+  return routeGuard(kit.stepUp(options))
+}
+
+function routeGuard(authorize: Authorize<Request, Response>): RequestHandler {
   return (req, res, next) => void authorize(req, req.auth, res, next)
 }
 
-export type { Auth, AuthContext } from '@authframework/core'
+export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
 export {
   AuthError,
   allOf,

@@ -2,8 +2,11 @@ import {
   type AdapterInput,
   type AuthContext,
   createAdapter,
+  createStepUpGuard,
   type FrameworkHooks,
+  type Guard,
   type Requirement,
+  type StepUpOptions,
   urlPath,
 } from '@authframework/core'
 import type {
@@ -22,6 +25,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** A `preHandler` that requires every given permission or predicate. */
     requirePermission(...requirements: Requirement<FastifyRequest>[]): preHandlerHookHandler
+    /**
+     * A `preHandler` for step-up authentication (RFC 9470): 401 `insufficient_user_authentication`
+     * unless the token's `acr` is one of `acrValues` and its `auth_time` at most `maxAgeSeconds` old.
+     */
+    requireAuthentication(options: StepUpOptions): preHandlerHookHandler
   }
   interface FastifyContextConfig {
     /** `false`: a public route, not authenticated. `'optional'`: credentials are optional. */
@@ -47,12 +55,16 @@ const hooks: FrameworkHooks<FastifyRequest, FastifyReply> = {
 const plugin: FastifyPluginAsync<FastifyAuthOptions> = async (app, options) => {
   const adapter = createAdapter<FastifyRequest, FastifyReply>(options, undefined, hooks)
   app.decorateRequest('auth', undefined)
-  app.decorate('requirePermission', (...requirements: Requirement<FastifyRequest>[]) => {
-    const guard = adapter.auth.guard(...requirements)
-    return function checkPermission(request, reply, next) {
+  const preHandler = (guard: Guard<FastifyRequest>) =>
+    function authorize(request, reply, next) {
       adapter.authorize(guard, request.auth, request, reply, next)
     } as preHandlerHookHandler
-  })
+  app.decorate('requirePermission', (...requirements: Requirement<FastifyRequest>[]) =>
+    preHandler(adapter.auth.guard(...requirements)),
+  )
+  app.decorate('requireAuthentication', (options: StepUpOptions) =>
+    preHandler(createStepUpGuard(options)),
+  )
   app.addHook('onRequest', function authenticate(request, reply, next) {
     const routeAuth = request.routeOptions.config.auth
     if (routeAuth === false) return next()
@@ -65,7 +77,8 @@ const plugin: FastifyPluginAsync<FastifyAuthOptions> = async (app, options) => {
 
 /**
  * Authenticates every request (`onRequest`, before the body is read) and sets `request.auth`;
- * adds `app.requirePermission(...)` for route `preHandler`s. A route with `config: { auth: false }`
+ * adds `app.requirePermission(...)` and `app.requireAuthentication({...})` (step-up) for route
+ * `preHandler`s. A route with `config: { auth: false }`
  * is public.
  *
  * @example
@@ -75,7 +88,7 @@ const plugin: FastifyPluginAsync<FastifyAuthOptions> = async (app, options) => {
 export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: '4.x || 5.x' })
 export default authPlugin
 
-export type { Auth, AuthContext } from '@authframework/core'
+export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
 export {
   AuthError,
   allOf,

@@ -1,5 +1,6 @@
 import {
   type AuthContext,
+  type Authorize,
   createMiddlewareKit,
   errorResponse,
   fetchRequestLike,
@@ -7,6 +8,7 @@ import {
   type MiddlewareOptions,
   type NodeRequestLike,
   type Requirement,
+  type StepUpOptions,
 } from '@authframework/core'
 import type { Context, MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -78,11 +80,27 @@ export function authMiddleware(...args: MiddlewareArgs<Context>): MiddlewareHand
  * app.get('/orders/:id', requirePermission(anyOf('admin', (auth, c) => auth.sub === c.req.param('id'))), handler)
  */
 export function requirePermission(...requirements: Requirement<Context>[]): MiddlewareHandler {
-  const authorize = kit.guard(requirements)
+  return routeGuard(kit.guard(requirements))
+}
+
+/**
+ * Step-up authentication (RFC 9470): the token's `acr` must be one of `acrValues`, its
+ * `auth_time` at most `maxAgeSeconds` old. Otherwise 401 `insufficient_user_authentication` with
+ * `acr_values` and `max_age` in the challenge; 401 when anonymous. Put it before
+ * `requirePermission` on a route that has both.
+ *
+ * @example
+ * app.post('/payments', requireAuthentication({ acrValues: ['mfa'], maxAgeSeconds: 300 }), requirePermission('payments:write'), pay)
+ */
+export function requireAuthentication(options: StepUpOptions): MiddlewareHandler {
+  return routeGuard(kit.stepUp(options))
+}
+
+function routeGuard(authorize: Authorize<Context, Context>): MiddlewareHandler {
   return (c, next) => (authorize(c, c.get('auth'), c, next) ?? ANSWERED) as Promise<void>
 }
 
-export type { Auth, AuthContext } from '@authframework/core'
+export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
 export {
   AuthError,
   allOf,

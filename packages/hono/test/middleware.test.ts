@@ -2,6 +2,7 @@
  * What the contract table does not cover: errors through `app.onError`, and the Fetch request
  * path (`app.request()`, as on runtimes without Node's request), where no `c.env.incoming` exists.
  */
+import { certificateThumbprint } from '@authframework/core'
 import { AuthError, authMiddleware, createSigner, requirePermission } from '@authframework/hono'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -48,6 +49,40 @@ describe('the Fetch request (app.request)', () => {
     expect(res.status).toBe(400)
     expect(await codeOf(res)).toBe('invalid_request')
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_request"/)
+  })
+})
+
+describe('certificate-bound tokens on the Fetch request (RFC 8705)', () => {
+  // the shape of a DER certificate is all the header path checks before hashing
+  const der = Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01])
+  const bound = signer.sign({
+    sub: 'svc',
+    perms: ['orders:read'],
+    cnf: { 'x5t#S256': certificateThumbprint(der) },
+  })
+  const clientCert = `:${der.toString('base64')}:`
+
+  it('has no connection to ask: refused without the proxy header option', async () => {
+    const res = await build().request('/orders', {
+      headers: { ...bearer(bound), 'client-cert': clientCert },
+    })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="The token is bound to a client certificate and the request presented none."',
+    )
+  })
+
+  it('reads the certificate from the header the mtls option names', async () => {
+    const app = build({ mtls: { certificateHeader: 'client-cert' } })
+    const res = await app.request('/orders', {
+      headers: { ...bearer(bound), 'client-cert': clientCert },
+    })
+    expect(await res.json()).toEqual({ sub: 'svc' })
+    const other = await app.request('/orders', {
+      headers: { ...bearer(bound), 'client-cert': ':MAA=:' },
+    })
+    expect(other.status).toBe(401)
+    expect(await codeOf(other)).toBe('token_invalid')
   })
 })
 

@@ -1,6 +1,12 @@
 /** The README's app, as written there (its key aside), answers as the README says on Node. */
 import type { AddressInfo } from 'node:net'
-import { anyOf, authMiddleware, createSigner, requirePermission } from '@authframework/hono'
+import {
+  anyOf,
+  authMiddleware,
+  createSigner,
+  requireAuthentication,
+  requirePermission,
+} from '@authframework/hono'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -24,6 +30,14 @@ app.get(
   '/users/:id/orders',
   requirePermission(anyOf('admin', (auth, c) => auth.sub === c.req.param('id'))),
   (c) => c.json({ user: c.req.param('id') }),
+)
+app.post(
+  '/payments',
+  // step-up (RFC 9470): 401 insufficient_user_authentication, acr_values="mfa", until the user
+  // signs in with a second factor; checked before the permission
+  requireAuthentication({ acrValues: ['mfa'] }),
+  requirePermission('payments:write'),
+  (c) => c.json({ paid: true }),
 )
 app.get('/catalog', (c) => c.json({ personalised: c.get('auth') !== undefined }))
 
@@ -54,4 +68,20 @@ it('answers as documented', async () => {
   expect(await (await get('/orders', 'u1', ['orders:read'])).json()).toEqual({ sub: 'u1' })
   expect((await get('/users/u1/orders', 'u1')).status).toBe(200)
   expect((await get('/users/u2/orders', 'u1')).status).toBe(403)
+  const pay = (claims: Record<string, unknown>) =>
+    fetch(`${url}/payments`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${signer.sign({ sub: 'u1', aud: 'orders-api', ...claims })}`,
+      },
+    })
+  const weak = await pay({ acr: 'pwd', perms: ['payments:write'] })
+  expect(weak.status).toBe(401)
+  expect(weak.headers.get('www-authenticate')).toBe(
+    'Bearer realm="api", error="insufficient_user_authentication", error_description="A different authentication level is required.", acr_values="mfa"',
+  )
+  expect((await pay({ acr: 'mfa' })).status).toBe(403)
+  expect(await (await pay({ acr: 'mfa', perms: ['payments:write'] })).json()).toEqual({
+    paid: true,
+  })
 })

@@ -1,5 +1,12 @@
-import type { MiddlewareArgs, MiddlewareOptions, Requirement } from '@authframework/core'
-import { type AuthContext, createMiddlewareKit } from '@authframework/core'
+import {
+  type AuthContext,
+  type Authorize,
+  createMiddlewareKit,
+  type MiddlewareArgs,
+  type MiddlewareOptions,
+  type Requirement,
+  type StepUpOptions,
+} from '@authframework/core'
 import type { Context, Middleware } from 'koa'
 
 declare module 'koa' {
@@ -49,11 +56,27 @@ export function authMiddleware(...args: MiddlewareArgs<Context>): Middleware {
  * router.get('/orders', requirePermission('orders:read'), (ctx) => { ctx.body = ctx.state.auth })
  */
 export function requirePermission(...requirements: Requirement<Context>[]): Middleware {
-  const authorize = kit.guard(requirements)
+  return routeGuard(kit.guard(requirements))
+}
+
+/**
+ * Step-up authentication (RFC 9470): the token's `acr` must be one of `acrValues`, its
+ * `auth_time` at most `maxAgeSeconds` old. Otherwise 401 `insufficient_user_authentication` with
+ * `acr_values` and `max_age` in the challenge; 401 when anonymous. Put it before
+ * `requirePermission` on a route that has both.
+ *
+ * @example
+ * router.post('/payments', requireAuthentication({ acrValues: ['mfa'] }), requirePermission('payments:write'), pay)
+ */
+export function requireAuthentication(options: StepUpOptions): Middleware {
+  return routeGuard(kit.stepUp(options))
+}
+
+function routeGuard(authorize: Authorize<Context, Context>): Middleware {
   return (ctx, next) => authorize(ctx, ctx.state.auth, ctx, next)
 }
 
-export type { Auth, AuthContext } from '@authframework/core'
+export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
 export {
   AuthError,
   allOf,

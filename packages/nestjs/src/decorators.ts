@@ -4,7 +4,9 @@ import {
   type AuthContext,
   type Auth as CoreAuth,
   createGuard,
+  createStepUpGuard,
   type Requirement,
+  type StepUpOptions,
 } from '@authframework/core'
 import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common'
 
@@ -31,6 +33,7 @@ export type Auth<Req = NestRequest> = CoreAuth<Req>
 export const kPublic = Symbol('authframework.public')
 export const kOptional = Symbol('authframework.optional')
 export const kRequirements = Symbol('authframework.requirements')
+export const kStepUp = Symbol('authframework.step-up')
 
 /**
  * The route needs every requirement: permission strings, `allOf`/`anyOf`/`not`, predicates
@@ -47,6 +50,21 @@ export function RequirePermission(
   // compiled now, so that a malformed requirement fails where it is written, at startup
   createGuard(requirements)
   return SetMetadata(kRequirements, requirements)
+}
+
+/**
+ * Step-up authentication (RFC 9470): the token's `acr` must be one of `acrValues`, its
+ * `auth_time` at most `maxAgeSeconds` old; otherwise 401 `insufficient_user_authentication` with
+ * `acr_values` and `max_age` in the challenge. On a controller, on every route of it, together
+ * with the route's own; checked before `@RequirePermission`.
+ *
+ * @example
+ * @RequireAuthentication({ acrValues: ['mfa'], maxAgeSeconds: 300 }) @RequirePermission('payments:write')
+ * @Post('payments') pay(@Auth() auth: AuthContext) { return { sub: auth.sub } }
+ */
+export function RequireAuthentication(options: StepUpOptions): MethodDecorator & ClassDecorator {
+  // compiled now: bad options fail where they are written, at startup
+  return SetMetadata(kStepUp, [createStepUpGuard<NestRequest>(options)])
 }
 
 /**

@@ -1,4 +1,4 @@
-export type { AuthContext } from '@authframework/core'
+export type { AuthContext, StepUpOptions } from '@authframework/core'
 export {
   AuthError,
   allOf,
@@ -14,6 +14,7 @@ export {
   type NestRequest,
   OptionalAuth,
   Public,
+  RequireAuthentication,
   RequirePermission,
 } from './decorators.js'
 export { AuthException, AuthExceptionFilter } from './exception.js'

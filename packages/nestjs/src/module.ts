@@ -1,6 +1,7 @@
 import {
   type Adapter,
   type AdapterOptions,
+  chainGuards,
   createAdapter,
   type FrameworkHooks,
   type Guard,
@@ -27,6 +28,7 @@ import {
   kOptional,
   kPublic,
   kRequirements,
+  kStepUp,
   type NestAuthOptions,
   type NestRequest,
 } from './decorators.js'
@@ -60,7 +62,10 @@ const PROPAGATE: AdapterOptions<NestRequest> = { errors: 'propagate' }
 const allow = () => true
 const reflector = new Reflector()
 
-/** What a route asks of the guard: `@Public()`, `@OptionalAuth()`, `@RequirePermission(...)`. */
+/**
+ * What a route asks of the guard: `@Public()`, `@OptionalAuth()`, `@RequireAuthentication(...)`
+ * and `@RequirePermission(...)`.
+ */
 interface RoutePlan {
   readonly skip: boolean
   readonly mode: 'optional' | undefined
@@ -68,7 +73,8 @@ interface RoutePlan {
 }
 
 /**
- * Authenticates the request and checks `@RequirePermission` (the controller's and the route's);
+ * Authenticates the request and checks `@RequireAuthentication` then `@RequirePermission` (the
+ * controller's and the route's), so that a step-up challenge comes before a permission refusal;
  * `@Public()` skips both, `@OptionalAuth()` lets anonymous callers through. Use it globally
  * (`APP_GUARD`) or per controller (`@UseGuards(AuthGuard)`). HTTP only: any other context is
  * refused rather than let through.
@@ -116,10 +122,13 @@ export class AuthGuard implements CanActivate {
         kRequirements,
         targets,
       )
+      // a copy: with one decorated target, Nest returns the metadata array itself
+      const guards = [...reflector.getAllAndMerge<Guard<NestRequest>[]>(kStepUp, targets)]
+      if (requirements.length > 0) guards.push(this.#adapter.auth.guard(...requirements))
       plan = {
         skip: reflector.getAllAndOverride<boolean | undefined>(kPublic, targets) === true,
         mode: reflector.getAllAndOverride(kOptional, targets) === true ? 'optional' : undefined,
-        guard: requirements.length === 0 ? null : this.#adapter.auth.guard(...requirements),
+        guard: guards.length === 0 ? null : chainGuards(guards),
       }
       plans.set(handler, plan)
     }

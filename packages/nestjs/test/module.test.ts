@@ -13,6 +13,7 @@ import {
   AuthModule,
   createSigner,
   Public,
+  RequireAuthentication,
   RequirePermission,
 } from '@authframework/nestjs'
 import {
@@ -23,6 +24,7 @@ import {
   Get,
   type INestApplication,
   Module,
+  Post,
   UseGuards,
 } from '@nestjs/common'
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core'
@@ -204,5 +206,109 @@ describe('a global guard', () => {
     expect(await (await fetch(`${url}/me`, { headers: bearer(reader) })).json()).toEqual({
       sub: 'user-1',
     })
+  })
+})
+
+describe('@RequireAuthentication', () => {
+  const nowS = () => Math.floor(Date.now() / 1000)
+  const CHALLENGE = (description: string) =>
+    `Bearer realm="api", error="insufficient_user_authentication", error_description="${description}.", acr_values="mfa", max_age="300"`
+
+  /** The controller asks for mfa, the route for a recent authentication and a permission too. */
+  @Controller('payments')
+  @RequireAuthentication({ acrValues: ['mfa'] })
+  class PaymentsController {
+    @Get()
+    list(@Auth() auth: AuthContext) {
+      return { sub: auth.sub }
+    }
+
+    @RequireAuthentication({ maxAgeSeconds: 300 })
+    @RequirePermission('payments:write')
+    @Post()
+    pay(@Auth() auth: AuthContext) {
+      return { sub: auth.sub }
+    }
+  }
+
+  it.each([false, true])(
+    'merges the controller and the route, before the permissions (fastify: %s)',
+    async (fastify) => {
+      @Module({
+        imports: [AuthModule.forRoot(options)],
+        controllers: [PaymentsController],
+        providers: [{ provide: APP_GUARD, useClass: AuthGuard }],
+      })
+      class AppModule {}
+      const url = await start(AppModule, fastify)
+      const post = (claims: Record<string, unknown>) =>
+        fetch(`${url}/payments`, {
+          method: 'POST',
+          headers: bearer(signer.sign({ sub: 'user-1', ...claims })),
+        })
+      const mfa = { acr: 'mfa', auth_time: nowS() - 10 }
+      expect((await post({ ...mfa, perms: ['payments:write'] })).status).toBe(201)
+      // the route's max age on top of the controller's acr
+      const old = await post({ acr: 'mfa', auth_time: nowS() - 400, perms: ['payments:write'] })
+      expect(old.status).toBe(401)
+      expect(old.headers.get('www-authenticate')).toBe(
+        'Bearer realm="api", error="insufficient_user_authentication", error_description="More recent authentication is required.", max_age="300"',
+      )
+      // both failing: the step-up challenge, not the permission refusal
+      const weak = await post({ acr: 'pwd', auth_time: nowS() })
+      expect(weak.status).toBe(401)
+      expect(weak.headers.get('www-authenticate')).toBe(
+        'Bearer realm="api", error="insufficient_user_authentication", error_description="A different authentication level is required.", acr_values="mfa"',
+      )
+      expect(await codeOf(await post(mfa))).toBe('permission_denied')
+      // the controller's requirement alone on the other route
+      const list = (acr: string) =>
+        fetch(`${url}/payments`, { headers: bearer(signer.sign({ sub: 'user-1', acr })) })
+      expect((await list('mfa')).status).toBe(200)
+      expect(await codeOf(await list('pwd'))).toBe('insufficient_user_authentication')
+    },
+  )
+
+  it("errors: 'propagate': the application's filter gets the challenge", async () => {
+    @Catch(AuthException)
+    class OwnFilter implements ExceptionFilter<AuthException> {
+      catch(exception: AuthException, host: ArgumentsHost) {
+        const { status, headers } = exception.answer
+        host
+          .switchToHttp()
+          .getResponse<ServerResponse>()
+          .writeHead(status, { 'www-authenticate': headers['www-authenticate'] ?? '' })
+          .end(JSON.stringify({ mine: true, code: exception.authError.code }))
+      }
+    }
+    @Controller('step-up')
+    @UseGuards(AuthGuard)
+    class StepUpController {
+      @RequireAuthentication({ acrValues: ['mfa'], maxAgeSeconds: 300 })
+      @Get()
+      get() {
+        return {}
+      }
+    }
+    @Module({
+      imports: [AuthModule.forRoot({ ...options, errors: 'propagate' })],
+      controllers: [StepUpController],
+      providers: [{ provide: APP_FILTER, useClass: OwnFilter }],
+    })
+    class AppModule {}
+    const url = await start(AppModule)
+    const res = await fetch(`${url}/step-up`, { headers: bearer(reader) })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toBe(
+      CHALLENGE('A different authentication level is required'),
+    )
+    expect(await res.json()).toEqual({ mine: true, code: 'insufficient_user_authentication' })
+  })
+
+  it('refuses bad options where the decorator is written', () => {
+    expect(() => RequireAuthentication({ acrValues: [] })).toThrow(
+      /requireAuthentication: acrValues must be a non-empty array/,
+    )
+    expect(() => RequireAuthentication({})).toThrow(TypeError)
   })
 })

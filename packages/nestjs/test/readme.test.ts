@@ -10,9 +10,10 @@ import {
   createSigner,
   OptionalAuth,
   Public,
+  RequireAuthentication,
   RequirePermission,
 } from '@authframework/nestjs'
-import { Controller, Get, type INestApplication, Module } from '@nestjs/common'
+import { Controller, Get, type INestApplication, Module, Post } from '@nestjs/common'
 import { APP_GUARD, NestFactory } from '@nestjs/core'
 import { FastifyAdapter } from '@nestjs/platform-fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -43,6 +44,14 @@ class OrdersController {
   @RequirePermission(anyOf('admin', (auth, req) => auth.sub === req.params.userId))
   @Get('users/:userId/orders')
   ordersOf(@Auth() auth: AuthContext) {
+    return { sub: auth.sub }
+  }
+
+  // step-up (RFC 9470): a second factor within the last 5 minutes, checked before the permission
+  @RequireAuthentication({ acrValues: ['mfa'], maxAgeSeconds: 300 })
+  @RequirePermission('orders:write')
+  @Post('orders')
+  create(@Auth() auth: AuthContext) {
     return { sub: auth.sub }
   }
 }
@@ -94,5 +103,26 @@ describe.each(['express', 'fastify'])('the README app on platform-%s', (platform
     expect((await get('/users/u1/orders', 'u1')).status).toBe(200)
     expect((await get('/users/u2/orders', 'u1')).status).toBe(403)
     expect((await get('/users/u2/orders', 'u1', ['admin'])).status).toBe(200)
+  })
+
+  it('challenges a weak or old authentication before the permission', async () => {
+    const post = (claims: Record<string, unknown>) =>
+      fetch(`${url}/orders`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${signer.sign({ sub: 'u1', aud: 'orders-api', ...claims })}`,
+        },
+      })
+    const now = Math.floor(Date.now() / 1000)
+    const weak = await post({ acr: 'pwd', auth_time: now })
+    expect(weak.status).toBe(401)
+    expect(weak.headers.get('www-authenticate')).toBe(
+      'Bearer realm="api", error="insufficient_user_authentication", error_description="A different authentication level is required.", acr_values="mfa", max_age="300"',
+    )
+    expect((await post({ acr: 'mfa', auth_time: now - 301, perms: ['orders:write'] })).status).toBe(
+      401,
+    )
+    expect((await post({ acr: 'mfa', auth_time: now })).status).toBe(403)
+    expect((await post({ acr: 'mfa', auth_time: now, perms: ['orders:write'] })).status).toBe(201)
   })
 })

@@ -22,6 +22,16 @@ export const JWT_CLIENT = 'svc'
 export const OPAQUE_CLIENT = 'legacy-svc'
 /** The orders API's own credentials, for introspection. */
 export const API_CLIENT = 'orders-api'
+/** Get access tokens bound to the client certificate of their token request (RFC 8705): JWT, opaque. */
+export const MTLS_CLIENT = 'mtls-svc'
+export const MTLS_OPAQUE_CLIENT = 'mtls-legacy-svc'
+const OPAQUE_CLIENTS = new Set([OPAQUE_CLIENT, MTLS_OPAQUE_CLIENT])
+const BOUND_CLIENTS = new Set([MTLS_CLIENT, MTLS_OPAQUE_CLIENT])
+/**
+ * Where the provider reads the client certificate of a token request (URL-encoded PEM), as it
+ * would behind a TLS-terminating proxy; it binds the tokens of the clients above to it.
+ */
+const CLIENT_CERT_HEADER = 'x-client-cert'
 
 type Jwk = Record<string, unknown> & { kid: string }
 
@@ -38,10 +48,16 @@ export interface RunningProvider {
   /** The `kid`s served in the JWKS, the signing key first. */
   readonly kids: readonly string[]
   /**
-   * A client-credentials access token for `resource`; with `dpop` (a proof for `POST /token`), a
-   * DPoP-bound one (RFC 9449 section 5).
+   * A client-credentials access token for `resource`; bound to `certificate` (PEM) for the
+   * RFC 8705 clients; with `dpop` (a proof for `POST /token`), DPoP-bound (RFC 9449 section 5).
    */
-  token(client: string, resource: string, scope?: string, dpop?: string): Promise<string>
+  token(
+    client: string,
+    resource: string,
+    scope?: string,
+    certificate?: string,
+    dpop?: string,
+  ): Promise<string>
   /**
    * Rotates: a new key is added first (it signs from now on); the previous keys stay published so
    * that tokens they signed keep verifying. `drop` removes the older keys instead.
@@ -77,6 +93,8 @@ export async function startProvider(): Promise<RunningProvider> {
     [JWT_CLIENT]: randomBytes(32).toString('base64url'),
     [OPAQUE_CLIENT]: randomBytes(32).toString('base64url'),
     [API_CLIENT]: randomBytes(32).toString('base64url'),
+    [MTLS_CLIENT]: randomBytes(32).toString('base64url'),
+    [MTLS_OPAQUE_CLIENT]: randomBytes(32).toString('base64url'),
   }
   const scopes = ['orders:read', 'orders:write', 'billing:read']
   const resources: Record<string, string> = {
@@ -85,13 +103,14 @@ export async function startProvider(): Promise<RunningProvider> {
   }
   const configuration = (keys: Jwk[]): Configuration => ({
     clients: [
-      ...[JWT_CLIENT, OPAQUE_CLIENT].map((id) => ({
+      ...[JWT_CLIENT, OPAQUE_CLIENT, MTLS_CLIENT, MTLS_OPAQUE_CLIENT].map((id) => ({
         client_id: id,
         client_secret: secrets[id]!,
         grant_types: ['client_credentials'],
         redirect_uris: [],
         response_types: [],
         scope: scopes.join(' '),
+        tls_client_certificate_bound_access_tokens: BOUND_CLIENTS.has(id),
       })),
       {
         client_id: API_CLIENT,
@@ -109,6 +128,14 @@ export async function startProvider(): Promise<RunningProvider> {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       dPoP: { enabled: true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        getCertificate: (ctx) => {
+          const escaped = ctx.get(CLIENT_CERT_HEADER)
+          return escaped ? decodeURIComponent(escaped) : undefined
+        },
+      },
       // any authenticated client may introspect: the API itself must check the audience
       introspection: { enabled: true, allowedPolicy: async () => true },
       resourceIndicators: {
@@ -122,7 +149,7 @@ export async function startProvider(): Promise<RunningProvider> {
             scope,
             audience: resource,
             accessTokenTTL: 300,
-            accessTokenFormat: client.clientId === OPAQUE_CLIENT ? 'opaque' : 'jwt',
+            accessTokenFormat: OPAQUE_CLIENTS.has(client.clientId) ? 'opaque' : 'jwt',
             jwt: { sign: { alg: 'RS256' } },
           }
         },
@@ -145,12 +172,13 @@ export async function startProvider(): Promise<RunningProvider> {
     get kids() {
       return keys.map((k) => k.kid)
     },
-    async token(client, resource, scope, dpop) {
+    async token(client, resource, scope, certificate, dpop) {
       const response = await fetch(`${issuer}/token`, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${client}:${secrets[client]}`).toString('base64')}`,
           'content-type': 'application/x-www-form-urlencoded',
+          ...(certificate && { [CLIENT_CERT_HEADER]: encodeURIComponent(certificate) }),
           ...(dpop === undefined ? {} : { dpop }),
         },
         body: new URLSearchParams({

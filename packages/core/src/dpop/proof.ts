@@ -6,11 +6,11 @@
  * (`cnf.jkt`) are checked by the DPoP handler.
  */
 import { createHash, type JsonWebKey } from 'node:crypto'
-import { DpopNonceRequiredError, DpopProofInvalidError } from '../errors.js'
 import { type Algorithm, type SignatureCheck, signatureCheck } from '../token/algorithms.js'
 import { type CompactParts, parseCompact } from '../token/compact.js'
 import { importPublicKey } from '../token/keys.js'
 import { checkHeader } from '../token/verify.js'
+import { DpopNonceRequiredError, DpopProofInvalidError } from './errors.js'
 import { normalizeHtu } from './htu.js'
 import type { DpopNonces } from './nonce.js'
 

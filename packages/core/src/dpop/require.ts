@@ -1,6 +1,6 @@
-import { DpopRequiredError } from '../errors.js'
 import { isDpopBound } from '../handlers/dpop.js'
 import type { Predicate } from '../permissions/predicates.js'
+import { DpopRequiredError } from './errors.js'
 
 /**
  * A route requirement: the caller's token must be DPoP-bound (`cnf.jkt`). Such a token is accepted

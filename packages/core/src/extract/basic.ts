@@ -1,4 +1,5 @@
 import { CredentialsInvalidError, InvalidRequestError } from '../errors.js'
+import { isStandardBase64 } from '../token/base64url.js'
 
 /** Decoded `Basic` credentials (RFC 7617). */
 export interface BasicCredentials {
@@ -7,25 +8,6 @@ export interface BasicCredentials {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
-
-function isStandardBase64(value: string): boolean {
-  if (value.length === 0 || value.length % 4 !== 0) return false
-  let i = 0
-  for (; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    const ok =
-      (c >= 0x41 && c <= 0x5a) ||
-      (c >= 0x61 && c <= 0x7a) ||
-      (c >= 0x30 && c <= 0x39) ||
-      c === 0x2b ||
-      c === 0x2f
-    if (!ok) break
-  }
-  const pad = value.length - i
-  if (pad > 2) return false
-  for (; i < value.length; i++) if (value.charCodeAt(i) !== 0x3d) return false
-  return true
-}
 
 function hasControl(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {

@@ -7,16 +7,11 @@
  */
 
 import { createHash } from 'node:crypto'
+import { DpopProofInvalidError, DpopRequiredError } from '../dpop/errors.js'
 import { type RequestUriSource, requestHtu } from '../dpop/htu.js'
 import type { ProofRequest, VerifiedProof } from '../dpop/proof.js'
 import type { DpopReplayStore } from '../dpop/replay.js'
-import {
-  asAuthError,
-  DpopProofInvalidError,
-  DpopRequiredError,
-  InvalidRequestError,
-  TokenInvalidError,
-} from '../errors.js'
+import { asAuthError, InvalidRequestError, TokenInvalidError } from '../errors.js'
 import type { AuthContext, Clock, RequestInput } from '../types.js'
 import { isPromise, type MaybePromise } from '../util.js'
 import type { BearerHandler } from './bearer.js'

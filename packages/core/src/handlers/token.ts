@@ -6,6 +6,7 @@
 import type { TokenHasher, VerificationCache } from '../cache/verification-cache.js'
 import { VerifiedContext } from '../cache/verification-cache.js'
 import { TokenRevokedError } from '../errors.js'
+import type { ClientCertificates } from '../mtls/client-certificate.js'
 import type { PermissionsClaim } from '../options/types.js'
 import { permissionsFromClaims } from '../permissions/resolve.js'
 import { type ClaimRules, checkClaims } from '../token/claims.js'
@@ -23,6 +24,8 @@ export interface TokenStepsOptions {
   readonly cache: VerificationCache | undefined
   readonly revocation: RevocationList
   readonly resolvePermissions: ResolvePermissions
+  /** Where a request's client certificate comes from, for certificate-bound tokens. */
+  readonly certificates?: ClientCertificates | undefined
 }
 
 export interface TokenSteps {
@@ -54,7 +57,7 @@ const ONCE = { validUntil: 0, validFrom: 0 }
  */
 export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
   const { claimRules, permissionsClaim, tokenWildcards, clock, cache, revocation } = options
-  const resolvePermissions = options.resolvePermissions
+  const { resolvePermissions, certificates } = options
 
   function finish(jws: VerifiedJws, key: string | undefined): VerifiedContext {
     const now = clock()
@@ -81,7 +84,7 @@ export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
     proof: SenderProof,
   ): MaybePromise<AuthContext> {
     const cnf = entry.claims.cnf
-    if (cnf !== undefined || proof !== NO_PROOF) checkConfirmation(cnf, input, proof)
+    if (cnf !== undefined || proof !== NO_PROOF) checkConfirmation(cnf, input, proof, certificates)
     let revoked: MaybePromise<boolean>
     try {
       revoked = revocation.isRevoked(VerifiedContext.subject(entry, token, hash))

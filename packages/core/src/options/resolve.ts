@@ -1,6 +1,7 @@
 import type { IntrospectorOptions } from '../introspection/index.js'
 import type { SecurityLogger } from '../logging.js'
 import type { AuthMetrics } from '../metrics/metrics.js'
+import type { ResolvedMtlsOptions } from '../mtls/client-certificate.js'
 import type { ClaimRules } from '../token/claims.js'
 import { expectedTyp, type HeaderRules } from '../token/verify.js'
 import type {
@@ -13,6 +14,7 @@ import type {
 import { closestName, createValidator, type Validator } from '../validate.js'
 import { type ResolvedDpop, resolveDpop } from './dpop.js'
 import { checkKeys, type KeySource } from './keys.js'
+import { mtlsOptions } from './mtls.js'
 import {
   type AuthOptions,
   type BasicVerify,
@@ -52,6 +54,8 @@ export interface ResolvedOptions<Req = unknown> {
   readonly maxCompressedBytes: number | undefined
   /** DPoP, when accepted. */
   readonly dpop: ResolvedDpop<Req> | undefined
+  /** The proxy's certificate header; `undefined`: the TLS connection's certificate. */
+  readonly mtls: ResolvedMtlsOptions | undefined
   readonly clock: Clock
 }
 
@@ -230,6 +234,7 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
         ? undefined
         : v.positiveInteger('compressed.maxBytes', options.compressed?.maxBytes, 16_384),
     dpop: resolveDpop(v, options.dpop),
+    mtls: mtlsOptions(options.mtls, v),
     clock,
   })
 }

@@ -1,6 +1,7 @@
 import type { IntrospectorOptions } from '../introspection/index.js'
 import type { SecurityLogger } from '../logging.js'
 import type { AuthMetrics } from '../metrics/metrics.js'
+import type { CertificateHeaderFormat } from '../mtls/forwarded.js'
 import type { Algorithm } from '../token/algorithms.js'
 import type { RemoteKeySetOptions } from '../token/jwks.js'
 import type { KeyInput, PublicKeyInput, SecretInput } from '../token/keys.js'
@@ -125,8 +126,28 @@ export interface AuthOptions<Req = unknown> {
    * the replay store, the external origin). A DPoP-bound token sent as Bearer is always refused.
    */
   dpop?: false | 'allowed' | 'required' | DpopOptions<Req>
+  /**
+   * Certificate-bound tokens (RFC 8705, `cnf["x5t#S256"]`) behind a TLS-terminating proxy: the
+   * header the proxy sets to the client's certificate, read instead of the TLS connection's. The
+   * proxy must drop that header from client requests. Without this option a bound token is checked
+   * against the certificate of the request's own TLS connection.
+   */
+  mtls?: MtlsOptions
   /** Milliseconds since the epoch; for tests. Default `Date.now`. */
   clock?: Clock
+}
+
+/** The `mtls` option: where a TLS-terminating proxy puts the client certificate. */
+export interface MtlsOptions {
+  /** The header the proxy sets (`client-cert`, `x-ssl-client-cert`). */
+  certificateHeader: string
+  /**
+   * How the proxy encodes it. Default `rfc9440` (`Client-Cert: :<base64 DER>:`); `pem`:
+   * URL-encoded PEM (nginx `$ssl_client_escaped_cert`); `base64`: the base64 DER (Traefik, HAProxy).
+   */
+  headerFormat?: CertificateHeaderFormat
+  /** Longest header value accepted, checked before decoding. Default 8192. */
+  maxHeaderBytes?: number
 }
 
 /**
@@ -166,6 +187,7 @@ export const OPTION_NAMES: readonly (keyof AuthOptions)[] = Object.freeze(
     maxTokenBytes: true,
     compressed: true,
     dpop: true,
+    mtls: true,
     clock: true,
   } satisfies Record<keyof AuthOptions, true>) as (keyof AuthOptions)[],
 )

@@ -1,3 +1,4 @@
+import { selfSignedCertificate } from '@authframework/test-support/certificates'
 import { describe, expect, it } from 'vitest'
 import type { BearerCredential } from '../../src/handlers/handler.js'
 import { createIntrospectedHandler } from '../../src/handlers/introspected.js'
@@ -48,6 +49,25 @@ describe('the introspected-token handler', () => {
     expect(
       (await authErrorOf(() => elsewhere.handler.authenticate(credential('t'), INPUT))).code,
     ).toBe('token_invalid')
+  })
+
+  it('checks a binding the answer carries against the request (RFC 8705 section 3.2)', async () => {
+    const client = selfSignedCertificate('introspected-client')
+    const other = selfSignedCertificate('introspected-other')
+    const bound = setup(async () => ({ ...ACTIVE, cnf: { 'x5t#S256': client.thumbprint } }))
+    const over = (der: Buffer) => ({ ...INPUT, clientCertificate: der })
+    await expect(
+      bound.handler.authenticate(credential('t'), over(client.der)),
+    ).resolves.toMatchObject({ sub: 'svc-1' })
+    expect(
+      await authErrorOf(() => bound.handler.authenticate(credential('t'), over(other.der))),
+    ).toMatchObject({
+      code: 'token_invalid',
+      message: 'The client certificate is not the certificate the token is bound to.',
+    })
+    expect(
+      (await authErrorOf(() => bound.handler.authenticate(credential('t'), INPUT))).message,
+    ).toBe('The token is bound to a client certificate and the request presented none.')
   })
 
   it('fails closed with 503 when the server cannot answer or answers nonsense', async () => {

@@ -129,6 +129,12 @@ describe('answers', () => {
     expect(await introspector.introspect('t')).toMatchObject(bound)
   })
 
+  it('keeps a cnf binding, for the request to be checked against (RFC 8705 section 3.2)', async () => {
+    const cnf = { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }
+    const { introspector } = await setup(() => ({ json: activeAnswer(NOW, 60, { cnf }) }))
+    expect(await introspector.introspect('t')).toMatchObject({ cnf })
+  })
+
   it('never keeps the token: a jti equal to the token is dropped', async () => {
     const { introspector } = await setup((call) => ({
       json: activeAnswer(NOW, 60, { jti: call.token }),
