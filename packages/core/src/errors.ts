@@ -265,14 +265,14 @@ export class InsufficientUserAuthenticationError extends AuthError {
   }
 
   override get headers(): Record<string, string> {
-    const challenge = bearerChallenge({
+    const params = {
       realm: this.realm,
-      error: 'insufficient_user_authentication',
+      error: 'insufficient_user_authentication' as const,
       description: this.message,
       acrValues: this.acrValues,
       maxAge: this.maxAge,
-    })
-    return { 'www-authenticate': challenge }
+    }
+    return { 'www-authenticate': schemeChallenge(params, false, this.dpop, this.viaDpop) }
   }
 
   override toProblem(): ProblemDetails {

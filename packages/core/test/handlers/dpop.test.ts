@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createAuth } from '../../src/authenticate.js'
 import { requireDpop } from '../../src/dpop/require.js'
 import type { AuthOptions } from '../../src/options/types.js'
+import { createStepUpGuard } from '../../src/permissions/step-up.js'
 import type { RequestInput } from '../../src/types.js'
 import {
   AUDIENCE,
@@ -244,6 +245,16 @@ describe('the DPoP handler', () => {
     const error = await authErrorOf(() => auth.authorize(guard, ctx, undefined))
     expect(summary(error)['www-authenticate']).toBe(
       `DPoP realm="api", error="insufficient_scope", error_description="The token does not grant the required permissions.", scope="orders:write", ${ALGS}`,
+    )
+  })
+
+  it('tells a step-up refusal of a DPoP caller in the DPoP challenge', async () => {
+    const { auth } = setup()
+    const ctx = await auth.authenticate(input(`DPoP ${bound}`, proof()))
+    const guard = createStepUpGuard({ acrValues: ['mfa'] })
+    const error = await authErrorOf(() => auth.authorize(guard, ctx, undefined))
+    expect(summary(error)['www-authenticate']).toMatch(
+      /^DPoP realm="api", error="insufficient_user_authentication", .*acr_values="mfa", algs="ES256 ES384 EdDSA PS256 RS256"$/,
     )
   })
 
