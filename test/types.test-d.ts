@@ -10,7 +10,7 @@ import type {
   Requirement,
   StepUpOptions,
 } from '@authframework/core'
-import { allOf, anyOf, createAuth, not } from '@authframework/core'
+import { allOf, anyOf, createAuth, not, requireDpop } from '@authframework/core'
 import { authMiddleware, requireAuthentication, requirePermission } from '@authframework/express'
 import { authPlugin } from '@authframework/fastify'
 import {
@@ -205,6 +205,25 @@ describe('types', () => {
     expectTypeOf<Requirement>().toMatchTypeOf<string | Requirement>()
   })
 
+  it('the dpop option and requireDpop are typed', () => {
+    createAuth({ secret: 'x'.repeat(32), dpop: 'allowed' })
+    createAuth({
+      secret: 'x'.repeat(32),
+      dpop: { mode: 'required', algorithms: ['ES256', 'EdDSA'], origin: 'https://api.example' },
+    })
+    // @ts-expect-error: HMAC is never a proof algorithm
+    createAuth({ secret: 'x'.repeat(32), dpop: { algorithms: ['HS256'] } })
+    // @ts-expect-error: the modes are allowed and required
+    createAuth({ secret: 'x'.repeat(32), dpop: 'optional' })
+    // the url option sees the framework's request
+    authMiddleware({
+      secret: 'x'.repeat(32),
+      dpop: { url: (req) => `https://api.example${req.originalUrl}` },
+    })
+    expectTypeOf(requireDpop<Request>()).toExtend<Requirement<Request>>()
+    requirePermission(requireDpop(), 'orders:read')
+  })
+
   it('errors narrow on code', () => {
     const check = (err: AuthError) => err.code
     expectTypeOf(check).returns.toEqualTypeOf<
@@ -217,6 +236,9 @@ describe('types', () => {
       | 'token_revoked'
       | 'session_invalid'
       | 'user_inactive'
+      | 'dpop_proof_invalid'
+      | 'dpop_nonce_required'
+      | 'dpop_required'
       | 'permission_denied'
       | 'insufficient_user_authentication'
       | 'too_many_attempts'

@@ -3,6 +3,8 @@
  * verification per algorithm, cache hits, and the permission store's layers, each beside its
  * floor and the peers.
  */
+import { createPublicKey, verify } from 'node:crypto'
+import { makeProof, proofKey } from '@authframework/test-support/dpop'
 import { jwtVerify } from 'jose'
 import jsonwebtoken from 'jsonwebtoken'
 import { LRUCache } from 'lru-cache'
@@ -18,7 +20,15 @@ import {
 import { type CoreModule, DEFAULT_CACHE, loadCore, oursOptions } from './ours.js'
 import { fastJwt } from './peers.js'
 import { openStore, type StoreConfig } from './services.js'
-import { ALGORITHMS, AUDIENCE, generateKeyMaterial, ISSUER, signTokens } from './tokens.js'
+import {
+  ALGORITHMS,
+  AUDIENCE,
+  claimsFor,
+  generateKeyMaterial,
+  ISSUER,
+  signToken,
+  signTokens,
+} from './tokens.js'
 
 export interface MicroJob {
   readonly options: MicroOptions
@@ -112,6 +122,64 @@ async function verification(core: CoreModule | string, opts: MicroOptions) {
   return groups
 }
 
+/**
+ * A DPoP request (cached RS256 token, fresh ES256 proof) beside a cached Bearer request: the extra
+ * cost of the proof. Its floor is one ES256 verification of the proof with node:crypto.
+ */
+async function dpop(core: CoreModule | string, opts: MicroOptions) {
+  const m = generateKeyMaterial('RS256')
+  const key = proofKey('ES256')
+  const now = Math.floor(Date.now() / 1000)
+  const plain = signTokens(m, opts.poolSize, 0, now)
+  const bound = plain.map((_, i) =>
+    signToken('RS256', m.signKey, { ...claimsFor(i, now), cnf: { jkt: key.jkt } }),
+  )
+  const origin = 'https://api.example'
+  const proofs = bound.map((token) => makeProof(key, { htu: `${origin}/orders`, iat: now, token }))
+  const indexes = plain.map((_, i) => String(i))
+  const c = contenders(core, indexes)
+  const publicKey = createPublicKey({ key: key.jwk, format: 'jwk' })
+  c.add(
+    'floor (one ES256 proof verification)',
+    'floor',
+    (i) => {
+      const proof = proofs[Number(i)] as string
+      const dot = proof.lastIndexOf('.')
+      const signature = Buffer.from(proof.slice(dot + 1), 'base64url')
+      const options = { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
+      return verify('sha256', Buffer.from(proof.slice(0, dot)), options, signature)
+    },
+    { check: (r) => r === true },
+  )
+  c.ours(
+    'ours, Bearer (cache hit)',
+    (x) => {
+      const run = authenticate(x.createAuth(oursOptions(m, DEFAULT_CACHE)), plain)
+      return (i) => run(plain[Number(i)] as string)
+    },
+    true,
+  )
+  c.ours(
+    'ours, DPoP (token cache hit, fresh proof)',
+    (x) => {
+      // the harness repeats its inputs, so the replay check is a store that accepts every proof
+      const replay = { reserve: () => true }
+      const auth = x.createAuth({ ...oursOptions(m, DEFAULT_CACHE), dpop: { origin, replay } })
+      const inputs = bound.map((token, i) => ({
+        authorization: `DPoP ${token}`,
+        method: 'GET',
+        url: '/orders',
+        headers: { dpop: proofs[i] },
+      }))
+      return (i) => auth.authenticate(inputs[Number(i)] as (typeof inputs)[number])
+    },
+    true,
+  )
+  const note = `${indexes.length} distinct RS256 tokens, cached before timing; ES256 proofs from one client key; replay store: one that accepts every proof (the memory store adds a Map lookup and set, Redis a round trip).`
+  const group = { id: 'dpop', title: 'DPoP request over a cached Bearer request', note }
+  return runGroup(group, c.list, c.skips, opts, log)
+}
+
 const LAYERS = [
   ['memory', 'ours, memory hit (memory → Redis → PostgreSQL)'],
   ['redis', 'ours, Redis hit (no memory layer)'],
@@ -161,6 +229,10 @@ async function permissions(core: CoreModule | string, job: MicroJob) {
 serveOneJob(async (job: MicroJob): Promise<{ result: MicroResult }> => {
   const core = await loadCore().catch((error: Error) => error.message)
   if (typeof core === 'string') log(`  ours skipped: ${core}`)
-  const groups = [...(await verification(core, job.options)), await permissions(core, job)]
+  const groups = [
+    ...(await verification(core, job.options)),
+    await dpop(core, job.options),
+    await permissions(core, job),
+  ]
   return { result: { options: job.options, groups } }
 })

@@ -7,7 +7,7 @@ import { generateKeyPairSync, sign } from 'node:crypto'
 // not yet re-exported by the core entry (see the report of this change)
 import { type Auth, type AuthOptions, createAuth, discoverAuthOptions } from '@authframework/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ADAPTERS, type OrdersApi, startOrdersApi } from './support/apps.js'
+import { ADAPTERS, type OrdersApi, ordersOptions, startOrdersApi } from './support/apps.js'
 import {
   API_CLIENT,
   BILLING,
@@ -58,19 +58,8 @@ describe.each(ADAPTERS)('%s against oidc-provider', (adapter) => {
 
   /** The orders API as a user would configure it: issuer + discovery, at+jwt, its own audience. */
   async function ordersApi(): Promise<{ auth: Auth<never>; api: OrdersApi }> {
-    const discovered = await discoverAuthOptions(provider.issuer, {
-      introspection: {
-        clientId: API_CLIENT,
-        clientSecret: provider.secrets[API_CLIENT]!,
-        clientIdAsSubject: true,
-      },
-    })
     const options: AuthOptions<never> = {
-      ...discovered,
-      algorithms: ['RS256'],
-      audience: ORDERS,
-      typ: 'at+jwt',
-      permissionsClaim: 'scope',
+      ...(await ordersOptions(provider)),
       jwks: { cooldownMs: COOLDOWN_MS },
       clock: () => Date.now() + skew.ms,
     }

@@ -12,7 +12,14 @@ import {
 } from 'node:http'
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { allOf, anyOf, not, type Predicate, type StepUpOptions } from '@authframework/core'
+import {
+  allOf,
+  anyOf,
+  not,
+  type Predicate,
+  requireDpop,
+  type StepUpOptions,
+} from '@authframework/core'
 import { expect } from 'vitest'
 
 /** Node's default header limit (16 KiB) is raised so that oversized tokens reach the middleware. */
@@ -56,6 +63,7 @@ export const ROUTES = (ownerOf: Predicate<never>): Route[] => [
   ['/step-up/acr', undefined, { acrValues: ['urn:example:mfa', 'hwk'] }],
   ['/step-up/recent', undefined, { maxAgeSeconds: 300 }],
   ['/step-up/payments', ['payments:write'], { acrValues: ['mfa'], maxAgeSeconds: 300 }],
+  ['/dpop-only', [requireDpop()]],
 ]
 
 /** The RFC 9457 body of an error answer: the five members, and a code's extension members. */

@@ -4,10 +4,12 @@
  */
 import type { Auth } from './auth.js'
 import { createVerificationCache } from './cache/verification-cache.js'
-import { CredentialsMissingError } from './errors.js'
+import { setupDpop } from './dpop/setup.js'
+import { type AuthError, CredentialsMissingError } from './errors.js'
 import { extractCredential } from './extract/credentials.js'
 import { createBasicHandler } from './handlers/basic.js'
 import { createBearerHandler, isJwtShaped } from './handlers/bearer.js'
+import { isDpopBound } from './handlers/dpop.js'
 import type { CredentialHandler, Handlers } from './handlers/handler.js'
 import { createIntrospectedHandler } from './handlers/introspected.js'
 import { createSessionHandler } from './handlers/session.js'
@@ -57,7 +59,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   // a rotated key set may have dropped the key a cached verification rests on
   if (cache !== undefined) resolver.onKeysChanged?.(() => cache.clear())
   const logger = combineLoggers(o.logger, o.audit)
-  const instrument = createInstrumentation({ metrics, logger, clock, realm, basic: !!o.basic })
+  const instrument = createInstrumentation({ ...o, metrics, logger, basic: !!o.basic })
   const resolvePermissions = createPermissionResolver(o.store, o.merge, instrument.permissions)
   const guardEnv = { clock, toleranceSeconds: o.claimRules.toleranceSeconds }
 
@@ -71,11 +73,14 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     opaque: introspector && createIntrospectedHandler({ introspector, steps }),
     observe: instrument,
   })
+  const proofs = o.dpop && setupDpop(o.dpop, bearer, o)
   const handlers: Handlers = {
     bearer,
     session: o.sessions && createSessionHandler({ ...o.sessions, clock, resolvePermissions }),
     basic: o.basic && createBasicHandler({ verify: o.basic, resolvePermissions }),
+    dpop: proofs?.handler,
   }
+  const gate = proofs?.gate
 
   function authenticateRequest(
     input: RequestInput,
@@ -86,6 +91,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       if (mode === 'optional') return undefined
       throw new CredentialsMissingError()
     }
+    if (gate !== undefined && credential.kind === 'bearer') gate(credential, input)
     return (handlers[credential.kind] as CredentialHandler).authenticate(credential, input)
   }
 
@@ -110,7 +116,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       try {
         result = guard(auth, request, guardEnv)
       } catch (error) {
-        throw instrument.refused(guard.label, error)
+        throw dpopAware(instrument.refused(guard.label, error), auth)
       }
       if (!isPromise(result)) {
         instrument.allowed(guard.label)
@@ -119,7 +125,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       return result.then(
         () => instrument.allowed(guard.label),
         (error: unknown) => {
-          throw instrument.refused(guard.label, error)
+          throw dpopAware(instrument.refused(guard.label, error), auth)
         },
       )
     },
@@ -153,4 +159,10 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       if (introspector !== o.introspection) await introspector?.close?.()
     },
   }
+}
+
+/** A refusal of a DPoP-bound caller is told in the `DPoP` challenge (RFC 9449 section 7.2). */
+function dpopAware(error: AuthError, auth: AuthContext | undefined): AuthError {
+  if (error.dpop !== undefined && isDpopBound(auth)) error.viaDpop = true
+  return error
 }

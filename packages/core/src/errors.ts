@@ -1,15 +1,22 @@
+import type {
+  DpopNonceRequiredError,
+  DpopProofInvalidError,
+  DpopRequiredError,
+} from './dpop/errors.js'
 import {
   type AuthErrorCode,
   basicChallenge,
   bearerChallenge,
+  type DpopChallengeOptions,
   ERROR_TABLE,
   isScopeToken,
   type ProblemDetails,
   problemType,
+  schemeChallenge,
 } from './http.js'
 import type { Dependency } from './metrics/metrics.js'
 
-export type { AuthErrorCode } from './http.js'
+export type { AuthErrorCode, DpopChallengeOptions } from './http.js'
 
 const DEFAULT_REALM = 'api'
 
@@ -36,6 +43,12 @@ export class AuthError extends Error {
   basic = false
   /** For `auth_unavailable`: what failed (for metrics and logs). */
   dependency: Dependency | undefined
+  /** Set when the instance accepts DPoP: the `DPoP` challenge's parameters. */
+  dpop: DpopChallengeOptions | undefined
+  /** The request used the `DPoP` scheme: the error goes in the `DPoP` challenge (RFC 9449 section 7.2). */
+  viaDpop = false
+  /** A server nonce the client must put in its next proof (the `DPoP-Nonce` header). */
+  dpopNonce: string | undefined
 
   constructor(
     code: AuthErrorCode,
@@ -84,14 +97,19 @@ export class AuthError extends Error {
           : bearerChallenge({ realm: this.realm }),
       }
     }
-    const bearer = bearerChallenge({
+    const params = {
       realm: this.realm,
       error: spec.bearerError,
       description: spec.bearerError === undefined ? undefined : this.message,
       scope: this.scope,
-    })
+    }
+    const challenge = schemeChallenge(params, 'dpop' in spec, this.dpop, this.viaDpop)
     const both = this.basic && this.code === 'credentials_missing'
-    return { 'www-authenticate': both ? `${bearer}, ${basicChallenge(this.realm)}` : bearer }
+    const headers: Record<string, string> = {
+      'www-authenticate': both ? `${challenge}, ${basicChallenge(this.realm)}` : challenge,
+    }
+    if (this.dpopNonce !== undefined) headers['dpop-nonce'] = this.dpopNonce
+    return headers
   }
 
   /** The RFC 9457 body. */
@@ -110,12 +128,20 @@ export class AuthError extends Error {
   }
 }
 
+/** An error of the pipeline as an `AuthError`: anything else thrown is a 401 `token_invalid`. */
+export function asAuthError(error: unknown): AuthError {
+  return error instanceof AuthError
+    ? error
+    : new TokenInvalidError('The token could not be verified.', { cause: error })
+}
+
 /** True for errors produced by this library (also across duplicated package copies). */
 export function isAuthError(value: unknown): value is AuthError {
   return value instanceof AuthError
 }
 
-type Options = {
+/** What every error constructor takes besides its detail. */
+export type Options = {
   cause?: unknown
   scope?: readonly string[]
   realm?: string
@@ -239,14 +265,14 @@ export class InsufficientUserAuthenticationError extends AuthError {
   }
 
   override get headers(): Record<string, string> {
-    const challenge = bearerChallenge({
+    const params = {
       realm: this.realm,
-      error: 'insufficient_user_authentication',
+      error: 'insufficient_user_authentication' as const,
       description: this.message,
       acrValues: this.acrValues,
       maxAge: this.maxAge,
-    })
-    return { 'www-authenticate': challenge }
+    }
+    return { 'www-authenticate': schemeChallenge(params, false, this.dpop, this.viaDpop) }
   }
 
   override toProblem(): ProblemDetails {
@@ -303,4 +329,7 @@ export type AuthFailure =
   | PermissionDeniedError
   | InsufficientUserAuthenticationError
   | TooManyAttemptsError
+  | DpopProofInvalidError
+  | DpopNonceRequiredError
+  | DpopRequiredError
   | AuthUnavailableError

@@ -4,19 +4,24 @@
  */
 
 /**
- * RFC 6750 section 3.1 error values, RFC 9470's `insufficient_user_authentication`, or
- * `undefined` when the challenge carries no error.
+ * The `error` of a challenge: RFC 6750 section 3.1 values, RFC 9470's
+ * `insufficient_user_authentication`, and RFC 9449 section 7.1's two for DPoP proofs; `undefined`
+ * when the challenge carries no error.
  */
 export type BearerError =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'insufficient_user_authentication'
 
 export interface ErrorSpec {
   readonly status: number
   readonly bearerError: BearerError | undefined
   readonly title: string
+  /** Answered with a `DPoP` challenge only, whatever scheme the request used. */
+  readonly dpop?: true
 }
 
 /** Every stable error `code` and how it is answered over HTTP. */
@@ -49,6 +54,24 @@ export const ERROR_TABLE = {
     title: 'Stronger or more recent authentication required',
   },
   too_many_attempts: { status: 429, bearerError: undefined, title: 'Too many attempts' },
+  dpop_proof_invalid: {
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    title: 'Invalid DPoP proof',
+    dpop: true,
+  },
+  dpop_nonce_required: {
+    status: 401,
+    bearerError: 'use_dpop_nonce',
+    title: 'DPoP nonce required',
+    dpop: true,
+  },
+  dpop_required: {
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'DPoP-bound token required',
+    dpop: true,
+  },
   auth_unavailable: { status: 503, bearerError: undefined, title: 'Authentication unavailable' },
 } as const satisfies Record<string, ErrorSpec>
 
@@ -140,7 +163,53 @@ function stepUpParams({ acrValues, maxAge }: ChallengeParams): string {
   return params
 }
 
+/**
+ * Builds a `DPoP` challenge (RFC 9449 section 7.1): the realm, the error if any, and `algs`, the
+ * proof algorithms accepted.
+ *
+ * @example
+ * dpopChallenge({ realm: 'api', error: 'invalid_dpop_proof', description: 'Proof expired' }, 'ES256 EdDSA')
+ * // 'DPoP realm="api", error="invalid_dpop_proof", error_description="Proof expired", algs="ES256 EdDSA"'
+ */
+export function dpopChallenge(params: ChallengeParams, algs: string | undefined): string {
+  const challenge = `DPoP${bearerChallenge(params).slice(6)}`
+  return algs === undefined ? challenge : `${challenge}, algs="${algs}"`
+}
+
 /** A `Basic` challenge (RFC 7617), sent when Basic credentials are accepted. */
 export function basicChallenge(realm: string): string {
   return `Basic realm="${toQuotedStringSafe(realm)}", charset="UTF-8"`
+}
+
+/** How an instance that accepts DPoP proofs challenges (RFC 9449 sections 7.1 and 7.2). */
+export interface DpopChallengeOptions {
+  /** The `algs` parameter: the proof algorithms accepted, space-separated. */
+  readonly algs: string
+  /** `allowed`: Bearer tokens are accepted too, and a request without credentials is challenged for both. */
+  readonly mode: 'allowed' | 'required'
+}
+
+/**
+ * The challenge that tells an error (RFC 9449 section 7.2): without DPoP, `Bearer`; a request
+ * without credentials is challenged for every accepted scheme, without an error; a DPoP error
+ * (`dpopCode`), or any error of a request that used the DPoP scheme, in a `DPoP` challenge;
+ * anything else in a `Bearer` one.
+ *
+ * @example
+ * schemeChallenge({ realm: 'api' }, false, { algs: 'ES256', mode: 'allowed' }, false) // 'Bearer realm="api", DPoP realm="api", algs="ES256"'
+ */
+export function schemeChallenge(
+  params: ChallengeParams,
+  dpopCode: boolean,
+  dpop: DpopChallengeOptions | undefined,
+  viaDpop: boolean,
+): string {
+  if (dpop === undefined) {
+    return dpopCode ? dpopChallenge(params, undefined) : bearerChallenge(params)
+  }
+  if (params.error === undefined) {
+    const challenge = dpopChallenge(params, dpop.algs)
+    return dpop.mode === 'allowed' ? `${bearerChallenge(params)}, ${challenge}` : challenge
+  }
+  return dpopCode || viaDpop ? dpopChallenge(params, dpop.algs) : bearerChallenge(params)
 }

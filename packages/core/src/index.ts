@@ -13,6 +13,13 @@ export {
 export { type AuditSink, type AuditSinkOptions, createAuditSink } from './audit/sink.js'
 export { type Auth, CHANNELS, createAuth } from './authenticate.js'
 export {
+  DpopNonceRequiredError,
+  DpopProofInvalidError,
+  DpopRequiredError,
+} from './dpop/errors.js'
+export type { DpopReplayStore } from './dpop/replay.js'
+export { requireDpop } from './dpop/require.js'
+export {
   AuthError,
   type AuthErrorCode,
   type AuthenticationRequirements,
@@ -20,6 +27,7 @@ export {
   AuthUnavailableError,
   CredentialsInvalidError,
   CredentialsMissingError,
+  type DpopChallengeOptions,
   InsufficientUserAuthenticationError,
   InvalidRequestError,
   isAuthError,
@@ -35,6 +43,7 @@ export {
 export { type BasicCredentials, parseBasic } from './extract/basic.js'
 export {
   bearerChallenge,
+  dpopChallenge,
   ERROR_TABLE,
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
@@ -77,6 +86,13 @@ export {
 } from './middleware-kit.js'
 export type { CertificateHeaderFormat } from './mtls/forwarded.js'
 export { certificateThumbprint } from './mtls/thumbprint.js'
+export {
+  DEFAULT_DPOP_ALGORITHMS,
+  DPOP_ALGORITHMS,
+  type DpopAlgorithm,
+  type DpopOptions,
+  type DpopReplayOptions,
+} from './options/dpop.js'
 export {
   type AuthOptions,
   type BasicUser,

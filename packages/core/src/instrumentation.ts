@@ -3,7 +3,12 @@
  * the one place where anything thrown becomes an `AuthError` with the instance's realm.
  */
 import { channel } from 'node:diagnostics_channel'
-import { AuthError, AuthUnavailableError, TokenInvalidError } from './errors.js'
+import {
+  AuthError,
+  AuthUnavailableError,
+  asAuthError,
+  type DpopChallengeOptions,
+} from './errors.js'
 import { createSecurityLog, type SecurityLogger } from './logging.js'
 import type { AuthMetrics, Outcome } from './metrics/metrics.js'
 import type { AuthContext, Clock, RequestInput, RevocationEntry } from './types.js'
@@ -28,6 +33,8 @@ export interface InstrumentationOptions {
   readonly realm: string
   /** Basic credentials are accepted: challenges offer `Basic` too. */
   readonly basic: boolean
+  /** DPoP proofs are accepted: challenges offer `DPoP` (see `AuthError.dpop`). */
+  readonly dpop?: DpopChallengeOptions | undefined
 }
 
 export interface Instrumentation {
@@ -63,16 +70,14 @@ export interface Instrumentation {
  * const context = instrument.settle(() => handler.authenticate(credential, input), input)
  */
 export function createInstrumentation(options: InstrumentationOptions): Instrumentation {
-  const { metrics, clock, realm, basic } = options
+  const { metrics, clock, realm, basic, dpop } = options
   const log = options.logger === undefined ? undefined : createSecurityLog(options.logger, clock)
 
   function toAuthError(error: unknown): AuthError {
-    const err =
-      error instanceof AuthError
-        ? error
-        : new TokenInvalidError('The token could not be verified.', { cause: error })
+    const err = asAuthError(error)
     err.realm = realm
     err.basic = basic
+    err.dpop = dpop
     return err
   }
 

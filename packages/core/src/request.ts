@@ -18,9 +18,12 @@ export interface NodeRequestLike {
   readonly headers: {
     readonly authorization?: string | undefined
     readonly cookie?: string | undefined
+    readonly host?: string | undefined
   }
   readonly rawHeaders?: readonly string[]
   readonly socket?: NodeSocketLike | null
+  /** The origin, where the request knows it itself (a Fetch API request's absolute URL). */
+  readonly origin?: string | undefined
   readonly method?: string | undefined
   readonly url?: string | undefined
   /** Express keeps the request target here when a router rewrites `url`. */
@@ -59,6 +62,9 @@ export function fetchRequestLike(request: FetchRequestHead): NodeRequestLike {
   return {
     headers: Object.fromEntries(request.headers),
     method: request.method,
+    get origin() {
+      return new URL(request.url).origin
+    },
     get url() {
       const url = new URL(request.url)
       return url.pathname + url.search
@@ -108,6 +114,14 @@ class NodeRequestInput implements RequestInput {
 
   get url(): string | undefined {
     return this.#raw.originalUrl ?? this.#raw.url
+  }
+
+  get origin(): string | undefined {
+    const own = this.#raw.origin
+    if (own !== undefined) return own
+    const host = this.#headers.host
+    if (typeof host !== 'string' || host === '') return undefined
+    return `${this.#raw.socket?.encrypted === true ? 'https' : 'http'}://${host}`
   }
 
   get path(): string | undefined {

@@ -88,6 +88,11 @@ export interface RequestInput {
   readonly url?: string | undefined
   /** The path of `url`, without the query. */
   readonly path?: string | undefined
+  /**
+   * The request's origin as this server received it (`https://api.example`): the connection's
+   * scheme (TLS or not) and the `Host` header. For DPoP's `htu` check; see `dpop.origin`.
+   */
+  readonly origin?: string | undefined
   /** Every request header, by lower-case name, for handlers that read more than the credential. */
   readonly headers?: Readonly<Record<string, string | string[] | undefined>> | undefined
   /**

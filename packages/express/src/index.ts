@@ -73,4 +73,12 @@ function routeGuard(authorize: Authorize<Request, Response>): RequestHandler {
 }
 
 export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'

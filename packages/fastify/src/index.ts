@@ -89,4 +89,12 @@ export const authPlugin = fp(plugin, { name: '@authframework/fastify', fastify: 
 export default authPlugin
 
 export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'

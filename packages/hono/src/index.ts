@@ -101,4 +101,12 @@ function routeGuard(authorize: Authorize<Context, Context>): MiddlewareHandler {
 }
 
 export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'

@@ -77,4 +77,12 @@ function routeGuard(authorize: Authorize<Context, Context>): Middleware {
 }
 
 export type { Auth, AuthContext, StepUpOptions } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'

@@ -1,5 +1,13 @@
 export type { AuthContext, StepUpOptions } from '@authframework/core'
-export { AuthError, allOf, anyOf, createAuth, createSigner, not } from '@authframework/core'
+export {
+  AuthError,
+  allOf,
+  anyOf,
+  createAuth,
+  createSigner,
+  not,
+  requireDpop,
+} from '@authframework/core'
 export {
   Auth,
   type NestAuthOptions,

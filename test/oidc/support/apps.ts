@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Auth } from '@authframework/core'
+import { type Auth, type AuthOptions, discoverAuthOptions } from '@authframework/core'
 import {
   authMiddleware as expressAuth,
   requirePermission as expressGuard,
@@ -16,15 +16,37 @@ import Router from '@koa/router'
 import express from 'express'
 import Fastify from 'fastify'
 import Koa from 'koa'
+import { API_CLIENT, ORDERS, type RunningProvider } from './provider.js'
 
 export const ADAPTERS = ['express', 'koa', 'fastify'] as const
 export type AdapterName = (typeof ADAPTERS)[number]
 
 export interface OrdersApi {
   readonly url: string
-  /** `GET /orders` with `Authorization: Bearer <token>`. */
-  get(token: string): Promise<{ status: number; headers: Headers; body: unknown }>
+  /** `GET /orders` with `Authorization: Bearer <token>`, or `DPoP <token>` and the proof. */
+  get(
+    token: string,
+    dpop?: { scheme: 'Bearer' | 'DPoP'; proof: string },
+  ): Promise<{ status: number; headers: Headers; body: unknown }>
   close(): Promise<void>
+}
+
+/** The orders API's options as a user would write them: issuer + discovery, at+jwt, its own audience. */
+export async function ordersOptions(provider: RunningProvider): Promise<AuthOptions<never>> {
+  const discovered = await discoverAuthOptions(provider.issuer, {
+    introspection: {
+      clientId: API_CLIENT,
+      clientSecret: provider.secrets[API_CLIENT]!,
+      clientIdAsSubject: true,
+    },
+  })
+  return {
+    ...discovered,
+    algorithms: ['RS256'],
+    audience: ORDERS,
+    typ: 'at+jwt',
+    permissionsClaim: 'scope',
+  }
 }
 
 async function listen(server: Server): Promise<string> {
@@ -68,9 +90,12 @@ export async function startOrdersApi(name: AdapterName, auth: Auth<never>): Prom
   }
   return {
     url,
-    async get(token) {
+    async get(token, dpop) {
       const response = await fetch(`${url}/orders`, {
-        headers: { authorization: `Bearer ${token}` },
+        headers:
+          dpop === undefined
+            ? { authorization: `Bearer ${token}` }
+            : { authorization: `${dpop.scheme} ${token}`, dpop: dpop.proof },
       })
       const text = await response.text()
       let body: unknown = text

@@ -1,8 +1,8 @@
 /**
  * A real authorization server for interoperability tests: `oidc-provider` in process on
  * 127.0.0.1 (a free port), with the client-credentials grant, RFC 8707 resource indicators, RFC
- * 9068 JWT access tokens (`typ: at+jwt`) for one client and opaque tokens for another, and RFC
- * 7662 introspection for the API. The signing keys can be rotated; requests to the JWKS and
+ * 9068 JWT access tokens (`typ: at+jwt`) for one client and opaque tokens for another, RFC 7662
+ * introspection for the API, and RFC 9449 DPoP-bound tokens for a client that sends a proof. The signing keys can be rotated; requests to the JWKS and
  * introspection endpoints are counted.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
@@ -49,9 +49,15 @@ export interface RunningProvider {
   readonly kids: readonly string[]
   /**
    * A client-credentials access token for `resource`; bound to `certificate` (PEM) for the
-   * RFC 8705 clients.
+   * RFC 8705 clients; with `dpop` (a proof for `POST /token`), DPoP-bound (RFC 9449 section 5).
    */
-  token(client: string, resource: string, scope?: string, certificate?: string): Promise<string>
+  token(
+    client: string,
+    resource: string,
+    scope?: string,
+    certificate?: string,
+    dpop?: string,
+  ): Promise<string>
   /**
    * Rotates: a new key is added first (it signs from now on); the previous keys stay published so
    * that tokens they signed keep verifying. `drop` removes the older keys instead.
@@ -121,6 +127,7 @@ export async function startProvider(): Promise<RunningProvider> {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      dPoP: { enabled: true },
       mTLS: {
         enabled: true,
         certificateBoundAccessTokens: true,
@@ -165,13 +172,14 @@ export async function startProvider(): Promise<RunningProvider> {
     get kids() {
       return keys.map((k) => k.kid)
     },
-    async token(client, resource, scope, certificate) {
+    async token(client, resource, scope, certificate, dpop) {
       const response = await fetch(`${issuer}/token`, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${client}:${secrets[client]}`).toString('base64')}`,
           'content-type': 'application/x-www-form-urlencoded',
           ...(certificate && { [CLIENT_CERT_HEADER]: encodeURIComponent(certificate) }),
+          ...(dpop === undefined ? {} : { dpop }),
         },
         body: new URLSearchParams({
           grant_type: 'client_credentials',

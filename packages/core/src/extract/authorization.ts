@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../errors.js'
-import type { BearerCredential } from '../handlers/handler.js'
+import type { BearerCredential, DpopCredential } from '../handlers/handler.js'
 
 /** `Authorization: Basic`, its token68 not decoded yet (only `basic` decodes it). */
 export interface BasicHeader {
@@ -8,7 +8,7 @@ export interface BasicHeader {
 }
 
 /** The result of reading one `Authorization` header: `undefined` for any other scheme. */
-export type AuthorizationValue = BearerCredential | BasicHeader | undefined
+export type AuthorizationValue = BearerCredential | BasicHeader | DpopCredential | undefined
 
 // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then any "=" padding.
 const B64TOKEN = new Uint8Array(128)
@@ -44,12 +44,13 @@ const COMPRESSED = 'compressed:'
  * Parses an `Authorization` header value without regular expressions or splitting. The scheme is
  * case-insensitive; `Bearer` must be followed by one or more spaces and exactly one b64token
  * (or `compressed:` and a b64token): the bearer credential. `Basic` is returned for the caller to
- * accept or ignore; any other scheme reads as no credentials (`undefined`).
+ * accept or ignore; `DPoP` and one token68, with `dpop`, is a DPoP credential; any other scheme reads
+ * as no credentials (`undefined`).
  *
  * @example
  * parseAuthorization('Bearer eyJhbGciOi...') // { kind: 'bearer', token: 'eyJhbGciOi...', source: 'header' }
  */
-export function parseAuthorization(value: string): AuthorizationValue {
+export function parseAuthorization(value: string, dpop = false): AuthorizationValue {
   // The scheme ends at the first SP or HTAB: `Bearer<TAB>token` is a malformed Bearer header
   // (RFC 7235 allows only SP there), not some other scheme.
   let end = 0
@@ -57,7 +58,8 @@ export function parseAuthorization(value: string): AuthorizationValue {
     end++
   const bearer = schemeIs(value, end, 'bearer')
   const basic = !bearer && schemeIs(value, end, 'basic')
-  if (!bearer && !basic) return undefined
+  const proof = !bearer && !basic && dpop && schemeIs(value, end, 'dpop')
+  if (!bearer && !basic && !proof) return undefined
   if (end === value.length)
     throw new InvalidRequestError('The Authorization header has no credentials after the scheme.')
   if (value.charCodeAt(end) === 0x09) {
@@ -71,6 +73,14 @@ export function parseAuthorization(value: string): AuthorizationValue {
   if (basic) {
     if (!isB64token(value, space)) throw new InvalidRequestError('Malformed Basic credentials.')
     return { kind: 'basic-header', token68: value.slice(space) }
+  }
+  if (proof) {
+    if (!isB64token(value, space)) {
+      const error = new InvalidRequestError('The DPoP credentials must be exactly one token68.')
+      error.viaDpop = true
+      throw error
+    }
+    return { kind: 'dpop', token: value.slice(space) }
   }
   // Only the structure is checked here (one token: no SP or HTAB after it). The token's alphabet
   // is checked by `isBearerToken` when the token is not in the verification cache: a cached token

@@ -15,6 +15,8 @@ export interface CredentialSources<Req> {
   readonly sessions?: { readonly cookieName: string } | undefined
   /** Longest credential: Basic credentials over it are refused before they are decoded. */
   readonly maxTokenBytes: number
+  /** The `DPoP` scheme is read only when DPoP is configured. */
+  readonly dpop?: unknown
 }
 
 function single(values: readonly string[] | string | undefined, what: string): string | undefined {
@@ -47,8 +49,8 @@ export function extractCredential<Req>(
   let found: Credential | undefined
   const header = single(input.authorization, 'Authorization')
   if (header !== undefined && header !== '') {
-    const parsed = parseAuthorization(header)
-    if (parsed?.kind === 'bearer') found = parsed
+    const parsed = parseAuthorization(header, sources.dpop !== undefined)
+    if (parsed?.kind === 'bearer' || parsed?.kind === 'dpop') found = parsed
     else if (parsed?.kind === 'basic-header' && sources.basic !== undefined) {
       found = { kind: 'basic', credentials: parseBasic(parsed.token68, sources.maxTokenBytes) }
     }

@@ -16,7 +16,7 @@ import { COMPRESSED_PREFIX, decodeCompressed } from '../token/compressed.js'
 import type { VerifiedJws } from '../token/verify.js'
 import type { AuthContext, RequestInput } from '../types.js'
 import { isPromise, type MaybePromise } from '../util.js'
-import { NO_PROOF } from './confirmation.js'
+import { NO_PROOF, type SenderProof } from './confirmation.js'
 import type { BearerCredential, CredentialHandler } from './handler.js'
 import type { TokenSteps } from './token.js'
 
@@ -30,7 +30,7 @@ export interface BearerHandlerOptions {
   readonly verifyJws: (jwt: string) => MaybePromise<VerifiedJws>
   readonly steps: TokenSteps
   /** Opaque (not JWT-shaped) tokens, when an introspector is configured. */
-  readonly opaque?: CredentialHandler<BearerCredential> | undefined
+  readonly opaque?: ProvenHandler | undefined
   /** Told of each cache lookup and each signature verification. */
   readonly observe: {
     cacheLookup(hit: boolean): void
@@ -38,11 +38,29 @@ export interface BearerHandlerOptions {
   }
 }
 
+/** A token handler that also takes what the request proved about its sender (a DPoP proof). */
+export interface ProvenHandler extends CredentialHandler<BearerCredential> {
+  authenticate(
+    credential: BearerCredential,
+    input: RequestInput,
+    proof?: SenderProof,
+  ): MaybePromise<AuthContext>
+}
+
 export interface BearerHandler extends CredentialHandler<BearerCredential> {
   /** The compact JWT of a token: a `compressed:` token decoded (bounded), any other as is. */
   canonical(token: string): string
   /** A token given directly (`auth.verify`): like one from a cookie, without a request. */
   verify(token: string): MaybePromise<AuthContext>
+  /**
+   * A token sent with a proof of its sender (the DPoP scheme): the same checks, cache, revocation
+   * and permissions as a bearer token, and its `cnf` binding checked against `proof`.
+   */
+  prove(
+    credential: BearerCredential,
+    input: RequestInput,
+    proof: SenderProof,
+  ): MaybePromise<AuthContext>
 }
 
 /** A compact JWT has exactly two dots; a `compressed:` token is one too. Anything else is opaque. */
@@ -100,6 +118,7 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     token: string,
     credential: BearerCredential | undefined,
     input: RequestInput,
+    proof: SenderProof,
   ): MaybePromise<AuthContext> {
     if (token.length > maxTokenBytes) {
       throw new TokenInvalidError(`The token is longer than ${maxTokenBytes} bytes.`)
@@ -108,7 +127,7 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     if (key !== undefined) {
       const hit = cache!.get(key)
       observe.cacheLookup(hit !== undefined)
-      if (hit !== undefined) return steps.admit(hit, token, revocationHash, input, NO_PROOF)
+      if (hit !== undefined) return steps.admit(hit, token, revocationHash, input, proof)
     }
     // Every token that reaches the cache is one b64token, whatever carried it, so that a hit can
     // skip the scan. A plain compact JWT needs no scan of its own: the strict compact check
@@ -119,7 +138,8 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
     if (token.startsWith(COMPRESSED_PREFIX) || !isJwtShaped(token)) {
       checkAlphabet(token, fromHeader)
       if (opaque !== undefined && !isJwtShaped(token)) {
-        return opaque.authenticate(credential ?? { kind: 'bearer', token, source: 'verify' }, input)
+        const opaqueCredential = credential ?? { kind: 'bearer', token, source: 'verify' }
+        return opaque.authenticate(opaqueCredential, input, proof)
       }
       verified = verifySignature(token, key)
     } else {
@@ -131,14 +151,15 @@ export function createBearerHandler(options: BearerHandlerOptions): BearerHandle
       }
     }
     return isPromise(verified)
-      ? verified.then((entry) => steps.admit(entry, token, revocationHash, input, NO_PROOF))
-      : steps.admit(verified, token, revocationHash, input, NO_PROOF)
+      ? verified.then((entry) => steps.admit(entry, token, revocationHash, input, proof))
+      : steps.admit(verified, token, revocationHash, input, proof)
   }
 
   return {
     canonical,
-    authenticate: (credential, input) => check(credential.token, credential, input),
-    verify: (token) => check(token, undefined, VERIFY_INPUT),
+    authenticate: (credential, input) => check(credential.token, credential, input, NO_PROOF),
+    verify: (token) => check(token, undefined, VERIFY_INPUT, NO_PROOF),
+    prove: (credential, input, proof) => check(credential.token, credential, input, proof),
   }
 }
 

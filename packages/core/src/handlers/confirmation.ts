@@ -51,9 +51,10 @@ function checkCertificate(
 }
 
 /**
- * Checks a token's `cnf` claim against what the request proved. Returns when the token is not
- * bound or every binding it carries holds; throws 401 `token_invalid` otherwise. `certificates`
- * says where a request's client certificate comes from (default: its TLS connection).
+ * Checks a token's `cnf` claim against what the request proved. Returns when every binding it
+ * carries holds; throws 401 `token_invalid` otherwise, and for a token without `cnf.jkt` that came
+ * with a DPoP proof (RFC 9449 section 7.1: the DPoP scheme is for DPoP-bound tokens).
+ * `certificates` says where a request's client certificate comes from (default: its TLS connection).
  *
  * @example
  * checkConfirmation(context.claims.cnf, input, NO_PROOF) // throws for a DPoP-bound token sent as Bearer
@@ -64,6 +65,7 @@ export function checkConfirmation(
   proof: SenderProof,
   certificates: ClientCertificates = CONNECTION_CERTIFICATES,
 ): void {
+  if (cnf === undefined) throw new TokenInvalidError(NOT_DPOP_BOUND)
   if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) {
     throw new TokenInvalidError('The "cnf" claim is not a JSON object.')
   }
@@ -84,4 +86,9 @@ export function checkConfirmation(
     }
   }
   if (methods === 0) throw new TokenInvalidError('The "cnf" claim names no confirmation method.')
+  // a proof is sent only with the DPoP scheme, which is for DPoP-bound tokens alone
+  if (proof.jkt !== undefined && !Object.hasOwn(cnf, 'jkt'))
+    throw new TokenInvalidError(NOT_DPOP_BOUND)
 }
+
+const NOT_DPOP_BOUND = 'The token is not bound to a DPoP key: send it with the Bearer scheme.'

@@ -34,8 +34,17 @@ export interface BasicCredential {
   readonly credentials: BasicCredentials
 }
 
+/**
+ * A DPoP-bound token from `Authorization: DPoP` (RFC 9449 section 7.1), read only when `dpop` is
+ * configured; its proof is the request's `DPoP` header.
+ */
+export interface DpopCredential {
+  readonly kind: 'dpop'
+  readonly token: string
+}
+
 /** The one credential of a request, tagged with its kind. */
-export type Credential = BearerCredential | SessionCredential | BasicCredential
+export type Credential = BearerCredential | SessionCredential | BasicCredential | DpopCredential
 
 export type CredentialKind = Credential['kind']
 

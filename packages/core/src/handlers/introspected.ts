@@ -6,8 +6,8 @@
 import { cacheKey } from '../cache/verification-cache.js'
 import { AuthUnavailableError, TokenInvalidError } from '../errors.js'
 import type { AuthContext, TokenIntrospector } from '../types.js'
+import type { ProvenHandler } from './bearer.js'
 import { NO_PROOF } from './confirmation.js'
-import type { BearerCredential, CredentialHandler } from './handler.js'
 import { unavailable } from './handler.js'
 import type { TokenSteps } from './token.js'
 
@@ -25,12 +25,10 @@ export interface IntrospectedHandlerOptions {
  * const opaque = createIntrospectedHandler({ introspector: createIntrospector({ endpoint, clientId, clientSecret }), steps })
  * const context = await opaque.authenticate({ kind: 'bearer', token, source: 'header' }, input)
  */
-export function createIntrospectedHandler(
-  options: IntrospectedHandlerOptions,
-): CredentialHandler<BearerCredential> {
+export function createIntrospectedHandler(options: IntrospectedHandlerOptions): ProvenHandler {
   const { introspector, steps } = options
   return {
-    authenticate({ token }, input): Promise<AuthContext> {
+    authenticate({ token }, input, proof = NO_PROOF): Promise<AuthContext> {
       return introspector
         .introspect(token)
         .then(
@@ -48,7 +46,7 @@ export function createIntrospectedHandler(
             throw unavailable(cause, 'The token could not be introspected.', 'introspection')
           },
         )
-        .then((entry) => steps.admit(entry, token, cacheKey, input, NO_PROOF))
+        .then((entry) => steps.admit(entry, token, cacheKey, input, proof))
     },
   }
 }

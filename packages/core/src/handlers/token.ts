@@ -13,7 +13,7 @@ import { type ClaimRules, checkClaims } from '../token/claims.js'
 import type { VerifiedJws } from '../token/verify.js'
 import type { AuthContext, Clock, RequestInput, RevocationList } from '../types.js'
 import { deepFreeze, isPromise, type MaybePromise } from '../util.js'
-import { checkConfirmation, type SenderProof } from './confirmation.js'
+import { checkConfirmation, NO_PROOF, type SenderProof } from './confirmation.js'
 import { type ResolvePermissions, unavailable } from './handler.js'
 
 export interface TokenStepsOptions {
@@ -84,7 +84,7 @@ export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
     proof: SenderProof,
   ): MaybePromise<AuthContext> {
     const cnf = entry.claims.cnf
-    if (cnf !== undefined) checkConfirmation(cnf, input, proof, certificates)
+    if (cnf !== undefined || proof !== NO_PROOF) checkConfirmation(cnf, input, proof, certificates)
     let revoked: MaybePromise<boolean>
     try {
       revoked = revocation.isRevoked(VerifiedContext.subject(entry, token, hash))

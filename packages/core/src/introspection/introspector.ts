@@ -60,13 +60,16 @@ export interface Introspector extends TokenIntrospector {
 const REFUSED_TOKEN_TYPES = new Set([
   'refresh_token',
   'urn:ietf:params:oauth:token-type:refresh_token',
-  'dpop',
 ])
+
+function hasJkt(cnf: unknown): boolean {
+  return typeof (cnf as { jkt?: unknown } | null | undefined)?.jkt === 'string'
+}
 
 /**
  * Turns a 200 answer into claims: `null` when inactive or not usable as an access token (a refresh
- * token, a DPoP token type), the claims otherwise. A `cnf` binding stays in the claims: it is checked
- * against each request like a JWT's (`handlers/confirmation.ts`). Members whose
+ * token, a `DPoP` token type without the `cnf.jkt` that binds it), the claims otherwise. A `cnf`
+ * goes through: the binding is checked against each request's proof (`checkConfirmation`). Members whose
  * value is the token itself (some servers answer `jti` = token) are dropped, so that the token never
  * reaches a cache or `req.auth`.
  */
@@ -86,6 +89,7 @@ export function claimsOf(
   const type = claims.token_type
   if (typeof type === 'string' && REFUSED_TOKEN_TYPES.has(type.toLowerCase())) return null
   if (typeof claims.token_use === 'string' && claims.token_use !== 'access_token') return null
+  if (typeof type === 'string' && type.toLowerCase() === 'dpop' && !hasJkt(claims.cnf)) return null
   for (const key of Object.keys(claims)) if (claims[key] === token) delete claims[key]
   if (clientIdAsSubject && claims.sub === undefined && typeof claims.client_id === 'string') {
     claims.sub = claims.client_id

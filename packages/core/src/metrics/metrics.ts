@@ -16,6 +16,7 @@ export type Dependency =
   | 'basic'
   | 'redis'
   | 'postgres'
+  | 'dpop'
 
 /** How one authentication ended: `ok`, `anonymous` (optional mode) or an error code. */
 export type Outcome = 'ok' | 'anonymous' | AuthErrorCode
@@ -120,6 +121,7 @@ const DEPENDENCIES: Dependency[] = [
   'basic',
   'redis',
   'postgres',
+  'dpop',
 ]
 const TIMINGS: Timing[] = ['authenticate', 'verify', 'permissions', 'redis', 'postgres']
 /** Bounds the label sets that come from configuration (guards, layers), whatever happens. */

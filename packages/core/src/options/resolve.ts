@@ -12,6 +12,7 @@ import type {
   TokenIntrospector,
 } from '../types.js'
 import { closestName, createValidator, type Validator } from '../validate.js'
+import { type ResolvedDpop, resolveDpop } from './dpop.js'
 import { checkKeys, type KeySource } from './keys.js'
 import { mtlsOptions } from './mtls.js'
 import {
@@ -51,6 +52,8 @@ export interface ResolvedOptions<Req = unknown> {
   readonly sessions: { readonly store: SessionSource; readonly cookieName: string } | undefined
   readonly maxTokenBytes: number
   readonly maxCompressedBytes: number | undefined
+  /** DPoP, when accepted. */
+  readonly dpop: ResolvedDpop<Req> | undefined
   /** The proxy's certificate header; `undefined`: the TLS connection's certificate. */
   readonly mtls: ResolvedMtlsOptions | undefined
   readonly clock: Clock
@@ -230,6 +233,7 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
       options.compressed === false
         ? undefined
         : v.positiveInteger('compressed.maxBytes', options.compressed?.maxBytes, 16_384),
+    dpop: resolveDpop(v, options.dpop),
     mtls: mtlsOptions(options.mtls, v),
     clock,
   })

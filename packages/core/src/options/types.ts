@@ -13,6 +13,7 @@ import type {
   SessionSource,
   TokenIntrospector,
 } from '../types.js'
+import type { DpopOptions } from './dpop.js'
 
 /** Where granted permissions come from in the token. */
 export type PermissionsClaim = 'perms' | 'permissions' | 'scope'
@@ -119,6 +120,13 @@ export interface AuthOptions<Req = unknown> {
   /** `compressed:` tokens: the inflated size limit, or `false` to refuse them. Default `{ maxBytes: 16_384 }`. */
   compressed?: false | { maxBytes?: number }
   /**
+   * DPoP sender-constrained tokens (RFC 9449): `false` (default) ignores the `DPoP` scheme;
+   * `'allowed'` accepts DPoP-bound tokens with the `DPoP` scheme and a proof beside Bearer tokens;
+   * `'required'` accepts DPoP-bound tokens only; or the options (algorithms, proof age, nonces,
+   * the replay store, the external origin). A DPoP-bound token sent as Bearer is always refused.
+   */
+  dpop?: false | 'allowed' | 'required' | DpopOptions<Req>
+  /**
    * Certificate-bound tokens (RFC 8705, `cnf["x5t#S256"]`) behind a TLS-terminating proxy: the
    * header the proxy sets to the client's certificate, read instead of the TLS connection's. The
    * proxy must drop that header from client requests. Without this option a bound token is checked
@@ -178,6 +186,7 @@ export const OPTION_NAMES: readonly (keyof AuthOptions)[] = Object.freeze(
     sessions: true,
     maxTokenBytes: true,
     compressed: true,
+    dpop: true,
     mtls: true,
     clock: true,
   } satisfies Record<keyof AuthOptions, true>) as (keyof AuthOptions)[],

@@ -108,10 +108,11 @@ describe('answers', () => {
     expect(server.calls).toHaveLength(2)
   })
 
-  it('refresh tokens, DPoP token types and token_use other than access are not bearer tokens', async () => {
+  it('refresh tokens, DPoP tokens without cnf.jkt and token_use other than access are not access tokens', async () => {
     const answers = [
       { token_type: 'refresh_token' },
       { token_type: 'DPoP' },
+      { token_type: 'DPoP', cnf: { 'x5t#S256': 'abc' } },
       { token_use: 'refresh_token' },
     ]
     for (const extra of answers) {
@@ -120,6 +121,12 @@ describe('answers', () => {
     }
     const bearer = await setup(() => ({ json: activeAnswer(NOW, 60, { token_type: 'Bearer' }) }))
     expect(await bearer.introspector.introspect('t')).toMatchObject({ token_type: 'Bearer' })
+  })
+
+  it('passes a cnf through, for the binding to be checked against each request', async () => {
+    const bound = { token_type: 'DPoP', cnf: { jkt: 'abc' } }
+    const { introspector } = await setup(() => ({ json: activeAnswer(NOW, 60, bound) }))
+    expect(await introspector.introspect('t')).toMatchObject(bound)
   })
 
   it('keeps a cnf binding, for the request to be checked against (RFC 8705 section 3.2)', async () => {
