@@ -23,9 +23,7 @@ import { createGuard } from './permissions/guard.js'
 import { createPermissionResolver } from './permissions/resolve.js'
 import { revocationEntry } from './revocation/entry.js'
 import { createMemoryRevocationList } from './revocation/memory.js'
-import { createRemoteKeySet } from './token/jwks.js'
-import { createStaticKeyResolver } from './token/key-resolver.js'
-import { createJwsVerifier } from './token/verify.js'
+import { openKeySource } from './token/key-source.js'
 import type { AuthContext, RequestInput } from './types.js'
 import { isPromise, type MaybePromise } from './util.js'
 
@@ -44,19 +42,14 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const { clock, realm } = o
   // collaborators: what the options name, or the defaults; close() closes only what it built here
   const metrics = o.metrics === false ? undefined : (o.metrics ?? createMetrics())
-  const resolver =
-    'jwks' in o.keys
-      ? createRemoteKeySet(o.keys.jwks, o.headerRules.algorithms, clock)
-      : createStaticKeyResolver(o.keys.keys)
+  const logger = combineLoggers(o.logger, o.audit)
   const revocation = o.revocation ?? createMemoryRevocationList({ clock })
   const introspector =
     o.introspection === undefined || isIntrospector(o.introspection)
       ? o.introspection
       : createIntrospector({ clock, ...o.introspection })
   const cache = o.cache === undefined ? undefined : createVerificationCache({ ...o.cache, clock })
-  // a rotated key set may have dropped the key a cached verification rests on
-  if (cache !== undefined) resolver.onKeysChanged?.(() => cache.clear())
-  const logger = combineLoggers(o.logger, o.audit)
+  const keys = openKeySource(o.keys, o.headerRules, { clock, cache, logger })
   const instrument = createInstrumentation({ metrics, logger, clock, realm, basic: !!o.basic })
   const resolvePermissions = createPermissionResolver(o.store, o.merge, instrument.permissions)
   const guardEnv = { clock, toleranceSeconds: o.claimRules.toleranceSeconds }
@@ -66,7 +59,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const bearer = createBearerHandler({
     ...o,
     cache,
-    verifyJws: createJwsVerifier(o.headerRules, resolver),
+    verifyJws: keys.verify,
     steps,
     opaque: introspector && createIntrospectedHandler({ introspector, steps }),
     observe: instrument,
@@ -147,7 +140,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     },
     async close() {
       cache?.clear()
-      resolver.close?.()
+      keys.close()
       // only what this instance built: a list or an introspector passed in may be shared
       if (revocation !== o.revocation) await revocation.close?.()
       if (introspector !== o.introspection) await introspector?.close?.()
