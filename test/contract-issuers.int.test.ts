@@ -67,7 +67,11 @@ const invalidToken = (description: string) =>
 const bearer = (value: string): [string, string][] => [['Authorization', `Bearer ${value}`]]
 
 const tokenA = token({ claims: { iss: A, sub: 'alice' } })
-const tokenB = token({ claims: { iss: B, sub: 'bob' }, header: { kid: 'b1' }, key: rsaB.privateKey })
+const tokenB = token({
+  claims: { iss: B, sub: 'bob' },
+  header: { kid: 'b1' },
+  key: rsaB.privateKey,
+})
 const tokenH = token({ claims: { iss: H, sub: 'hal' }, hmacSecret: SECRET })
 
 interface Case {

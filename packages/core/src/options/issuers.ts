@@ -72,7 +72,8 @@ const INHERITED = [
   'permissionsClaim',
 ] as const
 
-const EXAMPLE = "{ issuer: 'https://a.example', jwksUri: 'https://a.example/jwks', algorithms: ['RS256'] }"
+const EXAMPLE =
+  "{ issuer: 'https://a.example', jwksUri: 'https://a.example/jwks', algorithms: ['RS256'] }"
 
 /**
  * Checks one issuer entry. `name` is how messages call it (`issuers[0]`, `issuers() answer`);
@@ -91,7 +92,8 @@ export function checkIssuer(
   checkNames(entry as object, ENTRY_NAMES, v, EXAMPLE)
   const own = entry as IssuerOptions
   const issuer = v.string('issuer', own.issuer, "'https://a.example'")
-  if (issuer === undefined) v.fail('issuer', 'be given: it selects the entry', "'https://a.example'")
+  if (issuer === undefined)
+    v.fail('issuer', 'be given: it selects the entry', "'https://a.example'")
   if (issuer.length > MAX_ISSUER_LENGTH) {
     v.fail('issuer', `be at most ${MAX_ISSUER_LENGTH} characters long`, "'https://a.example'")
   }
@@ -115,7 +117,8 @@ function cacheBounds(options: AuthOptions['issuerCache'], v: Validator): IssuerC
   return Object.freeze({
     max: v.positiveInteger('issuerCache.max', c.max, 1000),
     ttlMs: v.positiveInteger('issuerCache.ttlSeconds', c.ttlSeconds, 300) * 1000,
-    negativeTtlMs: v.positiveInteger('issuerCache.negativeTtlSeconds', c.negativeTtlSeconds, 60) * 1000,
+    negativeTtlMs:
+      v.positiveInteger('issuerCache.negativeTtlSeconds', c.negativeTtlSeconds, 60) * 1000,
     maxPending: v.positiveInteger('issuerCache.maxPending', c.maxPending, 32),
   })
 }
@@ -128,7 +131,11 @@ function cacheBounds(options: AuthOptions['issuerCache'], v: Validator): IssuerC
 export function checkIssuers<Req>(options: AuthOptions<Req>, v: Validator): IssuerSource {
   for (const name of PER_ISSUER_ONLY) {
     if (options[name as keyof AuthOptions] !== undefined) {
-      v.fail(name, 'not be set with `issuers`: each issuer has its own keys, algorithms and `issuer`', EXAMPLE)
+      v.fail(
+        name,
+        'not be set with `issuers`: each issuer has its own keys, algorithms and `issuer`',
+        EXAMPLE,
+      )
     }
   }
   const defaults: Partial<IssuerOptions> = {}
@@ -154,10 +161,18 @@ export function checkIssuers<Req>(options: AuthOptions<Req>, v: Validator): Issu
     })
   }
   if (!Array.isArray(issuers) || issuers.length === 0) {
-    v.fail('issuers', 'be a non-empty array of issuers or a resolver `(iss) => issuer | undefined`', `[${EXAMPLE}]`)
+    v.fail(
+      'issuers',
+      'be a non-empty array of issuers or a resolver `(iss) => issuer | undefined`',
+      `[${EXAMPLE}]`,
+    )
   }
   if (options.issuerCache !== undefined) {
-    v.fail('issuerCache', 'come with an `issuers` resolver (a list needs no cache)', 'issuers: (iss) => tenants.get(iss)')
+    v.fail(
+      'issuerCache',
+      'come with an `issuers` resolver (a list needs no cache)',
+      'issuers: (iss) => tenants.get(iss)',
+    )
   }
   const seen = new Set<string>()
   return Object.freeze({
@@ -165,7 +180,11 @@ export function checkIssuers<Req>(options: AuthOptions<Req>, v: Validator): Issu
       issuers.map((entry, i) => {
         const resolved = checkIssuer(entry, `issuers[${i}]`, defaults)
         if (seen.has(resolved.issuer)) {
-          v.fail(`issuers[${i}].issuer`, 'be unique: another entry has the same issuer', "'https://b.example'")
+          v.fail(
+            `issuers[${i}].issuer`,
+            'be unique: another entry has the same issuer',
+            "'https://b.example'",
+          )
         }
         seen.add(resolved.issuer)
         return resolved

@@ -65,7 +65,8 @@ export function createIssuerCache<T>(
 
   function settle(iss: string, value: T | undefined): T | undefined {
     const now = clock()
-    if (value === undefined) unknown.set(iss, { failure: undefined, expiresAt: now + negativeTtlMs })
+    if (value === undefined)
+      unknown.set(iss, { failure: undefined, expiresAt: now + negativeTtlMs })
     else known.set(iss, { value, expiresAt: now + ttlMs })
     return value
   }

@@ -96,12 +96,17 @@ export function unverifiedIssuer(jwt: string): string {
 const UNKNOWN = 'The token issuer is not accepted.'
 
 /** Says once per message that a resolver answered a configuration that cannot be used. */
-function reportInvalid(logger: SecurityLogger | undefined, error: unknown, seen: Set<string>): void {
+function reportInvalid(
+  logger: SecurityLogger | undefined,
+  error: unknown,
+  seen: Set<string>,
+): void {
   const reason = error instanceof TypeError ? error.message : 'the issuer could not be opened'
   if (seen.has(reason) || seen.size >= 100) return
   seen.add(reason)
   const event = { event: 'issuer_config_invalid', reason }
-  if (logger !== undefined) logger.error(event, 'the issuers resolver answered an unusable configuration')
+  if (logger !== undefined)
+    logger.error(event, 'the issuers resolver answered an unusable configuration')
   else process.emitWarning(`createAuth: ${reason}`, { code: 'AUTHFRAMEWORK_ISSUER_CONFIG_INVALID' })
 }
 

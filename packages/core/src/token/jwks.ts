@@ -31,7 +31,12 @@ export interface RemoteKeySetOptions {
 }
 
 /** The remote key set's options are `createAuth({ jwks })`'s, or an issuer's (`prefix`: `issuers[0].`). */
-function positive(name: string, value: number | undefined, fallback: number, prefix: string): number {
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  prefix: string,
+): number {
   return positiveNumber(value ?? fallback, `${prefix}jwks.${name}`, fallback, 'createAuth')
 }
 

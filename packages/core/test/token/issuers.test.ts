@@ -60,7 +60,12 @@ describe('issuers: a list', () => {
   it('refuses a kid known only to another issuer', async () => {
     const auth = createAuth({ ...base, issuers: list })
     // A has one unlabelled key: a kid of B's set selects nothing of B's there
-    const token = handSign({ alg: 'RS256', kid: 'b1' }, claims({ iss: A }), 'RS256', rsaB.privateKey)
+    const token = handSign(
+      { alg: 'RS256', kid: 'b1' },
+      claims({ iss: A }),
+      'RS256',
+      rsaB.privateKey,
+    )
     expect((await authErrorOf(() => auth.verify(token))).code).toBe('token_invalid')
   })
 
@@ -73,7 +78,12 @@ describe('issuers: a list', () => {
       'www-authenticate': INVALID_TOKEN_CHALLENGE('The token algorithm is not allowed.'),
     })
     // and the HMAC issuer's secret never verifies an RS256 header
-    const rs = handSign({ alg: 'RS256' }, claims({ iss: H, aud: 'h-api' }), 'RS256', rsaA.privateKey)
+    const rs = handSign(
+      { alg: 'RS256' },
+      claims({ iss: H, aud: 'h-api' }),
+      'RS256',
+      rsaA.privateKey,
+    )
     expect((await authErrorOf(() => auth.verify(rs))).message).toBe(
       'The token algorithm is not allowed.',
     )
@@ -85,7 +95,12 @@ describe('issuers: a list', () => {
     expect((await authErrorOf(() => auth.verify(wrongAud))).message).toBe(
       'The "aud" claim does not match.',
     )
-    const forH = handSign({ alg: 'RS256' }, claims({ iss: A, aud: 'h-api' }), 'RS256', rsaA.privateKey)
+    const forH = handSign(
+      { alg: 'RS256' },
+      claims({ iss: A, aud: 'h-api' }),
+      'RS256',
+      rsaA.privateKey,
+    )
     expect((await authErrorOf(() => auth.verify(forH))).message).toBe(
       'The "aud" claim does not match.',
     )
@@ -96,8 +111,14 @@ describe('issuers: a list', () => {
     const cases: Array<[string, string]> = [
       [tokenOf('https://unknown.example'), 'The token issuer is not accepted.'],
       [tokenOf(`${A}/`), 'The token issuer is not accepted.'], // exact comparison
-      [handSign({ alg: 'RS256' }, claims({ iss: undefined }), 'RS256', rsaA.privateKey), 'The token has no usable iss claim.'],
-      [handSign({ alg: 'RS256' }, claims({ iss: 42 }), 'RS256', rsaA.privateKey), 'The token has no usable iss claim.'],
+      [
+        handSign({ alg: 'RS256' }, claims({ iss: undefined }), 'RS256', rsaA.privateKey),
+        'The token has no usable iss claim.',
+      ],
+      [
+        handSign({ alg: 'RS256' }, claims({ iss: 42 }), 'RS256', rsaA.privateKey),
+        'The token has no usable iss claim.',
+      ],
       [tokenOf(`https://${'a'.repeat(2100)}`), 'The token has no usable iss claim.'],
     ]
     for (const [token, message] of cases) {
@@ -216,7 +237,9 @@ describe('issuers: a resolver', () => {
     const token = handSign({ alg: 'RS256' }, claims({ iss: B }), 'RS256', rsaA.privateKey)
     const error = await authErrorOf(() => auth.verify(token))
     expect(error.code).toBe('auth_unavailable')
-    expect((error.cause as Error).message).toMatch(/issuers\(\) answer\.issuer must equal the `iss`/)
+    expect((error.cause as Error).message).toMatch(
+      /issuers\(\) answer\.issuer must equal the `iss`/,
+    )
   })
 
   it("resolves again after ttlSeconds, and a cached verification does not outlive its issuer's answer", async () => {
