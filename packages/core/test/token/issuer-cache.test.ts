@@ -42,7 +42,12 @@ describe('createIssuerCache', () => {
 
   it('shares one resolution between concurrent first requests', async () => {
     let release!: (value: { iss: string }) => void
-    const { cache, calls } = setup(() => new Promise((resolve) => (release = resolve)))
+    const { cache, calls } = setup(
+      () =>
+        new Promise((resolve) => {
+          release = resolve
+        }),
+    )
     const first = cache.get('known-a')
     const second = cache.get('known-a')
     expect(second).toBe(first)
