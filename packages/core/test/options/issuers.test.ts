@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { createAuth } from '../../src/index.js'
+import { createAuth, type IssuerOptions } from '../../src/index.js'
 import { AUDIENCE, rsaKeyPair } from '../helpers.js'
 
 const rsa = rsaKeyPair()
 const A = 'https://a.example'
-const GOOD = { issuer: A, publicKey: rsa.publicPem, algorithms: ['RS256'] }
+const GOOD: IssuerOptions = { issuer: A, publicKey: rsa.publicPem, algorithms: ['RS256'] }
 
 const messageOf = (fn: () => unknown): string => {
   try {
