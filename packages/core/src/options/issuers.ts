@@ -9,7 +9,13 @@ import { expectedTyp, type HeaderRules } from '../token/verify.js'
 import { createValidator, type Validator } from '../validate.js'
 import { checkKeys, type SingleKeySource } from './keys.js'
 import { checkNames, claimRules, permissionsClaimOf } from './resolve.js'
-import type { AuthOptions, IssuerOptions, IssuerResolver, PermissionsClaim } from './types.js'
+import {
+  type AuthOptions,
+  type IssuerOptions,
+  type IssuerResolver,
+  PER_ISSUER_OPTIONS,
+  type PermissionsClaim,
+} from './types.js'
 
 /** One issuer, checked: what its tokens are verified with. Nothing is opened. */
 export interface ResolvedIssuer {
@@ -39,38 +45,21 @@ export type IssuerSource =
     }
 
 /** Every name an entry may have. */
-const ENTRY_NAMES: readonly (keyof IssuerOptions)[] = Object.freeze(
-  Object.keys({
-    issuer: true,
-    algorithms: true,
-    secret: true,
-    publicKey: true,
-    keys: true,
-    jwksUri: true,
-    jwks: true,
-    audience: true,
-    clockToleranceSeconds: true,
-    requireExp: true,
-    maxTokenAgeSeconds: true,
-    requiredClaims: true,
-    typ: true,
-    permissionsClaim: true,
-  } satisfies Record<keyof IssuerOptions, true>) as (keyof IssuerOptions)[],
-)
+const ENTRY_NAMES: readonly string[] = ['issuer', ...PER_ISSUER_OPTIONS]
 
 /** Top-level options that belong to one issuer: with `issuers`, each entry has its own. */
-const PER_ISSUER_ONLY = ['secret', 'publicKey', 'keys', 'jwksUri', 'jwks', 'algorithms', 'issuer']
+const PER_ISSUER_ONLY: readonly string[] = [
+  'secret',
+  'publicKey',
+  'keys',
+  'jwksUri',
+  'jwks',
+  'algorithms',
+  'issuer',
+]
 
-/** Top-level claim options an entry inherits when it does not set them. */
-const INHERITED = [
-  'audience',
-  'clockToleranceSeconds',
-  'requireExp',
-  'maxTokenAgeSeconds',
-  'requiredClaims',
-  'typ',
-  'permissionsClaim',
-] as const
+/** Top-level claim options an entry inherits when it does not set them: the rest of an entry's. */
+const INHERITED = PER_ISSUER_OPTIONS.filter((name) => !PER_ISSUER_ONLY.includes(name))
 
 const EXAMPLE =
   "{ issuer: 'https://a.example', jwksUri: 'https://a.example/jwks', algorithms: ['RS256'] }"

@@ -30,28 +30,29 @@ export type BasicVerify<Req = unknown> = (
   request: Req,
 ) => BasicUser | null | Promise<BasicUser | null>
 
+/** What an entry of `issuers` may set besides `issuer`: its key source, algorithms and claim rules. */
+export const PER_ISSUER_OPTIONS = [
+  'algorithms',
+  'secret',
+  'publicKey',
+  'keys',
+  'jwksUri',
+  'jwks',
+  'audience',
+  'clockToleranceSeconds',
+  'requireExp',
+  'maxTokenAgeSeconds',
+  'requiredClaims',
+  'typ',
+  'permissionsClaim',
+] as const
+
 /**
  * One issuer of `issuers`: its `issuer` (the exact `iss` of its tokens), its own key source
  * (`secret`, `publicKey`, `keys` or `jwksUri`/`jwks`) and `algorithms`, and its claim rules. A
  * claim rule left out here takes the top-level option's value.
  */
-export interface IssuerOptions
-  extends Pick<
-    AuthOptions,
-    | 'algorithms'
-    | 'secret'
-    | 'publicKey'
-    | 'keys'
-    | 'jwksUri'
-    | 'jwks'
-    | 'audience'
-    | 'clockToleranceSeconds'
-    | 'requireExp'
-    | 'maxTokenAgeSeconds'
-    | 'requiredClaims'
-    | 'typ'
-    | 'permissionsClaim'
-  > {
+export interface IssuerOptions extends Pick<AuthOptions, (typeof PER_ISSUER_OPTIONS)[number]> {
   /** The issuer: a token is verified with this entry only when its `iss` equals it exactly. */
   issuer: string
 }
