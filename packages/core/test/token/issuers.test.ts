@@ -136,6 +136,22 @@ describe('issuers: a list', () => {
   })
 })
 
+describe('issuers with the instance-wide collaborators', () => {
+  it('revokes tokens of any issuer, and still introspects opaque tokens', async () => {
+    const introspect = vi.fn(async (token: string) =>
+      token === 'opaque-token' ? { sub: 'svc', exp: NOW_MS / 1000 + 60, aud: AUDIENCE } : null,
+    )
+    const auth = createAuth({ ...base, issuers: list, introspection: { introspect } })
+    const b = handSign({ alg: 'RS256', kid: 'b1' }, claims({ iss: B }), 'RS256', rsaB.privateKey)
+    await auth.verify(b)
+    await auth.revoke({ token: b })
+    expect((await authErrorOf(() => auth.verify(b))).code).toBe('token_revoked')
+    expect((await auth.verify(tokenOf(A))).claims.iss).toBe(A)
+    expect((await auth.verify('opaque-token')).sub).toBe('svc')
+    expect(introspect).toHaveBeenCalledTimes(1)
+  })
+})
+
 describe('issuers: a resolver', () => {
   const tenants = new Map<string, IssuerOptions>([
     [A, { issuer: A, publicKey: rsaA.publicPem, algorithms: ['RS256'] }],
