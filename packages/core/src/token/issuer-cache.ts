@@ -4,7 +4,7 @@ import type { Clock } from '../types.js'
 import { isPromise, type MaybePromise } from '../util.js'
 
 /** Bounds of the cache, in milliseconds. */
-export interface IssuerCacheOptions<T> {
+export interface IssuerCacheOptions {
   /** Most issuers kept, and separately most unknown `iss` values remembered. */
   readonly max: number
   /** How long an answer is kept: a tenant's changed configuration is picked up after this. */
@@ -16,8 +16,6 @@ export interface IssuerCacheOptions<T> {
   /** How long a failed resolution is answered 503 before the resolver is asked again. */
   readonly failureBackoffMs?: number
   readonly clock: Clock
-  /** Called with a value dropped from the cache (replaced, expired, evicted or cleared). */
-  readonly dispose?: (value: T) => void
 }
 
 /** The answers of a resolver, by `iss`. */
@@ -45,21 +43,20 @@ interface Unknown {
  * fetched again) nor make the resolver run for a value it already answered. Concurrent first
  * requests for one issuer share one resolution; at most `maxPending` run at once. A resolver that
  * throws or rejects is a 503 (`issuers`), answered again without asking for `failureBackoffMs`.
+ * An expired answer is never served: it is handed to `load` with the issuer, so that what was
+ * opened for it (a remote key set and its fetched keys) can be kept when the new answer is alike.
  *
  * @example
- * const cache = createIssuerCache(async (iss) => build(await resolve(iss)), { max: 1000, ttlMs: 300_000, negativeTtlMs: 60_000, maxPending: 32, clock: Date.now })
+ * const cache = createIssuerCache(async (iss, expired) => open(await resolve(iss), expired), { max: 1000, ttlMs: 300_000, negativeTtlMs: 60_000, maxPending: 32, clock: Date.now })
  * const issuer = await cache.get(iss) // undefined: unknown
  */
 export function createIssuerCache<T>(
-  load: (iss: string) => MaybePromise<T | undefined>,
-  options: IssuerCacheOptions<T>,
+  load: (iss: string, expired: T | undefined) => MaybePromise<T | undefined>,
+  options: IssuerCacheOptions,
 ): IssuerCache<T> {
-  const { clock, ttlMs, negativeTtlMs, maxPending, dispose } = options
+  const { clock, ttlMs, negativeTtlMs, maxPending } = options
   const failureBackoffMs = options.failureBackoffMs ?? 1000
-  const known = new LRUCache<string, Known<T>>({
-    max: options.max,
-    dispose: dispose && ((entry) => dispose(entry.value)),
-  })
+  const known = new LRUCache<string, Known<T>>({ max: options.max })
   const unknown = new LRUCache<string, Unknown>({ max: options.max })
   const pending = new Map<string, Promise<T | undefined>>()
 
@@ -83,7 +80,7 @@ export function createIssuerCache<T>(
     throw failure
   }
 
-  function resolve(iss: string): MaybePromise<T | undefined> {
+  function resolve(iss: string, expired: T | undefined): MaybePromise<T | undefined> {
     if (pending.size >= maxPending) {
       throw new AuthUnavailableError('Too many issuer resolutions are in flight.', {
         dependency: 'issuers',
@@ -91,7 +88,7 @@ export function createIssuerCache<T>(
     }
     let result: MaybePromise<T | undefined>
     try {
-      result = load(iss)
+      result = load(iss, expired)
     } catch (cause) {
       failed(iss, cause)
     }
@@ -112,19 +109,14 @@ export function createIssuerCache<T>(
     get(iss) {
       const now = clock()
       const hit = known.get(iss)
-      if (hit !== undefined) {
-        if (now < hit.expiresAt) return hit.value
-        known.delete(iss)
-      }
+      if (hit !== undefined && now < hit.expiresAt) return hit.value
       const miss = unknown.get(iss)
-      if (miss !== undefined) {
-        if (now < miss.expiresAt) {
-          if (miss.failure !== undefined) throw miss.failure
-          return undefined
-        }
-        unknown.delete(iss)
+      if (miss !== undefined && now < miss.expiresAt) {
+        if (miss.failure !== undefined) throw miss.failure
+        return undefined
       }
-      return pending.get(iss) ?? resolve(iss)
+      // an expired answer stays until the new one replaces it, and is handed to `load`
+      return pending.get(iss) ?? resolve(iss, hit?.value)
     },
     clear() {
       known.clear()

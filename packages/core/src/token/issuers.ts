@@ -30,10 +30,14 @@ export interface IssuerRules {
   readonly validUntil: number
 }
 
-/** One issuer, opened: its verifier and its key resolver. */
+/** One issuer, opened: its key resolver, its verifier, and the verifier with its rules. */
 export interface OpenIssuer {
-  readonly verify: (jwt: string) => MaybePromise<VerifiedJws>
+  readonly issuer: ResolvedIssuer
   readonly resolver: KeyResolver
+  /** Header, key and signature checks, with this issuer's header rules and keys. */
+  readonly verifyJws: (jwt: string) => MaybePromise<VerifiedJws>
+  /** `verifyJws`, its result carrying this issuer's claim rules. */
+  readonly verify: (jwt: string) => MaybePromise<VerifiedJws>
 }
 
 export interface IssuersVerifierOptions {
@@ -43,22 +47,48 @@ export interface IssuersVerifierOptions {
   readonly logger: SecurityLogger | undefined
 }
 
+/** True when `b` would open the same remote key set and header rules as `a`: they can be kept. */
+function sameRemoteVerifier(a: ResolvedIssuer, b: ResolvedIssuer): boolean {
+  if (!('jwks' in a.keys) || !('jwks' in b.keys)) return false
+  const { fetch: fetchA, ...jwksA } = a.keys.jwks
+  const { fetch: fetchB, ...jwksB } = b.keys.jwks
+  const algorithmsA = a.headerRules.algorithms
+  const algorithmsB = b.headerRules.algorithms
+  return (
+    fetchA === fetchB &&
+    JSON.stringify(jwksA) === JSON.stringify(jwksB) &&
+    a.headerRules.typ === b.headerRules.typ &&
+    algorithmsA.size === algorithmsB.size &&
+    [...algorithmsA].every((alg) => algorithmsB.has(alg))
+  )
+}
+
 /**
  * Opens one issuer: its key resolver (its own remote JWK Set, with its own fetch limits, or its
- * keys) and its verifier (its own header memo, algorithms and `typ`).
+ * keys) and its verifier (its own header memo, algorithms and `typ`). `expired`, the same issuer
+ * opened from an earlier answer: its remote key set (and the keys it fetched) is kept when the new
+ * answer names the same one with the same options and header rules.
  */
 export function openIssuer(
   issuer: ResolvedIssuer,
   validUntil: number,
   options: IssuersVerifierOptions,
   name: string,
+  expired?: OpenIssuer,
 ): OpenIssuer {
-  const resolver =
-    'jwks' in issuer.keys
-      ? createRemoteKeySet(issuer.keys.jwks, issuer.headerRules.algorithms, options.clock, name)
-      : createStaticKeyResolver(issuer.keys.keys)
-  resolver.onKeysChanged?.(() => options.keysChanged(issuer.issuer))
-  const verifyJws = createJwsVerifier(issuer.headerRules, resolver)
+  let resolver: KeyResolver
+  let verifyJws: OpenIssuer['verifyJws']
+  if (expired !== undefined && sameRemoteVerifier(expired.issuer, issuer)) {
+    resolver = expired.resolver
+    verifyJws = expired.verifyJws
+  } else {
+    resolver =
+      'jwks' in issuer.keys
+        ? createRemoteKeySet(issuer.keys.jwks, issuer.headerRules.algorithms, options.clock, name)
+        : createStaticKeyResolver(issuer.keys.keys)
+    resolver.onKeysChanged?.(() => options.keysChanged(issuer.issuer))
+    verifyJws = createJwsVerifier(issuer.headerRules, resolver)
+  }
   const rules: IssuerRules = Object.freeze({
     claimRules: issuer.claimRules,
     permissionsClaim: issuer.permissionsClaim,
@@ -66,7 +96,9 @@ export function openIssuer(
   })
   const stamp = (jws: VerifiedJws): VerifiedJws => ({ ...jws, issuer: rules })
   return {
+    issuer,
     resolver,
+    verifyJws,
     verify(jwt) {
       const jws = verifyJws(jwt)
       return isPromise(jws) ? jws.then(stamp) : stamp(jws)
@@ -138,22 +170,18 @@ export function createIssuersVerifier(
     const { resolve, check, cache } = source
     const { clock, logger } = options
     const reported = new Set<string>()
-    const load = async (iss: string): Promise<OpenIssuer | undefined> => {
+    const load = async (iss: string, expired: OpenIssuer | undefined) => {
       const answer = await resolve(iss)
       if (answer === undefined || answer === null) return undefined
       try {
         const validUntil = Math.floor((clock() + cache.ttlMs) / 1000)
-        return openIssuer(check(answer, iss), validUntil, options, 'issuers() answer.')
+        return openIssuer(check(answer, iss), validUntil, options, 'issuers() answer.', expired)
       } catch (error) {
         reportInvalid(logger, error, reported)
         throw error
       }
     }
-    const issuers = createIssuerCache(load, {
-      ...cache,
-      clock,
-      dispose: (open) => open.resolver.close?.(),
-    })
+    const issuers = createIssuerCache(load, { ...cache, clock })
     find = issuers.get
     clear = issuers.clear
   }

@@ -9,13 +9,11 @@ function setup(
 ) {
   const time = fakeClock()
   const calls = vi.fn(load)
-  const dispose = vi.fn()
   const cache = createIssuerCache(calls as (iss: string) => { iss: string } | undefined, {
     ...BOUNDS,
     clock: time.clock,
-    dispose,
   })
-  return { cache, calls, time, dispose }
+  return { cache, calls, time }
 }
 
 describe('createIssuerCache', () => {
@@ -29,6 +27,19 @@ describe('createIssuerCache', () => {
     time.advanceSeconds(1)
     cache.get('known-a')
     expect(calls).toHaveBeenCalledTimes(2)
+  })
+
+  it('hands the expired answer to load, and never serves it', () => {
+    const answers = new Map([['known-a', { iss: 'known-a', version: 1 }]])
+    const { cache, calls, time } = setup((iss) => answers.get(iss))
+    cache.get('known-a')
+    time.advanceSeconds(60)
+    answers.delete('known-a')
+    expect(cache.get('known-a')).toBeUndefined()
+    expect(calls.mock.calls).toEqual([
+      ['known-a', undefined],
+      ['known-a', { iss: 'known-a', version: 1 }],
+    ])
   })
 
   it('remembers an unknown issuer for negativeTtlMs', () => {
@@ -57,12 +68,11 @@ describe('createIssuerCache', () => {
     expect(calls).toHaveBeenCalledTimes(1)
   })
 
-  it('keeps at most max issuers (the least recently used goes, disposed)', () => {
-    const { cache, calls, dispose } = setup()
+  it('keeps at most max issuers (the least recently used goes)', () => {
+    const { cache, calls } = setup()
     cache.get('known-a')
     cache.get('known-b')
     cache.get('known-c')
-    expect(dispose).toHaveBeenCalledWith({ iss: 'known-a' })
     cache.get('known-c')
     cache.get('known-a')
     expect(calls.mock.calls.map(([iss]) => iss)).toEqual([

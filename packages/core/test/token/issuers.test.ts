@@ -264,6 +264,36 @@ describe('issuers: a resolver', () => {
   })
 })
 
+describe('issuers: a resolver with remote key sets', () => {
+  it("keeps an issuer's fetched keys across answers that name the same key set, not across others", async () => {
+    const time = fakeClock()
+    const fetched: string[] = []
+    const fetch = async (url: string | URL | Request) => {
+      fetched.push(String(url))
+      const jwk = { ...rsaA.publicKey.export({ format: 'jwk' }), kid: 'a1', alg: 'RS256' }
+      return new Response(JSON.stringify({ keys: [jwk] }))
+    }
+    let jwksUri = 'https://a.example/jwks'
+    const auth = createAuth({
+      ...base,
+      clock: time.clock,
+      issuerCache: { ttlSeconds: 60 },
+      issuers: async (iss) =>
+        iss === A ? { issuer: A, jwksUri, algorithms: ['RS256'], jwks: { fetch } } : undefined,
+    })
+    const token = (jti: string) =>
+      handSign({ alg: 'RS256', kid: 'a1' }, claims({ iss: A, jti }), 'RS256', rsaA.privateKey)
+    await auth.verify(token('1'))
+    time.advanceSeconds(61) // a new answer, the same key set: its keys are kept
+    await auth.verify(token('2'))
+    expect(fetched).toEqual(['https://a.example/jwks'])
+    jwksUri = 'https://a.example/jwks-2'
+    time.advanceSeconds(61) // another key set: opened anew
+    await auth.verify(token('3'))
+    expect(fetched).toEqual(['https://a.example/jwks', 'https://a.example/jwks-2'])
+  })
+})
+
 describe('issuers: options', () => {
   it('cannot be mixed with the top-level key options or issuer', () => {
     for (const extra of [
