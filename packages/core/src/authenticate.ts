@@ -17,6 +17,7 @@ import { createIntrospector } from './introspection/index.js'
 import { combineLoggers } from './logging.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createClientCertificates } from './mtls/client-certificate.js'
+import { acceptanceWindow } from './options/issuers.js'
 import { isIntrospector, resolveOptions } from './options/resolve.js'
 import type { AuthOptions } from './options/types.js'
 import { createGuard } from './permissions/guard.js'
@@ -50,6 +51,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
       : createIntrospector({ clock, ...o.introspection })
   const cache = o.cache === undefined ? undefined : createVerificationCache({ ...o.cache, clock })
   const keys = openKeySource(o.keys, o.headerRules, { clock, cache, logger })
+  const revocationWindow = acceptanceWindow(o)
   const instrument = createInstrumentation({ metrics, logger, clock, realm, basic: !!o.basic })
   const resolvePermissions = createPermissionResolver(o.store, o.merge, instrument.permissions)
   const guardEnv = { clock, toleranceSeconds: o.claimRules.toleranceSeconds }
@@ -119,8 +121,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     async revoke(target) {
       const entry = revocationEntry(target, {
         nowSeconds: Math.floor(clock() / 1000),
-        toleranceSeconds: o.claimRules.toleranceSeconds,
-        maxTokenAgeSeconds: o.claimRules.maxTokenAgeSeconds,
+        ...revocationWindow,
         canonical: bearer.canonical,
         isOpaque: introspector === undefined ? undefined : (token) => !isJwtShaped(token),
       })

@@ -7,7 +7,7 @@ import type { ClaimRules } from '../token/claims.js'
 import { MAX_ISSUER_LENGTH } from '../token/issuers.js'
 import { expectedTyp, type HeaderRules } from '../token/verify.js'
 import { createValidator, type Validator } from '../validate.js'
-import { checkKeys, type SingleKeySource } from './keys.js'
+import { checkKeys, type KeySource, type SingleKeySource } from './keys.js'
 import { checkNames, claimRules, permissionsClaimOf } from './resolve.js'
 import {
   type AuthOptions,
@@ -180,4 +180,28 @@ export function checkIssuers<Req>(options: AuthOptions<Req>, v: Validator): Issu
       }),
     ),
   })
+}
+
+/**
+ * How long after `iat` a token of this instance may still be accepted, for how long revocations
+ * must be kept: the instance's tolerance and `maxTokenAgeSeconds`, or with `issuers` the largest
+ * of every issuer's (`undefined`, no bound, when one has none, and for a resolver, whose answers
+ * are not known in advance).
+ */
+export function acceptanceWindow(options: {
+  readonly claimRules: ClaimRules
+  readonly keys: KeySource
+}): { toleranceSeconds: number; maxTokenAgeSeconds: number | undefined } {
+  const top = options.claimRules
+  if (!('issuers' in options.keys)) {
+    return { toleranceSeconds: top.toleranceSeconds, maxTokenAgeSeconds: top.maxTokenAgeSeconds }
+  }
+  const source = options.keys.issuers
+  const rules = 'list' in source ? [top, ...source.list.map((issuer) => issuer.claimRules)] : []
+  const ages = rules.map((rule) => rule.maxTokenAgeSeconds)
+  return {
+    toleranceSeconds: Math.max(top.toleranceSeconds, ...rules.map((rule) => rule.toleranceSeconds)),
+    maxTokenAgeSeconds:
+      ages.length === 0 || ages.includes(undefined) ? undefined : Math.max(...(ages as number[])),
+  }
 }

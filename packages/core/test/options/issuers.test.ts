@@ -110,3 +110,39 @@ describe('issuers: the list', () => {
     expect(auth.mode).toBe('required')
   })
 })
+
+describe('issuers: how long revocations are kept', () => {
+  async function revocationLifetime(options: object): Promise<number> {
+    const entries: Array<{ expiresAt: number }> = []
+    const revocation = {
+      isRevoked: () => false,
+      revoke: async (entry: { expiresAt: number }) => {
+        entries.push(entry)
+      },
+    }
+    const auth = createAuth({ audience: AUDIENCE, clock: () => 1_000_000, revocation, ...options })
+    await auth.revoke({ jti: 'j1' })
+    return entries[0]!.expiresAt - 1000
+  }
+
+  it('as long as the issuer that accepts tokens longest', async () => {
+    const issuers = [
+      GOOD,
+      {
+        ...GOOD,
+        issuer: 'https://b.example',
+        maxTokenAgeSeconds: 86_400,
+        clockToleranceSeconds: 5,
+      },
+    ]
+    expect(await revocationLifetime({ maxTokenAgeSeconds: 3600, issuers })).toBe(86_405)
+  })
+
+  it('the default (30 days) when an issuer has no maxTokenAgeSeconds, or with a resolver', async () => {
+    const issuers = [GOOD, { ...GOOD, issuer: 'https://b.example', maxTokenAgeSeconds: 60 }]
+    expect(await revocationLifetime({ issuers })).toBe(30 * 86_400)
+    expect(
+      await revocationLifetime({ maxTokenAgeSeconds: 60, issuers: async () => undefined }),
+    ).toBe(30 * 86_400)
+  })
+})
