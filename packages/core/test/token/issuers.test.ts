@@ -161,14 +161,16 @@ describe('issuers: a resolver', () => {
   function setup(resolve = vi.fn(async (iss: string) => tenants.get(iss))) {
     const time = fakeClock()
     const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() }
+    const metrics = createMetrics()
     const auth = createAuth({
+      metrics,
       ...base,
       clock: time.clock,
       issuers: resolve,
       issuerCache: { ttlSeconds: 60, negativeTtlSeconds: 10 },
       logger,
     })
-    return { auth, resolve, time, logger }
+    return { auth, resolve, time, logger, metrics }
   }
 
   it('resolves an issuer once, then from its cache; concurrent first requests share one call', async () => {
@@ -206,8 +208,9 @@ describe('issuers: a resolver', () => {
         throw new Error('db down')
       }),
     ]) {
-      const { auth, time } = setup(resolve as never)
+      const { auth, time, metrics } = setup(resolve as never)
       const error = await authErrorOf(() => auth.verify(tokenOf(A)))
+      expect(metrics.snapshot().infrastructureErrors.issuers).toBe(1)
       expect({ code: error.code, status: error.status, headers: error.headers }).toEqual({
         code: 'auth_unavailable',
         status: 503,
