@@ -86,7 +86,11 @@ export function checkIssuer(
   if (issuer.length > MAX_ISSUER_LENGTH) {
     v.fail('issuer', `be at most ${MAX_ISSUER_LENGTH} characters long`, "'https://a.example'")
   }
-  const options: IssuerOptions = { ...defaults, ...own }
+  // a member the entry leaves undefined (`audience: tenant.audience`) keeps the default
+  const options = { ...defaults } as IssuerOptions
+  for (const [key, value] of Object.entries(own)) {
+    if (value !== undefined) (options as unknown as Record<string, unknown>)[key] = value
+  }
   const keys = checkKeys(options, v, `${name}.`)
   const typ = v.string('typ', options.typ, "'at+jwt'")
   return Object.freeze({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createAuth, type IssuerOptions } from '../../src/index.js'
-import { AUDIENCE, rsaKeyPair } from '../helpers.js'
+import { AUDIENCE, authErrorOf, claims, handSign, NOW_MS, rsaKeyPair } from '../helpers.js'
 
 const rsa = rsaKeyPair()
 const A = 'https://a.example'
@@ -99,6 +99,23 @@ describe('issuers: the list', () => {
         createAuth({ issuers: async () => undefined, issuerCache: { ttlSeconds: 0 } }),
       ),
     ).toBe('createAuth: issuerCache.ttlSeconds must be a positive integer, e.g. 300.')
+  })
+
+  it('keeps the top-level audience for an entry whose audience is undefined', async () => {
+    const auth = createAuth({
+      audience: AUDIENCE,
+      clock: () => NOW_MS,
+      issuers: [{ ...GOOD, audience: undefined }],
+    })
+    const token = handSign(
+      { alg: 'RS256' },
+      claims({ iss: A, aud: 'other' }),
+      'RS256',
+      rsa.privateKey,
+    )
+    expect((await authErrorOf(() => auth.verify(token))).message).toBe(
+      'The "aud" claim does not match.',
+    )
   })
 
   it('inherits the top-level claim options, and an entry overrides them', () => {
