@@ -10,7 +10,7 @@ import type { PermissionsClaim } from '../options/types.js'
 import type { Clock } from '../types.js'
 import { isPromise, type MaybePromise } from '../util.js'
 import type { ClaimRules } from './claims.js'
-import { parseCompact } from './compact.js'
+import { compactDots, decodeCanonical, notCanonical } from './compact.js'
 import { createIssuerCache } from './issuer-cache.js'
 import { createRemoteKeySet } from './jwks.js'
 import { createStaticKeyResolver, type KeyResolver } from './key-resolver.js'
@@ -107,14 +107,18 @@ export function openIssuer(
 }
 
 /**
- * The unverified `iss` of a compact JWS that passes the strict compact check: only to select an
- * issuer, never trusted (the selected issuer's claim check compares it again, verified).
+ * The unverified `iss` of a compact JWS: three non-empty segments, the payload canonical base64url
+ * of a JSON object. Only to select an issuer, never trusted: the selected issuer's verifier runs
+ * the whole strict check, and its claim check compares `iss` again, verified.
  */
 export function unverifiedIssuer(jwt: string): string {
-  const parts = parseCompact(jwt)
+  const dot1 = jwt.indexOf('.')
+  const dot2 = compactDots(jwt, dot1)
+  const bytes = decodeCanonical(jwt, dot1 + 1, dot2)
+  if (bytes === undefined) throw notCanonical()
   let payload: unknown
   try {
-    payload = JSON.parse(parts.payload.toString('utf8'))
+    payload = JSON.parse(bytes.toString('utf8'))
   } catch {
     throw new TokenInvalidError('The token payload is not JSON.')
   }

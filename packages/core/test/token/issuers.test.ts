@@ -120,6 +120,12 @@ describe('issuers: a list', () => {
     }
   })
 
+  it("runs the whole strict compact check in the selected issuer's verifier", async () => {
+    const auth = createAuth({ ...base, issuers: list })
+    // the iss is read from the payload alone; the padded signature is refused by A's verifier
+    expect(await refusal(auth, `${tokenOf(A)}=`)).toBe('The token is not canonical base64url.')
+  })
+
   it('keeps the cached path: a second request is a cache hit', async () => {
     const metrics = createMetrics()
     const auth = createAuth({ ...base, issuers: list, metrics })
