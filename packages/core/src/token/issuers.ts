@@ -94,7 +94,11 @@ export function openIssuer(
     permissionsClaim: issuer.permissionsClaim,
     validUntil,
   })
-  const stamp = (jws: VerifiedJws): VerifiedJws => ({ ...jws, issuer: rules })
+  const stamp = (jws: VerifiedJws): VerifiedJws => ({
+    header: jws.header,
+    payload: jws.payload,
+    issuer: rules,
+  })
   return {
     issuer,
     resolver,
