@@ -19,15 +19,14 @@ import { createIntrospector } from './introspection/index.js'
 import { combineLoggers } from './logging.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createClientCertificates } from './mtls/client-certificate.js'
+import { acceptanceWindow } from './options/issuers.js'
 import { isIntrospector, resolveOptions } from './options/resolve.js'
 import type { AuthOptions } from './options/types.js'
 import { createGuard } from './permissions/guard.js'
 import { createPermissionResolver } from './permissions/resolve.js'
 import { revocationEntry } from './revocation/entry.js'
 import { createMemoryRevocationList } from './revocation/memory.js'
-import { createRemoteKeySet } from './token/jwks.js'
-import { createStaticKeyResolver } from './token/key-resolver.js'
-import { createJwsVerifier } from './token/verify.js'
+import { openKeySource } from './token/key-source.js'
 import type { AuthContext, RequestInput } from './types.js'
 import { isPromise, type MaybePromise } from './util.js'
 
@@ -46,19 +45,15 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const { clock, realm } = o
   // collaborators: what the options name, or the defaults; close() closes only what it built here
   const metrics = o.metrics === false ? undefined : (o.metrics ?? createMetrics())
-  const resolver =
-    'jwks' in o.keys
-      ? createRemoteKeySet(o.keys.jwks, o.headerRules.algorithms, clock)
-      : createStaticKeyResolver(o.keys.keys)
+  const logger = combineLoggers(o.logger, o.audit)
   const revocation = o.revocation ?? createMemoryRevocationList({ clock })
   const introspector =
     o.introspection === undefined || isIntrospector(o.introspection)
       ? o.introspection
       : createIntrospector({ clock, ...o.introspection })
   const cache = o.cache === undefined ? undefined : createVerificationCache({ ...o.cache, clock })
-  // a rotated key set may have dropped the key a cached verification rests on
-  if (cache !== undefined) resolver.onKeysChanged?.(() => cache.clear())
-  const logger = combineLoggers(o.logger, o.audit)
+  const keys = openKeySource(o.keys, o.headerRules, { clock, cache, logger })
+  const revocationWindow = acceptanceWindow(o)
   const instrument = createInstrumentation({ ...o, metrics, logger, basic: !!o.basic })
   const resolvePermissions = createPermissionResolver(o.store, o.merge, instrument.permissions)
   const guardEnv = { clock, toleranceSeconds: o.claimRules.toleranceSeconds }
@@ -68,7 +63,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
   const bearer = createBearerHandler({
     ...o,
     cache,
-    verifyJws: createJwsVerifier(o.headerRules, resolver),
+    verifyJws: keys.verify,
     steps,
     opaque: introspector && createIntrospectedHandler({ introspector, steps }),
     observe: instrument,
@@ -132,8 +127,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     async revoke(target) {
       const entry = revocationEntry(target, {
         nowSeconds: Math.floor(clock() / 1000),
-        toleranceSeconds: o.claimRules.toleranceSeconds,
-        maxTokenAgeSeconds: o.claimRules.maxTokenAgeSeconds,
+        ...revocationWindow,
         canonical: bearer.canonical,
         isOpaque: introspector === undefined ? undefined : (token) => !isJwtShaped(token),
       })
@@ -153,7 +147,7 @@ export function createAuth<Req = unknown>(options: AuthOptions<Req>): Auth<Req> 
     },
     async close() {
       cache?.clear()
-      resolver.close?.()
+      keys.close()
       // only what this instance built: a list or an introspector passed in may be shared
       if (revocation !== o.revocation) await revocation.close?.()
       if (introspector !== o.introspection) await introspector?.close?.()

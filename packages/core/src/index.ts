@@ -97,6 +97,8 @@ export {
   type AuthOptions,
   type BasicUser,
   type BasicVerify,
+  type IssuerOptions,
+  type IssuerResolver,
   type MtlsOptions,
   OPTION_NAMES,
   type PermissionMerge,

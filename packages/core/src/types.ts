@@ -28,7 +28,10 @@ export type ClaimsOf<Claims extends object> = keyof Claims extends never
 export interface AuthContext<Claims extends object = AuthClaims> {
   /** The token's `sub` claim (or the store's user id). */
   readonly sub: string
-  /** Every claim of the token, deeply frozen. */
+  /**
+   * Every claim of the token, deeply frozen. With `issuers`, `claims.iss` is the issuer that
+   * verified the token, equal to its entry's `issuer` exactly.
+   */
   readonly claims: ClaimsOf<Claims>
   /** Granted permissions: from the token's claim, the permission store, or both. */
   readonly permissions: readonly string[]

@@ -206,29 +206,30 @@ export interface Validator {
 }
 
 /**
- * The checks of one factory, all failing in the same format.
+ * The checks of one factory, all failing in the same format. `prefix` goes before every name, for
+ * options nested in a list (`issuers[2].`), so that they fail with the top-level messages.
  *
  * @example
  * const v = createValidator('createAuth')
  * const max = v.positiveInteger('cache.max', options.cache?.max, 10_000)
  */
-export function createValidator(where: string): Validator {
+export function createValidator(where: string, prefix = ''): Validator {
   function fail(name: string, rule: string, example: string): never {
-    throw new TypeError(`${where}: ${name} must ${rule}, e.g. ${example}.`)
+    throw new TypeError(`${where}: ${prefix}${name} must ${rule}, e.g. ${example}.`)
   }
   return {
     fail,
     positiveInteger: (name, value, fallback, example = String(fallback || 1)) =>
-      value === undefined ? fallback : positiveInteger(value, name, example, where),
+      value === undefined ? fallback : positiveInteger(value, prefix + name, example, where),
     nonNegative: (name, value, fallback, example = String(fallback)) =>
-      value === undefined ? fallback : nonNegative(value, name, example, where),
+      value === undefined ? fallback : nonNegative(value, prefix + name, example, where),
     boolean(name, value, fallback) {
       if (value === undefined) return fallback
       if (typeof value !== 'boolean') fail(name, 'be true or false', String(!fallback))
       return value
     },
     oneOf: (name, value, allowed, fallback) =>
-      value === undefined ? fallback : oneOf(value, name, allowed, where),
+      value === undefined ? fallback : oneOf(value, prefix + name, allowed, where),
     string(name, value, example) {
       if (value === undefined) return undefined
       if (typeof value !== 'string' || value === '') fail(name, 'be a non-empty string', example)
@@ -247,7 +248,7 @@ export function createValidator(where: string): Validator {
       return new Set<string>(list)
     },
     func(name, value, example) {
-      if (value !== undefined) func(value, name, example, where)
+      if (value !== undefined) func(value, prefix + name, example, where)
       return value
     },
     cookieName(name, value) {

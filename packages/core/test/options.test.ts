@@ -30,7 +30,7 @@ describe('unknown options', () => {
     'audiance',
     'algorithm',
     'clockTolerance',
-    'issuers',
+    'issuerz',
     'ignoreExpiration',
     'secretOrPublicKey',
   ])('a misspelt %j is a TypeError naming it', (name) => {

@@ -53,6 +53,12 @@ const hooks: FrameworkHooks<FastifyRequest, FastifyReply> = {
 
 // async: a configuration mistake (a TypeError from createAdapter) fails `register`
 const plugin: FastifyPluginAsync<FastifyAuthOptions> = async (app, options) => {
+  // a parent's plugin already authenticates every request of this scope: a second would run too
+  if (app.hasRequestDecorator('auth')) {
+    throw new TypeError(
+      'authPlugin: already registered in this scope or a parent scope. For several issuers, register it once with `issuers`; for different options per part of the app, register it in sibling scopes: app.register(async (scope) => { await scope.register(authPlugin, options) }).',
+    )
+  }
   const adapter = createAdapter<FastifyRequest, FastifyReply>(options, undefined, hooks)
   app.decorateRequest('auth', undefined)
   const preHandler = (guard: Guard<FastifyRequest>) =>
@@ -78,8 +84,9 @@ const plugin: FastifyPluginAsync<FastifyAuthOptions> = async (app, options) => {
 /**
  * Authenticates every request (`onRequest`, before the body is read) and sets `request.auth`;
  * adds `app.requirePermission(...)` and `app.requireAuthentication({...})` (step-up) for route
- * `preHandler`s. A route with `config: { auth: false }`
- * is public.
+ * `preHandler`s. A route with `config: { auth: false }` is public. Register it once per scope:
+ * several issuers are one registration with `issuers`; sibling encapsulated scopes may each
+ * register their own.
  *
  * @example
  * await app.register(authPlugin, { algorithms: ['RS256'], publicKey: pem, audience: 'orders-api' })

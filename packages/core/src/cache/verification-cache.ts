@@ -124,6 +124,8 @@ export interface VerificationCache {
   /** Caches a verified entry; when full, only a key seen before (see `createDoorkeeper`). */
   set(key: string, entry: VerifiedContext): void
   delete(key: string): void
+  /** Drops every entry `drop` says so of (one issuer's, when its keys rotate): rare, a full pass. */
+  deleteWhere(drop: (entry: VerifiedContext) => boolean): void
   clear(): void
   /** The latest `validUntil` (whole seconds) an entry made at `nowMs` may have: `maxTtlSeconds` on. */
   limit(nowMs: number): number
@@ -185,6 +187,9 @@ export function createVerificationCache(options: VerificationCacheOptions): Veri
     },
     delete(key) {
       lru.delete(key)
+    },
+    deleteWhere(drop) {
+      for (const [key, entry] of lru.entries()) if (drop(entry)) lru.delete(key)
     },
     clear() {
       lru.clear()

@@ -61,14 +61,21 @@ export function createTokenSteps(options: TokenStepsOptions): TokenSteps {
 
   function finish(jws: VerifiedJws, key: string | undefined): VerifiedContext {
     const now = clock()
-    const facts = checkClaims(jws.payload, claimRules, now)
-    const permissions = permissionsFromClaims(jws.payload, permissionsClaim, tokenWildcards)
+    // with `issuers`, the rules of the issuer that verified the token
+    const issuer = jws.issuer
+    const facts = checkClaims(jws.payload, issuer?.claimRules ?? claimRules, now)
+    const permissions = permissionsFromClaims(
+      jws.payload,
+      issuer?.permissionsClaim ?? permissionsClaim,
+      tokenWildcards,
+    )
     const claims = deepFreeze(jws.payload)
+    const limit = cache === undefined ? 0 : cache.limit(now)
     const validity =
       key === undefined
         ? ONCE
         : {
-            validUntil: Math.min(facts.validUntil, cache!.limit(now)),
+            validUntil: Math.min(facts.validUntil, issuer?.validUntil ?? limit, limit),
             validFrom: facts.validFrom,
           }
     const entry = new VerifiedContext(facts.sub, claims, permissions, facts.expiresAt, validity)

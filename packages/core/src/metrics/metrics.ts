@@ -9,6 +9,7 @@ import { createHistogram, type Histogram, type HistogramSnapshot } from './histo
 /** What an infrastructure error is attributed to. A fixed set: never a host, a user or a path. */
 export type Dependency =
   | 'jwks'
+  | 'issuers'
   | 'permissions'
   | 'revocation'
   | 'sessions'
@@ -114,6 +115,7 @@ export interface AuthMetrics {
 const OUTCOMES = ['ok', 'anonymous', ...Object.keys(ERROR_TABLE)] as Outcome[]
 const DEPENDENCIES: Dependency[] = [
   'jwks',
+  'issuers',
   'permissions',
   'revocation',
   'sessions',

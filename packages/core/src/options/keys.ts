@@ -11,29 +11,42 @@ import {
   type VerifyKey,
 } from '../token/keys.js'
 import type { Validator } from '../validate.js'
+import type { IssuerSource } from './issuers.js'
 import type { AuthOptions } from './types.js'
 
 /**
  * Where JWT signature keys come from, checked: the configured keys (none when only opaque tokens
- * are accepted, through introspection), or the options of a remote JWK Set for the composer to
- * open.
+ * are accepted, through introspection), the options of a remote JWK Set for the composer to
+ * open, or several issuers, each with its own (`issuers`).
  */
 export type KeySource =
   | { readonly keys: readonly VerifyKey[] }
   | { readonly jwks: RemoteKeySetOptions & { readonly uri: string } }
+  | { readonly issuers: IssuerSource }
+
+/** One key source: configured keys or a remote JWK Set (the top-level one, or an issuer's). */
+export type SingleKeySource = Exclude<KeySource, { readonly issuers: IssuerSource }>
 
 /** The checked key source and the algorithms it may verify. */
 export interface CheckedKeys {
-  readonly source: KeySource
+  readonly source: SingleKeySource
   readonly algorithms: ReadonlySet<Algorithm>
 }
 
+/** The options `checkKeys` reads: the top-level ones, or one entry of `issuers`. */
+type KeyOptions = Pick<
+  AuthOptions,
+  'secret' | 'publicKey' | 'keys' | 'jwksUri' | 'jwks' | 'algorithms' | 'introspection'
+>
+
 /**
  * Checks the key options (`secret`, `publicKey`, `keys`, `jwksUri`/`jwks`) and `algorithms`
- * together: exactly one source, algorithms that fit it. Opens nothing.
+ * together: exactly one source, algorithms that fit it. Opens nothing. `prefix` names an entry of
+ * `issuers` (`issuers[1].`) in the messages; `v` must carry the same prefix.
  */
-export function checkKeys<Req>(options: AuthOptions<Req>, v: Validator): CheckedKeys {
-  const imported = importKeys(options, v)
+export function checkKeys(options: KeyOptions, v: Validator, prefix = ''): CheckedKeys {
+  const at = (name: string): KeyOption => ({ where: 'createAuth', name: prefix + name })
+  const imported = importKeys(options, v, at)
   const algorithms = resolveAlgorithms(options, imported, v)
   const allowed = new Set<Algorithm>(algorithms)
   if (imported === null) return { source: { keys: [] }, algorithms: allowed } // introspection only
@@ -65,13 +78,11 @@ export function checkKeys<Req>(options: AuthOptions<Req>, v: Validator): Checked
 
 const SOURCES = ['secret', 'publicKey', 'keys', 'jwksUri'] as const
 
-/** A key option of `createAuth`, for the validation kit's message. */
-const at = (name: string): KeyOption => ({ where: 'createAuth', name })
-
 /** The configured keys; `undefined` for a remote JWK Set; `null` when only opaque tokens are accepted. */
-function importKeys<Req>(
-  options: AuthOptions<Req>,
+function importKeys(
+  options: KeyOptions,
   v: Validator,
+  at: (name: string) => KeyOption,
 ): ImportedKey[] | undefined | null {
   const sources: string[] = SOURCES.filter((name) => options[name] !== undefined)
   if (options.jwks?.uri !== undefined && !sources.includes('jwksUri')) sources.push('jwksUri')
@@ -105,8 +116,8 @@ function importKeys<Req>(
   return undefined // remote JWK Set
 }
 
-function resolveAlgorithms<Req>(
-  options: AuthOptions<Req>,
+function resolveAlgorithms(
+  options: KeyOptions,
   keys: ImportedKey[] | undefined | null,
   v: Validator,
 ): Algorithm[] {

@@ -13,7 +13,8 @@ import type {
 } from '../types.js'
 import { closestName, createValidator, type Validator } from '../validate.js'
 import { type ResolvedDpop, resolveDpop } from './dpop.js'
-import { checkKeys, type KeySource } from './keys.js'
+import { checkIssuers } from './issuers.js'
+import { type CheckedKeys, checkKeys, type KeySource } from './keys.js'
 import { mtlsOptions } from './mtls.js'
 import {
   type AuthOptions,
@@ -60,21 +61,29 @@ export interface ResolvedOptions<Req = unknown> {
 }
 
 const v: Validator = createValidator('createAuth')
-const KNOWN_OPTIONS = new Set<string>(OPTION_NAMES)
 let warnedNoAudience = false
+/** The top-level keys with `issuers`: none (each issuer has its own). */
+const NO_KEYS: CheckedKeys = { source: { keys: [] }, algorithms: new Set() }
 
 /** True for an introspector ({ introspect }), as opposed to the options to build one. */
 export function isIntrospector(value: unknown): value is TokenIntrospector {
   return typeof (value as TokenIntrospector | undefined)?.introspect === 'function'
 }
 
-function checkNames(options: object): void {
-  if (options === null || typeof options !== 'object') {
-    v.fail('options', 'be an object', "{ algorithms: ['RS256'], publicKey: pem }")
-  }
+/**
+ * An options object whose every name is known: a misspelt security option would be silently
+ * ignored. `v` names the object (`options`, or `issuers[0]` with its prefix).
+ */
+export function checkNames(
+  options: object,
+  known: readonly string[],
+  v: Validator,
+  example: string,
+): void {
+  if (options === null || typeof options !== 'object') v.fail('options', 'be an object', example)
   for (const name of Object.keys(options)) {
-    if (KNOWN_OPTIONS.has(name)) continue
-    const hint = closestName(name, OPTION_NAMES)
+    if (known.includes(name)) continue
+    const hint = closestName(name, known)
     v.fail(
       name,
       'be a known option (a misspelt security option would be silently ignored)',
@@ -83,9 +92,19 @@ function checkNames(options: object): void {
   }
 }
 
-function claimRules<Req>(options: AuthOptions<Req>): ClaimRules {
+/** The claim options `claimRules` reads: the top-level ones, or one entry of `issuers`. */
+type ClaimOptions = Pick<
+  AuthOptions,
+  'audience' | 'requiredClaims' | 'clockToleranceSeconds' | 'requireExp' | 'maxTokenAgeSeconds'
+> & { readonly issuer?: unknown }
+
+/**
+ * The claim rules of the top-level options or of one issuer (`v` carries the entry's prefix).
+ * `warn`: say once per process that no `audience` is set.
+ */
+export function claimRules(options: ClaimOptions, v: Validator, warn = true): ClaimRules {
   const audience = v.stringSet('audience', options.audience, "'orders-api'")
-  if (audience === undefined && !warnedNoAudience) {
+  if (audience === undefined && warn && !warnedNoAudience) {
     warnedNoAudience = true
     process.emitWarning(
       'createAuth: no `audience` is set, so tokens issued for any audience are accepted',
@@ -107,6 +126,11 @@ function claimRules<Req>(options: AuthOptions<Req>): ClaimRules {
         : v.positiveInteger('maxTokenAgeSeconds', options.maxTokenAgeSeconds, 0, '3600'),
     requiredClaims: Object.freeze([...requiredClaims]),
   })
+}
+
+/** The claim that carries a token's permissions. */
+export function permissionsClaimOf(value: unknown, v: Validator): PermissionsClaim {
+  return v.oneOf('permissionsClaim', value, ['perms', 'permissions', 'scope'], 'perms')
 }
 
 function permissionSource<Req>(options: AuthOptions<Req>): {
@@ -190,9 +214,10 @@ function sessionOptions<Req>(options: AuthOptions<Req>): ResolvedOptions['sessio
  * and says how to fix it. Nothing here is re-checked per request, and nothing is opened.
  */
 export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<Req> {
-  checkNames(options)
+  checkNames(options, OPTION_NAMES, v, "{ algorithms: ['RS256'], publicKey: pem }")
   const clock = v.func('clock', options.clock, '() => Date.now()') ?? Date.now
-  const keys = checkKeys(options, v)
+  const issuers = options.issuers === undefined ? undefined : checkIssuers(options, v)
+  const keys = issuers === undefined ? checkKeys(options, v) : NO_KEYS
   const typ = v.string('typ', options.typ, "'at+jwt'")
   let cache: ResolvedOptions['cache']
   if (options.cache !== false) {
@@ -210,16 +235,11 @@ export function resolveOptions<Req>(options: AuthOptions<Req>): ResolvedOptions<
   }
   return Object.freeze({
     headerRules: Object.freeze({ algorithms: keys.algorithms, typ: expectedTyp(typ) }),
-    claimRules: claimRules(options),
-    keys: keys.source,
+    claimRules: claimRules(options, v, issuers === undefined),
+    keys: issuers === undefined ? keys.source : { issuers },
     mode: v.oneOf('mode', options.mode, ['required', 'optional'], 'required'),
     cache,
-    permissionsClaim: v.oneOf(
-      'permissionsClaim',
-      options.permissionsClaim,
-      ['perms', 'permissions', 'scope'],
-      'perms',
-    ),
+    permissionsClaim: permissionsClaimOf(options.permissionsClaim, v),
     tokenWildcards: v.boolean('tokenWildcards', options.tokenWildcards, false),
     ...permissionSource(options),
     realm: v.string('realm', options.realm, "'api'") ?? 'api',

@@ -31,6 +31,42 @@ export type BasicVerify<Req = unknown> = (
   request: Req,
 ) => BasicUser | null | Promise<BasicUser | null>
 
+/** What an entry of `issuers` may set besides `issuer`: its key source, algorithms and claim rules. */
+export const PER_ISSUER_OPTIONS = [
+  'algorithms',
+  'secret',
+  'publicKey',
+  'keys',
+  'jwksUri',
+  'jwks',
+  'audience',
+  'clockToleranceSeconds',
+  'requireExp',
+  'maxTokenAgeSeconds',
+  'requiredClaims',
+  'typ',
+  'permissionsClaim',
+] as const
+
+/**
+ * One issuer of `issuers`: its `issuer` (the exact `iss` of its tokens), its own key source
+ * (`secret`, `publicKey`, `keys` or `jwksUri`/`jwks`) and `algorithms`, and its claim rules. A
+ * claim rule left out here takes the top-level option's value.
+ */
+export interface IssuerOptions extends Pick<AuthOptions, (typeof PER_ISSUER_OPTIONS)[number]> {
+  /** The issuer: a token is verified with this entry only when its `iss` equals it exactly. */
+  issuer: string
+}
+
+/**
+ * Finds the configuration of an issuer from a token's (not yet verified) `iss`: the entry, or
+ * `undefined` for an issuer that is not accepted. Throwing or rejecting fails the request closed
+ * (503). Called once per issuer and `issuerCache.ttlSeconds`, never for a cached answer.
+ */
+export type IssuerResolver = (
+  iss: string,
+) => IssuerOptions | undefined | null | Promise<IssuerOptions | undefined | null>
+
 /** How store permissions and token permissions combine. */
 export type PermissionMerge = 'claims' | 'store' | 'union'
 
@@ -54,6 +90,23 @@ export interface AuthOptions<Req = unknown> {
   jwks?: Partial<RemoteKeySetOptions>
   /** Accepted `iss` values. */
   issuer?: string | readonly string[]
+  /**
+   * Several issuers (tenants) in one instance, instead of the top-level key options: a list of
+   * issuers, or a resolver that finds one from a token's `iss`. A token's `iss` selects its
+   * issuer; it is then verified with that issuer's keys, algorithms and claim rules alone.
+   */
+  issuers?: readonly IssuerOptions[] | IssuerResolver
+  /**
+   * The bounded cache of an `issuers` resolver's answers. Defaults: `max` 1000 issuers,
+   * `ttlSeconds` 300, `negativeTtlSeconds` 60 (an unknown issuer), `maxPending` 32 resolutions in
+   * flight (more are answered 503 at once).
+   */
+  issuerCache?: {
+    max?: number
+    ttlSeconds?: number
+    negativeTtlSeconds?: number
+    maxPending?: number
+  }
   /** Accepted `aud` values; a token matches when one of its audiences is accepted. */
   audience?: string | readonly string[]
   /** Leeway for `exp`, `nbf` and `iat`. Default 0. */
@@ -163,6 +216,8 @@ export const OPTION_NAMES: readonly (keyof AuthOptions)[] = Object.freeze(
     jwksUri: true,
     jwks: true,
     issuer: true,
+    issuers: true,
+    issuerCache: true,
     audience: true,
     clockToleranceSeconds: true,
     requireExp: true,

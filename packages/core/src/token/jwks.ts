@@ -30,9 +30,14 @@ export interface RemoteKeySetOptions {
   readonly fetch?: typeof fetch
 }
 
-/** The remote key set's options are `createAuth({ jwks })`'s. */
-function positive(name: string, value: number | undefined, fallback: number): number {
-  return positiveNumber(value ?? fallback, `jwks.${name}`, fallback, 'createAuth')
+/** The remote key set's options are `createAuth({ jwks })`'s, or an issuer's (`prefix`: `issuers[0].`). */
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  prefix: string,
+): number {
+  return positiveNumber(value ?? fallback, `${prefix}jwks.${name}`, fallback, 'createAuth')
 }
 
 /** JWK members that only a private or a symmetric key has (RFC 7518 sections 6.2.2, 6.3.2, 6.4.1). */
@@ -114,23 +119,26 @@ export function keysFromJwks(
  *
  * @example
  * const resolver = createRemoteKeySet({ uri: 'https://issuer.example/.well-known/jwks.json' }, new Set(['RS256']), Date.now)
+ *
+ * `prefix` names the issuer whose key set it is (`issuers[0].`) in option messages.
  */
 export function createRemoteKeySet(
   options: RemoteKeySetOptions,
   allowed: ReadonlySet<Algorithm>,
   clock: Clock,
+  prefix = '',
 ): KeyResolver {
-  const url = httpsUrl(options.uri, 'jwksUri', 'createAuth', {
+  const url = httpsUrl(options.uri, `${prefix}jwksUri`, 'createAuth', {
     allowHttp: options.allowHttp === true,
-    allowHttpHint: 'set jwks.allowHttp for a trusted network',
+    allowHttpHint: `set ${prefix}jwks.allowHttp for a trusted network`,
     example: "'https://issuer.example/.well-known/jwks.json'",
   })
-  const timeoutMs = positive('timeoutMs', options.timeoutMs, 5_000)
-  const cooldownMs = positive('cooldownMs', options.cooldownMs, 30_000)
-  const cacheMaxAgeMs = positive('cacheMaxAgeMs', options.cacheMaxAgeMs, 600_000)
-  const failureBackoffMs = positive('failureBackoffMs', options.failureBackoffMs, 1_000)
-  const maxBytes = positive('maxBytes', options.maxBytes, 262_144)
-  const maxKeys = positive('maxKeys', options.maxKeys, 100)
+  const timeoutMs = positive('timeoutMs', options.timeoutMs, 5_000, prefix)
+  const cooldownMs = positive('cooldownMs', options.cooldownMs, 30_000, prefix)
+  const cacheMaxAgeMs = positive('cacheMaxAgeMs', options.cacheMaxAgeMs, 600_000, prefix)
+  const failureBackoffMs = positive('failureBackoffMs', options.failureBackoffMs, 1_000, prefix)
+  const maxBytes = positive('maxBytes', options.maxBytes, 262_144, prefix)
+  const maxKeys = positive('maxKeys', options.maxKeys, 100, prefix)
   const doFetch = options.fetch ?? fetch
   const href = url.href
 

@@ -2,6 +2,7 @@ import { TokenInvalidError } from '../errors.js'
 import { deepFreeze, type MaybePromise } from '../util.js'
 import type { Algorithm } from './algorithms.js'
 import { type CompactParts, compactDots, decodeCanonical, notCanonical } from './compact.js'
+import type { IssuerRules } from './issuers.js'
 import type { KeyResolver } from './key-resolver.js'
 import type { VerifyKey } from './keys.js'
 
@@ -16,6 +17,8 @@ export interface HeaderRules {
 export interface VerifiedJws {
   readonly header: Readonly<Record<string, unknown>>
   readonly payload: Record<string, unknown>
+  /** With `issuers`: the claim rules of the issuer that verified it, instead of the instance's. */
+  readonly issuer?: IssuerRules
 }
 
 function decodeJsonObject(bytes: Buffer, what: string) {
