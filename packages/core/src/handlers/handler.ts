@@ -54,7 +54,7 @@ export type CredentialKind = Credential['kind']
  * unreachable dependency should be a 503 `AuthUnavailableError`, see `unavailable`). Returns
  * synchronously when no I/O is needed: the composer keeps that path free of promises.
  *
- * How to add a credential type (say DPoP-bound tokens):
+ * How to add a credential type (as `dpop` was: `handlers/dpop.ts`, `options/dpop.ts`):
  * 1. Add its variant to `Credential` here, with a new `kind`.
  * 2. Produce it in `extractCredential` (`extract/credentials.ts`), from the headers of the
  *    `RequestInput` (which also carries the method, URL, path and every header, read lazily).
