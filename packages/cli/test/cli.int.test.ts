@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createSigner } from '@authframework/core'
 import { createTestSchema, DATABASE_URL } from '@authframework/test-support/services'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseClaims, parseExp } from '../src/commands/sign.js'
+import { main } from '../src/main.js'
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url))
 const SOURCE = join(PACKAGE, 'src/cli.ts')
@@ -233,6 +234,32 @@ describe('sign', () => {
       2,
       /give --ttl or --exp, not both/,
     )
+  })
+
+  it('--exp is the exp signed, even when a second ticks while the command runs', async () => {
+    const out: string[] = []
+    const err: string[] = []
+    const io = {
+      out: (text: string) => out.push(text),
+      err: (text: string) => err.push(text),
+      env: {},
+    }
+    // every read of the clock is 999 ms later than the one before: the second ticks between reads
+    let t = 1_800_000_000_000
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => {
+      t += 999
+      return t
+    })
+    let code: number
+    try {
+      const key = ['--key', join(keys, 'private.pem'), '--sub', 'u']
+      code = await main(['sign', ...key, '--exp', '1893456000'], io)
+    } finally {
+      now.mockRestore()
+    }
+    expect({ code, err }).toEqual({ code: 0, err: [] })
+    const claims = JSON.parse(Buffer.from(out.join('').split('.')[1]!, 'base64url').toString())
+    expect(claims.exp).toBe(1893456000)
   })
 
   it('--claim k=v: JSON values when they parse, strings otherwise; own options refused', () => {

@@ -168,6 +168,9 @@ Examples:
         audience: aud === undefined ? undefined : aud.length === 1 ? aud[0] : aud,
         keyId: values.kid,
         compressAboveBytes: values.compress ? 0 : false,
+        // the instant `--exp` was turned into a lifetime: a second that ticks in between must not
+        // move the `exp` asked for
+        clock: () => now * 1000,
       })
     } catch (error) {
       throw new CommandError((error as Error).message.replace(/^createSigner: /, ''))
