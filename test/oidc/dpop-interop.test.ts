@@ -1,13 +1,6 @@
-/**
- * DPoP interop (RFC 9449): proofs made by a maintained client library (panva's `dpop`) for
- * DPoP-bound access tokens issued by oidc-provider with its DPoP feature, JWT and introspected,
- * accepted through Express, Koa and Fastify; the same proof replayed, the token sent as Bearer,
- * and a proof by another key refused.
- */
-import { type Auth, type AuthOptions, createAuth } from '@authframework/core'
 import { generateKeyPair, generateProof } from 'dpop'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ADAPTERS, type OrdersApi, ordersOptions, startOrdersApi } from './support/apps.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADAPTERS, type OrdersApi, ordersApis, ordersOptions } from './support/apps.js'
 import {
   JWT_CLIENT,
   OPAQUE_CLIENT,
@@ -18,26 +11,17 @@ import {
 
 describe.each(ADAPTERS)('DPoP: %s against oidc-provider', (adapter) => {
   let provider: RunningProvider
-  const open: Array<{ auth: Auth<never>; api: OrdersApi }> = []
+  const start = ordersApis(adapter)
 
   beforeAll(async () => {
     provider = await startProvider()
-  })
-  afterEach(async () => {
-    for (const { auth, api } of open.splice(0)) {
-      await api.close()
-      await auth.close()
-    }
   })
   afterAll(async () => {
     await provider.close()
   })
 
   async function ordersApi(): Promise<OrdersApi> {
-    const options: AuthOptions<never> = { ...(await ordersOptions(provider)), dpop: 'allowed' }
-    const auth = createAuth(options)
-    const api = await startOrdersApi(adapter, auth)
-    open.push({ auth, api })
+    const { api } = await start({ ...(await ordersOptions(provider)), dpop: 'allowed' })
     return api
   }
 

@@ -4,10 +4,9 @@
  * tokens introspected (RFC 7662), key rotation, and tokens for another resource (RFC 8707).
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
-// not yet re-exported by the core entry (see the report of this change)
-import { type Auth, type AuthOptions, createAuth, discoverAuthOptions } from '@authframework/core'
+import { type Auth, discoverAuthOptions } from '@authframework/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ADAPTERS, type OrdersApi, ordersOptions, startOrdersApi } from './support/apps.js'
+import { ADAPTERS, type OrdersApi, ordersApis, ordersOptions } from './support/apps.js'
 import {
   API_CLIENT,
   BILLING,
@@ -40,16 +39,12 @@ function forge(issuer: string, now: number): string {
 describe.each(ADAPTERS)('%s against oidc-provider', (adapter) => {
   let provider: RunningProvider
   const skew = { ms: 0 }
-  const open: Array<{ auth: Auth<never>; api: OrdersApi }> = []
+  const start = ordersApis(adapter)
 
   beforeAll(async () => {
     provider = await startProvider()
   })
-  afterEach(async () => {
-    for (const { auth, api } of open.splice(0)) {
-      await api.close()
-      await auth.close()
-    }
+  afterEach(() => {
     skew.ms = 0
   })
   afterAll(async () => {
@@ -58,15 +53,11 @@ describe.each(ADAPTERS)('%s against oidc-provider', (adapter) => {
 
   /** The orders API as a user would configure it: issuer + discovery, at+jwt, its own audience. */
   async function ordersApi(): Promise<{ auth: Auth<never>; api: OrdersApi }> {
-    const options: AuthOptions<never> = {
+    return start({
       ...(await ordersOptions(provider)),
       jwks: { cooldownMs: COOLDOWN_MS },
       clock: () => Date.now() + skew.ms,
-    }
-    const auth = createAuth(options)
-    const api = await startOrdersApi(adapter, auth)
-    open.push({ auth, api })
-    return { auth, api }
+    })
   }
 
   it('discovers the JWKS URI and the introspection endpoint from the issuer', async () => {

@@ -3,15 +3,9 @@
  * one middleware, through each adapter: each one's access tokens are accepted with its own
  * discovered JWKS, and a token of one is never verified with the other's keys or rules.
  */
-import {
-  type Auth,
-  type AuthOptions,
-  createAuth,
-  discoverAuthOptions,
-  type IssuerOptions,
-} from '@authframework/core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ADAPTERS, type OrdersApi, startOrdersApi } from './support/apps.js'
+import { type AuthOptions, discoverAuthOptions, type IssuerOptions } from '@authframework/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADAPTERS, type OrdersApi, ordersApis } from './support/apps.js'
 import { JWT_CLIENT, ORDERS, type RunningProvider, startProvider } from './support/provider.js'
 
 /** The same token with its `iss` replaced: the signature still that of the original issuer. */
@@ -36,17 +30,11 @@ async function entry(provider: RunningProvider): Promise<IssuerOptions> {
 describe.each(ADAPTERS)('%s with two oidc-provider issuers', (adapter) => {
   let one: RunningProvider
   let two: RunningProvider
-  const open: Array<{ auth: Auth<never>; api: OrdersApi }> = []
+  const start = ordersApis(adapter)
 
   beforeAll(async () => {
     one = await startProvider()
     two = await startProvider()
-  })
-  afterEach(async () => {
-    for (const { auth, api } of open.splice(0)) {
-      await api.close()
-      await auth.close()
-    }
   })
   afterAll(async () => {
     await one.close()
@@ -54,9 +42,7 @@ describe.each(ADAPTERS)('%s with two oidc-provider issuers', (adapter) => {
   })
 
   async function api(issuers: AuthOptions<never>['issuers']): Promise<OrdersApi> {
-    const auth = createAuth<never>({ issuers })
-    const running = await startOrdersApi(adapter, auth)
-    open.push({ auth, api: running })
+    const { api: running } = await start({ issuers })
     return running
   }
 

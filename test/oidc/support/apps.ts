@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type Auth, type AuthOptions, discoverAuthOptions } from '@authframework/core'
+import { type Auth, type AuthOptions, createAuth, discoverAuthOptions } from '@authframework/core'
 import {
   authMiddleware as expressAuth,
   requirePermission as expressGuard,
@@ -16,6 +16,7 @@ import Router from '@koa/router'
 import express from 'express'
 import Fastify from 'fastify'
 import Koa from 'koa'
+import { afterEach } from 'vitest'
 import { API_CLIENT, ORDERS, type RunningProvider } from './provider.js'
 
 export const ADAPTERS = ['express', 'koa', 'fastify'] as const
@@ -53,6 +54,32 @@ async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/**
+ * For a `describe` of one adapter: starts an orders API over a new `createAuth(options)`, and
+ * closes every API it started, with its instance, after each test.
+ *
+ * @example
+ * const start = ordersApis('express')
+ * const { auth, api } = await start(await ordersOptions(provider))
+ */
+export function ordersApis(
+  name: AdapterName,
+): (options: AuthOptions<never>) => Promise<{ auth: Auth<never>; api: OrdersApi }> {
+  const open: Array<{ auth: Auth<never>; api: OrdersApi }> = []
+  afterEach(async () => {
+    for (const { auth, api } of open.splice(0)) {
+      await api.close()
+      await auth.close()
+    }
+  })
+  return async (options) => {
+    const auth = createAuth<never>(options)
+    const api = await startOrdersApi(name, auth)
+    open.push({ auth, api })
+    return { auth, api }
+  }
 }
 
 /** Starts the orders API for `name`. The caller owns (and closes) `auth`. */
