@@ -7,7 +7,7 @@
  */
 import { AuthUnavailableError } from '../errors.js'
 import { unavailable } from '../handlers/handler.js'
-import { type CircuitBreaker, createCircuitBreaker } from '../infra/circuit-breaker.js'
+import type { CircuitBreaker } from '../infra/circuit-breaker.js'
 import { createRedisCall } from '../infra/redis.js'
 import type { RedisClient } from '../peer-types.js'
 import type { Clock } from '../types.js'
@@ -74,7 +74,7 @@ export interface RedisReplayStoreOptions {
  */
 export function createRedisReplayStore(options: RedisReplayStoreOptions): DpopReplayStore {
   const { client, keyPrefix, timeoutMs } = options
-  const call = createRedisCall(client, options.breaker ?? createCircuitBreaker(), timeoutMs)
+  const call = createRedisCall(client, options.breaker, timeoutMs)
   return {
     reserve(key, ttlMs) {
       const name = keyPrefix + key
